@@ -1,0 +1,1 @@
+"""HTTP surface: FastAPI app factory and thin routers."""

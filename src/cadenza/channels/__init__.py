@@ -1,0 +1,1 @@
+"""Adapters to the world: email, SMS, webhooks, inbound parsing. They know nothing of the store."""

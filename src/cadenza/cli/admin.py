@@ -1,0 +1,35 @@
+"""Database and server commands: init, serve."""
+
+from __future__ import annotations
+
+import typer
+
+from cadenza.cli.app import app, context, guarded, out
+
+
+@app.command()
+@guarded
+def init() -> None:
+    """Create the database or upgrade it to the current schema."""
+    from cadenza.store import migrate
+
+    ctx = context()
+    migrate.upgrade(ctx.engine)
+    out.print(f"database ready: {ctx.engine.url.render_as_string(hide_password=True)}")
+
+
+@app.command()
+@guarded
+def serve(
+    host: str = typer.Option("127.0.0.1", help="Address to listen on."),
+    port: int = typer.Option(8000, help="Port to listen on."),
+    worker: bool = typer.Option(True, "--worker/--no-worker", help="Run an embedded worker."),
+) -> None:
+    """Serve the API and UI (with an embedded worker and dispatcher unless --no-worker)."""
+    import uvicorn
+
+    from cadenza.api.app import create_app
+
+    ctx = context()
+    application = create_app(ctx.settings, clock=ctx.clock, embedded_worker=worker)
+    uvicorn.run(application, host=host, port=port, log_level="info")

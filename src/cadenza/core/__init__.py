@@ -1,0 +1,1 @@
+"""Pure domain: no database, no network, never reads the clock itself."""

@@ -1,0 +1,45 @@
+"""The contact as the pure domain sees it (also the shape `simulate --contact` accepts)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class ContactView(BaseModel):
+    """A contact's fields, tags and flags: what conditions, templates and the machine read."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    id: int | None = None
+    first_name: str = ""
+    last_name: str = ""
+    email: str | None = None
+    phone: str | None = None
+    timezone: str | None = None
+    company: str | None = None
+    owner: str | None = None  # the owner's email
+    lead_source: str | None = None
+    disposition: str | None = None
+    tags: list[str] = Field(default_factory=list)
+    fields: dict[str, Any] = Field(default_factory=dict)
+    dnc: bool = False
+    sms_opted_out: bool = False
+    email_unsubscribed: bool = False
+    email_bounced: bool = False
+
+    def value(self, name: str) -> Any:
+        """A field by name: a built-in attribute, else a custom field (`fields.x` or `x`)."""
+        if name.startswith("fields."):
+            return self.fields.get(name.removeprefix("fields."))
+        if name in type(self).model_fields:
+            return getattr(self, name)
+        return self.fields.get(name)
+
+    def template_vars(self) -> dict[str, Any]:
+        """What `{{ contact.* }}` sees in templates."""
+        data = self.model_dump()
+        data["full_name"] = f"{self.first_name} {self.last_name}".strip()
+        data.update({k: v for k, v in self.fields.items() if k not in data})
+        return data

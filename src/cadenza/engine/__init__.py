@@ -1,0 +1,1 @@
+"""Engine: the worker, the dispatcher, triggers and limits."""

@@ -1,0 +1,1 @@
+"""Use cases over the store: plain functions taking a keyword-only session."""

@@ -1,0 +1,64 @@
+"""Settings from the environment (prefix CADENZA_), one object for the whole process."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEV_SECRET = "dev-insecure-secret-change-me"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CADENZA_", extra="ignore")
+
+    environment: Literal["development", "test", "production"] = "development"
+    database_url: str = "sqlite:///cadenza.db"
+    # WAL + synchronous=FULL is the durable default; NORMAL is an explicit opt-in.
+    sqlite_synchronous: Literal["FULL", "NORMAL"] = "FULL"
+
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 8025
+    smtp_username: str | None = None
+    smtp_password: str | None = None
+    smtp_security: Literal["none", "starttls", "ssl"] = "none"
+    smtp_timeout: float = 30.0
+
+    sms_provider: Literal["sink", "twilio"] = "sink"
+    twilio_account_sid: str | None = None
+    twilio_auth_token: str | None = None
+
+    base_url: str = "http://127.0.0.1:8000"
+    secret_key: str = DEV_SECRET
+    default_region: str = "US"
+    fallback_timezone: str = "America/New_York"
+    postal_address: str = "Cadenza Demo Co., 1 Main Street, Springfield, IL 62701, USA"
+    sms_opt_out_phrase: str = "Reply STOP to opt out."
+    webhook_allow: list[str] = Field(default_factory=list)
+
+    # Quiet hours for SMS, MMS, calls and voicemail in the recipient's local time.
+    # They may be made stricter than 08:00-21:00, never looser (checked below).
+    quiet_hours_start: str = "21:00"
+    quiet_hours_end: str = "08:00"
+
+    # What the dispatcher does with a message whose lease expired while it was sending.
+    resend_expired_leases: bool = True
+
+    @model_validator(mode="after")
+    def _check(self) -> Settings:
+        if self.environment == "production" and self.secret_key == DEV_SECRET:
+            raise ValueError("CADENZA_SECRET_KEY must be set to a secret value in production")
+        if self.quiet_hours_end < "08:00" or self.quiet_hours_start > "21:00":
+            raise ValueError(
+                "quiet hours may be made stricter than 21:00-08:00, never looser "
+                f"(got {self.quiet_hours_start}-{self.quiet_hours_end})"
+            )
+        return self
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read once from the environment."""
+    return Settings()

@@ -1,0 +1,1 @@
+"""Server-rendered UI: Jinja2 templates and htmx."""
