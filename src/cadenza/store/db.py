@@ -17,7 +17,7 @@ def is_sqlite(engine: Engine) -> bool:
 
 
 def make_engine(url: str | None = None, *, synchronous: str | None = None) -> Engine:
-    """An engine for `url` (default: settings). SQLite gets WAL, synchronous=FULL, a busy timeout."""
+    """An engine for `url` (default: settings); SQLite gets WAL, synchronous=FULL, busy timeout."""
     settings = get_settings()
     url = url or settings.database_url
     if url.startswith("postgresql://"):
