@@ -7,6 +7,7 @@ import sys
 
 from cadenza.cli import (  # noqa: F401  - each module registers its commands on `app`
     admin,
+    bench,
 )
 from cadenza.cli.app import app
 
