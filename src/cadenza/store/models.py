@@ -213,6 +213,10 @@ class Enrollment(Base):
     due_at: Mapped[datetime | None]
     outcome: Mapped[str | None] = mapped_column(String(16))
     exit_reason: Mapped[str | None] = mapped_column(String(500))
+    # A paused enrollment remembers what it was and who paused it, so that resuming a
+    # sequence does not resume the enrollments a person paused on their own.
+    paused_from: Mapped[str | None] = mapped_column(String(16))
+    paused_by: Mapped[str | None] = mapped_column(String(16))
     initiator_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     enrolled_at: Mapped[datetime]
     last_step_at: Mapped[datetime | None]

@@ -237,6 +237,8 @@ def upgrade() -> None:
         sa.Column("due_at", cadenza.store.models.UTCDateTime(timezone=True), nullable=True),
         sa.Column("outcome", sa.String(length=16), nullable=True),
         sa.Column("exit_reason", sa.String(length=500), nullable=True),
+    sa.Column("paused_from", sa.String(length=16), nullable=True),
+    sa.Column("paused_by", sa.String(length=16), nullable=True),
         sa.Column("initiator_id", sa.Integer(), nullable=True),
         sa.Column("enrolled_at", cadenza.store.models.UTCDateTime(timezone=True), nullable=False),
         sa.Column("last_step_at", cadenza.store.models.UTCDateTime(timezone=True), nullable=True),
