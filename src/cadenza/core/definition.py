@@ -34,9 +34,11 @@ class Model(BaseModel):
 
 def _parse_hhmm(value: Any) -> Any:
     if isinstance(value, str):
-        if not re.fullmatch(r"\d{1,2}:\d{2}", value.strip()):
+        # ":00" seconds are accepted so that a stored definition, whose times
+        # model_dump() writes as HH:MM:SS, validates again.
+        if not re.fullmatch(r"\d{1,2}:\d{2}(:00)?", value.strip()):
             raise ValueError(f"{value!r} is not a time of day as HH:MM")
-        hours, minutes = (int(p) for p in value.strip().split(":"))
+        hours, minutes = (int(p) for p in value.strip().split(":")[:2])
         if hours > 23 or minutes > 59:
             raise ValueError(f"{value!r} is not a time of day (00:00 to 23:59)")
         return time(hours, minutes)
