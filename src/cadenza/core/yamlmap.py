@@ -1,0 +1,189 @@
+"""YAML (and so JSON) read with the position of every key and value, for located problems."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+
+PathKey = str | int
+Path = tuple[PathKey, ...]
+
+_MERGE_TAG = "tag:yaml.org,2002:merge"
+
+
+class Loader(yaml.SafeLoader):
+    """A safe loader with YAML 1.2 booleans.
+
+    YAML 1.1 reads `on`, `off`, `yes`, `no` as booleans, which would turn a trigger's
+    `on: tag_added` into `{True: tag_added}`; only true/false are booleans here.
+    """
+
+
+Loader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:bool"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:bool",
+    re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"),
+    list("tTfF"),
+)
+
+
+@dataclass(frozen=True)
+class Mark:
+    """A 1-based line and column."""
+
+    line: int
+    col: int
+
+
+class YamlSyntaxError(Exception):
+    """The text is not YAML; `mark` is where the parser gave up."""
+
+    def __init__(self, mark: Mark, message: str) -> None:
+        super().__init__(message)
+        self.mark = mark
+        self.message = message
+
+
+@dataclass(frozen=True)
+class DuplicateKey:
+    path: Path
+    mark: Mark
+    first: Mark
+
+
+@dataclass
+class SourceMap:
+    """Where each value (and each mapping key) of a document was written."""
+
+    lines: list[str]
+    values: dict[Path, yaml.Node] = field(default_factory=dict)
+    keys: dict[Path, yaml.Node] = field(default_factory=dict)
+
+    def at(self, path: Path) -> Mark:
+        """The value at `path`, or the deepest enclosing value that exists."""
+        for end in range(len(path), -1, -1):
+            node = self.values.get(path[:end])
+            if node is not None:
+                return _mark(node.start_mark)
+        return Mark(1, 1)
+
+    def key_at(self, path: Path) -> Mark:
+        """The key naming `path` in its mapping, else where its value is."""
+        node = self.keys.get(path)
+        return _mark(node.start_mark) if node is not None else self.at(path)
+
+    def node(self, path: Path) -> yaml.Node | None:
+        return self.values.get(path)
+
+    def template_mark(self, path: Path, line: int) -> Mark:
+        """Where line `line` (1-based) of the text scalar at `path` is in the file."""
+        node = self.values.get(path)
+        if node is None:
+            return self.at(path)
+        start = node.start_mark.line  # 0-based
+        if isinstance(node, yaml.ScalarNode) and node.style in ("|", ">"):
+            # The indicator sits on its own line; the text begins on the next one.
+            target = min(start + line, node.end_mark.line)
+        elif line == 1:
+            return _mark(node.start_mark)
+        else:
+            target = start + line - 1
+        text = self.lines[target] if target < len(self.lines) else ""
+        return Mark(target + 1, len(text) - len(text.lstrip()) + 1)
+
+
+@dataclass
+class Document:
+    data: Any
+    source: SourceMap
+    duplicates: list[DuplicateKey]
+
+
+def load(text: str) -> Document:
+    """Parse one YAML document; raise YamlSyntaxError with the parser's position."""
+    loader = Loader(text)
+    source = SourceMap(text.splitlines())
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return Document(None, source, [])
+        duplicates = _duplicates(node, (), frozenset())
+        data = loader.construct_document(node)
+        _locate(loader, node, (), source, frozenset())
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = Mark(mark.line + 1, mark.column + 1) if mark else Mark(1, 1)
+        message = " ".join(p for p in (exc.context, exc.problem) if p) or "not valid YAML"
+        raise YamlSyntaxError(where, message) from None
+    except yaml.YAMLError as exc:
+        raise YamlSyntaxError(Mark(1, 1), str(exc)) from None
+    finally:
+        loader.dispose()
+    return Document(data, source, duplicates)
+
+
+def _mark(mark: yaml.Mark) -> Mark:
+    return Mark(mark.line + 1, mark.column + 1)
+
+
+def _scalar_key(node: yaml.Node) -> str | None:
+    if not isinstance(node, yaml.ScalarNode) or node.tag == _MERGE_TAG:
+        return None
+    return str(node.value)
+
+
+def _duplicates(node: yaml.Node, path: Path, above: frozenset[int]) -> list[DuplicateKey]:
+    """Keys repeated in one mapping (PyYAML silently keeps the last)."""
+    found: list[DuplicateKey] = []
+    if id(node) in above:
+        return found  # a recursive alias
+    above = above | {id(node)}
+    if isinstance(node, yaml.MappingNode):
+        seen: dict[str, Mark] = {}
+        for key_node, value_node in node.value:
+            key = _scalar_key(key_node)
+            if key is None:
+                continue
+            if key in seen:
+                found.append(DuplicateKey((*path, key), _mark(key_node.start_mark), seen[key]))
+            else:
+                seen[key] = _mark(key_node.start_mark)
+            found.extend(_duplicates(value_node, (*path, key), above))
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            found.extend(_duplicates(item, (*path, index), above))
+    return found
+
+
+def _locate(
+    loader: Loader, node: yaml.Node, path: Path, source: SourceMap, above: frozenset[int]
+) -> None:
+    if id(node) in above:
+        return  # a recursive alias
+    above = above | {id(node)}
+    source.values[path] = node
+    if isinstance(node, yaml.MappingNode):
+        for key_node, value_node in node.value:
+            key = _path_key(loader, key_node)
+            if key is None:
+                continue
+            source.keys[(*path, key)] = key_node
+            _locate(loader, value_node, (*path, key), source, above)
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            _locate(loader, item, (*path, index), source, above)
+
+
+def _path_key(loader: Loader, node: yaml.Node) -> PathKey | None:
+    """A mapping key as pydantic's `loc` will spell it (`1:` is the int 1)."""
+    key = _scalar_key(node)
+    if key is None or node.tag == "tag:yaml.org,2002:str":
+        return key
+    constructed = loader.construct_object(node)
+    return constructed if isinstance(constructed, str | int) else key
