@@ -43,3 +43,21 @@ class ContactView(BaseModel):
         data["full_name"] = f"{self.first_name} {self.last_name}".strip()
         data.update({k: v for k, v in self.fields.items() if k not in data})
         return data
+
+
+# Events that set a contact's flags, and the flag each one sets.
+FLAG_EVENTS = {
+    "unsubscribed": ("email_unsubscribed", True),
+    "bounced": ("email_bounced", True),
+    "sms_opted_out": ("sms_opted_out", True),
+    "sms_opted_in": ("sms_opted_out", False),
+    "dnc": ("dnc", True),
+}
+
+
+def with_flags_of(contact: ContactView, event_type: str) -> ContactView:
+    """The contact after an event that sets a flag (unsubscribed, bounced, STOP, DNC)."""
+    change = FLAG_EVENTS.get(event_type)
+    if change is None:
+        return contact
+    return contact.model_copy(update={change[0]: change[1]})

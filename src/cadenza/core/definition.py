@@ -431,6 +431,7 @@ ASSIGNEE_RULE = r"^(initiator|contact_owner|company_owner|user:.+|round_robin:.+
 class ManualStepBase(StepBase):
     """A step for a person: it creates a task and blocks until done (unless a reminder)."""
 
+    action: str
     assignee: str | None = Field(default=None, pattern=ASSIGNEE_RULE)
     reminder: bool = False
     priority: Literal["low", "normal", "high"] = "normal"
@@ -442,7 +443,7 @@ class ManualStepBase(StepBase):
         """The outcomes a person may pick and where each leads."""
         if self.outcomes is not None:
             return dict(self.outcomes)
-        return dict(CALL_OUTCOMES if self.action == "call" else TASK_OUTCOMES)  # type: ignore[attr-defined]
+        return dict(CALL_OUTCOMES if self.action == "call" else TASK_OUTCOMES)
 
 
 class CallStep(ManualStepBase):
@@ -657,3 +658,29 @@ AllCondition.model_rebuild()
 AnyCondition.model_rebuild()
 NotCondition.model_rebuild()
 BranchCase.model_rebuild()
+
+
+def _conditions_of(definition: Definition) -> list[Any]:
+    found: list[Any] = [definition.exit.when]
+    for step in definition.steps:
+        found.append(step.when)
+        if isinstance(step, BranchStep):
+            found.extend(case.when for case in step.branches)
+    return [c for c in found if c is not None]
+
+
+def _has_event(condition: Any) -> bool:
+    if isinstance(condition, EventCondition):
+        return True
+    if isinstance(condition, AllCondition):
+        return any(_has_event(c) for c in condition.all)
+    if isinstance(condition, AnyCondition):
+        return any(_has_event(c) for c in condition.any)
+    if isinstance(condition, NotCondition):
+        return _has_event(condition.not_)
+    return False
+
+
+def uses_events(definition: Definition) -> bool:
+    """Whether any condition of the definition looks at events (the worker loads them then)."""
+    return any(_has_event(c) for c in _conditions_of(definition))

@@ -1,0 +1,241 @@
+"""Running sequences: enroll, worker, event, task complete, and the listings of what happened."""
+
+from __future__ import annotations
+
+import json
+import signal
+import threading
+from typing import Any
+
+import typer
+from pydantic import TypeAdapter, ValidationError
+
+from cadenza.cli.app import app, context, err, guarded, out, parse_time_option, print_json
+from cadenza.core.definition import Condition
+from cadenza.errors import ValidationFailed
+from cadenza.store.db import writing
+
+tasks_app = typer.Typer(help="Tasks: manual steps on people's to-do lists.", no_args_is_help=True)
+enrollments_app = typer.Typer(help="Contacts in sequences.", no_args_is_help=True)
+messages_app = typer.Typer(help="The outbox: messages written by steps.", no_args_is_help=True)
+app.add_typer(tasks_app, name="tasks")
+app.add_typer(enrollments_app, name="enrollments")
+app.add_typer(messages_app, name="messages")
+
+
+def _json_option(text: str | None, name: str) -> Any:
+    if text is None:
+        return None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ValidationFailed(f"{name} is not JSON: {exc}") from None
+
+
+@app.command()
+@guarded
+def enroll(
+    sequence: str = typer.Argument(..., help="The sequence's name."),
+    contact: list[int] = typer.Option([], "--contact", help="A contact id (repeatable)."),
+    tag: str | None = typer.Option(None, help="Everyone with this tag."),
+    where: str | None = typer.Option(None, help="Everyone matching a condition (JSON)."),
+) -> None:
+    """Enroll contacts into a sequence; refusals are listed with their reasons."""
+    from cadenza.services import enrollments
+
+    if not contact and tag is None and where is None:
+        raise typer.BadParameter("give --contact, --tag or --where")
+    condition = None
+    if where is not None:
+        try:
+            condition = TypeAdapter(Condition).validate_python(_json_option(where, "--where"))
+        except ValidationError as exc:
+            raise ValidationFailed(f"--where is not a condition: {exc}") from None
+    ctx = context()
+    now = ctx.clock.now()
+    with writing(ctx.sessions) as session:
+        ids = list(contact)
+        if tag is not None or condition is not None:
+            ids += enrollments.audience(session=session, tag=tag, where=condition, now=now)
+        report = enrollments.enroll(
+            session=session,
+            sequence=sequence,
+            contact_ids=ids,
+            now=now,
+            settings=ctx.settings,
+            actor="cli",
+        )
+    out.print(f"enrolled {len(report.enrolled)} into {sequence}; refused {len(report.refused)}")
+    for contact_id, reason in report.refused[:50]:
+        err.print(f"contact {contact_id}: {reason}", markup=False)
+
+
+@app.command()
+@guarded
+def worker(
+    once: bool = typer.Option(False, "--once", help="Advance what is due, send, and exit."),
+    batch: int = typer.Option(200, help="Enrollments claimed per transaction."),
+) -> None:
+    """Advance due enrollments (and send the outbox) until stopped with SIGTERM or Ctrl-C."""
+    from cadenza.engine.runner import drain_once, run_until_stopped
+
+    ctx = context()
+    if once:
+        advanced, sent = drain_once(ctx.sessions, ctx.clock, ctx.settings, batch=batch)
+        out.print(f"advanced {advanced} steps; sent {sent} messages")
+        return
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    run_until_stopped(ctx.sessions, ctx.clock, ctx.settings, stop, batch=batch)
+
+
+@app.command()
+@guarded
+def event(
+    contact: int = typer.Argument(..., help="The contact's id."),
+    name: str = typer.Argument(..., help="replied, bounced, unsubscribed, tag_added, ..."),
+    data: str | None = typer.Option(None, help="Event data as JSON."),
+) -> None:
+    """Record something that happened to a contact and apply it."""
+    from cadenza.services.events import record_event
+
+    payload = _json_option(data, "--data") or {}
+    if not isinstance(payload, dict):
+        raise ValidationFailed("--data must be a JSON object")
+    ctx = context()
+    with writing(ctx.sessions) as session:
+        record_event(
+            session=session,
+            contact_id=contact,
+            name=name,
+            data=payload,
+            now=ctx.clock.now(),
+            settings=ctx.settings,
+            actor="cli",
+        )
+    out.print(f"recorded {name} for contact {contact}")
+
+
+@tasks_app.command("complete")
+@guarded
+def task_complete(
+    task_id: int = typer.Argument(...),
+    outcome: str = typer.Argument(...),
+) -> None:
+    """Complete a task with an outcome (the enrollment follows the outcome's route)."""
+    from cadenza.services.operations import complete_task
+
+    ctx = context()
+    with writing(ctx.sessions) as session:
+        complete_task(
+            session=session,
+            task_id=task_id,
+            outcome=outcome,
+            now=ctx.clock.now(),
+            settings=ctx.settings,
+            actor="cli",
+        )
+    out.print(f"task {task_id} done: {outcome}")
+
+
+@tasks_app.command("list")
+@guarded
+def tasks_list(
+    assignee: str | None = typer.Option(None),
+    status: str | None = typer.Option(None),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Tasks, soonest due first."""
+    from cadenza.services.tasks import list_tasks
+
+    with context().sessions() as session:
+        rows = list_tasks(session=session, assignee=assignee, status=status)
+    _show(rows, as_json, ("id", "kind", "step", "assignee", "status", "outcome", "due_at", "title"))
+
+
+@enrollments_app.command("list")
+@guarded
+def enrollments_list(
+    sequence: str | None = typer.Option(None),
+    status: str | None = typer.Option(None),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Enrollments with their status, step and next due time."""
+    from cadenza.services.listings import list_enrollments
+
+    with context().sessions() as session:
+        rows = list_enrollments(session=session, sequence=sequence, status=status)
+    _show(
+        rows,
+        as_json,
+        ("id", "sequence", "contact_id", "status", "step", "due_at", "outcome", "exit_reason"),
+    )
+
+
+@enrollments_app.command("retry")
+@guarded
+def enrollment_retry(enrollment_id: int = typer.Argument(...)) -> None:
+    """Run a step in error again (after fixing what was wrong)."""
+    from cadenza.services.operations import retry_step
+
+    ctx = context()
+    with writing(ctx.sessions) as session:
+        retry_step(
+            session=session,
+            enrollment_id=enrollment_id,
+            now=ctx.clock.now(),
+            settings=ctx.settings,
+            actor="cli",
+        )
+    out.print(f"enrollment {enrollment_id}: step will run again")
+
+
+@messages_app.command("list")
+@guarded
+def messages_list(
+    status: str | None = typer.Option(None),
+    channel: str | None = typer.Option(None),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Outbox messages and what became of them."""
+    from cadenza.services.listings import list_messages
+
+    with context().sessions() as session:
+        rows = list_messages(session=session, status=status, channel=channel)
+    _show(rows, as_json, ("id", "key", "channel", "to", "status", "step", "subject"))
+
+
+@app.command()
+@guarded
+def history(
+    sequence: str | None = typer.Argument(None),
+    contact: int | None = typer.Option(None),
+    type_: list[str] = typer.Option([], "--type", help="Event type (repeatable)."),
+    since: str | None = typer.Option(None, help="ISO time."),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """What happened, oldest first: transitions, changes, messages, with reasons."""
+    from cadenza.services.history import list_history
+
+    with context().sessions() as session:
+        rows = list_history(
+            session=session,
+            sequence=sequence,
+            contact_id=contact,
+            types=type_ or None,
+            since=parse_time_option(since, "--since"),
+        )
+    _show(rows, as_json, ("time", "type", "sequence", "contact_id", "step", "reason"))
+
+
+def _show(rows: list[dict[str, Any]], as_json: bool, columns: tuple[str, ...]) -> None:
+    if as_json:
+        print_json(rows)
+        return
+    from rich.table import Table
+
+    table = Table(*columns)
+    for row in rows:
+        table.add_row(*("" if row.get(c) is None else str(row.get(c)) for c in columns))
+    out.print(table)

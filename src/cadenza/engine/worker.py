@@ -1,0 +1,145 @@
+"""The worker: claim due enrollments, decide each with the machine, commit, repeat."""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+from collections.abc import Callable, Sequence
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.engine import RowMapping
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+
+from cadenza.clock import Clock
+from cadenza.core import machine
+from cadenza.core.definition import uses_events
+from cadenza.engine.limits import Limits
+from cadenza.services.effects import Applier, Ref, state_of
+from cadenza.services.views import definition_for, load_events, load_views
+from cadenza.settings import Settings
+from cadenza.store.claims import claim_due
+from cadenza.store.db import writing
+from cadenza.store.models import Sequence as SequenceRow
+
+log = logging.getLogger(__name__)
+
+
+class Worker:
+    """Advances due enrollments in batches, each batch one transaction."""
+
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        clock: Clock,
+        settings: Settings,
+        *,
+        batch_size: int = 200,
+        name: str | None = None,
+    ) -> None:
+        self.sessions, self.clock, self.settings = sessions, clock, settings
+        self.batch_size = batch_size
+        self.name = name or f"{socket.gethostname()}:{os.getpid()}"
+
+    def tick(self, now: datetime | None = None) -> int:
+        """Claim one batch and advance it; the number of enrollments advanced."""
+        now = now or self.clock.now()
+        for attempt in range(5):
+            try:
+                with writing(self.sessions) as session:
+                    rows = claim_due(session, now, self.batch_size)
+                    if rows:
+                        advance_batch(session, rows, now, self.settings)
+                    return len(rows)
+            except OperationalError as exc:
+                # A deadlock between two workers touching one contact, or a busy SQLite file:
+                # the transaction rolled back whole, so trying again is safe.
+                log.warning("batch rolled back, retrying", extra={"error": str(exc)[:200]})
+                time.sleep(0.05 * (attempt + 1))
+        raise RuntimeError("a batch failed five times in a row")
+
+    def drain(self, now: datetime | None = None) -> int:
+        """Advance everything due at `now` (or the clock's now); the total advanced."""
+        total = 0
+        while True:
+            done = self.tick(now)
+            total += done
+            if done < self.batch_size:
+                return total
+
+    def run(
+        self,
+        stop: threading.Event,
+        idle: float = 0.2,
+        after_tick: Callable[[], object] | None = None,
+    ) -> None:
+        """Work until `stop` is set; sleep `idle` seconds when nothing is due."""
+        log.info("worker started", extra={"worker": self.name})
+        while not stop.is_set():
+            done = self.tick()
+            if after_tick:
+                after_tick()
+            if done < self.batch_size:
+                stop.wait(idle)
+        log.info("worker stopped", extra={"worker": self.name})
+
+
+def advance_batch(
+    session: Session, rows: Sequence[RowMapping], now: datetime, settings: Settings
+) -> None:
+    """Decide and apply every claimed enrollment inside the claiming transaction."""
+    sequences = {
+        r.id: (r.name, r.status)
+        for r in session.execute(
+            select(SequenceRow.id, SequenceRow.name, SequenceRow.status).where(
+                SequenceRow.id.in_({row["sequence_id"] for row in rows})
+            )
+        )
+    }
+    definitions = {
+        v: definition_for(session=session, version_id=v)
+        for v in {row["version_id"] for row in rows}
+    }
+    contacts = load_views(session=session, contact_ids=(row["contact_id"] for row in rows))
+    needing = [row for row in rows if uses_events(definitions[row["version_id"]])]
+    events = (
+        load_events(
+            session=session,
+            contact_ids=(r["contact_id"] for r in needing),
+            since=min(r["enrolled_at"] for r in needing),
+        )
+        if needing
+        else {}
+    )
+    limits = Limits(session)
+    applier = Applier(session, now, settings)
+    for row in rows:
+        definition = definitions[row["version_id"]]
+        name, status = sequences[row["sequence_id"]]
+        contact = contacts[row["contact_id"]]
+        sit = machine.Situation(
+            definition,
+            contact,
+            now=now,
+            events=events.get(row["contact_id"], ()),
+            sequence_status=status,
+            limiter=limits.for_sequence(row["sequence_id"], definition),
+        )
+        decision = machine.advance(sit, state_of(row))
+        depth = int((row["state"] or {}).get("depth", 0))
+        ref = Ref(
+            row["id"],
+            row["sequence_id"],
+            name,
+            row["version_id"],
+            row["contact_id"],
+            row["initiator_id"],
+            depth,
+        )
+        applier.apply(ref, definition, sit.contact, decision)
+    limits.flush()
+    applier.flush()

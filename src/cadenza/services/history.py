@@ -1,0 +1,96 @@
+"""History: every transition, change and message as an event row; the audit log."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import insert, select
+from sqlalchemy.orm import Session
+
+from cadenza.core.decisions import HistoryEntry
+from cadenza.store.models import Event, Sequence
+
+
+@dataclass(frozen=True)
+class Subject:
+    """Whom an event concerns: a contact, and maybe one of its enrollments."""
+
+    contact_id: int | None
+    sequence_id: int | None = None
+    enrollment_id: int | None = None
+
+
+def row(subject: Subject, entry: HistoryEntry, actor: str = "system") -> dict[str, Any]:
+    """An events-table row for a history entry."""
+    return {
+        "time": entry.time,
+        "type": entry.type,
+        "contact_id": subject.contact_id,
+        "sequence_id": subject.sequence_id,
+        "enrollment_id": subject.enrollment_id,
+        "step": entry.step,
+        "actor": actor,
+        "reason": entry.reason,
+        "data": entry.data,
+    }
+
+
+def write(session: Session, rows: list[dict[str, Any]]) -> None:
+    """Append rows in one statement."""
+    if rows:
+        session.execute(insert(Event), rows)
+
+
+def record(
+    session: Session,
+    subject: Subject,
+    type_: str,
+    time: datetime,
+    *,
+    step: str | None = None,
+    reason: str | None = None,
+    actor: str = "system",
+    **data: Any,
+) -> None:
+    """Append one event."""
+    write(session, [row(subject, HistoryEntry(type_, time, step, reason, data), actor)])
+
+
+def list_history(
+    *,
+    session: Session,
+    sequence: str | None = None,
+    contact_id: int | None = None,
+    types: list[str] | None = None,
+    since: datetime | None = None,
+    limit: int = 1000,
+) -> list[dict[str, Any]]:
+    """History rows, newest last, filtered as asked."""
+    query = select(Event, Sequence.name).outerjoin(Sequence, Sequence.id == Event.sequence_id)
+    if sequence is not None:
+        query = query.where(Sequence.name == sequence)
+    if contact_id is not None:
+        query = query.where(Event.contact_id == contact_id)
+    if types:
+        query = query.where(Event.type.in_(types))
+    if since is not None:
+        query = query.where(Event.time >= since)
+    query = query.order_by(Event.time.desc(), Event.id.desc()).limit(limit)
+    rows = [
+        {
+            "time": event.time.isoformat(),
+            "type": event.type,
+            "sequence": name,
+            "contact_id": event.contact_id,
+            "enrollment_id": event.enrollment_id,
+            "step": event.step,
+            "actor": event.actor,
+            "reason": event.reason,
+            "data": event.data,
+        }
+        for event, name in session.execute(query)
+    ]
+    rows.reverse()
+    return rows
