@@ -1,0 +1,145 @@
+"""The MIME message built for an outgoing email, before any server is involved."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from email import message_from_bytes
+from email.message import EmailMessage
+from email.policy import default
+from typing import Any
+
+import pytest
+
+from cadenza.channels.email import build_email, html_to_text, message_id_for, reply_subject
+from cadenza.channels.errors import InvalidMessage, PermanentError
+from cadenza.channels.outgoing import OutgoingEmail
+from cadenza.settings import Settings
+
+SETTINGS = Settings(
+    base_url="https://cadenza.example.com",
+    secret_key="k",
+    postal_address="Acme Inc.\n500 Market St\nChicago, IL 60601",
+)
+
+
+def build(**overrides: Any) -> EmailMessage:
+    fields: dict[str, Any] = {
+        "key": "1:intro:1",
+        "sender": "ana@sales.example.com",
+        "to": "jane@corp.example",
+        "subject": "Hello",
+        "html": "<p>Hi <b>Jane</b></p>",
+    }
+    fields.update(overrides)
+    built = build_email(OutgoingEmail(**fields), SETTINGS)
+    # Read back from bytes, as a recipient would.
+    parsed = message_from_bytes(built.as_bytes(), policy=default)
+    assert isinstance(parsed, EmailMessage)
+    return parsed
+
+
+def body(message: EmailMessage, kind: str) -> str:
+    part = message.get_body((kind,))
+    assert part is not None
+    content: str = part.get_content()
+    return content.replace("\r\n", "\n")
+
+
+def test_message_id_depends_on_key_and_sender_domain_only() -> None:
+    a = message_id_for("1:intro:1", "Ana <ana@Sales.Example.com>")
+    assert a == message_id_for("1:intro:1", "bob@sales.example.com")
+    assert a.endswith("@sales.example.com>")
+    assert a != message_id_for("1:intro:2", "ana@sales.example.com")
+
+
+def test_a_sender_without_domain_cannot_be_built() -> None:
+    with pytest.raises(InvalidMessage):
+        message_id_for("1:intro:1", "ana")
+    with pytest.raises(PermanentError):  # the dispatcher sees a permanent failure
+        build(to="not an address@@")
+    with pytest.raises(InvalidMessage):
+        build(cc=["a@corp.example, b@corp.example"])  # one address per entry, none dropped
+
+
+@pytest.mark.parametrize(
+    ("subject", "expected"),
+    [
+        ("Hello", "Re: Hello"),
+        ("Re: Hello", "Re: Hello"),
+        ("RE:Hello", "RE:Hello"),
+        ("  re : Hello", "  re : Hello"),
+        ("Regarding Hello", "Re: Regarding Hello"),
+    ],
+)
+def test_reply_subject_is_prefixed_once(subject: str, expected: str) -> None:
+    assert reply_subject(subject) == expected
+
+
+def test_plain_text_is_derived_from_the_html_with_links_shown() -> None:
+    text = html_to_text('<p>Hi <b>Jane</b>,</p><p>See <a href="https://x.example/">this</a>.</p>')
+    assert text == "Hi Jane,\n\nSee [this](https://x.example/)."
+
+
+def test_a_multiline_postal_address_keeps_its_lines_in_both_parts() -> None:
+    message = build()
+    assert "Acme Inc.<br>500 Market St<br>Chicago, IL 60601" in body(message, "html")
+    assert "Acme Inc.\n500 Market St\nChicago, IL 60601" in body(message, "plain")
+
+
+def test_footer_and_pixel_go_inside_the_body_element() -> None:
+    markup = body(build(html="<html><body><p>Hi</p></body></html>", track_opens=True), "html")
+    assert markup.rstrip().endswith("</body></html>")
+    assert markup.index("Unsubscribe") < markup.index("<img") < markup.index("</body>")
+
+
+def test_without_unsubscribe_there_is_no_link_and_no_list_headers() -> None:
+    message = build(unsubscribe=False)
+    assert "List-Unsubscribe" not in message and "List-Unsubscribe-Post" not in message
+    assert "/u/" not in body(message, "html") and "Unsubscribe" not in body(message, "plain")
+    assert "Acme Inc." in body(message, "plain")  # the postal address stays
+
+
+def test_mailto_unsubscribe_goes_to_the_reply_to_mailbox() -> None:
+    message = build(reply_to="Replies <replies@in.example.com>")
+    assert message["Reply-To"] == "Replies <replies@in.example.com>"
+    assert "<mailto:replies@in.example.com?subject=unsubscribe%20" in message["List-Unsubscribe"]
+
+
+def test_references_end_with_the_parent_without_duplicates() -> None:
+    message = build(in_reply_to="b@x", references=["<a@x>", "<b@x>"])
+    assert message["In-Reply-To"] == "<b@x>"
+    assert message["References"].split() == ["<a@x>", "<b@x>"]
+
+
+def test_date_is_set_only_when_given() -> None:
+    assert "Date" not in build()
+    msg = OutgoingEmail(key="k", sender="a@b.example", to="c@d.example", subject="s", html="h")
+    built = build_email(msg, SETTINGS, date=datetime(2026, 12, 7, 15, 0, tzinfo=UTC))
+    assert built["Date"] == "Mon, 07 Dec 2026 15:00:00 +0000"
+
+
+def test_non_ascii_names_and_subjects_survive_the_trip() -> None:
+    message = build(
+        sender_name="Zoë Müller", subject="Café à 10h ☕", to="José <jose@corp.example>"
+    )
+    assert message["From"] == "Zoë Müller <ana@sales.example.com>"
+    assert message["Subject"] == "Café à 10h ☕"
+    assert message["To"] == "José <jose@corp.example>"
+
+
+def test_every_line_on_the_wire_is_short_and_seven_bit() -> None:
+    long_html = "<p>" + "word " * 400 + "</p><p>Grüße</p>"
+    raw = build_email(
+        OutgoingEmail(
+            key="1:x:1",
+            sender="a@b.example",
+            to="c@d.example",
+            subject="s",
+            html=long_html,
+            track_opens=True,
+            track_clicks=True,
+        ),
+        SETTINGS,
+    ).as_bytes()
+    raw.decode("ascii")
+    assert max(len(line) for line in raw.split(b"\r\n")) <= 998
