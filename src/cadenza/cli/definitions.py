@@ -1,0 +1,176 @@
+"""Sequences as code: `lint`, `apply`, `schema`, and `sequences list|show`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.table import Table
+
+from cadenza.cli.app import app, context, err, guarded, out, print_json
+from cadenza.core.conditions import describe_duration
+from cadenza.core.definition import (
+    Definition,
+    Step,
+    WaitBusinessDays,
+    WaitDayAt,
+    WaitDaysAt,
+    WaitElapsed,
+)
+from cadenza.core.lint import lint_file
+from cadenza.errors import NotFound, Problem
+
+sequences_app = typer.Typer(help="List and inspect sequences.", no_args_is_help=True)
+app.add_typer(sequences_app, name="sequences")
+
+FILES = typer.Argument(..., help="Definition files (YAML or JSON).", show_default=False)
+
+
+def _lint_all(files: list[Path]) -> tuple[list[tuple[Path, Definition]], int, int]:
+    """Lint each file, printing its problems; the clean definitions, problem and file counts."""
+    clean: list[tuple[Path, Definition]] = []
+    problems = bad_files = 0
+    for file in files:
+        try:
+            definition, found = lint_file(file)
+        except NotFound as exc:
+            err.print(f"error: {exc}", markup=False, highlight=False)
+            bad_files += 1
+            continue
+        _print_problems(found)
+        problems += len(found)
+        bad_files += bool(found)
+        if definition is not None and not found:
+            clean.append((file, definition))
+    return clean, problems, bad_files
+
+
+def _print_problems(problems: list[Problem]) -> None:
+    # Plain writes: rich would wrap long lines and break `path:line:col:` parsing.
+    for problem in problems:
+        typer.echo(str(problem))
+
+
+@app.command()
+@guarded
+def lint(files: list[Path] = FILES) -> None:
+    """Check definition files; print every problem as path:line:col: message (exit 1 if any)."""
+    clean, problems, bad_files = _lint_all(files)
+    for file, _ in clean:
+        typer.echo(f"{file}: ok")
+    if bad_files:
+        noun = "file" if bad_files == 1 else "files"
+        typer.echo(f"{problems} problem{'' if problems == 1 else 's'} in {bad_files} {noun}")
+        raise typer.Exit(1)
+
+
+@app.command()
+@guarded
+def apply(files: list[Path] = FILES) -> None:
+    """Store sequences from definition files: a new version only when a definition changed.
+
+    Every file is linted first; if any has a problem, nothing is applied.
+    """
+    from cadenza.services.sequences import UnknownReferences, apply_definition
+    from cadenza.store.db import writing
+
+    clean, _, bad_files = _lint_all(files)
+    if bad_files:
+        err.print("nothing applied: fix the problems above", markup=False, highlight=False)
+        raise typer.Exit(1)
+    ctx = context()
+    now = ctx.clock.now()
+    results, refused = [], []
+    with writing(ctx.sessions) as session:
+        for file, definition in clean:
+            source = file.read_text(encoding="utf-8")
+            try:
+                results.append(
+                    apply_definition(session=session, definition=definition, source=source, now=now)
+                )
+            except UnknownReferences as exc:
+                refused.append(f"{file}: {exc}")
+        if refused:
+            # Raising inside the transaction rolls back the files that did apply.
+            raise NotFound("nothing applied:\n" + "\n".join(refused))
+    for result in results:
+        typer.echo(f"{result.verb} {result.name} v{result.version}")
+
+
+@app.command()
+@guarded
+def schema() -> None:
+    """Print the JSON Schema of a sequence definition."""
+    print_json(Definition.model_json_schema(by_alias=True))
+
+
+@sequences_app.command("list")
+@guarded
+def list_command(
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON array."),
+) -> None:
+    """List sequences: status, steps, latest version, contacts enrolled."""
+    from cadenza.services.sequences import list_sequences
+
+    with context().sessions() as session:
+        rows = list_sequences(session=session)
+    if as_json:
+        print_json([row.as_dict() for row in rows])
+        return
+    if not rows:
+        out.print("no sequences yet: write one and run `cadenza apply FILE`", markup=False)
+        return
+    table = Table("name", "status", "steps", "version", "enrolled", "updated (UTC)")
+    for row in rows:
+        updated = f"{row.updated_at:%Y-%m-%d %H:%M}"
+        table.add_row(
+            row.name, row.status, str(row.steps), f"v{row.version}", str(row.enrolled), updated
+        )
+    out.print(table)
+
+
+@sequences_app.command("show")
+@guarded
+def show(
+    name: str = typer.Argument(..., help="The sequence's name."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON array (one row)."),
+) -> None:
+    """Show a sequence: its settings, its versions and the steps of the latest one."""
+    from cadenza.services.sequences import sequence_detail
+
+    with context().sessions() as session:
+        detail = sequence_detail(session=session, name=name)
+    if as_json:
+        print_json([detail])
+        return
+    _print_detail(detail)
+
+
+def _print_detail(detail: dict[str, Any]) -> None:
+    typer.echo(f"{detail['name']}  ({detail['status']}, v{detail['version']})")
+    if detail["description"]:
+        typer.echo(detail["description"])
+    typer.echo(f"owner: {detail['owner'] or '-'}   enrolled: {detail['enrolled']}")
+    typer.echo("versions:")
+    for version in detail["versions"]:
+        created = f"{version['created_at']:%Y-%m-%d %H:%M} UTC"
+        typer.echo(f"  v{version['number']}  {created}  {version['digest'][:12]}")
+    typer.echo("steps:")
+    definition = Definition.model_validate(detail["definition"])
+    for number, step in enumerate(definition.steps, start=1):
+        typer.echo(f"  {number:>2}. {step.key:<24} {step.action:<16} {describe_wait(step)}")
+
+
+def describe_wait(step: Step) -> str:
+    """A step's wait in words: "now", "2 business days", "day 3 at 10:30"."""
+    wait = step.wait
+    if isinstance(wait, WaitBusinessDays):
+        return f"{wait.business_days} business day{'' if wait.business_days == 1 else 's'}"
+    if isinstance(wait, WaitDayAt):
+        return f"day {wait.day} at {wait.at:%H:%M}"
+    if isinstance(wait, WaitDaysAt):
+        return f"{wait.days} day{'' if wait.days == 1 else 's'} later at {wait.at:%H:%M}"
+    if isinstance(wait, WaitElapsed):
+        return describe_duration(wait)
+    return "now"
