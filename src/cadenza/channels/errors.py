@@ -15,7 +15,16 @@ class SendError(Exception):
 
 
 class TransientError(SendError):
-    """The same message may succeed later: retry it with the same key, after a backoff."""
+    """The same message may succeed later: retry it with the same key, after a backoff.
+
+    `retry_after` is the provider's own wait in seconds when it said one (HTTP 429).
+    """
+
+    def __init__(
+        self, message: str, *, code: str | None = None, retry_after: float | None = None
+    ) -> None:
+        super().__init__(message, code=code)
+        self.retry_after = retry_after
 
 
 class PermanentError(SendError):
