@@ -137,9 +137,8 @@ def _rule_of(step: object) -> tuple[str, str] | None:
 def _check_references(*, session: Session, definition: Definition) -> int | None:
     """The owner's user id; raise UnknownReferences listing every missing user and group."""
     users, groups = references(definition)
-    found_users = dict(
-        session.execute(select(User.email, User.id).where(User.email.in_(users))).tuples().all()
-    )
+    user_rows = session.execute(select(User.email, User.id).where(User.email.in_(users)))
+    found_users: dict[str, int] = {row[0]: row[1] for row in user_rows}
     found_groups = set(session.scalars(select(Group.name).where(Group.name.in_(groups))))
     missing = [
         f"no user {email} ({where})" for email, where in users.items() if email not in found_users
@@ -191,7 +190,7 @@ def _enrolled_counts(*, session: Session, sequence_id: int | None = None) -> dic
     )
     if sequence_id is not None:
         query = query.where(Enrollment.sequence_id == sequence_id)
-    return dict(session.execute(query).tuples().all())
+    return {row[0]: row[1] for row in session.execute(query)}
 
 
 def _row(
