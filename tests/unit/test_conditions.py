@@ -128,6 +128,7 @@ def test_combinations() -> None:
         ({"field": "phone", "op": "exists"}, "phone exists"),
         ({"field": "phone", "op": "exists", "value": False}, "phone missing"),
         ({"not": {"event": "replied"}}, "not replied"),
+        ({"not": {"field": "owner", "op": "exists"}}, "owner missing"),
         ({"tag": "vip"}, "tagged vip"),
         (
             {"event": "opened", "step": "intro", "within": {"days": 3, "hours": 1}},

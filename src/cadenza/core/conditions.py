@@ -207,7 +207,11 @@ def describe(condition: Condition) -> str:
     if isinstance(condition, AnyCondition):
         return " or ".join(_grouped(c) for c in condition.any)
     assert isinstance(condition, NotCondition)
-    return f"not {_grouped(condition.not_)}"
+    inner = condition.not_
+    if isinstance(inner, FieldCondition) and inner.op == "exists":
+        flipped = inner.value is not None and not inner.value
+        return f"{inner.field} {'exists' if flipped else 'missing'}"
+    return f"not {_grouped(inner)}"
 
 
 def _grouped(condition: Condition) -> str:
