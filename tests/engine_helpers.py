@@ -82,3 +82,39 @@ def run_worker(db: Database, now: str | datetime) -> int:
 
 def write(db: Database) -> Any:
     return writing(db.sessions)
+
+
+def bulk_contacts(session: Session, count: int, now: datetime) -> list[int]:
+    """Many contacts in a few statements (for concurrency and crash tests)."""
+    from sqlalchemy import insert
+
+    rows = [
+        {
+            "first_name": f"C{i}",
+            "last_name": "Load",
+            "email": f"c{i}@example.com",
+            "phone": None,
+            "timezone": "America/New_York",
+            "fields": {},
+            "dnc": False,
+            "sms_opted_out": False,
+            "email_unsubscribed": False,
+            "email_bounced": False,
+            "created_at": now,
+            "updated_at": now,
+        }
+        for i in range(count)
+    ]
+    return list(
+        session.execute(
+            insert(Contact).returning(Contact.id, sort_by_parameter_order=True), rows
+        ).scalars()
+    )
+
+
+def cadenza_command(*args: str) -> list[str]:
+    """The installed console script, as a user runs it."""
+    import sys
+    from pathlib import Path
+
+    return [str(Path(sys.executable).with_name("cadenza")), *args]

@@ -75,13 +75,15 @@ def enroll(
 def worker(
     once: bool = typer.Option(False, "--once", help="Advance what is due, send, and exit."),
     batch: int = typer.Option(200, help="Enrollments claimed per transaction."),
+    send: bool = typer.Option(True, "--send/--no-send", help="Send the outbox after advancing."),
 ) -> None:
     """Advance due enrollments (and send the outbox) until stopped with SIGTERM or Ctrl-C."""
     from cadenza.engine.runner import drain_once, run_until_stopped
 
     ctx = context()
     if once:
-        advanced, sent = drain_once(ctx.sessions, ctx.clock, ctx.settings, batch=batch)
+        advanced, sent = drain_once(ctx.sessions, ctx.clock, ctx.settings, batch=batch,
+                                    send=send)
         out.print(f"advanced {advanced} steps; sent {sent} messages")
         return
     stop = threading.Event()

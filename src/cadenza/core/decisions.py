@@ -24,6 +24,20 @@ class EnrollmentState:
     outcome: str | None = None
     exit_reason: str | None = None
 
+    def copy(self) -> EnrollmentState:
+        """A copy the machine may change (cheaper than dataclasses.replace on the hot path)."""
+        return EnrollmentState(
+            self.status,
+            self.step,
+            self.due_at,
+            self.enrolled_at,
+            self.last_step_at,
+            dict(self.visits),
+            self.waiting,
+            self.outcome,
+            self.exit_reason,
+        )
+
     def to_state(self) -> dict[str, Any]:
         """The JSON kept in the enrollment row's `state` column."""
         data: dict[str, Any] = {"visits": self.visits}

@@ -9,7 +9,7 @@ call these functions; none of them reads a clock, a database or the network.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
@@ -97,7 +97,7 @@ def enroll(sit: Situation) -> Decision:
 
 def advance(sit: Situation, state: EnrollmentState) -> Decision:
     """Execute what is due now, step after step, until something lies in the future."""
-    decision = Decision(replace(state, visits=dict(state.visits)))
+    decision = Decision(state.copy())
     for _ in range(MAX_STEPS_PER_CALL):
         current = decision.state
         if current.status not in LIVE or current.due_at is None or current.due_at > sit.now:
@@ -114,7 +114,7 @@ def advance(sit: Situation, state: EnrollmentState) -> Decision:
 
 def on_event(sit: Situation, state: EnrollmentState, event: EventRecord) -> Decision:
     """An event for the contact reaches a live enrollment: exit, route a wait_for, or pause."""
-    decision = Decision(replace(state, visits=dict(state.visits)))
+    decision = Decision(state.copy())
     if state.status not in (*LIVE, "paused"):
         return decision
     reason = _exit_reason_for_event(sit, event) or _exit_when(sit)
@@ -142,7 +142,7 @@ def complete_task(sit: Situation, state: EnrollmentState, step_key: str, outcome
         raise ValueError(
             f"{outcome!r} is not an outcome of step {step_key!r} (one of {', '.join(routes)})"
         )
-    decision = Decision(replace(state, visits=dict(state.visits)))
+    decision = Decision(state.copy())
     decision.log("task_completed", sit.now, step_key, f"outcome {outcome}", outcome=outcome)
     waiting = state.waiting or {}
     if state.status == "waiting" and waiting.get("kind") == "task" and waiting["step"] == step_key:
@@ -153,11 +153,29 @@ def complete_task(sit: Situation, state: EnrollmentState, step_key: str, outcome
 
 def retry(sit: Situation, state: EnrollmentState) -> Decision:
     """Run the blocked step again now (after its error was fixed)."""
-    decision = Decision(replace(state, visits=dict(state.visits)))
+    decision = Decision(state.copy())
     decision.state.status = "active"
     decision.state.waiting = None
     decision.state.due_at = sit.now
     decision.log("resumed", sit.now, state.step, "retry requested")
+    return decision
+
+
+def skip(sit: Situation, state: EnrollmentState, reason: str) -> Decision:
+    """Move past the current step without running it: the next one in order is due now."""
+    decision = Decision(state.copy())
+    key = str(state.step)
+    decision.log("skipped", sit.now, key, reason)
+    index = sit.definition.step_index(key) + 1
+    current = decision.state
+    current.waiting = None
+    if index >= len(sit.definition.steps):
+        _finish(decision, sit.now, "neutral", "all steps done")
+        return decision
+    # Due now rather than after the next step's wait: a person asked for it to happen now.
+    # The worker still checks the allowed time and limits when it runs it.
+    target = sit.definition.steps[index]
+    current.status, current.step, current.due_at = "active", target.key, sit.now
     return decision
 
 
@@ -465,4 +483,5 @@ __all__ = [
     "enroll",
     "on_event",
     "retry",
+    "skip",
 ]

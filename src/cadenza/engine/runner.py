@@ -12,12 +12,17 @@ from cadenza.settings import Settings
 
 
 def drain_once(
-    sessions: sessionmaker[Session], clock: Clock, settings: Settings, *, batch: int = 200
+    sessions: sessionmaker[Session],
+    clock: Clock,
+    settings: Settings,
+    *,
+    batch: int = 200,
+    send: bool = True,
 ) -> tuple[int, int]:
     """Advance everything due now, then send what is queued: (steps advanced, messages sent)."""
     worker = Worker(sessions, clock, settings, batch_size=batch)
     advanced = worker.drain()
-    return advanced, _send_queued(sessions, clock, settings)
+    return advanced, _send_queued(sessions, clock, settings) if send else 0
 
 
 def run_until_stopped(

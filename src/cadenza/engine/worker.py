@@ -105,7 +105,8 @@ def advance_batch(
         for v in {row["version_id"] for row in rows}
     }
     contacts = load_views(session=session, contact_ids=(row["contact_id"] for row in rows))
-    needing = [row for row in rows if uses_events(definitions[row["version_id"]])]
+    with_events = {v for v, d in definitions.items() if uses_events(d)}
+    needing = [row for row in rows if row["version_id"] in with_events]
     events = (
         load_events(
             session=session,

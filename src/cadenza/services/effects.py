@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, update
+from sqlalchemy import bindparam, insert, update
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.orm import Session
 
@@ -30,6 +30,8 @@ from cadenza.settings import Settings
 from cadenza.store.models import Enrollment, Task
 
 MAX_TRIGGER_DEPTH = 5  # a chain of sequences handing a contact on stops here
+_TABLE = Enrollment.__table__
+_UPDATE_BY_ID = update(_TABLE).where(_TABLE.c.id == bindparam("_id"))
 
 
 @dataclass(frozen=True)
@@ -112,7 +114,7 @@ class Applier:
             if entry.type == "scheduled" and not entry.reason:
                 continue  # an on-time schedule is implied by step_executed; only moves are kept
             self.history.append(history.row(subject, entry, self.actor))
-        self.updates.append({"id": ref.id, **columns_of(state, self.now, ref.depth)})
+        self.updates.append({"_id": ref.id, **columns_of(state, self.now, ref.depth)})
         return state
 
     def _send(
@@ -188,7 +190,8 @@ class Applier:
     def flush(self) -> None:
         """Write what was collected, then let the changes it made reach other sequences."""
         if self.updates:
-            self.session.execute(update(Enrollment), self.updates)
+            # Core executemany, not the ORM's bulk update: this is the worker's hot path.
+            self.session.execute(_UPDATE_BY_ID, self.updates)
         history.write(self.session, self.history)
         outbox.write(self.session, self.messages)
         self.updates, self.history, self.messages = [], [], []

@@ -40,7 +40,7 @@ def row(subject: Subject, entry: HistoryEntry, actor: str = "system") -> dict[st
 def write(session: Session, rows: list[dict[str, Any]]) -> None:
     """Append rows in one statement."""
     if rows:
-        session.execute(insert(Event), rows)
+        session.execute(insert(Event.__table__), rows)  # Core: no ORM bookkeeping per row
 
 
 def record(

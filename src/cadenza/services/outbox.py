@@ -92,7 +92,7 @@ def message_rows(
 
 def write(session: Session, rows: list[dict[str, Any]]) -> None:
     if rows:
-        session.execute(insert(Message), rows)
+        session.execute(insert(Message.__table__), rows)  # Core: no ORM bookkeeping per row
 
 
 def _text(template: str, variables: dict[str, Any], what: str, *, html: bool = False) -> str:

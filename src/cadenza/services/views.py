@@ -47,12 +47,16 @@ def chunks(ids: Iterable[int], size: int = CHUNK) -> Iterable[list[int]]:
         yield batch
 
 
+_VIEW_FIELDS = tuple(c.key for c in _CONTACT_COLUMNS)
+
+
 def load_views(*, session: Session, contact_ids: Iterable[int]) -> dict[int, ContactView]:
-    """Contacts by id as the machine sees them, tags included, in a few queries."""
+    """Contacts by id as the machine sees them, tags included, in two queries per chunk."""
     views: dict[int, ContactView] = {}
+    connection = session.connection()  # Core rows: this runs for every claimed batch
     for batch in chunks(sorted(set(contact_ids))):
         tags: dict[int, list[str]] = defaultdict(list)
-        for contact_id, tag in session.execute(
+        for contact_id, tag in connection.execute(
             select(ContactTag.contact_id, ContactTag.tag).where(ContactTag.contact_id.in_(batch))
         ):
             tags[contact_id].append(tag)
@@ -61,18 +65,14 @@ def load_views(*, session: Session, contact_ids: Iterable[int]) -> dict[int, Con
             .outerjoin(User, User.id == Contact.owner_id)
             .where(Contact.id.in_(batch))
         )
-        for row in session.execute(query).mappings():
-            data: dict[str, Any] = dict(row)
-            data["tags"] = sorted(tags.get(row["id"], []))
-            views[row["id"]] = ContactView.model_construct(**_defaults(data))
+        for row in connection.execute(query):
+            data: dict[str, Any] = dict(zip(_VIEW_FIELDS, row, strict=True))
+            data["first_name"] = data["first_name"] or ""
+            data["last_name"] = data["last_name"] or ""
+            data["fields"] = data["fields"] or {}
+            data["tags"] = sorted(tags[row[0]]) if row[0] in tags else []
+            views[row[0]] = ContactView.model_construct(**data)
     return views
-
-
-def _defaults(data: dict[str, Any]) -> dict[str, Any]:
-    data["first_name"] = data["first_name"] or ""
-    data["last_name"] = data["last_name"] or ""
-    data["fields"] = data["fields"] or {}
-    return data
 
 
 def load_events(

@@ -1,0 +1,355 @@
+"""`cadenza bench engine`: enrollment, step and tick figures beside the database's own ceiling."""
+
+from __future__ import annotations
+
+import statistics
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+import psutil
+from sqlalchemy import Engine, func, insert, select, text
+from sqlalchemy.orm import Session, sessionmaker
+
+from cadenza.benchmarks.databases import fresh_database
+from cadenza.clock import FixedClock, SystemClock
+from cadenza.core.definition import Definition
+from cadenza.engine.worker import Worker
+from cadenza.services import enrollments
+from cadenza.settings import Settings
+from cadenza.store.claims import claim_due
+from cadenza.store.db import make_engine, session_factory, writing
+from cadenza.store.models import Contact, Enrollment, Event, Sequence, SequenceVersion
+
+T0 = datetime.fromisoformat("2026-12-01T12:00:00+00:00")
+NOOP = {
+    "name": "Bench no-op",
+    "schedule": {"timezone": "UTC", "days": "every_day", "holidays": "none"},
+    "steps": [
+        {"key": "s1", "action": "branch", "branches": [{"when": {"tag": "x"}, "to": "s3"}]},
+        {
+            "key": "s2",
+            "action": "branch",
+            "wait": {"minutes": 1},
+            "branches": [{"when": {"tag": "x"}, "to": "s3"}],
+        },
+        {"key": "s3", "action": "end", "wait": {"minutes": 1}},
+    ],
+}
+GOALS = {
+    "enroll": {"postgresql": 20_000, "sqlite": 10_000},
+    "steps": 10_000,
+    "empty_tick_ms": 1.0,
+    "claim_ms": 5.0,
+    "p99_s": 1.0,
+    "memory_mib": 100,
+}
+
+
+@dataclass
+class EngineFigures:
+    """What one run measured."""
+
+    backend: str
+    contacts: int
+    pending: int
+    enroll_per_s: float = 0.0
+    steps_per_s: float = 0.0
+    ceiling_per_s: float = 0.0
+    lateness_p50_s: float = 0.0
+    lateness_p99_s: float = 0.0
+    lateness_rate: float = 0.0
+    tick_ms: dict[str, float] = field(default_factory=dict)
+    memory_mib: dict[str, float] = field(default_factory=dict)
+
+
+class _Peak:
+    """Samples this process's resident memory in the background; the peak in MiB."""
+
+    def __init__(self) -> None:
+        self.process, self.peak, self._stop = psutil.Process(), 0, threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.peak = max(self.peak, self.process.memory_info().rss)
+            self._stop.wait(0.01)
+
+    def __enter__(self) -> _Peak:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    @property
+    def mib(self) -> float:
+        return self.peak / 2**20
+
+
+def run(
+    backend: str,
+    contacts: int,
+    pending: int,
+    pg_url: str | None = None,
+    report: Callable[[str], None] = lambda _m: None,
+) -> EngineFigures:
+    """Measure every figure of DESIGN.md section 7 that concerns the worker."""
+    figures = EngineFigures(backend, contacts, pending)
+    kwargs = {"pg_url": pg_url} if pg_url else {}
+    with fresh_database(backend, "engine", **kwargs) as url, _engine(url) as engine:
+        sessions = session_factory(engine)
+        report("enrolling")
+        _enroll(sessions, contacts, figures)
+        report("advancing due steps")
+        _advance(sessions, figures, contacts)
+        report("measuring the database ceiling")
+        figures.ceiling_per_s = _ceiling(engine, contacts)
+        report("measuring lateness at 80% load")
+        _lateness(sessions, figures)
+    with fresh_database(backend, "ticks", **kwargs) as url, _engine(url) as engine:
+        sessions = session_factory(engine)
+        report("measuring ticks with nothing pending")
+        _ticks(sessions, figures, "0 pending")
+        report(f"adding {pending:,} pending enrollments")
+        _add_pending(sessions, pending)
+        report("measuring ticks with everything pending")
+        _ticks(sessions, figures, f"{pending:,} pending")
+    return figures
+
+
+@contextmanager
+def _engine(url: str) -> Iterator[Engine]:
+    engine = make_engine(url)
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+
+
+def _sequence(session: Session) -> int:
+    definition = Definition.model_validate(NOOP).model_dump(mode="json", by_alias=True)
+    sequence = Sequence(name=NOOP["name"], status="active", created_at=T0, updated_at=T0)
+    session.add(sequence)
+    session.flush()
+    session.add(
+        SequenceVersion(
+            sequence_id=sequence.id,
+            number=1,
+            definition=definition,
+            digest="bench",
+            source="",
+            created_at=T0,
+        )
+    )
+    session.flush()
+    return sequence.id
+
+
+def _contacts(session: Session, count: int) -> list[int]:
+    first = session.execute(select(func.count()).select_from(Contact)).scalar_one()
+    rows = [
+        {
+            "first_name": f"B{i}",
+            "last_name": "Bench",
+            "email": f"b{i}@bench.example",
+            "timezone": "UTC",
+            "fields": {},
+            "dnc": False,
+            "sms_opted_out": False,
+            "email_unsubscribed": False,
+            "email_bounced": False,
+            "created_at": T0,
+            "updated_at": T0,
+        }
+        for i in range(first, first + count)
+    ]
+    ids: list[int] = []
+    for start in range(0, count, 10_000):
+        ids.extend(
+            session.execute(
+                insert(Contact).returning(Contact.id, sort_by_parameter_order=True),
+                rows[start : start + 10_000],
+            ).scalars()
+        )
+    return ids
+
+
+def _enroll(sessions: sessionmaker[Session], count: int, figures: EngineFigures) -> None:
+    with writing(sessions) as session:
+        _sequence(session)
+        ids = _contacts(session, count)
+    started = time.perf_counter()
+    with writing(sessions) as session:
+        result = enrollments.enroll(
+            session=session,
+            sequence=NOOP["name"],
+            contact_ids=ids,
+            now=T0,
+            settings=Settings(environment="test"),
+        )
+    figures.enroll_per_s = len(result.enrolled) / (time.perf_counter() - started)
+
+
+def _advance(sessions: sessionmaker[Session], figures: EngineFigures, count: int) -> None:
+    worker = Worker(sessions, FixedClock(T0), Settings(environment="test"), batch_size=500)
+    with _Peak() as peak:
+        started = time.perf_counter()
+        done = worker.drain()
+        figures.steps_per_s = done / (time.perf_counter() - started)
+    figures.memory_mib[f"draining {count:,} due"] = peak.mib
+
+
+def _ceiling(engine: Engine, count: int) -> float:
+    """Steps/s of a bare claim-update-log loop in SQL: what the database allows at most."""
+    lock = " FOR UPDATE SKIP LOCKED" if engine.dialect.name == "postgresql" else ""
+    claim = text(
+        "SELECT id FROM enrollments WHERE status IN ('active', 'waiting') "
+        f"AND due_at <= :now ORDER BY due_at LIMIT 500{lock}"
+    )
+    advance = text(
+        "UPDATE enrollments SET step = 's3', due_at = :due, updated_at = :now WHERE id = :id"
+    )
+    log = text(
+        "INSERT INTO events (time, type, enrollment_id, step, actor, data) "
+        "VALUES (:now, 'step_executed', :id, 's2', 'bench', '{}')"
+    )
+    now, due = T0 + timedelta(minutes=1), T0 + timedelta(days=1)
+    now_p: object = now
+    due_p: object = due
+    if engine.dialect.name == "sqlite":  # as SQLAlchemy stores datetimes in SQLite
+        now_p, due_p = (f"{t.replace(tzinfo=None):%Y-%m-%d %H:%M:%S.%f}" for t in (now, due))
+    done, started = 0, time.perf_counter()
+    while True:
+        with engine.begin() as conn:
+            ids = [r[0] for r in conn.execute(claim, {"now": now_p})]
+            if not ids:
+                break
+            conn.execute(advance, [{"id": i, "due": due_p, "now": now_p} for i in ids])
+            conn.execute(log, [{"id": i, "now": now_p} for i in ids])
+        done += len(ids)
+    return done / (time.perf_counter() - started) if done else 0.0
+
+
+def _lateness(sessions: sessionmaker[Session], figures: EngineFigures) -> None:
+    """Due times spread at 80% of the measured rate; how late the live worker runs them."""
+    rate = max(100.0, 0.8 * figures.steps_per_s)
+    count = int(min(rate * 5, 20_000))
+    clock = SystemClock()
+    start = clock.now() + timedelta(seconds=1)
+    with writing(sessions) as session:
+        sequence_id, version_id = session.execute(
+            select(SequenceVersion.sequence_id, SequenceVersion.id)
+        ).one()
+        contact_ids = list(session.scalars(select(Contact.id).limit(count)))
+        due = {cid: start + timedelta(seconds=i / rate) for i, cid in enumerate(contact_ids)}
+        enrollment_ids = (
+            session.execute(
+                insert(Enrollment).returning(Enrollment.id, sort_by_parameter_order=True),
+                [
+                    {
+                        "sequence_id": sequence_id,
+                        "version_id": version_id,
+                        "contact_id": cid,
+                        "status": "active",
+                        "step": "s1",
+                        "due_at": at,
+                        "enrolled_at": at,
+                        "updated_at": at,
+                        "state": {"visits": {}},
+                    }
+                    for cid, at in due.items()
+                ],
+            )
+            .scalars()
+            .all()
+        )
+        due_by_id = dict(zip(enrollment_ids, due.values(), strict=True))
+    worker = Worker(sessions, clock, Settings(environment="test"), batch_size=200)
+    stop = threading.Event()
+    thread = threading.Thread(target=worker.run, args=(stop, 0.005), daemon=True)
+    thread.start()
+    end = max(due.values()) + timedelta(seconds=2)
+    while clock.now() < end:
+        time.sleep(0.1)
+    stop.set()
+    thread.join()
+    with sessions() as session:
+        rows = session.execute(
+            select(Event.enrollment_id, Event.time).where(
+                Event.type == "step_executed",
+                Event.step == "s1",
+                Event.enrollment_id >= min(due_by_id),
+            )
+        ).all()
+    late = sorted(
+        max(0.0, (when - due_by_id[eid]).total_seconds()) for eid, when in rows if eid in due_by_id
+    )
+    figures.lateness_rate = rate
+    if late:
+        figures.lateness_p50_s = statistics.median(late)
+        figures.lateness_p99_s = late[min(len(late) - 1, int(len(late) * 0.99))]
+
+
+def _median_ms(action: Callable[[], object], repeat: int) -> float:
+    samples = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        action()
+        samples.append((time.perf_counter() - started) * 1000)
+    return statistics.median(samples)
+
+
+def _ticks(sessions: sessionmaker[Session], figures: EngineFigures, label: str) -> None:
+    worker = Worker(sessions, FixedClock(T0 - timedelta(days=1)), Settings(environment="test"))
+    figures.tick_ms[f"empty tick, {label}"] = _median_ms(worker.tick, 200)
+    with writing(sessions) as session:
+        if session.execute(select(func.count()).select_from(Sequence)).scalar_one() == 0:
+            _sequence(session)
+        _add_rows(session, 100, due=T0 - timedelta(days=2))
+
+    def claim() -> None:
+        with sessions() as session:
+            session.connection(execution_options={"sqlite_begin": "IMMEDIATE"})
+            assert len(claim_due(session, T0 - timedelta(days=1), 100)) == 100
+            session.rollback()
+
+    figures.tick_ms[f"claim 100 due, {label}"] = _median_ms(claim, 50)
+    with _Peak() as peak:
+        Worker(sessions, FixedClock(T0 - timedelta(days=1)), Settings(environment="test")).drain()
+    figures.memory_mib[f"worker, {label}"] = peak.mib
+
+
+def _add_rows(session: Session, count: int, due: datetime) -> None:
+    sequence_id, version_id = session.execute(
+        select(SequenceVersion.sequence_id, SequenceVersion.id)
+    ).one()
+    contact_ids = _contacts(session, count)
+    session.execute(
+        insert(Enrollment.__table__),
+        [
+            {
+                "sequence_id": sequence_id,
+                "version_id": version_id,
+                "contact_id": cid,
+                "status": "active",
+                "step": "s1",
+                "due_at": due,
+                "enrolled_at": due,
+                "updated_at": due,
+                "state": {"visits": {}},
+            }
+            for cid in contact_ids
+        ],
+    )
+
+
+def _add_pending(sessions: sessionmaker[Session], pending: int) -> None:
+    """Enrollments due far in the future: the tick must not pay for them."""
+    for start in range(0, pending, 50_000):
+        with writing(sessions) as session:
+            _add_rows(session, min(50_000, pending - start), due=T0 + timedelta(days=365))

@@ -1,0 +1,104 @@
+"""Exactly once under contention and under kill -9: real worker processes on a real database."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from cadenza.services import enrollments
+from cadenza.store.models import Enrollment, Event, Message
+from tests.conftest import Database
+from tests.engine_helpers import SETTINGS, at, bulk_contacts, cadenza_command, store, write
+
+THREE_EMAILS = """
+name: Load
+senders: {email: load@example.com}
+schedule: {timezone: UTC, days: every_day, holidays: none}
+steps:
+  - {key: one, action: email, subject: "One", body: "<p>1</p>"}
+  - {key: two, action: email, wait: {minutes: 30}, subject: "Two", body: "<p>2</p>"}
+  - {key: three, action: email, wait: {minutes: 30}, subject: "Three", body: "<p>3</p>"}
+"""
+START = at("2026-12-01T12:00:00Z")
+
+
+def _setup(db: Database, count: int) -> None:
+    with write(db) as session:
+        store(session, THREE_EMAILS, START)
+        ids = bulk_contacts(session, count, START)
+        report = enrollments.enroll(
+            session=session, sequence="Load", contact_ids=ids, now=START, settings=SETTINGS
+        )
+        assert len(report.enrolled) == count
+
+
+def _env(db: Database) -> dict[str, str]:
+    return {**os.environ, "CADENZA_DATABASE_URL": db.url, "CADENZA_ENVIRONMENT": "test"}
+
+
+def _worker(db: Database, when: str, *extra: str) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        cadenza_command("worker", "--once", "--no-send", "--now", when, *extra),
+        env=_env(db),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+
+
+def _counts(db: Database) -> tuple[int, int, int, int]:
+    with db.sessions() as session:
+        messages = session.execute(select(func.count()).select_from(Message)).scalar_one()
+        keys = session.execute(select(func.count(func.distinct(Message.key)))).scalar_one()
+        executed = session.execute(
+            select(func.count()).select_from(Event).where(Event.type == "step_executed")
+        ).scalar_one()
+        done = session.execute(
+            select(func.count()).select_from(Enrollment).where(Enrollment.status == "completed")
+        ).scalar_one()
+    return messages, keys, executed, done
+
+
+@pytest.mark.slow
+def test_four_workers_on_postgresql_execute_every_step_exactly_once(pg_db: Database) -> None:
+    count = 20_000
+    _setup(pg_db, count)
+    for offset in (0, 30, 60):
+        when = (START + timedelta(minutes=offset)).isoformat()
+        workers = [_worker(pg_db, when) for _ in range(4)]
+        for proc in workers:
+            _out, errors = proc.communicate(timeout=600)
+            assert proc.returncode == 0, errors.decode()
+    messages, keys, executed, done = _counts(pg_db)
+    assert (messages, keys, executed, done) == (3 * count, 3 * count, 3 * count, count)
+
+
+@pytest.mark.slow
+def test_a_worker_killed_mid_batch_loses_and_doubles_nothing(db: Database) -> None:
+    count = 6_000
+    _setup(db, count)
+    victim = _worker(db, START.isoformat(), "--batch", "100")
+    deadline = time.monotonic() + 120
+    while _counts(db)[0] == 0 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    victim.send_signal(signal.SIGKILL)
+    victim.communicate(timeout=30)
+    partial = _counts(db)[0]
+    assert 0 < partial < count, "the kill must land while work remains"
+    survivor = _worker(db, START.isoformat())
+    _out, errors = survivor.communicate(timeout=600)
+    assert survivor.returncode == 0, errors.decode()
+    messages, keys, executed, _done = _counts(db)
+    assert (messages, keys, executed) == (count, count, count)
+    with db.sessions() as session:
+        due_two = session.execute(
+            select(func.count())
+            .select_from(Enrollment)
+            .where(Enrollment.step == "two", Enrollment.status == "active")
+        ).scalar_one()
+    assert due_two == count
