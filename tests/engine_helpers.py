@@ -7,12 +7,12 @@ import json
 from datetime import datetime
 from typing import Any
 
-import yaml
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from cadenza.clock import FixedClock, parse_instant
 from cadenza.core.definition import Definition
+from cadenza.core.lint import lint_text
 from cadenza.engine.worker import Worker
 from cadenza.settings import Settings
 from cadenza.store.db import writing
@@ -28,7 +28,8 @@ def at(text: str) -> datetime:
 
 def store(session: Session, text: str, now: datetime, status: str = "active") -> Definition:
     """Store a definition as a new version of its sequence (the engine's view of `apply`)."""
-    definition = Definition.model_validate(yaml.safe_load(text))
+    definition, problems = lint_text(text, "test.yaml")
+    assert definition is not None and not problems, [str(p) for p in problems]
     data = definition.model_dump(mode="json", by_alias=True)
     digest = hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
     sequence = session.execute(

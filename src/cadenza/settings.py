@@ -36,6 +36,8 @@ class Settings(BaseSettings):
     fallback_timezone: str = "America/New_York"
     postal_address: str = "Cadenza Demo Co., 1 Main Street, Springfield, IL 62701, USA"
     sms_opt_out_phrase: str = "Reply STOP to opt out."
+    # Where the development SMS provider keeps what it "sent" (one JSON object a line).
+    sms_sink_path: str = "cadenza-sms-sink.jsonl"
     webhook_allow: list[str] = Field(default_factory=list)
 
     # Quiet hours for SMS, MMS, calls and voicemail in the recipient's local time.
@@ -43,8 +45,12 @@ class Settings(BaseSettings):
     quiet_hours_start: str = "21:00"
     quiet_hours_end: str = "08:00"
 
-    # What the dispatcher does with a message whose lease expired while it was sending.
+    # What the dispatcher does with a message whose lease expired while it was sending:
+    # resend it with the same key and Message-ID, or hold it for a person to decide.
     resend_expired_leases: bool = True
+    dispatch_concurrency: int = 8
+    dispatch_lease_seconds: int = 120
+    dispatch_max_attempts: int = 8
 
     @model_validator(mode="after")
     def _check(self) -> Settings:

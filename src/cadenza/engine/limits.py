@@ -41,14 +41,26 @@ class Limits:
 
     def take(self, scope: str, window: datetime, limit: int) -> bool:
         """Use one unit of a window's capacity; False when it is spent."""
+        return self.take_all([(scope, window, limit)])
+
+    def take_all(self, windows: list[tuple[str, datetime, int]]) -> bool:
+        """Use one unit of each window only when every one of them has room."""
+        if not all(self.has_room(scope, window, limit) for scope, window, limit in windows):
+            return False
+        for scope, window, _limit in windows:
+            self._bucket(scope, window).added += 1
+        return True
+
+    def has_room(self, scope: str, window: datetime, limit: int) -> bool:
+        bucket = self._bucket(scope, window)
+        return bucket.count + bucket.added < limit
+
+    def _bucket(self, scope: str, window: datetime) -> _Bucket:
         bucket = self.buckets.get((scope, window))
         if bucket is None:
             bucket = _Bucket(self._load(scope, window))
             self.buckets[(scope, window)] = bucket
-        if bucket.count + bucket.added >= limit:
-            return False
-        bucket.added += 1
-        return True
+        return bucket
 
     def _load(self, scope: str, window: datetime) -> int:
         insert = pg_insert if self.postgres else sqlite_insert
@@ -107,10 +119,29 @@ class SequenceLimiter:
         sender = self.limits.sender(kind, address) if address else None
         if sender is None:
             return None
-        hour = now.replace(minute=0, second=0, microsecond=0)
-        if sender.per_hour and not self.limits.take(f"sender:{address}:h", hour, sender.per_hour):
-            return hour + timedelta(hours=1), f"held: sender {address} at {sender.per_hour}/hour"
-        day = hour.replace(hour=0)
-        if sender.per_day and not self.limits.take(f"sender:{address}:d", day, sender.per_day):
-            return day + timedelta(days=1), f"held: sender {address} at {sender.per_day}/day"
-        return None
+        return sender_hold(self.limits, "sender", sender, now)
+
+
+def sender_hold(
+    limits: Limits, prefix: str, sender: Sender, now: datetime, *, pace: bool = False
+) -> tuple[datetime, str] | None:
+    """Take one unit of each of a sender's caps, or say when the first full one reopens.
+
+    `pace` adds the per-second rate, which governs sending rather than deciding steps.
+    """
+    second = now.replace(microsecond=0)
+    hour = second.replace(minute=0, second=0)
+    windows = [
+        (f"{prefix}:{sender.address}:{unit[0]}", start, int(limit), length, unit)
+        for limit, start, length, unit in (
+            (sender.per_second if pace else None, second, timedelta(seconds=1), "second"),
+            (sender.per_hour, hour, timedelta(hours=1), "hour"),
+            (sender.per_day, hour.replace(hour=0), timedelta(days=1), "day"),
+        )
+        if limit
+    ]
+    for scope, start, limit, length, unit in windows:
+        if not limits.has_room(scope, start, limit):
+            return start + length, f"held: sender {sender.address} at {limit}/{unit}"
+    limits.take_all([(scope, start, limit) for scope, start, limit, _l, _u in windows])
+    return None

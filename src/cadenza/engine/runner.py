@@ -1,4 +1,4 @@
-"""Running the engine: drain once (worker --once) or loop until told to stop."""
+"""Running the engine: drain once (`worker --once`) or loop until told to stop."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import threading
 from sqlalchemy.orm import Session, sessionmaker
 
 from cadenza.clock import Clock
+from cadenza.engine.dispatcher import Dispatcher
 from cadenza.engine.worker import Worker
 from cadenza.settings import Settings
 
@@ -20,9 +21,14 @@ def drain_once(
     send: bool = True,
 ) -> tuple[int, int]:
     """Advance everything due now, then send what is queued: (steps advanced, messages sent)."""
-    worker = Worker(sessions, clock, settings, batch_size=batch)
-    advanced = worker.drain()
-    return advanced, _send_queued(sessions, clock, settings) if send else 0
+    advanced = Worker(sessions, clock, settings, batch_size=batch).drain()
+    if not send:
+        return advanced, 0
+    dispatcher = Dispatcher(sessions, clock, settings)
+    try:
+        return advanced, dispatcher.drain()
+    finally:
+        dispatcher.close()
 
 
 def run_until_stopped(
@@ -34,13 +40,8 @@ def run_until_stopped(
     batch: int = 200,
 ) -> None:
     """The long-running worker: advance and send until `stop` is set."""
-    worker = Worker(sessions, clock, settings, batch_size=batch)
-    worker.run(stop, after_tick=lambda: _send_queued(sessions, clock, settings))
-
-
-def _send_queued(sessions: sessionmaker[Session], clock: Clock, settings: Settings) -> int:
+    dispatcher = Dispatcher(sessions, clock, settings)
     try:
-        from cadenza.engine.dispatcher import drain  # type: ignore[import-not-found,unused-ignore]
-    except ImportError:
-        return 0  # no dispatcher in this build: messages stay queued
-    return int(drain(sessions, clock, settings))
+        Worker(sessions, clock, settings, batch_size=batch).run(stop, after_tick=dispatcher.drain)
+    finally:
+        dispatcher.close()

@@ -1,15 +1,15 @@
-"""The worker's claim: due enrollments, in due order, locked for this transaction only."""
+"""Claims: due enrollments for the worker, due messages for the dispatcher."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import select, text
+from sqlalchemy import select, text, update
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.orm import Session
 
-from cadenza.store.models import LIVE_STATUSES, Enrollment
+from cadenza.store.models import LIVE_STATUSES, Enrollment, Message
 
 CLAIM_COLUMNS = (
     Enrollment.id,
@@ -50,3 +50,53 @@ def claim_due(session: Session, now: datetime, limit: int) -> Sequence[RowMappin
     if session.get_bind().dialect.name == "postgresql":
         query = query.with_for_update(skip_locked=True)
     return session.execute(query).mappings().all()
+
+
+MESSAGE_COLUMNS = tuple(Message.__table__.c)
+
+
+def claim_messages(
+    session: Session, now: datetime, limit: int, lease_until: datetime, *, resend_expired: bool
+) -> Sequence[RowMapping]:
+    """Lease up to `limit` messages that are due: queued ones, and ones whose lease expired.
+
+    An expired lease means a dispatcher died while sending: the message is taken again (and
+    resent with the same key) or, when `resend_expired` is off, set `held` for a person.
+    """
+    queued = (Message.status == "queued") & (Message.next_attempt_at <= now)
+    expired = (Message.status == "sending") & (Message.lease_until < now)
+    query = (
+        select(Message.id, Message.status)
+        .where(queued | expired)
+        .order_by(Message.next_attempt_at)
+        .limit(limit)
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    found: list[tuple[int, str]] = [(i, status) for i, status in session.execute(query)]
+    if not resend_expired:
+        stale = [i for i, status in found if status == "sending"]
+        if stale:
+            session.execute(
+                update(Message)
+                .where(Message.id.in_(stale))
+                .values(
+                    status="held",
+                    lease_until=None,
+                    error="the dispatcher stopped while sending: held for a person to check",
+                )
+            )
+        found = [(i, s) for i, s in found if s == "queued"]
+    ids = [i for i, _status in found]
+    if not ids:
+        return []
+    session.execute(
+        update(Message)
+        .where(Message.id.in_(ids))
+        .values(status="sending", lease_until=lease_until, attempts=Message.attempts + 1)
+    )
+    return (
+        session.execute(select(*MESSAGE_COLUMNS).where(Message.id.in_(ids)).order_by(Message.id))
+        .mappings()
+        .all()
+    )
