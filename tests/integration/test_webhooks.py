@@ -220,6 +220,17 @@ def test_only_http_and_https_urls_are_called(url: str) -> None:
         sender().send(hook(url))
 
 
+@pytest.mark.parametrize(
+    "headers", [{"X-Evil": "a\r\nX-Injected: 1"}, {"Bad Name": "x"}, {"": "x"}]
+)
+def test_a_malformed_header_is_refused_before_anything_is_sent(
+    receiver: Receiver, headers: dict[str, str]
+) -> None:
+    with pytest.raises(PermanentError, match="invalid webhook header"):
+        sender().send(hook(f"http://127.0.0.1:{receiver.port}/", headers=headers))
+    assert receiver.requests == []
+
+
 def test_a_redirect_is_not_followed(receiver: Receiver) -> None:
     with pytest.raises(PermanentError, match=r"redirects are not followed .*302"):
         sender().send(hook(f"http://127.0.0.1:{receiver.port}/redirect"))

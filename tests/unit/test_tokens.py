@@ -11,6 +11,7 @@ import pytest
 from cadenza.channels.errors import InvalidToken
 from cadenza.channels.tokens import b64url, sign_token, unb64url, verify_token
 from cadenza.channels.tracking import (
+    PIXEL_GIF,
     click_url,
     open_pixel_url,
     read_click_token,
@@ -132,3 +133,8 @@ def test_rewrite_links_touches_only_web_links_in_anchors() -> None:
     assert '<link href="https://cdn.example/style.css">' in out
     assert 'href="mailto:me@example.com"' in out and 'href="#top"' in out
     assert '<img src="https://img.example/x.png">' in out
+
+
+def test_the_pixel_is_a_one_by_one_gif() -> None:
+    assert PIXEL_GIF.startswith(b"GIF89a")
+    assert PIXEL_GIF[6:10] == b"\x01\x00\x01\x00"  # width 1, height 1

@@ -50,7 +50,8 @@ class SmtpSender:
         self, message: EmailMessage, envelope_from: str, recipients: Sequence[str]
     ) -> SendResult:
         """Hand `message` to the server for `recipients` (To, CC and BCC), or raise SendError."""
-        data = message.as_bytes()
+        # smtplib does not fix line endings of bytes: SMTP wants CRLF whatever the policy.
+        data = message.as_bytes(policy=message.policy.clone(linesep="\r\n"))
         with self._lock:
             try:
                 detail = self._deliver(data, envelope_from, list(recipients))

@@ -19,6 +19,10 @@ from cadenza.channels.tokens import sign_token, verify_token
 OPEN_PATH = "/t/o/"
 CLICK_PATH = "/t/c/"
 UNSUBSCRIBE_PATH = "/u/"
+# What the open endpoint answers: a transparent 1x1 GIF.
+PIXEL_GIF = bytes.fromhex(
+    "47494638396101000100800000000000ffffff21f90401000000002c00000000010001000002024401003b"
+)
 
 
 @dataclass(frozen=True)

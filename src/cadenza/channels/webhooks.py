@@ -14,6 +14,7 @@ import binascii
 import hashlib
 import hmac
 import json
+import re
 import time
 from collections.abc import Callable, Mapping, Sequence
 
@@ -34,6 +35,7 @@ _RESERVED = frozenset(
 )  # fmt: skip
 _METHODS = frozenset({"POST", "PUT", "PATCH"})
 _DETAIL_LIMIT = 300
+_TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 
 
 def webhook_secret(secret_key: str) -> str:
@@ -109,6 +111,7 @@ class WebhookSender:
         method = hook.method.upper()
         if method not in _METHODS:
             raise PermanentError(f"webhooks are sent with POST, PUT or PATCH, not {method}")
+        _check_headers(hook.headers)
         target = check_destination(hook.url, self._allow, self._resolver)
         body = json.dumps(hook.payload, separators=(",", ":"), ensure_ascii=False).encode()
         timestamp = int(self._clock())
@@ -172,6 +175,13 @@ def _read_some(response: httpx.Response) -> str:
         if len(chunk) >= _DETAIL_LIMIT:
             break
     return " ".join(chunk[:_DETAIL_LIMIT].decode(errors="replace").split())
+
+
+def _check_headers(headers: Mapping[str, str]) -> None:
+    # Refused here, a bad header is a permanent error; at the socket it would look transient.
+    for name, value in headers.items():
+        if not _TOKEN.fullmatch(name) or "\r" in value or "\n" in value:
+            raise PermanentError(f"invalid webhook header {name!r}")
 
 
 def _retry_after(response: httpx.Response) -> float | None:
