@@ -13,6 +13,7 @@ import pytest
 from cadenza.channels.email import build_email, html_to_text, message_id_for, reply_subject
 from cadenza.channels.errors import InvalidMessage, PermanentError
 from cadenza.channels.outgoing import OutgoingEmail
+from cadenza.core.compliance import message_id_for as engine_message_id_for
 from cadenza.settings import Settings
 
 SETTINGS = Settings(
@@ -46,10 +47,15 @@ def body(message: EmailMessage, kind: str) -> str:
 
 
 def test_message_id_depends_on_key_and_sender_domain_only() -> None:
-    a = message_id_for("1:intro:1", "Ana <ana@Sales.Example.com>")
+    a = message_id_for("1:intro:1", "Ana <ana@sales.example.com>")
     assert a == message_id_for("1:intro:1", "bob@sales.example.com")
     assert a.endswith("@sales.example.com>")
     assert a != message_id_for("1:intro:2", "ana@sales.example.com")
+
+
+@pytest.mark.parametrize("sender", ["ana@sales.example.com", "Ana@Sales.Example.COM", "a@b"])
+def test_message_id_agrees_with_the_id_the_engine_stores_for_threading(sender: str) -> None:
+    assert message_id_for("41:intro:1", sender) == engine_message_id_for("41:intro:1", sender)
 
 
 def test_a_sender_without_domain_cannot_be_built() -> None:

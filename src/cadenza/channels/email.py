@@ -157,8 +157,9 @@ def _address(value: str, name: str | None = None) -> Address:
 
 
 def _domain(sender: str) -> str:
+    # The domain is kept as written: the engine stores this id (core.compliance computes
+    # the same string) and Message-IDs are compared as exact strings.
     local, at, domain = parseaddr(sender)[1].rpartition("@")
-    domain = domain.strip().lower()
     if not (local and at and domain):
         raise InvalidMessage(f"sender {sender!r} has no domain")
     return domain
