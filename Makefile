@@ -13,7 +13,13 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
+# The embedded default: SQLite, one process, the demo loaded, a local mailbox and SMS sink
+# (under var/) so that the demo's sequences really send and what they sent can be read.
+run: export CADENZA_DATABASE_URL ?= sqlite:///var/cadenza.db
+run: export CADENZA_DEV_MAILBOX ?= var/mailbox
+run: export CADENZA_SMS_SINK_PATH ?= var/sms-sink.jsonl
 run: $(STAMP)
+	mkdir -p var
 	$(BIN)/cadenza init
 	$(BIN)/cadenza demo
 	$(BIN)/cadenza serve --host 127.0.0.1 --port 8000
@@ -30,4 +36,4 @@ bench: $(STAMP)
 	$(BIN)/cadenza bench all
 
 clean:
-	rm -rf $(VENV) cadenza.db cadenza.db-wal cadenza.db-shm
+	rm -rf $(VENV) var

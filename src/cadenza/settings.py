@@ -36,6 +36,9 @@ class Settings(BaseSettings):
     fallback_timezone: str = "America/New_York"
     postal_address: str = "Cadenza Demo Co., 1 Main Street, Springfield, IL 62701, USA"
     sms_opt_out_phrase: str = "Reply STOP to opt out."
+    # A folder: `cadenza serve` then runs a local SMTP server on SMTP_HOST:SMTP_PORT that
+    # keeps every email it receives there, so a demo really sends and its mail can be read.
+    dev_mailbox: str | None = None
     # Where the development SMS provider keeps what it "sent" (one JSON object a line).
     sms_sink_path: str = "cadenza-sms-sink.jsonl"
     webhook_allow: list[str] = Field(default_factory=list)

@@ -10,7 +10,8 @@ import pytest
 
 from cadenza.channels.inbound_sms import SmsIntent, classify_sms
 from cadenza.channels.outgoing import OutgoingSms, OutgoingVoicemail
-from cadenza.channels.sms import SinkProvider, append_opt_out, make_provider, read_sink
+from cadenza.channels.sms import SinkProvider, make_provider, read_sink
+from cadenza.core.compliance import append_opt_out
 from cadenza.errors import ConfigurationError
 from cadenza.settings import Settings
 

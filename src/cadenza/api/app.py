@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -10,6 +12,7 @@ from fastapi.responses import JSONResponse
 
 from cadenza import __version__
 from cadenza.clock import Clock, SystemClock
+from cadenza.engine.embedded import EmbeddedEngine
 from cadenza.errors import CadenzaError
 from cadenza.settings import Settings, get_settings
 from cadenza.store.db import make_engine, session_factory
@@ -25,18 +28,32 @@ def create_app(
 ) -> FastAPI:
     """Build the application; everything it needs hangs off `app.state`."""
     settings = settings or get_settings()
+    clock = clock or SystemClock()
+    engine = make_engine(settings.database_url)
+    sessions = session_factory(engine)
+    embedded = EmbeddedEngine(sessions, clock, settings, worker=embedded_worker)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        embedded.start()
+        try:
+            yield
+        finally:
+            embedded.stop()
+            engine.dispose()
+
     app = FastAPI(
         title="Cadenza",
+        lifespan=lifespan,
         version=__version__,
         openapi_url="/api/v1/openapi.json",
         docs_url="/api/v1/docs",
         redoc_url=None,
     )
-    engine = make_engine(settings.database_url)
     app.state.settings = settings
-    app.state.clock = clock or SystemClock()
+    app.state.clock = clock
     app.state.engine = engine
-    app.state.sessions = session_factory(engine)
+    app.state.sessions = sessions
     app.state.embedded_worker = embedded_worker
     _install_problem_handlers(app)
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import html
 import re
 from datetime import datetime
@@ -25,10 +24,13 @@ from cadenza.channels.tracking import (
     unsubscribe_token,
     unsubscribe_url,
 )
+from cadenza.core.compliance import message_id_for as core_message_id_for
+from cadenza.core.compliance import reply_subject, sender_domain
 from cadenza.settings import Settings
 
+__all__ = ["build_email", "html_to_text", "message_id_for", "reply_subject"]
+
 _TEXT_CONFIG = ParserConfig(display_links=True)
-_REPLY_PREFIX = re.compile(r"^\s*re\s*:", re.IGNORECASE)
 _BODY_END = re.compile(r"</body\s*>", re.IGNORECASE)
 _ADDR_SPEC = re.compile(r"[^@\s<>,;]+@[^@\s<>,;]+")
 
@@ -63,13 +65,9 @@ def build_email(
 
 
 def message_id_for(key: str, sender: str) -> str:
-    """The Message-ID of the email with idempotency key `key`: the same on every resend."""
-    return f"<{hashlib.sha256(key.encode()).hexdigest()[:32]}@{_domain(sender)}>"
-
-
-def reply_subject(subject: str) -> str:
-    """`subject` as a reply: prefixed with `Re: ` unless it already is."""
-    return subject if _REPLY_PREFIX.match(subject) else f"Re: {subject}"
+    """The Message-ID of the email with idempotency key `key` (the one the outbox stores)."""
+    _domain(sender)  # a sender with no domain cannot send: refuse it here, clearly
+    return core_message_id_for(key, sender)
 
 
 def html_to_text(markup: str) -> str:
@@ -157,10 +155,8 @@ def _address(value: str, name: str | None = None) -> Address:
 
 
 def _domain(sender: str) -> str:
-    # The domain is kept as written: the engine stores this id (core.compliance computes
-    # the same string) and Message-IDs are compared as exact strings.
-    local, at, domain = parseaddr(sender)[1].rpartition("@")
-    if not (local and at and domain):
+    domain = sender_domain(sender)
+    if domain is None:
         raise InvalidMessage(f"sender {sender!r} has no domain")
     return domain
 

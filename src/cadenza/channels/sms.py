@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
@@ -112,21 +111,6 @@ def read_sink(path: Path) -> list[dict[str, Any]]:
 
 # Opt-out instructions already in a body. A bare "stop" in prose ("don't stop by") is not
 # one, so the word must come with what to do: "reply STOP", "STOP to end", "opt out".
-_OPT_OUT_WORDING = re.compile(
-    r"\bopt[\s-]?out\b|\bunsubscribe\b"
-    r"|\b(?:reply|text|txt|send|respond)(?:\s+with)?\s+[\"'“]?stop\b"
-    r"|\bstop[\"'”]?\s+to\s+(?:opt|end|stop|cancel|quit|unsubscribe)",
-    re.IGNORECASE,
-)
-
-
-def append_opt_out(body: str, phrase: str) -> str:
-    """`body` with the opt-out `phrase` on a line of its own, unless it already says how."""
-    if not phrase or _OPT_OUT_WORDING.search(body) or phrase.lower() in body.lower():
-        return body
-    return f"{body.rstrip()}\n{phrase}"
-
-
 def make_provider(
     settings: Settings,
     sink_path: Path,

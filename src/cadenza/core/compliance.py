@@ -4,24 +4,37 @@ from __future__ import annotations
 
 import hashlib
 import re
+from email.utils import parseaddr
 
-_OPT_OUT_WORDING = re.compile(r"\b(stop|opt[\s-]?out|unsubscribe)\b", re.IGNORECASE)
+# Only real instructions count as opt-out wording: "stop by our booth" is not one.
+_OPT_OUT_WORDING = re.compile(
+    r"\bopt[\s-]?out\b|\bunsubscribe\b"
+    r"|\b(?:reply|text|txt|send|respond)(?:\s+with)?\s+[\"'“]?stop\b"
+    r"|\bstop[\"'”]?\s+to\s+(?:opt|end|stop|cancel|quit|unsubscribe)",
+    re.IGNORECASE,
+)
+_REPLY_PREFIX = re.compile(r"^\s*re\s*:", re.IGNORECASE)
 
 
 def append_opt_out(body: str, phrase: str) -> str:
-    """The SMS body with the opt-out phrase appended, unless it already tells how to opt out."""
-    if not phrase or _OPT_OUT_WORDING.search(body):
+    """`body` with the opt-out `phrase` on a line of its own, unless it already says how."""
+    if not phrase or _OPT_OUT_WORDING.search(body) or phrase.lower() in body.lower():
         return body
     return f"{body.rstrip()}\n{phrase}" if body.strip() else phrase
 
 
+def sender_domain(sender: str) -> str | None:
+    """The domain of a sender address as written (`Ana <ana@x.example>` gives x.example)."""
+    local, at, domain = parseaddr(sender)[1].rpartition("@")
+    return domain if local and at and domain else None
+
+
 def message_id_for(key: str, sender: str) -> str:
-    """A deterministic RFC 5322 Message-ID for an outbox key: a resend reuses it."""
-    domain = sender.rpartition("@")[2] or "cadenza.invalid"
+    """The Message-ID of the email with idempotency key `key`: the same on every resend."""
     digest = hashlib.sha256(key.encode()).hexdigest()[:32]
-    return f"<{digest}@{domain}>"
+    return f"<{digest}@{sender_domain(sender) or 'cadenza.invalid'}>"
 
 
 def reply_subject(subject: str) -> str:
-    """`Re: subject`, without doubling the prefix."""
-    return subject if re.match(r"^\s*re\s*:", subject, re.IGNORECASE) else f"Re: {subject}"
+    """`subject` as a reply: prefixed with `Re: ` unless it already is."""
+    return subject if _REPLY_PREFIX.match(subject) else f"Re: {subject}"

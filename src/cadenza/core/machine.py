@@ -121,6 +121,8 @@ def on_event(sit: Situation, state: EnrollmentState, event: EventRecord) -> Deci
     if reason:
         _exit(decision, sit.now, reason)
         return decision
+    if state.status == "paused":
+        return decision  # only an exit reaches a paused enrollment: nothing else may move it
     waiting = state.waiting or {}
     if waiting.get("kind") == "wait_for" and event.type in waiting.get("events", []):
         step = sit.definition.step(str(waiting["step"]))

@@ -1,0 +1,122 @@
+"""The demo: the example users, sequences and contacts loaded, and contacts enrolled."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import yaml
+from sqlalchemy.orm import Session, sessionmaker
+
+from cadenza.core.lint import lint_file
+from cadenza.errors import DefinitionError, ValidationFailed
+from cadenza.services import enrollments, sequences, users
+from cadenza.services.contact_import import import_csv
+from cadenza.settings import Settings
+from cadenza.store.db import writing
+
+
+@dataclass
+class DemoReport:
+    """What the demo loaded: one line per thing, for the person who ran it."""
+
+    lines: list[str] = field(default_factory=list)
+
+
+def examples_folder() -> Path:
+    """`examples/` in the working directory, else the one beside the source tree."""
+    here = Path("examples")
+    if (here / "users.yaml").is_file():
+        return here
+    return Path(__file__).resolve().parents[3] / "examples"
+
+
+def load_demo(
+    sessions: sessionmaker[Session], folder: Path, now: datetime, settings: Settings
+) -> DemoReport:
+    """Load the examples; running it again changes nothing that is already there."""
+    if not (folder / "users.yaml").is_file():
+        raise ValidationFailed(f"no examples in {folder} (users.yaml is missing)")
+    report = DemoReport()
+    with writing(sessions) as session:
+        _people(session, folder / "users.yaml", now, settings, report)
+        names = _sequences(session, sorted(folder.glob("*.yaml")), now, report)
+    contacts = folder / "contacts.csv"
+    if contacts.is_file():
+        imported = import_csv(
+            session_factory=sessions,
+            path=contacts,
+            mapping={},
+            default_region=settings.default_region,
+            now=now,
+        )
+        report.lines.append(
+            f"contacts: {imported.imported} new, {imported.updated} updated from {contacts.name}"
+        )
+    with writing(sessions) as session:
+        _enroll_by_trigger_tags(session, names, now, settings, report)
+    return report
+
+
+def _people(
+    session: Session, path: Path, now: datetime, settings: Settings, report: DemoReport
+) -> None:
+    data: dict[str, Any] = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    for person in data.get("users", []):
+        if users.get_user_by_email(session=session, email=person["email"]) is None:
+            users.add_user(
+                session=session,
+                email=person["email"],
+                name=person.get("name", ""),
+                role=person.get("role", "agent"),
+                phone=person.get("phone"),
+                now=now,
+                default_region=settings.default_region,
+            )
+            report.lines.append(f"user {person['email']}")
+    for group in data.get("groups", []):
+        users.add_group(session=session, name=group["name"], member_emails=group["members"])
+        report.lines.append(f"group {group['name']}: {', '.join(group['members'])}")
+
+
+def _sequences(session: Session, files: list[Path], now: datetime, report: DemoReport) -> list[str]:
+    names = []
+    for path in files:
+        if path.name == "users.yaml":
+            continue
+        definition, problems = lint_file(path)
+        if problems or definition is None:
+            raise DefinitionError(problems)
+        result = sequences.apply_definition(
+            session=session, definition=definition, source=path.read_text(encoding="utf-8"), now=now
+        )
+        verb = "created" if result.created else "updated" if result.changed else "unchanged"
+        report.lines.append(f"sequence {result.name}: {verb} v{result.version}")
+        names.append(result.name)
+    return names
+
+
+def _enroll_by_trigger_tags(
+    session: Session, names: list[str], now: datetime, settings: Settings, report: DemoReport
+) -> None:
+    """Contacts already carrying a sequence's trigger tag are enrolled, as if just tagged."""
+    for name in names:
+        _version, definition = sequences.latest_definition(session=session, name=name)
+        for trigger in definition.enrollment.triggers:
+            if trigger.on != "tag_added" or trigger.action != "enroll" or not trigger.tag:
+                continue
+            ids = enrollments.audience(session=session, tag=trigger.tag, now=now)
+            result = enrollments.enroll(
+                session=session,
+                sequence=name,
+                contact_ids=ids,
+                now=now,
+                settings=settings,
+                actor="demo",
+            )
+            report.lines.append(
+                f"{name}: enrolled {len(result.enrolled)} tagged "
+                f"{trigger.tag} ({len(result.refused)} already in it or refused)"
+            )
