@@ -8,6 +8,7 @@ import sys
 from cadenza.cli import (  # noqa: F401  - each module registers its commands on `app`
     admin,
     bench,
+    calendar,
     definitions,
 )
 from cadenza.cli.app import app

@@ -1,0 +1,1 @@
+"""Measurements behind `cadenza bench`: each returns figures to print beside its goal."""
