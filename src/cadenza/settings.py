@@ -8,6 +8,8 @@ from typing import Literal
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from cadenza.core.calendar import QuietHours
+
 DEV_SECRET = "dev-insecure-secret-change-me"
 
 
@@ -59,12 +61,13 @@ class Settings(BaseSettings):
     def _check(self) -> Settings:
         if self.environment == "production" and self.secret_key == DEV_SECRET:
             raise ValueError("CADENZA_SECRET_KEY must be set to a secret value in production")
-        if self.quiet_hours_end < "08:00" or self.quiet_hours_start > "21:00":
-            raise ValueError(
-                "quiet hours may be made stricter than 21:00-08:00, never looser "
-                f"(got {self.quiet_hours_start}-{self.quiet_hours_end})"
-            )
+        self.quiet_hours  # noqa: B018 - parsing checks the hours: never looser than 21:00-08:00
         return self
+
+    @property
+    def quiet_hours(self) -> QuietHours:
+        """Quiet hours for texts, calls and voicemail in the recipient's local time."""
+        return QuietHours.parse(self.quiet_hours_start, self.quiet_hours_end)
 
 
 @lru_cache(maxsize=1)

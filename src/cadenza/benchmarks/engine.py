@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 import psutil
 from sqlalchemy import Engine, func, insert, select, text
@@ -20,13 +21,15 @@ from cadenza.core.definition import Definition
 from cadenza.engine.worker import Worker
 from cadenza.services import enrollments
 from cadenza.settings import Settings
+from cadenza.store.bulk import ENROLLMENTS
 from cadenza.store.claims import claim_due
 from cadenza.store.db import make_engine, session_factory, writing
 from cadenza.store.models import Contact, Enrollment, Event, Sequence, SequenceVersion
 
 T0 = datetime.fromisoformat("2026-12-01T12:00:00+00:00")
-NOOP = {
-    "name": "Bench no-op",
+NAME = "Bench no-op"
+NOOP: dict[str, Any] = {
+    "name": NAME,
     "schedule": {"timezone": "UTC", "days": "every_day", "holidays": "none"},
     "steps": [
         {"key": "s1", "action": "branch", "branches": [{"when": {"tag": "x"}, "to": "s3"}]},
@@ -39,7 +42,7 @@ NOOP = {
         {"key": "s3", "action": "end", "wait": {"minutes": 1}},
     ],
 }
-GOALS = {
+GOALS: dict[str, Any] = {
     "enroll": {"postgresql": 20_000, "sqlite": 10_000},
     "steps": 10_000,
     "empty_tick_ms": 1.0,
@@ -133,7 +136,7 @@ def _engine(url: str) -> Iterator[Engine]:
 
 def _sequence(session: Session) -> int:
     definition = Definition.model_validate(NOOP).model_dump(mode="json", by_alias=True)
-    sequence = Sequence(name=NOOP["name"], status="active", created_at=T0, updated_at=T0)
+    sequence = Sequence(name=NAME, status="active", created_at=T0, updated_at=T0)
     session.add(sequence)
     session.flush()
     session.add(
@@ -187,7 +190,7 @@ def _enroll(sessions: sessionmaker[Session], count: int, figures: EngineFigures)
     with writing(sessions) as session:
         result = enrollments.enroll(
             session=session,
-            sequence=NOOP["name"],
+            sequence=NAME,
             contact_ids=ids,
             now=T0,
             settings=Settings(environment="test"),
@@ -330,7 +333,7 @@ def _add_rows(session: Session, count: int, due: datetime) -> None:
     ).one()
     contact_ids = _contacts(session, count)
     session.execute(
-        insert(Enrollment.__table__),
+        insert(ENROLLMENTS),
         [
             {
                 "sequence_id": sequence_id,

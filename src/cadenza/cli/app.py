@@ -25,7 +25,8 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-out = Console()
+# Tables piped to a file or another program get room to breathe instead of 80 columns.
+out = Console(width=None if sys.stdout.isatty() else 160)
 # Messages to stderr are not wrapped: a problem list is read by people and by scripts.
 err = Console(stderr=True, soft_wrap=True)
 

@@ -42,7 +42,7 @@ def bench_engine(
     ceiling = f"{figures.ceiling_per_s:,.0f} steps/s"
     table.add_row(
         "enroll contacts", f"{figures.enroll_per_s:,.0f}/s", f"≥ {GOALS['enroll'][backend]:,}/s", ""
-    )  # type: ignore[index]
+    )
     table.add_row(
         "advance no-op steps, one worker",
         f"{figures.steps_per_s:,.0f}/s",

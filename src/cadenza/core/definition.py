@@ -252,14 +252,15 @@ def _condition_kind(value: Any) -> str | None:
             if key in value:
                 return key
         return None
-    return {
+    kinds: dict[type, str] = {
         AllCondition: "all",
         AnyCondition: "any",
         NotCondition: "not",
         TagCondition: "tag",
         EventCondition: "event",
         FieldCondition: "field",
-    }.get(type(value))
+    }
+    return kinds.get(type(value))
 
 
 Condition = Annotated[

@@ -196,7 +196,13 @@ def _execute_due_step(sit: Situation, decision: Decision) -> bool:
         decision.log("skipped", sit.now, step.key, f"condition false: {describe(step.when)}")
         _follow(sit, decision, step.key, "next")
         return True
-    allowed, reasons = _next_allowed(sit, step, sit.now)
+    try:
+        allowed, reasons = _next_allowed(sit, step, sit.now)
+    except calendar.NoAllowedTime as exc:
+        # Never allowed (past `end`, or a window that always falls in quiet hours): the
+        # enrollment ends with the reason rather than sending at a forbidden time.
+        _exit(decision, sit.now, str(exc))
+        return False
     if allowed > sit.now:
         state.due_at = allowed
         decision.log(
@@ -367,22 +373,20 @@ def _due(
             quiet=sit.quiet,
         )
     except calendar.NoAllowedTime as exc:
-        # Nothing allowed ahead (past the sequence's end): the step comes due now and the
-        # exit check of the next pass ends the enrollment with this reason.
+        # Nothing allowed ahead: the step comes due now, and executing it ends the
+        # enrollment with this reason (see _execute_due_step).
         return previous, [str(exc)]
 
 
 def _next_allowed(sit: Situation, step: Step, instant: datetime) -> tuple[datetime, list[str]]:
-    try:
-        return calendar.next_allowed(
-            instant,
-            sit.definition.schedule,
-            ACTION_CHANNEL.get(step.action, "none"),
-            sit.contact.timezone,
-            quiet=sit.quiet,
-        )
-    except calendar.NoAllowedTime:
-        return instant, []  # the exit check has already ended what is past `end`
+    """The first allowed instant for the step; NoAllowedTime propagates to the caller."""
+    return calendar.next_allowed(
+        instant,
+        sit.definition.schedule,
+        ACTION_CHANNEL.get(step.action, "none"),
+        sit.contact.timezone,
+        quiet=sit.quiet,
+    )
 
 
 def _finish(decision: Decision, now: datetime, outcome: str, reason: str) -> None:

@@ -32,14 +32,6 @@ class Verdict:
 SEND = Verdict("send")
 
 
-def quiet_policy(settings: Settings) -> calendar.QuietHours:
-    """The quiet hours settings ask for (never looser than 21:00-08:00; settings refuse that)."""
-    return calendar.QuietHours(
-        start=datetime.strptime(settings.quiet_hours_start, "%H:%M").time(),
-        end=datetime.strptime(settings.quiet_hours_end, "%H:%M").time(),
-    )
-
-
 def last_moment_check(
     session: Session, rows: Sequence[RowMapping], now: datetime, settings: Settings
 ) -> dict[int, Verdict]:
@@ -75,7 +67,7 @@ def last_moment_check(
         holidays="none",
         fallback_timezone=settings.fallback_timezone,
     )
-    quiet = quiet_policy(settings)
+    quiet = settings.quiet_hours
     verdicts: dict[int, Verdict] = {}
     for row in rows:
         contact = contacts.get(row["contact_id"])

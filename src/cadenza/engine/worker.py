@@ -20,7 +20,7 @@ from cadenza.core import machine
 from cadenza.core.definition import uses_events
 from cadenza.engine.limits import Limits
 from cadenza.services.effects import Applier, Ref, state_of
-from cadenza.services.views import definition_for, load_events, load_views
+from cadenza.services.views import definition_for, load_events, views_of_claimed
 from cadenza.settings import Settings
 from cadenza.store.claims import claim_due
 from cadenza.store.db import writing
@@ -104,7 +104,7 @@ def advance_batch(
         v: definition_for(session=session, version_id=v)
         for v in {row["version_id"] for row in rows}
     }
-    contacts = load_views(session=session, contact_ids=(row["contact_id"] for row in rows))
+    contacts = views_of_claimed(session, rows)
     with_events = {v for v, d in definitions.items() if uses_events(d)}
     needing = [row for row in rows if row["version_id"] in with_events]
     events = (
@@ -128,6 +128,7 @@ def advance_batch(
             now=now,
             events=events.get(row["contact_id"], ()),
             sequence_status=status,
+            quiet=settings.quiet_hours,
             limiter=limits.for_sequence(row["sequence_id"], definition),
         )
         decision = machine.advance(sit, state_of(row))

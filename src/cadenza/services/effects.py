@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, insert, update
+from sqlalchemy import insert
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.orm import Session
 
@@ -27,11 +27,10 @@ from cadenza.core.definition import Definition
 from cadenza.core.events import EventRecord
 from cadenza.services import contact_changes, history, outbox, tasks
 from cadenza.settings import Settings
+from cadenza.store import bulk
 from cadenza.store.models import Enrollment, Task
 
 MAX_TRIGGER_DEPTH = 5  # a chain of sequences handing a contact on stops here
-_TABLE = Enrollment.__table__
-_UPDATE_BY_ID = update(_TABLE).where(_TABLE.c.id == bindparam("_id"))
 
 
 @dataclass(frozen=True)
@@ -189,9 +188,7 @@ class Applier:
 
     def flush(self) -> None:
         """Write what was collected, then let the changes it made reach other sequences."""
-        if self.updates:
-            # Core executemany, not the ORM's bulk update: this is the worker's hot path.
-            self.session.execute(_UPDATE_BY_ID, self.updates)
+        bulk.update_enrollments(self.session, self.updates)
         history.write(self.session, self.history)
         outbox.write(self.session, self.messages)
         self.updates, self.history, self.messages = [], [], []

@@ -79,6 +79,7 @@ def enroll(
             initiator_id=initiator_id,
             actor=actor,
             depth=depth,
+            quiet=settings.quiet_hours,
         )
     return report
 
@@ -95,6 +96,7 @@ def _enroll_batch(
     initiator_id: int | None,
     actor: str,
     depth: int,
+    quiet: calendar.QuietHours,
 ) -> None:
     views = load_views(session=session, contact_ids=batch)
     before = _existing(session, seq.id, batch)
@@ -126,7 +128,7 @@ def _enroll_batch(
                     )
                 )
             continue
-        decision = machine.enroll(machine.Situation(definition, view, now=now))
+        decision = machine.enroll(machine.Situation(definition, view, now=now, quiet=quiet))
         state = decision.state
         paused = seq.status == "paused"
         rows.append(

@@ -128,7 +128,13 @@ def _fan_out(
     applier = Applier(session, record.time, settings)
     for enrollment, name, status in rows:
         definition = definition_for(session=session, version_id=enrollment.version_id)
-        sit = machine.Situation(definition, contact, now=record.time, sequence_status=status)
+        sit = machine.Situation(
+            definition,
+            contact,
+            now=record.time,
+            sequence_status=status,
+            quiet=settings.quiet_hours,
+        )
         decision = machine.on_event(sit, state_of(enrollment), record)
         if decision.history:
             ref = Ref(

@@ -6,10 +6,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from cadenza.core.decisions import HistoryEntry
+from cadenza.store import bulk
 from cadenza.store.models import Event, Sequence
 
 
@@ -39,8 +40,7 @@ def row(subject: Subject, entry: HistoryEntry, actor: str = "system") -> dict[st
 
 def write(session: Session, rows: list[dict[str, Any]]) -> None:
     """Append rows in one statement."""
-    if rows:
-        session.execute(insert(Event.__table__), rows)  # Core: no ORM bookkeeping per row
+    bulk.insert_rows(session, Event.__table__, rows)  # type: ignore[arg-type]
 
 
 def record(

@@ -376,7 +376,7 @@ def skip_to_next(
     state = state_of(enrollment)
     if state.waiting and state.waiting.get("kind") == "task":
         _cancel_step_tasks(session, enrollment.id, str(state.step), now)
-    sit = _situation(session, enrollment, now)
+    sit = _situation(session, enrollment, now, settings)
     decision = machine.skip(sit, state, f"moved on by {actor}")
     applier = Applier(session, now, settings, actor)
     applier.apply(_ref(session, enrollment), sit.definition, sit.contact, decision)

@@ -32,14 +32,18 @@ def _ref(session: Session, enrollment: Enrollment) -> Ref:
     )
 
 
-def _situation(session: Session, enrollment: Enrollment, now: datetime) -> machine.Situation:
+def _situation(
+    session: Session, enrollment: Enrollment, now: datetime, settings: Settings
+) -> machine.Situation:
     definition = definition_for(session=session, version_id=enrollment.version_id)
     contact = load_views(session=session, contact_ids=[enrollment.contact_id])[
         enrollment.contact_id
     ]
     sequence = session.get(Sequence, enrollment.sequence_id)
     status = sequence.status if sequence else "active"
-    return machine.Situation(definition, contact, now=now, sequence_status=status)
+    return machine.Situation(
+        definition, contact, now=now, sequence_status=status, quiet=settings.quiet_hours
+    )
 
 
 def complete_task(
@@ -59,7 +63,7 @@ def complete_task(
         raise Conflict(f"task {task_id} is already {task.status}")
     enrollment = blocking_enrollment(session, task)
     if enrollment is not None:
-        sit = _situation(session, enrollment, now)
+        sit = _situation(session, enrollment, now, settings)
         try:
             decision = machine.complete_task(sit, state_of(enrollment), str(task.step), outcome)
         except ValueError as exc:
@@ -101,7 +105,7 @@ def retry_step(
         raise Conflict(f"enrollment {enrollment_id} is waiting on a person, not on an error")
     for task in errors:
         task.status, task.completed_at = "skipped", now
-    sit = _situation(session, enrollment, now)
+    sit = _situation(session, enrollment, now, settings)
     decision = machine.retry(sit, state_of(enrollment))
     applier = Applier(session, now, settings, actor)
     applier.apply(_ref(session, enrollment), sit.definition, sit.contact, decision)

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from cadenza.core.compliance import append_opt_out, message_id_for, reply_subject
@@ -24,6 +24,7 @@ from cadenza.core.definition import (
 from cadenza.core.templates import render
 from cadenza.errors import CadenzaError
 from cadenza.settings import Settings
+from cadenza.store import bulk
 from cadenza.store.models import Group, GroupMember, Message, User
 
 
@@ -91,8 +92,7 @@ def message_rows(
 
 
 def write(session: Session, rows: list[dict[str, Any]]) -> None:
-    if rows:
-        session.execute(insert(Message.__table__), rows)  # Core: no ORM bookkeeping per row
+    bulk.insert_rows(session, Message.__table__, rows)  # type: ignore[arg-type]
 
 
 def _text(template: str, variables: dict[str, Any], what: str, *, html: bool = False) -> str:

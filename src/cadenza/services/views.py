@@ -3,37 +3,21 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.engine import RowMapping
 from sqlalchemy.orm import Session
 
 from cadenza.core.contact import ContactView
 from cadenza.core.definition import Definition
 from cadenza.core.events import EventRecord
+from cadenza.store.claims import CONTACT_PREFIX, CONTACT_VIEW_COLUMNS
 from cadenza.store.models import Contact, ContactTag, Event, SequenceVersion, User
 
 CHUNK = 900  # below SQLite's bound-parameter limit
-
-_CONTACT_COLUMNS = (
-    Contact.id,
-    Contact.first_name,
-    Contact.last_name,
-    Contact.email,
-    Contact.phone,
-    Contact.timezone,
-    Contact.company,
-    Contact.lead_source,
-    Contact.disposition,
-    Contact.fields,
-    Contact.dnc,
-    Contact.sms_opted_out,
-    Contact.email_unsubscribed,
-    Contact.email_bounced,
-    User.email.label("owner"),
-)
 
 
 def chunks(ids: Iterable[int], size: int = CHUNK) -> Iterable[list[int]]:
@@ -47,31 +31,58 @@ def chunks(ids: Iterable[int], size: int = CHUNK) -> Iterable[list[int]]:
         yield batch
 
 
-_VIEW_FIELDS = tuple(c.key for c in _CONTACT_COLUMNS)
+_VIEW_FIELDS = tuple(c.key for c in CONTACT_VIEW_COLUMNS)
+
+
+def view_of(values: Mapping[str, Any], tags: list[str]) -> ContactView:
+    """A ContactView from its columns (no validation: they come from our own rows)."""
+    data = dict(values)
+    data["first_name"] = data["first_name"] or ""
+    data["last_name"] = data["last_name"] or ""
+    data["fields"] = data["fields"] or {}
+    data["tags"] = sorted(tags)
+    return ContactView.model_construct(**data)
+
+
+def load_tags(session: Session, contact_ids: Iterable[int]) -> dict[int, list[str]]:
+    """Tags per contact, for contacts that have any."""
+    tags: dict[int, list[str]] = defaultdict(list)
+    connection = session.connection()
+    for batch in chunks(sorted(set(contact_ids))):
+        query = select(ContactTag.contact_id, ContactTag.tag).where(
+            ContactTag.contact_id.in_(batch)
+        )
+        for contact_id, tag in connection.execute(query):
+            tags[contact_id].append(tag)
+    return tags
+
+
+def views_of_claimed(session: Session, rows: Sequence[RowMapping]) -> dict[int, ContactView]:
+    """The contacts of claimed enrollments: their columns came with the claim; tags are added."""
+    tags = load_tags(session, (row["contact_id"] for row in rows))
+    views: dict[int, ContactView] = {}
+    for row in rows:
+        contact_id = row["contact_id"]
+        if contact_id not in views:
+            values = {f: row[CONTACT_PREFIX + f] for f in _VIEW_FIELDS}
+            views[contact_id] = view_of(values, tags.get(contact_id, []))
+    return views
 
 
 def load_views(*, session: Session, contact_ids: Iterable[int]) -> dict[int, ContactView]:
     """Contacts by id as the machine sees them, tags included, in two queries per chunk."""
+    ids = sorted(set(contact_ids))
+    tags = load_tags(session, ids)
     views: dict[int, ContactView] = {}
     connection = session.connection()  # Core rows: this runs for every claimed batch
-    for batch in chunks(sorted(set(contact_ids))):
-        tags: dict[int, list[str]] = defaultdict(list)
-        for contact_id, tag in connection.execute(
-            select(ContactTag.contact_id, ContactTag.tag).where(ContactTag.contact_id.in_(batch))
-        ):
-            tags[contact_id].append(tag)
+    for batch in chunks(ids):
         query = (
-            select(*_CONTACT_COLUMNS)
+            select(*CONTACT_VIEW_COLUMNS)
             .outerjoin(User, User.id == Contact.owner_id)
             .where(Contact.id.in_(batch))
         )
         for row in connection.execute(query):
-            data: dict[str, Any] = dict(zip(_VIEW_FIELDS, row, strict=True))
-            data["first_name"] = data["first_name"] or ""
-            data["last_name"] = data["last_name"] or ""
-            data["fields"] = data["fields"] or {}
-            data["tags"] = sorted(tags[row[0]]) if row[0] in tags else []
-            views[row[0]] = ContactView.model_construct(**data)
+            views[row[0]] = view_of(dict(zip(_VIEW_FIELDS, row, strict=True)), tags.get(row[0], []))
     return views
 
 

@@ -9,7 +9,7 @@ from sqlalchemy import select, text, update
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.orm import Session
 
-from cadenza.store.models import LIVE_STATUSES, Enrollment, Message
+from cadenza.store.models import LIVE_STATUSES, Contact, Enrollment, Message, User
 
 CLAIM_COLUMNS = (
     Enrollment.id,
@@ -28,6 +28,26 @@ CLAIM_COLUMNS = (
 )
 
 
+# What the machine reads of a contact (ContactView's fields); the owner is the user's email.
+CONTACT_VIEW_COLUMNS = (
+    Contact.id,
+    Contact.first_name,
+    Contact.last_name,
+    Contact.email,
+    Contact.phone,
+    Contact.timezone,
+    Contact.company,
+    Contact.lead_source,
+    Contact.disposition,
+    Contact.fields,
+    Contact.dnc,
+    Contact.sms_opted_out,
+    Contact.email_unsubscribed,
+    Contact.email_bounced,
+    User.email.label("owner"),
+)
+CONTACT_PREFIX = "contact__"
+
 # Spelled out literally, as in the index's own WHERE clause: a planner can use a partial index
 # only when the query's condition visibly implies the index's, which a bound list does not.
 LIVE_ROWS = text("enrollments.status IN (" + ", ".join(f"'{s}'" for s in LIVE_STATUSES) + ")")
@@ -41,14 +61,18 @@ def claim_due(session: Session, now: datetime, limit: int) -> Sequence[RowMappin
     this the only writer. Either way the rows stay claimed until the transaction ends, and
     the partial index on live `due_at` keeps the cost proportional to what is due.
     """
+    contact = [c.label(CONTACT_PREFIX + c.key) for c in CONTACT_VIEW_COLUMNS]
     query = (
-        select(*CLAIM_COLUMNS)
+        select(*CLAIM_COLUMNS, *contact)
+        .join(Contact, Contact.id == Enrollment.contact_id)
+        .outerjoin(User, User.id == Contact.owner_id)
         .where(LIVE_ROWS, Enrollment.due_at <= now)
         .order_by(Enrollment.due_at)
         .limit(limit)
     )
     if session.get_bind().dialect.name == "postgresql":
-        query = query.with_for_update(skip_locked=True)
+        # The contact comes along in the same round trip; only the enrollment is locked.
+        query = query.with_for_update(skip_locked=True, of=Enrollment)
     return session.execute(query).mappings().all()
 
 
