@@ -15,7 +15,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from email.message import EmailMessage
+from email.message import Message
 from types import TracebackType
 
 from cadenza.channels.errors import AccountError, PermanentError, SendError, TransientError
@@ -46,9 +46,7 @@ class SmtpSender:
         self._last_used = 0.0
         self._lock = threading.Lock()
 
-    def send(
-        self, message: EmailMessage, envelope_from: str, recipients: Sequence[str]
-    ) -> SendResult:
+    def send(self, message: Message, envelope_from: str, recipients: Sequence[str]) -> SendResult:
         """Hand `message` to the server for `recipients` (To, CC and BCC), or raise SendError."""
         # smtplib does not fix line endings of bytes: SMTP wants CRLF whatever the policy.
         data = message.as_bytes(policy=message.policy.clone(linesep="\r\n"))
@@ -183,9 +181,7 @@ class SmtpPool:
         for sender in self._senders:
             self._idle.put(sender)
 
-    def send(
-        self, message: EmailMessage, envelope_from: str, recipients: Sequence[str]
-    ) -> SendResult:
+    def send(self, message: Message, envelope_from: str, recipients: Sequence[str]) -> SendResult:
         """Send through the next free connection, waiting for one if all are busy."""
         with self._borrow() as sender:
             return sender.send(message, envelope_from, recipients)

@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import Table, bindparam, update
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -35,6 +35,7 @@ from cadenza.channels.sms import SmsProvider, make_provider
 from cadenza.channels.smtp import SmtpPool
 from cadenza.channels.webhooks import WebhookSender
 from cadenza.clock import Clock
+from cadenza.core.decisions import HistoryEntry
 from cadenza.engine.compliance import Verdict, last_moment_check
 from cadenza.engine.limits import Limits, sender_hold
 from cadenza.services import history
@@ -251,37 +252,47 @@ class Dispatcher:
     # --- record ----------------------------------------------------------------------------
 
     def _record(self, session: Session, outcomes: Sequence[Outcome], now: datetime) -> None:
+        """One UPDATE for the batch (executemany) and one insert for its history rows."""
+        updates: list[dict[str, Any]] = []
+        events: list[dict[str, Any]] = []
         for outcome in outcomes:
             row = outcome.row
+            values = dict.fromkeys(_RESULT_COLUMNS)
+            values.update(_id=row["id"], _lease=row["lease_until"], error=None)
             if outcome.result is not None:
-                values: dict[str, Any] = {
-                    "status": "sent",
-                    "sent_at": now,
-                    "error": None,
-                    "provider_id": outcome.result.provider_id[:200],
-                }
-                _log_event(session, row, "message_sent", now, None)
+                values.update(
+                    status="sent", sent_at=now, provider_id=outcome.result.provider_id[:200]
+                )
+                events.append(_event(row, "message_sent", now, None))
             elif isinstance(outcome.error, TransientError) and (
                 row["attempts"] < self.settings.dispatch_max_attempts
             ):
-                values = {
-                    "status": "queued",
-                    "error": str(outcome.error),
-                    "next_attempt_at": now + _backoff(row["attempts"], outcome.error),
-                }
-            else:
-                values = {"status": "failed", "error": str(outcome.error)}
-                _log_event(session, row, "message_failed", now, str(outcome.error))
-            # Only the lease holder records: a row re-leased after expiry is not overwritten.
-            session.execute(
-                update(Message)
-                .where(
-                    Message.id == row["id"],
-                    Message.status == "sending",
-                    Message.lease_until == row["lease_until"],
+                values.update(
+                    status="queued",
+                    error=str(outcome.error),
+                    next_attempt_at=now + _backoff(row["attempts"], outcome.error),
                 )
-                .values(lease_until=None, **values)
-            )
+            else:
+                values.update(status="failed", error=str(outcome.error))
+                events.append(_event(row, "message_failed", now, str(outcome.error)))
+            values["next_attempt_at"] = values["next_attempt_at"] or row["next_attempt_at"]
+            updates.append(values)
+        session.execute(_RECORD, updates)
+        history.write(session, events)
+
+
+# Only the lease holder records: a row leased again after its lease expired is left alone.
+_MESSAGES: Table = Message.__table__  # type: ignore[assignment]
+_RESULT_COLUMNS = ("status", "sent_at", "provider_id", "error", "next_attempt_at")
+_RECORD = (
+    update(_MESSAGES)
+    .where(
+        _MESSAGES.c.id == bindparam("_id"),
+        _MESSAGES.c.status == "sending",
+        _MESSAGES.c.lease_until == bindparam("_lease"),
+    )
+    .values(lease_until=None)
+)
 
 
 def _backoff(attempts: int, error: TransientError) -> timedelta:
@@ -292,18 +303,19 @@ def _backoff(attempts: int, error: TransientError) -> timedelta:
     return timedelta(seconds=random.uniform(ceiling / 2, ceiling))
 
 
+def _event(row: RowMapping, type_: str, now: datetime, reason: str | None) -> dict[str, Any]:
+    subject = history.Subject(row["contact_id"], row["sequence_id"], row["enrollment_id"])
+    entry = HistoryEntry(
+        type_,
+        now,
+        row["step"],
+        reason,
+        {"channel": row["channel"], "key": row["key"], "to": row["recipient"]},
+    )
+    return history.row(subject, entry)
+
+
 def _log_event(
     session: Session, row: RowMapping, type_: str, now: datetime, reason: str | None
 ) -> None:
-    subject = history.Subject(row["contact_id"], row["sequence_id"], row["enrollment_id"])
-    history.record(
-        session,
-        subject,
-        type_,
-        now,
-        step=row["step"],
-        reason=reason,
-        channel=row["channel"],
-        key=row["key"],
-        to=row["recipient"],
-    )
+    history.write(session, [_event(row, type_, now, reason)])
