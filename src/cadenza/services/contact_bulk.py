@@ -24,7 +24,7 @@ Progress = Callable[[str, int, int], None]
 
 
 def merge_duplicates(drafts: list[Draft]) -> tuple[list[Draft], int]:
-    """Fold rows for the same person (same email, else same phone) into the first of them."""
+    """Fold each row into an earlier row for the same person (same email, else same phone)."""
     targets: list[Draft] = []
     by_email: dict[str, Draft] = {}
     by_phone: dict[str, list[Draft]] = {}

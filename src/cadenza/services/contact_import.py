@@ -257,7 +257,7 @@ def import_csv(
     tags = _checked_tags(default_tags)
     with session_factory() as session:
         query = select(func.lower(User.email), User.id)
-        owners: dict[str, int] = dict(session.execute(query).tuples().all())
+        owners: dict[str, int] = dict(session.execute(query).all())
     checker = _Checker(columns, default_region, owners, tuple(tags))
     drafts, rejections = _check_rows(table, checker, progress)
     targets, merged = merge_duplicates(drafts)

@@ -359,9 +359,8 @@ def list_contacts(
 def _rows(session: Session, contacts: Sequence[Contact]) -> list[dict[str, Any]]:
     ids = [contact.id for contact in contacts]
     owner_ids = {contact.owner_id for contact in contacts if contact.owner_id is not None}
-    owners = dict(
-        session.execute(select(User.id, User.email).where(User.id.in_(owner_ids))).tuples()
-    )
+    query_owners = select(User.id, User.email).where(User.id.in_(owner_ids))
+    owners: dict[int, str] = dict(session.execute(query_owners).all())
     tags: dict[int, list[str]] = defaultdict(list)
     query = select(ContactTag.contact_id, ContactTag.tag).where(ContactTag.contact_id.in_(ids))
     for contact_id, tag in session.execute(query.order_by(ContactTag.tag)):
@@ -399,9 +398,8 @@ def create_contact(
     """
     draft = _checked_draft(session, data, default_region)
     _refuse_duplicate(session, draft)
-    contact = Contact(
-        **_blank_columns(), **draft.values, fields=draft.fields, created_at=now, updated_at=now
-    )
+    values = _blank_columns() | draft.values
+    contact = Contact(**values, fields=draft.fields, created_at=now, updated_at=now)
     if contact.timezone is None:
         contact.timezone = draft.zone_guess
     session.add(contact)
