@@ -9,7 +9,9 @@ from cadenza.cli import (  # noqa: F401  - each module registers its commands on
     admin,
     bench,
     calendar,
+    contacts,
     definitions,
+    users,
 )
 from cadenza.cli.app import app
 

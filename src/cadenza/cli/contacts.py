@@ -1,0 +1,205 @@
+"""`cadenza contacts …` (import, list, add) and `cadenza bench import`."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from cadenza.cli.app import app, context, guarded, out, print_json
+from cadenza.cli.bench import bench_app
+from cadenza.services import contacts as service
+from cadenza.services.contact_bulk import Progress as ProgressCallback
+from cadenza.services.contact_import import ImportReport, import_csv
+from cadenza.store.db import writing
+
+contacts_app = typer.Typer(help="Contacts: import, list, add.", no_args_is_help=True)
+app.add_typer(contacts_app, name="contacts")
+
+SHOWN_REJECTIONS = 20
+STAGES = {"checking": "checking rows", "writing": "writing contacts"}
+
+
+@contacts_app.command("import")
+@guarded
+def import_contacts(
+    file: Path = typer.Argument(..., help="A CSV file with a header row."),
+    map_: list[str] = typer.Option(
+        [], "--map", help="field=Column: take a field from this column (repeatable)."
+    ),
+    tag: list[str] = typer.Option([], "--tag", help="Tag every imported contact (repeatable)."),
+) -> None:
+    """Import contacts from CSV; bad rows are listed and written to FILE.rejects.csv.
+
+    Exits 1 when the file is refused or no row could be imported, 0 otherwise (even when
+    some rows were rejected: the good ones are in).
+    """
+    ctx = context()
+    with _progress_bar() as progress:
+        report = import_csv(
+            session_factory=ctx.sessions,
+            path=file,
+            mapping=parse_mapping(map_),
+            default_region=ctx.settings.default_region,
+            now=ctx.clock.now(),
+            default_tags=tag,
+            progress=progress,
+        )
+    _print_report(report)
+    if report.imported + report.updated == 0:
+        raise typer.Exit(1)
+
+
+def parse_mapping(options: list[str]) -> dict[str, str]:
+    """`--map field=Column` options as {field: column}; a malformed one is a usage error."""
+    mapping: dict[str, str] = {}
+    for option in options:
+        name, sep, column = option.partition("=")
+        if not sep or not name.strip() or not column.strip():
+            raise typer.BadParameter(f"{option!r} is not field=Column", param_hint="--map")
+        mapping[name.strip()] = column.strip()
+    return mapping
+
+
+@contextmanager
+def _progress_bar() -> Iterator[ProgressCallback | None]:
+    """A progress callback drawing a bar, on a terminal only (pipes and logs stay clean)."""
+    if not out.is_terminal:
+        yield None
+        return
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
+    with Progress(*columns, TimeElapsedColumn(), console=out, transient=True) as bar:
+        tasks: dict[str, Any] = {}
+
+        def advance(stage: str, done: int, total: int) -> None:
+            if stage not in tasks:
+                tasks[stage] = bar.add_task(STAGES.get(stage, stage), total=total)
+            bar.update(tasks[stage], completed=done, total=total)
+
+        yield advance
+
+
+def _print_report(report: ImportReport) -> None:
+    for rejection in report.rejections[:SHOWN_REJECTIONS]:
+        typer.echo(str(rejection))
+    if report.rejected > SHOWN_REJECTIONS:
+        typer.echo(f"… and {report.rejected - SHOWN_REJECTIONS} more")
+    if report.merged:
+        typer.echo(f"{report.merged} rows repeated an earlier row's person and were merged")
+    typer.echo(report.summary())
+
+
+@contacts_app.command("list")
+@guarded
+def list_contacts(
+    tag: str | None = typer.Option(None, help="Only contacts with this tag."),
+    search: str | None = typer.Option(None, help="Text in names, email, phone or company."),
+    limit: int | None = typer.Option(None, min=1, help="At most this many."),
+    offset: int = typer.Option(0, min=0, help="Skip this many first."),
+    as_json: bool = typer.Option(False, "--json", help="Print a JSON array."),
+) -> None:
+    """List contacts in id order."""
+    with context().sessions() as session:
+        rows = service.list_contacts(
+            session=session, tag=tag, search=search, limit=limit, offset=offset
+        )
+    if as_json:
+        print_json(rows)
+        return
+    table = Table("id", "name", "email", "phone", "timezone", "owner", "tags")
+    for row in rows:
+        name = f"{row['first_name']} {row['last_name']}".strip()
+        cells = (row["email"], row["phone"], row["timezone"], row["owner"])
+        table.add_row(str(row["id"]), name, *(c or "" for c in cells), ", ".join(row["tags"]))
+    out.print(table)
+
+
+@contacts_app.command("add")
+@guarded
+def add_contact(
+    email: str | None = typer.Option(None, help="Email address."),
+    phone: str | None = typer.Option(None, help="Phone number (E.164 or the default region's)."),
+    first_name: str | None = typer.Option(None, help="First name."),
+    last_name: str | None = typer.Option(None, help="Last name."),
+    company: str | None = typer.Option(None, help="Company."),
+    timezone: str | None = typer.Option(None, help="IANA time zone (else from the phone)."),
+    owner: str | None = typer.Option(None, help="The owner's email (a user)."),
+    tag: list[str] = typer.Option([], "--tag", help="A tag (repeatable)."),
+    field: list[str] = typer.Option([], "--field", help="name=value custom field (repeatable)."),
+) -> None:
+    """Add one contact (the import's rules; the same email or phone is refused)."""
+    given = {"email": email, "phone": phone, "first_name": first_name, "last_name": last_name}
+    given |= {"company": company, "timezone": timezone, "owner": owner}
+    data: dict[str, Any] = {k: v for k, v in given.items() if v is not None}
+    data |= {"tags": tag, "fields": _custom_fields(field)}
+    ctx = context()
+    with writing(ctx.sessions) as session:
+        contact = service.create_contact(
+            session=session,
+            data=data,
+            now=ctx.clock.now(),
+            default_region=ctx.settings.default_region,
+        )
+        typer.echo(f"added contact {contact.id}")
+
+
+def _custom_fields(options: list[str]) -> dict[str, str]:
+    fields: dict[str, str] = {}
+    for option in options:
+        name, sep, value = option.partition("=")
+        if not sep or not name.strip():
+            raise typer.BadParameter(f"{option!r} is not name=value", param_hint="--field")
+        fields[name.strip()] = value
+    return fields
+
+
+@bench_app.command("import")
+@guarded
+def bench_import(
+    rows: int = typer.Option(100_000, min=1000, help="Rows in the generated CSV."),
+    db: str = typer.Option("sqlite", "--db", help="sqlite or postgres."),
+    pg_url: str | None = typer.Option(
+        None, help="A PostgreSQL server URL (a temporary database is created on it and dropped)."
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print the figure as JSON."),
+) -> None:
+    """Import a generated CSV (5% bad rows) into a fresh database and report rows/s."""
+    from cadenza.benchmarks.databases import DEFAULT_PG_URL
+    from cadenza.benchmarks.importing import measure
+
+    if db not in ("sqlite", "postgres", "postgresql"):
+        raise typer.BadParameter("use sqlite or postgres", param_hint="--db")
+    backend = "sqlite" if db == "sqlite" else "postgresql"
+    figure = measure(
+        rows, backend=backend, now=context().clock.now(), pg_url=pg_url or DEFAULT_PG_URL
+    )
+    goal = figure.goal
+    summary = {
+        "figure": f"contact import rows/s ({backend})",
+        "value": round(figure.per_second),
+        "goal": goal,
+        "rows": figure.rows,
+        "seconds": round(figure.seconds, 3),
+        "imported": figure.report.imported,
+        "rejected": figure.report.rejected,
+        "meets_goal": figure.meets_goal,
+    }
+    if as_json:
+        print_json(summary)
+        return
+    table = Table(title="cadenza bench import")
+    for column in ("figure", "measured", "goal", "verdict"):
+        table.add_column(column, justify="left" if column == "figure" else "right")
+    verdict = {True: "[green]ok[/green]", False: "[red]below goal[/red]", None: "no goal"}
+    table.add_row(
+        f"CSV import, {backend} ({figure.rows:,} rows, {figure.report.rejected:,} rejected)",
+        f"{figure.per_second:,.0f}/s",
+        f"≥ {goal:,}/s" if goal else "—",
+        verdict[figure.meets_goal],
+    )
+    out.print(table)
