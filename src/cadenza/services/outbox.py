@@ -21,11 +21,11 @@ from cadenza.core.definition import (
     VoicemailStep,
     WebhookStep,
 )
-from cadenza.core.templates import render
+from cadenza.core.templates import build_variables, render
 from cadenza.errors import CadenzaError
 from cadenza.settings import Settings
 from cadenza.store import bulk
-from cadenza.store.models import Group, GroupMember, Message, User
+from cadenza.store.models import Contact, Group, GroupMember, Message, User
 
 
 class RenderError(CadenzaError):
@@ -103,30 +103,21 @@ def _text(template: str, variables: dict[str, Any], what: str, *, html: bool = F
 
 
 def _variables(session: Session, who: Addressing) -> dict[str, Any]:
-    owner = _user_vars(session, who.contact.owner) if who.contact.owner else {}
+    owner = _owner(session, who.contact_id)
     senders = who.definition.senders
-    return {
-        "contact": who.contact.template_vars(),
-        "user": owner,
-        "sender": {
-            "email": senders.email or "",
-            "sms": senders.sms or "",
-            "name": owner.get("name", ""),
-        },
-        "sequence": {"name": who.sequence_name},
-    }
+    user = {"email": owner.email, "name": owner.name, "phone": owner.phone or ""} if owner else {}
+    sender = {"email": senders.email or "", "sms": senders.sms or "", "name": user.get("name", "")}
+    return build_variables(
+        who.contact, user=user, sender=sender, sequence={"name": who.sequence_name}
+    )
 
 
-def _user_vars(session: Session, email: str) -> dict[str, Any]:
-    user = session.execute(select(User).where(User.email == email)).scalar_one_or_none()
-    if user is None:
-        return {"email": email, "name": "", "first_name": "", "phone": ""}
-    return {
-        "email": user.email,
-        "name": user.name,
-        "first_name": user.name.split(" ")[0],
-        "phone": user.phone or "",
-    }
+def _owner(session: Session, contact_id: int) -> User | None:
+    """The contact's owner as the database has it now (a step earlier in this pass may
+    have just set it), not as the contact looked when the pass began."""
+    return session.execute(
+        select(User).join(Contact, Contact.owner_id == User.id).where(Contact.id == contact_id)
+    ).scalar_one_or_none()
 
 
 def _email(
@@ -265,8 +256,8 @@ def _notify(
 
 def _notify_targets(session: Session, who: Addressing, target: str) -> list[User]:
     if target == "owner":
-        email = who.contact.owner
-        return list(session.scalars(select(User).where(User.email == email))) if email else []
+        owner = _owner(session, who.contact_id)
+        return [owner] if owner else []
     kind, _, name = target.partition(":")
     if kind == "user":
         return list(session.scalars(select(User).where(User.email == name)))
