@@ -42,10 +42,13 @@ def lint_file(path: str | FilePath) -> tuple[Definition | None, list[Problem]]:
     return lint_text(text, str(path))
 
 
-def lint_text(text: str, path: str) -> tuple[Definition | None, list[Problem]]:
+def lint_text(
+    text: str, path: str, *, read_files: bool = True
+) -> tuple[Definition | None, list[Problem]]:
     """The definition (None if it did not parse) and every problem, sorted by line.
 
     `path` names the file in problems and is where template files are looked up from.
+    With `read_files=False` (text from the network) a body naming a file is a problem.
     """
     try:
         document = load(text)
@@ -70,8 +73,11 @@ def lint_text(text: str, path: str) -> tuple[Definition | None, list[Problem]]:
     except ValidationError as exc:
         problems += model_problems(exc, document.data, document.source, path)
         return None, _sorted(problems, path)
-    definition, file_problems = _inline_template_files(definition, document.source, path)
-    problems += file_problems
+    if read_files:
+        definition, file_problems = _inline_template_files(definition, document.source, path)
+        problems += file_problems
+    else:
+        problems += _named_files(definition, document.source, path)
     problems += _template_problems(definition, document.source, path)
     problems += graph_problems(definition, document.source, path)
     return definition, _sorted(problems, path)
@@ -106,6 +112,18 @@ def _inline_template_files(
         steps.append(step.model_copy(update={"body": content}))
         problems += _check(content, str(file), lambda line: Mark(line, 1), "")
     return definition.model_copy(update={"steps": steps}), problems
+
+
+def _named_files(definition: Definition, source: SourceMap, path: str) -> list[Problem]:
+    # A server must not read its own files because a request names them (../../etc/x.txt).
+    problems = []
+    for index, step in enumerate(definition.steps):
+        body = getattr(step, "body", None)
+        if isinstance(body, str) and TEMPLATE_FILE.match(body.strip()):
+            mark = source.at(("steps", index, "body"))
+            message = f"steps[{index}].body: names a template file; send the template's text"
+            problems.append(Problem(path, mark.line, mark.col, message))
+    return problems
 
 
 def _template_problems(definition: Definition, source: SourceMap, path: str) -> list[Problem]:

@@ -1,0 +1,84 @@
+"""What API handlers are given: sessions, the clock, the settings and the calling API key."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.orm import Session, sessionmaker
+
+from cadenza.clock import Clock
+from cadenza.services import apikeys
+from cadenza.settings import Settings
+from cadenza.store.db import writing
+from cadenza.store.models import ApiKey
+
+_bearer = HTTPBearer(auto_error=False, description="An API key: `cadenza apikeys create NAME`")
+
+
+def _sessions(request: Request) -> sessionmaker[Session]:
+    factory: sessionmaker[Session] = request.app.state.sessions
+    return factory
+
+
+def _read_session(request: Request) -> Iterator[Session]:
+    with _sessions(request)() as session:
+        yield session
+
+
+def _write_session(request: Request) -> Iterator[Session]:
+    # writing() commits when the handler returns and rolls back when it raises.
+    with writing(_sessions(request)) as session:
+        yield session
+
+
+def _clock(request: Request) -> Clock:
+    clock: Clock = request.app.state.clock
+    return clock
+
+
+def _settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+@dataclass(frozen=True)
+class Caller:
+    """The API key a request bears, and the name history gives its actions."""
+
+    key: ApiKey
+    actor: str
+
+    @property
+    def user_id(self) -> int | None:
+        return self.key.user_id
+
+
+def authenticated(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Caller:
+    """The caller of an API route: 401 (WWW-Authenticate: Bearer) without a valid key."""
+    if credentials is None:
+        raise _unauthorized("this endpoint needs an API key: Authorization: Bearer <key>")
+    with _sessions(request)() as session:
+        key = apikeys.authenticate(session=session, token=credentials.credentials)
+        if key is None:
+            raise _unauthorized("the API key is not valid (revoked, mistyped or not a key)")
+        return Caller(key, apikeys.actor_of(session=session, key=key))
+
+
+def _unauthorized(detail: str) -> HTTPException:
+    return HTTPException(401, detail, headers={"WWW-Authenticate": "Bearer"})
+
+
+SessionsDep = Annotated[sessionmaker[Session], Depends(_sessions)]
+SessionDep = Annotated[Session, Depends(_read_session)]
+# scope="function": committed before the response is sent, so a 2xx means it is stored.
+WriteSessionDep = Annotated[Session, Depends(_write_session, scope="function")]
+ClockDep = Annotated[Clock, Depends(_clock)]
+SettingsDep = Annotated[Settings, Depends(_settings)]
+ApiKeyDep = Annotated[Caller, Depends(authenticated)]

@@ -1,0 +1,60 @@
+"""The REST API under /api/v1: every route needs an API key; every error is a problem."""
+
+from __future__ import annotations
+
+import logging
+from http import HTTPStatus
+
+from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi.exception_handlers import http_exception_handler
+from fastapi.responses import Response
+from sqlalchemy.exc import DataError
+from starlette.exceptions import HTTPException
+
+from cadenza.api.deps import authenticated
+from cadenza.api.v1 import activity, contacts, enrollments, sequences, simulate, tasks
+from cadenza.api.v1.schemas import ERRORS
+
+PREFIX = "/api/v1"
+log = logging.getLogger(__name__)
+
+router = APIRouter(dependencies=[Depends(authenticated)], responses=ERRORS)
+# simulate before sequences: its `/{name}/{action}` route would take `/{name}/simulate`.
+for module in (simulate, sequences, contacts, enrollments, tasks, activity):
+    router.include_router(module.router)
+
+
+def mount(app: FastAPI) -> None:
+    """Serve the API on `app`; HTTP errors under /api/v1 (401, 404, 405...) become problems."""
+    app.include_router(router, prefix=PREFIX)
+    app.add_exception_handler(HTTPException, _http_problem)
+    app.add_exception_handler(DataError, _refused_by_database)
+
+
+def _in_api(request: Request) -> bool:
+    return request.url.path.startswith(PREFIX + "/")
+
+
+async def _http_problem(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    if not _in_api(request):
+        return await http_exception_handler(request, exc)  # the UI keeps FastAPI's answer
+    from cadenza.api.app import problem
+
+    title = HTTPStatus(exc.status_code).phrase
+    detail = exc.detail if isinstance(exc.detail, str) else title
+    response = problem(exc.status_code, title, detail)
+    response.headers.update(exc.headers or {})
+    return response
+
+
+async def _refused_by_database(request: Request, exc: Exception) -> Response:
+    """A value the database cannot hold (a NUL character on PostgreSQL...) is bad input."""
+    if not _in_api(request):
+        raise exc
+    from cadenza.api.app import problem
+
+    # The statement and its parameters stay in the log: they may hold other people's data.
+    log.warning("database refused a value", extra={"path": request.url.path, "error": str(exc)})
+    detail = "the database cannot store a value of this request (a NUL character?)"
+    return problem(422, "Invalid input", detail)

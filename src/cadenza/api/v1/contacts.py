@@ -1,0 +1,225 @@
+"""Contacts: list, create, show, record an event, import a CSV file."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, Query, UploadFile
+from pydantic import BaseModel, Field
+
+from cadenza.api.deps import (
+    ApiKeyDep,
+    ClockDep,
+    SessionDep,
+    SessionsDep,
+    SettingsDep,
+    WriteSessionDep,
+)
+from cadenza.api.v1.schemas import CONFLICT, MAX_ID, MISSING, Instant, Model, PathId
+from cadenza.errors import ValidationFailed
+from cadenza.services import contacts as service
+from cadenza.services.contact_import import ImportReport, import_csv
+from cadenza.services.events import record_event
+
+router = APIRouter(prefix="/contacts", tags=["contacts"])
+
+
+class ContactRow(BaseModel):
+    id: int
+    first_name: str
+    last_name: str
+    email: str | None
+    phone: str | None
+    timezone: str | None
+    company: str | None
+    owner: str | None = Field(description="The owner's email")
+    lead_source: str | None
+    disposition: str | None
+    tags: list[str]
+    fields: dict[str, Any]
+    dnc: bool
+    sms_opted_out: bool
+    email_unsubscribed: bool
+    email_bounced: bool
+
+
+class NewContact(Model):
+    """A contact to create: an email or a phone at least; checked as an import row is."""
+
+    first_name: str | None = None
+    last_name: str | None = None
+    email: str | None = None
+    phone: str | None = Field(None, description="Any common format; stored as E.164")
+    timezone: str | None = Field(None, description="IANA name; else guessed from the phone")
+    company: str | None = None
+    owner: str | None = Field(None, description="A user's email")
+    lead_source: str | None = None
+    disposition: str | None = None
+    tags: list[str] | str | None = None
+    fields: dict[str, Any] | None = Field(None, description="Custom fields")
+    dnc: bool | None = None
+    sms_opted_out: bool | None = None
+    email_unsubscribed: bool | None = None
+    email_bounced: bool | None = None
+
+
+class NewEvent(Model):
+    name: str = Field(min_length=1, description="replied, bounced, tag_added, ...")
+    data: dict[str, Any] = Field(default_factory=dict, description='e.g. {"tag": "vip"}')
+
+
+class RecordedEvent(BaseModel):
+    type: str
+    time: Instant
+    step: str | None
+    data: dict[str, Any]
+
+
+class Recorded(BaseModel):
+    contact_id: int
+    events: list[RecordedEvent] = Field(description="What the event changed (none: no change)")
+
+
+class RowProblem(BaseModel):
+    column: str
+    message: str
+
+
+class Rejected(BaseModel):
+    row: int = Field(description="The row number as a spreadsheet shows it (header = 1)")
+    reason: str
+    problems: list[RowProblem]
+    cells: list[str]
+
+
+class Imported(BaseModel):
+    rows: int
+    imported: int
+    updated: int
+    merged: int = Field(description="Rows folded into an earlier row for the same person")
+    rejected: int
+    rejections: list[Rejected]
+
+
+@router.get("")
+def list_contacts(
+    session: SessionDep,
+    tag: str | None = None,
+    search: str | None = Query(None, description="In names, email, phone and company"),
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    offset: Annotated[int, Query(ge=0, le=MAX_ID)] = 0,
+) -> list[ContactRow]:
+    """Contacts in id order."""
+    rows = service.list_contacts(
+        session=session, tag=tag, search=search, limit=limit, offset=offset
+    )
+    return [ContactRow.model_validate(row) for row in rows]
+
+
+@router.post("", status_code=201, responses=CONFLICT)
+def create_contact(
+    body: NewContact, session: WriteSessionDep, clock: ClockDep, settings: SettingsDep
+) -> ContactRow:
+    """Create a contact; each bad field is named (422); the same email or phone is 409."""
+    contact = service.create_contact(
+        session=session,
+        data=body.model_dump(exclude_none=True),
+        now=clock.now(),
+        default_region=settings.default_region,
+    )
+    return ContactRow.model_validate(service.contact_row(session=session, contact_id=contact.id))
+
+
+@router.post("/import")
+def import_contacts(
+    file: UploadFile,
+    sessions: SessionsDep,
+    clock: ClockDep,
+    settings: SettingsDep,
+    tags: Annotated[list[str] | None, Form(description="Tags for every imported contact")] = None,
+    map: Annotated[list[str] | None, Form(description="field=Column header (repeatable)")] = None,
+) -> Imported:
+    """Import a CSV file (multipart `file`): good rows in one transaction, bad rows listed."""
+    with tempfile.TemporaryDirectory(prefix="cadenza-import-") as folder:
+        # The import reads a path (and writes its rejects beside it): a private copy.
+        path = Path(folder) / _file_name(file.filename)
+        with path.open("wb") as handle:
+            shutil.copyfileobj(file.file, handle)
+        report = import_csv(
+            session_factory=sessions,
+            path=path,
+            mapping=_mapping(map or []),
+            default_region=settings.default_region,
+            now=clock.now(),
+            default_tags=tags or (),
+        )
+    return _imported(report)
+
+
+@router.get("/{contact_id}", responses=MISSING)
+def show_contact(contact_id: PathId, session: SessionDep) -> ContactRow:
+    """One contact."""
+    return ContactRow.model_validate(service.contact_row(session=session, contact_id=contact_id))
+
+
+@router.post("/{contact_id}/events", responses=MISSING)
+def add_event(
+    contact_id: PathId,
+    body: NewEvent,
+    session: WriteSessionDep,
+    clock: ClockDep,
+    settings: SettingsDep,
+    caller: ApiKeyDep,
+) -> Recorded:
+    """Record what happened to a contact (a reply exits its sequences, a tag may enroll...)."""
+    records = record_event(
+        session=session,
+        contact_id=contact_id,
+        name=body.name,
+        data=body.data,
+        now=clock.now(),
+        settings=settings,
+        actor=caller.actor,
+    )
+    events = [RecordedEvent(type=r.type, time=r.time, step=r.step, data=r.data) for r in records]
+    return Recorded(contact_id=contact_id, events=events)
+
+
+def _file_name(name: str | None) -> str:
+    # Only the base name, tamed: it names the file in messages, never a place on disk.
+    base = re.sub(r"[^\w.-]+", "_", Path(name or "").name)[:100].lstrip(".")
+    return base or "contacts.csv"
+
+
+def _mapping(pairs: list[str]) -> dict[str, str]:
+    mapping: dict[str, str] = {}
+    for pair in pairs:
+        name, eq, column = pair.partition("=")
+        if not eq or not name.strip() or not column.strip():
+            raise ValidationFailed(f"map {pair!r}: write it as field=Column header")
+        mapping[name.strip()] = column.strip()
+    return mapping
+
+
+def _imported(report: ImportReport) -> Imported:
+    rejections = [
+        Rejected(
+            row=r.row,
+            reason=r.reason,
+            problems=[RowProblem(column=c, message=m) for c, m in r.problems],
+            cells=list(r.cells),
+        )
+        for r in report.rejections
+    ]
+    return Imported(
+        rows=report.rows,
+        imported=report.imported,
+        updated=report.updated,
+        merged=report.merged,
+        rejected=report.rejected,
+        rejections=rejections,
+    )

@@ -1,0 +1,142 @@
+"""Enrollments: enroll contacts, list, pause/resume/stop/skip/retry, remove."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import partial
+from typing import Literal
+
+from fastapi import APIRouter, Response
+from pydantic import BaseModel, Field, model_validator
+from sqlalchemy.orm import Session
+
+from cadenza.api.deps import ApiKeyDep, ClockDep, SessionDep, SettingsDep, WriteSessionDep
+from cadenza.api.v1.schemas import CONFLICT, MISSING, Id, Instant, Model, PathId
+from cadenza.core.definition import Condition
+from cadenza.services import enrollments as service
+from cadenza.services import lifecycle, operations
+from cadenza.services.listings import list_enrollments
+from cadenza.settings import Settings
+from cadenza.store.models import Enrollment
+
+router = APIRouter(prefix="/enrollments", tags=["enrollments"])
+
+Action = Literal["pause", "resume", "stop", "skip", "retry"]
+
+
+class EnrollBody(Model):
+    sequence: str
+    contact_ids: list[Id] = Field(default_factory=list)
+    tag: str | None = Field(None, description="Everyone with this tag")
+    where: Condition | None = Field(None, description="Everyone matching this condition")
+
+    @model_validator(mode="after")
+    def _someone(self) -> EnrollBody:
+        if not self.contact_ids and self.tag is None and self.where is None:
+            raise ValueError("give contact_ids, tag or where")
+        return self
+
+
+class Refusal(BaseModel):
+    contact_id: int
+    reason: str
+
+
+class EnrollReport(BaseModel):
+    sequence: str
+    enrolled: list[int] = Field(description="Contact ids enrolled")
+    refused: list[Refusal]
+
+
+class EnrollmentRow(BaseModel):
+    id: int
+    sequence: str
+    contact_id: int
+    status: str
+    step: str | None
+    due_at: Instant | None
+    outcome: str | None
+    exit_reason: str | None
+    enrolled_at: Instant
+
+
+def _operations(settings: Settings) -> dict[str, Callable[..., Enrollment]]:
+    return {
+        "pause": lifecycle.pause_enrollment,
+        "resume": lifecycle.resume_enrollment,
+        "stop": lifecycle.stop,
+        "skip": partial(lifecycle.skip_to_next, settings=settings),
+        "retry": partial(operations.retry_step, settings=settings),
+    }
+
+
+def _row(session: Session, enrollment: Enrollment) -> EnrollmentRow:
+    rows = list_enrollments(session=session, contact_id=enrollment.contact_id)
+    return EnrollmentRow.model_validate(next(r for r in rows if r["id"] == enrollment.id))
+
+
+@router.post("", responses=MISSING | CONFLICT)
+def enroll(
+    body: EnrollBody,
+    session: WriteSessionDep,
+    clock: ClockDep,
+    settings: SettingsDep,
+    caller: ApiKeyDep,
+) -> EnrollReport:
+    """Enroll contacts by id, tag or condition; each refusal comes with its reason."""
+    now = clock.now()
+    ids = list(body.contact_ids)
+    if body.tag is not None or body.where is not None:
+        ids += service.audience(session=session, tag=body.tag, where=body.where, now=now)
+    report = service.enroll(
+        session=session,
+        sequence=body.sequence,
+        contact_ids=ids,
+        now=now,
+        settings=settings,
+        initiator_id=caller.user_id,
+        actor=caller.actor,
+    )
+    refused = [Refusal(contact_id=cid, reason=reason) for cid, reason in report.refused]
+    return EnrollReport(sequence=report.sequence, enrolled=report.enrolled, refused=refused)
+
+
+@router.get("")
+def list_all(
+    session: SessionDep, sequence: str | None = None, status: str | None = None
+) -> list[EnrollmentRow]:
+    """Enrollments with their status, step and next due time."""
+    rows = list_enrollments(session=session, sequence=sequence, status=status)
+    return [EnrollmentRow.model_validate(row) for row in rows]
+
+
+@router.post("/{enrollment_id}/{action}", responses=MISSING | CONFLICT)
+def act_on_enrollment(
+    enrollment_id: PathId,
+    action: Action,
+    session: WriteSessionDep,
+    clock: ClockDep,
+    settings: SettingsDep,
+    caller: ApiKeyDep,
+) -> EnrollmentRow:
+    """pause, resume, stop (pause and cancel its tasks), skip to the next step, retry a step."""
+    operation = _operations(settings)[action]
+    enrollment = operation(
+        session=session, enrollment_id=enrollment_id, now=clock.now(), actor=caller.actor
+    )
+    return _row(session, enrollment)
+
+
+@router.delete(
+    "/{enrollment_id}",
+    status_code=204,
+    response_class=Response,
+    responses=MISSING | CONFLICT,
+)
+def remove(
+    enrollment_id: PathId, session: WriteSessionDep, clock: ClockDep, caller: ApiKeyDep
+) -> None:
+    """Remove an enrollment as if it never was: its history, tasks and unsent messages go."""
+    lifecycle.remove(
+        session=session, enrollment_id=enrollment_id, now=clock.now(), actor=caller.actor
+    )

@@ -1,0 +1,75 @@
+"""Types shared by the API's routers: instants, problem details, the documented errors."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import Path, Query
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainSerializer, WithJsonSchema
+
+from cadenza.clock import to_utc
+
+PROBLEM = "application/problem+json"
+MAX_ID = 2**63 - 1  # the databases' BIGINT: a larger id is refused, not sent to them
+EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
+LATEST = datetime(2200, 1, 1, tzinfo=UTC)
+
+Id = Annotated[int, Field(ge=1, le=MAX_ID)]
+PathId = Annotated[int, Path(ge=1, le=MAX_ID)]
+QueryId = Annotated[int | None, Query(ge=1, le=MAX_ID)]
+
+
+def _iso(value: datetime) -> str:
+    return value.isoformat()
+
+
+def _utc(value: datetime) -> datetime:
+    # Far-off instants overflow the calendar arithmetic: refuse them as input errors.
+    try:
+        instant: datetime | None = to_utc(value)
+    except OverflowError:
+        instant = None
+    if instant is None or not EARLIEST <= instant < LATEST:
+        raise ValueError(f"a time between {EARLIEST.year} and {LATEST.year} is expected")
+    return instant
+
+
+# Out: ISO 8601 with an offset ("+00:00", as the CLI's --json prints). In: naive means UTC.
+Instant = Annotated[
+    datetime,
+    AfterValidator(_utc),
+    PlainSerializer(_iso, return_type=str, when_used="json"),
+    WithJsonSchema({"type": "string", "format": "date-time"}),
+]
+
+
+class Model(BaseModel):
+    """Request bodies refuse fields they do not know (a typo is an error, not a no-op)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class Problem(BaseModel):
+    """RFC 9457 problem details; `errors` lists each problem when there are several."""
+
+    type: str = "about:blank"
+    title: str
+    status: int
+    detail: str
+    errors: list[Any] | None = None
+
+
+def _problem(description: str) -> dict[str, Any]:
+    schema = Problem.model_json_schema()
+    return {"description": description, "content": {PROBLEM: {"schema": schema}}}
+
+
+Responses = dict[int | str, dict[str, Any]]
+# Documented on every route; 422 replaces FastAPI's default (ours is a problem, not HTTPError).
+ERRORS: Responses = {
+    401: _problem("No API key, or not a valid one"),
+    422: _problem("Invalid input: `errors` says where"),
+}
+MISSING: Responses = {404: _problem("Not found: no such sequence, contact, enrollment or task")}
+CONFLICT: Responses = {409: _problem("Conflict: not in a state that allows this")}

@@ -1,0 +1,231 @@
+"""Sequences: list, show, apply a definition, lifecycle, clone, delete, migrate."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Request, Response
+from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, Field, ValidationError
+
+from cadenza.api.deps import ApiKeyDep, ClockDep, SessionDep, WriteSessionDep
+from cadenza.api.v1.errors import (
+    InvalidDefinition,
+    PayloadTooLarge,
+    Refused,
+    UnsupportedMediaType,
+)
+from cadenza.api.v1.schemas import CONFLICT, MISSING, Instant, Model
+from cadenza.core.definition import Definition
+from cadenza.core.lint import lint_text
+from cadenza.errors import ValidationFailed
+from cadenza.services import lifecycle
+from cadenza.services import sequences as service
+
+router = APIRouter(prefix="/sequences", tags=["sequences"])
+
+SOURCE = "definition"  # the file name problems are reported against
+YAML_TYPES = ("application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml", "text/plain")
+JSON_TYPE = "application/json"
+MAX_BYTES = 1_000_000  # a definition is a few kilobytes; templates included, far below this
+Action = Literal["activate", "pause", "resume", "end", "archive"]
+ACTIONS: dict[str, Callable[..., int | None]] = {
+    "activate": lifecycle.activate,
+    "pause": lifecycle.pause,
+    "resume": lifecycle.resume,
+    "end": lifecycle.end,
+    "archive": lifecycle.archive,
+}
+
+
+class SequenceRow(BaseModel):
+    name: str
+    status: str
+    steps: int
+    version: int
+    enrolled: int
+    description: str
+    owner: str | None
+    created_at: Instant
+    updated_at: Instant
+
+
+class VersionRow(BaseModel):
+    number: int
+    digest: str
+    created_at: Instant
+
+
+class SequenceDetail(SequenceRow):
+    versions: list[VersionRow]
+    definition: dict[str, Any]
+
+
+class DefinitionBody(Model):
+    definition: str = Field(description="The definition's YAML or JSON text")
+
+
+class Applied(BaseModel):
+    name: str
+    version: int
+    result: str = Field(description="created, updated (a new version) or unchanged")
+
+
+class ActionDone(BaseModel):
+    name: str
+    action: Action
+    status: str
+    enrollments: int = Field(description="How many enrollments the action held, released or ended")
+
+
+class CloneBody(Model):
+    name: str = Field(min_length=1, max_length=200, description="The copy's name")
+
+
+class MigrateBody(Model):
+    to_version: int = Field(ge=1, le=2**31 - 1)
+    map: dict[str, str] = Field(default_factory=dict, description="old step key -> new step key")
+
+
+class Migrated(BaseModel):
+    sequence: str
+    to_version: int
+    moved: dict[str, int] = Field(description="former version number -> enrollments moved")
+    restarted: list[int] = Field(description="enrollments whose wait restarted: due now")
+
+
+async def _definition_text(request: Request) -> str:
+    """The posted definition: YAML or JSON text as the body, or JSON {"definition": text}."""
+    media = request.headers.get("content-type", "").partition(";")[0].strip().lower()
+    body = await request.body()
+    if len(body) > MAX_BYTES:
+        raise PayloadTooLarge(f"a definition is limited to {MAX_BYTES} bytes")
+    if media in YAML_TYPES:
+        try:
+            return body.decode("utf-8")
+        except UnicodeDecodeError:
+            raise ValidationFailed("the definition is not UTF-8 text") from None
+    if media == JSON_TYPE:
+        return _unwrapped(body)
+    raise UnsupportedMediaType(
+        f'post the definition as application/yaml, text/yaml or {JSON_TYPE} {{"definition": …}}'
+    )
+
+
+def _unwrapped(body: bytes) -> str:
+    try:
+        data = json.loads(body)
+    except (ValueError, RecursionError) as exc:
+        raise ValidationFailed(f"the body is not JSON: {exc}") from None
+    try:
+        return DefinitionBody.model_validate(data).definition
+    except ValidationError as exc:
+        raise RequestValidationError(exc.errors(include_url=False)) from None
+
+
+def _linted(text: Annotated[str, Depends(_definition_text)]) -> tuple[Definition, str]:
+    # A dependency, so that lint runs before the write transaction takes its lock.
+    try:
+        definition, problems = lint_text(text, SOURCE, read_files=False)
+    except RecursionError:
+        raise ValidationFailed("the definition is nested too deeply to read") from None
+    if problems or definition is None:
+        raise InvalidDefinition(problems)
+    return definition, text
+
+
+_BODY = {
+    "required": True,
+    "content": {
+        "application/yaml": {"schema": {"type": "string"}},
+        "text/yaml": {"schema": {"type": "string"}},
+        JSON_TYPE: {"schema": DefinitionBody.model_json_schema()},
+    },
+}
+
+
+@router.get("")
+def list_sequences(session: SessionDep) -> list[SequenceRow]:
+    """Every sequence with its latest version and live enrollments, by name."""
+    return [SequenceRow(**row.as_dict()) for row in service.list_sequences(session=session)]
+
+
+@router.get("/{name}", responses=MISSING)
+def show_sequence(name: str, session: SessionDep) -> SequenceDetail:
+    """A sequence, its versions and its latest definition."""
+    return SequenceDetail(**service.sequence_detail(session=session, name=name))
+
+
+@router.post(
+    "",
+    responses={201: {"model": Applied, "description": "A new sequence"}},
+    openapi_extra={"requestBody": _BODY},
+)
+def apply_definition(
+    linted: Annotated[tuple[Definition, str], Depends(_linted)],
+    session: WriteSessionDep,
+    clock: ClockDep,
+    response: Response,
+) -> Applied:
+    """Lint and store a definition: 201 created, 200 updated (a new version) or unchanged."""
+    definition, text = linted
+    try:
+        result = service.apply_definition(
+            session=session, definition=definition, source=text, now=clock.now()
+        )
+    except service.UnknownReferences as exc:
+        raise Refused(str(exc), exc.missing) from None
+    if result.created:
+        response.status_code = 201
+    return Applied(name=result.name, version=result.version, result=result.verb)
+
+
+@router.post("/{name}/clone", status_code=201, responses=MISSING | CONFLICT)
+def clone_sequence(
+    name: str, body: CloneBody, session: WriteSessionDep, clock: ClockDep, caller: ApiKeyDep
+) -> SequenceDetail:
+    """Copy the latest version into a new draft sequence."""
+    lifecycle.clone(
+        session=session, name=name, new_name=body.name, now=clock.now(), actor=caller.actor
+    )
+    return SequenceDetail(**service.sequence_detail(session=session, name=body.name))
+
+
+@router.post("/{name}/migrate", responses=MISSING)
+def migrate_sequence(
+    name: str, body: MigrateBody, session: WriteSessionDep, clock: ClockDep, caller: ApiKeyDep
+) -> Migrated:
+    """Move the running enrollments of other versions to `to_version`, all of them or none."""
+    report = lifecycle.migrate(
+        session=session,
+        sequence=name,
+        to_version=body.to_version,
+        step_map=body.map,
+        now=clock.now(),
+        actor=caller.actor,
+    )
+    moved = {str(version): count for version, count in sorted(report.moved.items())}
+    return Migrated(
+        sequence=name, to_version=body.to_version, moved=moved, restarted=report.restarted
+    )
+
+
+# Registered after the fixed-word routes above: `{action}` would otherwise take `clone`.
+@router.post("/{name}/{action}", responses=MISSING | CONFLICT)
+def act_on_sequence(
+    name: str, action: Action, session: WriteSessionDep, clock: ClockDep, caller: ApiKeyDep
+) -> ActionDone:
+    """activate, pause, resume, end (irreversible) or archive a sequence."""
+    count = ACTIONS[action](session=session, name=name, now=clock.now(), actor=caller.actor)
+    sequence, _ = service.get_sequence(session=session, name=name)
+    return ActionDone(name=name, action=action, status=sequence.status, enrollments=count or 0)
+
+
+@router.delete("/{name}", status_code=204, response_class=Response, responses=MISSING | CONFLICT)
+def delete_sequence(
+    name: str, session: WriteSessionDep, clock: ClockDep, caller: ApiKeyDep
+) -> None:
+    """Delete a sequence nobody was ever enrolled in (409 otherwise: end and archive it)."""
+    lifecycle.delete(session=session, name=name, now=clock.now(), actor=caller.actor)

@@ -1,0 +1,77 @@
+"""Tasks: people's to-do list, and completing a task with an outcome."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from pydantic import BaseModel, Field
+
+from cadenza.api.deps import ApiKeyDep, ClockDep, SessionDep, SettingsDep, WriteSessionDep
+from cadenza.api.v1.schemas import CONFLICT, MISSING, Instant, Model, PathId
+from cadenza.services.operations import complete_task
+from cadenza.services.tasks import list_tasks
+
+router = APIRouter(prefix="/tasks", tags=["tasks"])
+
+
+class TaskRow(BaseModel):
+    id: int
+    enrollment_id: int | None
+    sequence: str | None
+    contact_id: int
+    step: str | None
+    kind: str
+    title: str
+    assignee: str | None = Field(description="The assignee's email")
+    status: str
+    outcome: str | None
+    priority: str
+    reminder: bool
+    error: str | None
+    subject: str | None
+    body: str | None
+    due_at: Instant | None
+
+
+class Completion(Model):
+    outcome: str = Field(min_length=1, max_length=100, description="e.g. no_answer, interested")
+
+
+class TaskDone(BaseModel):
+    id: int
+    enrollment_id: int | None
+    contact_id: int
+    step: str | None
+    kind: str
+    status: str
+    outcome: str | None
+    completed_at: Instant | None
+
+
+@router.get("")
+def list_all(
+    session: SessionDep, assignee: str | None = None, status: str | None = None
+) -> list[TaskRow]:
+    """Tasks, soonest due first."""
+    rows = list_tasks(session=session, assignee=assignee, status=status)
+    return [TaskRow.model_validate(row) for row in rows]
+
+
+@router.post("/{task_id}/complete", responses=MISSING | CONFLICT)
+def complete(
+    task_id: PathId,
+    body: Completion,
+    session: WriteSessionDep,
+    clock: ClockDep,
+    settings: SettingsDep,
+    caller: ApiKeyDep,
+) -> TaskDone:
+    """Complete a task; the enrollment it holds follows the outcome's route."""
+    task = complete_task(
+        session=session,
+        task_id=task_id,
+        outcome=body.outcome,
+        now=clock.now(),
+        settings=settings,
+        actor=caller.actor,
+    )
+    return TaskDone.model_validate(task, from_attributes=True)

@@ -1,0 +1,64 @@
+"""`cadenza apikeys create|list|revoke`: keys for the REST API."""
+
+from __future__ import annotations
+
+import typer
+from rich.table import Table
+
+from cadenza.cli.app import app, context, err, guarded, out, print_json
+from cadenza.store.db import writing
+
+apikeys_app = typer.Typer(help="API keys (Bearer tokens for /api/v1).", no_args_is_help=True)
+app.add_typer(apikeys_app, name="apikeys")
+
+
+@apikeys_app.command("create")
+@guarded
+def create(
+    name: str = typer.Argument(..., help="What the key is for, e.g. 'crm-sync'."),
+    user: str | None = typer.Option(None, "--user", help="Act as this user (email)."),
+) -> None:
+    """Create a key and print its secret once (only its hash is kept)."""
+    from cadenza.services.apikeys import create_key
+
+    ctx = context()
+    with writing(ctx.sessions) as session:
+        key, token = create_key(session=session, name=name, user_email=user, now=ctx.clock.now())
+    # The secret alone on stdout, so that `$(cadenza apikeys create x)` captures it.
+    typer.echo(token)
+    err.print(
+        f"API key {key.id} ({key.name}) created; store the secret now, it is not shown again",
+        markup=False,
+        highlight=False,
+    )
+
+
+@apikeys_app.command("list")
+@guarded
+def list_command(
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON array."),
+) -> None:
+    """List keys: id, name, user, created (never the secrets)."""
+    from cadenza.services.apikeys import list_keys
+
+    with context().sessions() as session:
+        rows = list_keys(session=session)
+    if as_json:
+        print_json(rows)
+        return
+    table = Table("id", "name", "user", "created")
+    for row in rows:
+        table.add_row(str(row["id"]), row["name"], row["user"] or "", row["created_at"])
+    out.print(table)
+
+
+@apikeys_app.command("revoke")
+@guarded
+def revoke(key_id: int = typer.Argument(..., help="The key's id (see `apikeys list`).")) -> None:
+    """Revoke a key: requests bearing it are refused from now on."""
+    from cadenza.services.apikeys import revoke as revoke_key
+
+    ctx = context()
+    with writing(ctx.sessions) as session:
+        key = revoke_key(session=session, key_id=key_id)
+    out.print(f"API key {key.id} ({key.name}) revoked", markup=False, highlight=False)
