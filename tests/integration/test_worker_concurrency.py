@@ -15,6 +15,7 @@ from cadenza.services import enrollments
 from cadenza.store.models import Enrollment, Event, Message
 from tests.conftest import Database
 from tests.engine_helpers import SETTINGS, at, bulk_contacts, cadenza_command, store, write
+from tests.smtp_server import smtp_catcher
 
 THREE_EMAILS = """
 name: Load
@@ -102,3 +103,55 @@ def test_a_worker_killed_mid_batch_loses_and_doubles_nothing(db: Database) -> No
             .where(Enrollment.step == "two", Enrollment.status == "active")
         ).scalar_one()
     assert due_two == count
+
+
+ONE_EMAIL = """
+name: Load
+senders: {email: load@example.com}
+schedule: {timezone: UTC, days: every_day, holidays: none}
+steps:
+  - {key: one, action: email, subject: "One", body: "<p>1</p>"}
+"""
+
+
+@pytest.mark.slow
+def test_a_dispatcher_killed_mid_send_resends_only_what_was_in_flight(db: Database) -> None:
+    count = 300
+    with write(db) as session:
+        store(session, ONE_EMAIL, START)
+        ids = bulk_contacts(session, count, START)
+        enrollments.enroll(
+            session=session, sequence="Load", contact_ids=ids, now=START, settings=SETTINGS
+        )
+    first = _worker(db, START.isoformat())  # writes the outbox, then no SMTP: keep it queued
+    first.communicate(timeout=300)
+    with smtp_catcher(delay=0.02) as catcher:
+        env = {**_env(db), **catcher.env(), "CADENZA_DISPATCH_CONCURRENCY": "4"}
+        command = cadenza_command("worker", "--once", "--now", START.isoformat())
+        victim = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        deadline = time.monotonic() + 120
+        while len(catcher.messages) < 30 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        victim.send_signal(signal.SIGKILL)
+        victim.communicate(timeout=30)
+        before = len(catcher.messages)
+        assert 0 < before < count, "the kill must land while mail is still going out"
+        later = (START + timedelta(hours=1)).isoformat()  # every lease has expired by then
+        survivor = subprocess.run(
+            cadenza_command("worker", "--once", "--now", later),
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert survivor.returncode == 0, survivor.stderr
+        ids_received = catcher.by_header("Message-ID")
+    with db.sessions() as session:
+        statuses = dict(
+            session.execute(select(Message.status, func.count()).group_by(Message.status)).all()
+        )
+    assert statuses == {"sent": count}
+    assert len(set(ids_received)) == count  # every message arrived
+    doubled = len(ids_received) - count
+    # Only messages leased by the killed dispatcher can arrive twice, with one Message-ID.
+    assert 0 <= doubled <= 100
