@@ -377,3 +377,21 @@ def test_examples_pass_lint(name: str) -> None:
     definition, found = lint_file(EXAMPLES / name)
     assert [str(p) for p in found] == []
     assert definition is not None
+
+
+def test_a_yaml_alias_bomb_is_refused_quickly() -> None:
+    import time
+
+    from cadenza.core.lint import lint_text
+
+    lines = ['a0: &a0 ["x", "x", "x", "x", "x", "x", "x", "x", "x"]']
+    for level in range(1, 8):
+        refs = ", ".join([f"*a{level - 1}"] * 9)
+        lines.append(f"a{level}: &a{level} [{refs}]")
+    lines.append("name: bomb")
+    lines.append("steps: *a7")
+    started = time.perf_counter()
+    definition, problems = lint_text("\n".join(lines), "bomb.yaml")
+    assert time.perf_counter() - started < 5
+    assert definition is None
+    assert any("expands to more than" in p.message for p in problems)

@@ -113,6 +113,12 @@ def load(text: str) -> Document:
         node = loader.get_single_node()
         if node is None:
             return Document(None, source, [])
+        if _expanded_size(node, {}, set()) > MAX_NODES:
+            raise YamlSyntaxError(
+                _mark(node.start_mark),
+                f"the document expands to more than {MAX_NODES:,} values "
+                "(aliases repeating aliases?): refused",
+            )
         duplicates = _duplicates(node, (), frozenset())
         data = loader.construct_document(node)
         _locate(loader, node, (), source, frozenset())
@@ -126,6 +132,33 @@ def load(text: str) -> Document:
     finally:
         loader.dispose()
     return Document(data, source, duplicates)
+
+
+# A definition is a few hundred values; aliases can make a short text expand exponentially.
+MAX_NODES = 50_000
+
+
+def _expanded_size(node: yaml.Node, memo: dict[int, int], visiting: set[int]) -> int:
+    """How many values the document has once aliases are expanded (each node counted once)."""
+    key = id(node)
+    if key in memo:
+        return memo[key]
+    if key in visiting:
+        return MAX_NODES + 1  # a recursive alias never ends
+    visiting.add(key)
+    children: list[yaml.Node] = []
+    if isinstance(node, yaml.MappingNode):
+        children = [n for pair in node.value for n in pair]
+    elif isinstance(node, yaml.SequenceNode):
+        children = list(node.value)
+    total = 1
+    for child in children:
+        total += _expanded_size(child, memo, visiting)
+        if total > MAX_NODES:
+            break
+    visiting.discard(key)
+    memo[key] = total
+    return total
 
 
 def _mark(mark: yaml.Mark) -> Mark:
