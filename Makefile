@@ -25,6 +25,7 @@ run: $(STAMP)
 	$(BIN)/cadenza serve --host 127.0.0.1 --port 8000
 
 test: $(STAMP)
+	command -v chromium >/dev/null || (apt-get update && apt-get install -y chromium)
 	$(BIN)/ruff check src tests
 	$(BIN)/pytest
 

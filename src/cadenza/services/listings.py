@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from cadenza.store.models import Enrollment, Message, Sequence
+from cadenza.services.views import chunks
+from cadenza.store.models import Contact, Enrollment, Message, Sequence, SequenceVersion
 
 
 def list_enrollments(
@@ -19,7 +21,11 @@ def list_enrollments(
     limit: int = 1000,
 ) -> list[dict[str, Any]]:
     """Enrollments as rows: id, sequence, contact_id, status, step, due_at, outcome, exit_reason."""
-    query = select(Enrollment, Sequence.name).join(Sequence, Sequence.id == Enrollment.sequence_id)
+    query = (
+        select(Enrollment, Sequence.name, SequenceVersion.number)
+        .join(Sequence, Sequence.id == Enrollment.sequence_id)
+        .join(SequenceVersion, SequenceVersion.id == Enrollment.version_id)
+    )
     if sequence is not None:
         query = query.where(Sequence.name == sequence)
     if status is not None:
@@ -38,9 +44,9 @@ def list_enrollments(
             "outcome": e.outcome,
             "exit_reason": e.exit_reason,
             "enrolled_at": e.enrolled_at.isoformat(),
-            "version": e.version_id,
+            "version": version,
         }
-        for e, name in session.execute(query)
+        for e, name, version in session.execute(query)
     ]
 
 
@@ -51,6 +57,7 @@ def list_messages(
     channel: str | None = None,
     contact_id: int | None = None,
     limit: int = 1000,
+    newest_first: bool = False,
 ) -> list[dict[str, Any]]:
     """Outbox rows: id, key, channel, to, status, step, contact_id (and what was sent)."""
     query = select(Message)
@@ -60,7 +67,7 @@ def list_messages(
         query = query.where(Message.channel == channel)
     if contact_id is not None:
         query = query.where(Message.contact_id == contact_id)
-    query = query.order_by(Message.id).limit(limit)
+    query = query.order_by(Message.id.desc() if newest_first else Message.id).limit(limit)
     return [
         {
             "id": m.id,
@@ -82,3 +89,26 @@ def list_messages(
         }
         for m in session.scalars(query)
     ]
+
+
+def enrollment_counts(*, session: Session, sequence: str) -> dict[str, int]:
+    """How many of a sequence's enrollments are in each status."""
+    query = (
+        select(Enrollment.status, func.count())
+        .join(Sequence, Sequence.id == Enrollment.sequence_id)
+        .where(Sequence.name == sequence)
+        .group_by(Enrollment.status)
+    )
+    return dict(session.execute(query).all())
+
+
+def contact_names(*, session: Session, contact_ids: Iterable[int]) -> dict[int, str]:
+    """What listings call each contact: the full name, else the email, else the phone."""
+    names: dict[int, str] = {}
+    columns = (Contact.id, Contact.first_name, Contact.last_name, Contact.email, Contact.phone)
+    for batch in chunks(set(contact_ids)):
+        for cid, first, last, email, phone in session.execute(
+            select(*columns).where(Contact.id.in_(batch))
+        ):
+            names[cid] = f"{first} {last}".strip() or email or phone or f"contact {cid}"
+    return names

@@ -2,17 +2,25 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from cadenza.core.contact import ContactView
 from cadenza.core.decisions import CreateTask
-from cadenza.core.definition import Definition, ManualEmailStep, ManualSmsStep, ManualStepBase
+from cadenza.core.definition import (
+    Definition,
+    ManualEmailStep,
+    ManualSmsStep,
+    ManualStepBase,
+    Route,
+)
 from cadenza.core.templates import render
 from cadenza.errors import CadenzaError, NotFound
+from cadenza.services.views import chunks, definition_for
 from cadenza.store.models import Enrollment, Sequence, Task, User
 
 OPEN = ("open", "error")
@@ -196,3 +204,33 @@ def blocking_enrollment(session: Session, task: Task) -> Enrollment | None:
     if waiting.get("kind") != "task" or waiting.get("step") != task.step:
         return None
     return enrollment
+
+
+def remaining_by_sequence(*, session: Session) -> dict[str, int]:
+    """Tasks still to do (open or in error) per sequence name."""
+    query = (
+        select(Sequence.name, func.count())
+        .join(Task, Task.sequence_id == Sequence.id)
+        .where(Task.status.in_(OPEN))
+        .group_by(Sequence.name)
+    )
+    return dict(session.execute(query).all())
+
+
+def outcome_choices(
+    *, session: Session, task_ids: Iterable[int]
+) -> dict[int, dict[str, Route | None]]:
+    """Each manual task's outcomes and their routes, from its enrollment's pinned version."""
+    choices: dict[int, dict[str, Route | None]] = {}
+    for batch in chunks(task_ids):
+        query = (
+            select(Task.id, Task.step, Enrollment.version_id)
+            .join(Enrollment, Enrollment.id == Task.enrollment_id)
+            .where(Task.id.in_(batch))
+        )
+        for task_id, key, version_id in session.execute(query):
+            definition = definition_for(session=session, version_id=version_id)
+            step = next((s for s in definition.steps if s.key == key), None)
+            if isinstance(step, ManualStepBase):
+                choices[task_id] = step.outcome_routes()
+    return choices

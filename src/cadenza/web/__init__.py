@@ -1,1 +1,1 @@
-"""Server-rendered UI: Jinja2 templates and htmx."""
+"""Server-rendered UI: Jinja2 templates, one stylesheet and a small hand-written script."""

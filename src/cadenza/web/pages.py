@@ -1,21 +1,36 @@
-"""The UI's pages (thin: read through the services, render a template)."""
+"""The UI's pages under /: every page router, and the two static files they share."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse
-from fastapi.templating import Jinja2Templates
+from fastapi import APIRouter
+from fastapi.responses import FileResponse
 
-from cadenza.services import sequences as sequence_service
+from cadenza.errors import NotFound
+from cadenza.web import contacts, history, outbox, sequences, tasks
+from cadenza.web.errors import page_router
+
+STATIC = Path(__file__).parent / "static"
+# Served by name from a fixed list: a path from the URL never reaches the file system.
+STATIC_FILES = {"cadenza.css": "text/css", "cadenza.js": "text/javascript"}
+
+assets = page_router()
+
+
+@assets.get("/static/{name}")
+def static_file(name: str) -> FileResponse:
+    """The stylesheet and the small script (no build step, nothing from a CDN)."""
+    if name not in STATIC_FILES:
+        raise NotFound(f"no static file {name!r}")
+    return FileResponse(
+        STATIC / name,
+        media_type=STATIC_FILES[name],
+        headers={"Cache-Control": "public, max-age=3600"},
+    )
+
 
 router = APIRouter(include_in_schema=False)
-templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
-
-
-@router.get("/", response_class=HTMLResponse)
-def home(request: Request) -> HTMLResponse:
-    with request.app.state.sessions() as session:
-        rows = sequence_service.list_sequences(session=session)
-    return templates.TemplateResponse(request, "home.html", {"sequences": rows})
+for module in (sequences, tasks, contacts, outbox, history):
+    router.include_router(module.router)
+router.include_router(assets)

@@ -1,0 +1,28 @@
+"""A page's change: one write transaction, then 303 back with what happened or why not."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+
+from fastapi import Request
+from fastapi.responses import Response
+from sqlalchemy.orm import Session
+
+from cadenza.errors import Conflict
+from cadenza.store.db import writing
+from cadenza.web.rendering import redirect
+
+ACTOR = "web"  # the UI has no login yet: history names the interface that acted
+Change = Callable[[Session, datetime], str]
+
+
+def perform(request: Request, back: str, change: Change) -> Response:
+    """Run `change` at the app clock's now; a conflict (already done, wrong state) is a flash."""
+    now = request.app.state.clock.now()
+    try:
+        with writing(request.app.state.sessions) as session:
+            message = change(session, now)
+    except Conflict as exc:
+        return redirect(back, str(exc), kind="error")
+    return redirect(back, message)

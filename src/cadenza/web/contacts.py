@@ -1,0 +1,97 @@
+"""Contact pages: search and tag filter, one contact's record, and holds on its enrollments."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import Form, Request
+from fastapi.responses import Response
+from sqlalchemy.orm import Session
+
+from cadenza.errors import NotFound
+from cadenza.services import contacts, history, lifecycle, listings
+from cadenza.services.contacts import FLAGS
+from cadenza.web.actions import ACTOR, Change, perform
+from cadenza.web.errors import page_router
+from cadenza.web.rendering import page
+
+router = page_router()
+PAGE_SIZE = 100
+# An enrollment button's service call and how its result reads.
+ENROLLMENT_CHANGES: dict[str, tuple[Callable[..., Any], str]] = {
+    "pause": (lifecycle.pause_enrollment, "paused"),
+    "resume": (lifecycle.resume_enrollment, "resumed"),
+    "stop": (lifecycle.stop, "stopped (its open tasks were canceled)"),
+    "skip": (lifecycle.skip_to_next, "moved on to the next step"),
+    "remove": (lifecycle.remove, "removed (its history, tasks and unsent messages are gone)"),
+}
+
+
+@router.get("/contacts")
+def contacts_page(request: Request, q: str = "", tag: str = "", offset: int = 0) -> Response:
+    """Contacts matching a search and a tag, a page at a time."""
+    offset = max(offset, 0)
+    with request.app.state.sessions() as session:
+        rows = contacts.list_contacts(
+            session=session,
+            tag=tag.strip() or None,
+            search=q.strip() or None,
+            limit=PAGE_SIZE + 1,
+            offset=offset,
+        )
+    context = {
+        "contacts": rows[:PAGE_SIZE],
+        "q": q,
+        "tag": tag,
+        "offset": offset,
+        "more": len(rows) > PAGE_SIZE,
+        "page_size": PAGE_SIZE,
+    }
+    return page(request, "contacts.html", context)
+
+
+@router.get("/contacts/{contact_id}")
+def contact_page(request: Request, contact_id: int) -> Response:
+    """One contact: fields, tags, flags, enrollments, messages and history."""
+    with request.app.state.sessions() as session:
+        context = _contact_context(session, contact_id)
+    return page(request, "contact.html", context)
+
+
+def _contact_context(session: Session, contact_id: int) -> dict[str, Any]:
+    contact = contacts.contact_row(session=session, contact_id=contact_id)
+    name = f"{contact['first_name']} {contact['last_name']}".strip()
+    return {
+        "contact": contact,
+        "name": name or contact["email"] or contact["phone"] or f"Contact {contact_id}",
+        "flags": [flag for flag in FLAGS if contact[flag]],
+        "enrollments": listings.list_enrollments(session=session, contact_id=contact_id),
+        "messages": listings.list_messages(session=session, contact_id=contact_id)[::-1],
+        "events": history.list_history(session=session, contact_id=contact_id, limit=300)[::-1],
+    }
+
+
+@router.post("/enrollments/{enrollment_id}/{verb}")
+def change_enrollment(
+    request: Request, enrollment_id: int, verb: str, back: Annotated[str, Form()] = "/"
+) -> Response:
+    """Pause, resume, stop, move on or remove one enrollment, then go back."""
+    if verb not in ENROLLMENT_CHANGES:
+        raise NotFound(f"enrollments cannot be {verb!r}-ed here")
+    return perform(request, back, _enrollment_change(request, enrollment_id, verb))
+
+
+def _enrollment_change(request: Request, enrollment_id: int, verb: str) -> Change:
+    act, done = ENROLLMENT_CHANGES[verb]
+    extra = {"settings": request.app.state.settings} if verb == "skip" else {}
+
+    def change(session: Session, now: datetime) -> str:
+        enrollment = act(
+            session=session, enrollment_id=enrollment_id, now=now, actor=ACTOR, **extra
+        )
+        where = f" at step {enrollment.step}" if enrollment.step else ""
+        return f"Enrollment {enrollment_id} {done}; now {enrollment.status}{where}."
+
+    return change

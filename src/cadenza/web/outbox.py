@@ -1,0 +1,61 @@
+"""What was sent: the outbox, the dev mailbox (what arrived) and the SMS sink."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import Request
+from fastapi.responses import Response
+
+from cadenza.channels.devmail import read_mailbox
+from cadenza.channels.sms import read_sink
+from cadenza.services import listings
+from cadenza.web.errors import page_router
+from cadenza.web.rendering import page
+
+router = page_router()
+SHOWN = 500
+STATUSES = ("queued", "sending", "sent", "failed", "suppressed", "held")
+CHANNELS = ("email", "sms", "mms", "voicemail", "webhook", "notify")
+
+
+@router.get("/messages")
+def messages_page(request: Request, status: str = "", channel: str = "") -> Response:
+    """Outbox rows, newest first, filtered by status and channel."""
+    with request.app.state.sessions() as session:
+        rows = listings.list_messages(
+            session=session,
+            status=status or None,
+            channel=channel or None,
+            limit=SHOWN,
+            newest_first=True,
+        )
+        names = listings.contact_names(
+            session=session, contact_ids={r["contact_id"] for r in rows if r["contact_id"]}
+        )
+    context = {
+        "messages": rows,
+        "names": names,
+        "status": status,
+        "channel": channel,
+        "statuses": STATUSES,
+        "channels": CHANNELS,
+        "shown": SHOWN,
+    }
+    return page(request, "messages.html", context)
+
+
+@router.get("/mailbox")
+def mailbox_page(request: Request) -> Response:
+    """The emails the dev SMTP mailbox received, newest first."""
+    folder = request.app.state.settings.dev_mailbox
+    entries = read_mailbox(Path(folder), limit=SHOWN) if folder else []
+    return page(request, "mailbox.html", {"folder": folder, "entries": entries})
+
+
+@router.get("/texts")
+def texts_page(request: Request) -> Response:
+    """The texts the SMS sink recorded, newest first."""
+    path = request.app.state.settings.sms_sink_path
+    texts = read_sink(Path(path))[::-1][:SHOWN]
+    return page(request, "texts.html", {"path": path, "texts": texts})

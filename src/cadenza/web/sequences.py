@@ -1,0 +1,84 @@
+"""Sequence pages: the list with pause/resume, and one sequence with its dry-run timeline."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import Form, Request
+from fastapi.responses import Response
+from sqlalchemy.orm import Session
+
+from cadenza.errors import NotFound
+from cadenza.services import history, lifecycle, listings
+from cadenza.services import sequences as sequence_service
+from cadenza.services import tasks as task_service
+from cadenza.web.actions import ACTOR, perform
+from cadenza.web.describe import schedule_lines, step_lines
+from cadenza.web.errors import page_router
+from cadenza.web.rendering import page
+from cadenza.web.timeline import dry_run, zone_choices
+
+router = page_router()
+RECENT = 25
+# What each button does, and how its result reads in the flash message.
+CHANGES = {
+    "pause": (lifecycle.pause, "paused", "held"),
+    "resume": (lifecycle.resume, "resumed", "released"),
+    "activate": (lifecycle.activate, "activated", "released"),
+}
+
+
+@router.get("/")
+def sequences_page(request: Request) -> Response:
+    """Every sequence: status, steps, version, enrolled, remaining tasks."""
+    with request.app.state.sessions() as session:
+        rows = sequence_service.list_sequences(session=session)
+        remaining = task_service.remaining_by_sequence(session=session)
+    return page(request, "sequences.html", {"sequences": rows, "remaining": remaining})
+
+
+@router.get("/sequences/{name:path}")
+def sequence_page(request: Request, name: str, tz: str | None = None) -> Response:
+    """One sequence: policy, steps, versions, enrollments, recent history and a dry run."""
+    now = request.app.state.clock.now()
+    with request.app.state.sessions() as session:
+        context = _sequence_context(session, name)
+    zone = tz or None
+    context["timeline"] = dry_run(context["definition"], zone, now)
+    context["zone"] = zone
+    context["zones"] = zone_choices(zone)
+    return page(request, "sequence.html", context)
+
+
+def _sequence_context(session: Session, name: str) -> dict[str, Any]:
+    detail = sequence_service.sequence_detail(session=session, name=name)
+    _version, definition = sequence_service.latest_definition(session=session, name=name)
+    recent = history.list_history(session=session, sequence=name, limit=RECENT)[::-1]
+    contact_ids = [row["contact_id"] for row in recent if row["contact_id"] is not None]
+    return {
+        "sequence": detail,
+        "definition": definition,
+        "schedule": schedule_lines(definition),
+        "steps": step_lines(definition),
+        "counts": listings.enrollment_counts(session=session, sequence=name),
+        "remaining": task_service.remaining_by_sequence(session=session).get(name, 0),
+        "recent": recent,
+        "names": listings.contact_names(session=session, contact_ids=contact_ids),
+    }
+
+
+@router.post("/sequences/{name:path}/{verb}")
+def change_sequence(
+    request: Request, name: str, verb: str, back: Annotated[str, Form()] = "/"
+) -> Response:
+    """Pause, resume or activate a sequence, then go back to the page the button was on."""
+    if verb not in CHANGES:
+        raise NotFound(f"sequences cannot be {verb!r}-ed here")
+    act, done, moved = CHANGES[verb]
+
+    def change(session: Session, now: datetime) -> str:
+        count = act(session=session, name=name, now=now, actor=ACTOR)
+        return f"{name} {done}: {count} enrollment{'' if count == 1 else 's'} {moved}."
+
+    return perform(request, back, change)
