@@ -41,7 +41,7 @@ def _import(db: Database, path: Path, **options: object) -> ImportReport:
         path=path,
         mapping=options.pop("mapping", {}),  # type: ignore[arg-type]
         default_region="US",
-        now=NOW,
+        now=options.pop("now", NOW),  # type: ignore[arg-type]
         **options,  # type: ignore[arg-type]
     )
 
@@ -111,9 +111,18 @@ def test_importing_again_updates_instead_of_duplicating(ana: Database, tmp_path:
     path = _copy("mixed.csv", tmp_path)
     _import(ana, path)
     before = _count(ana)
-    again = _import(ana, path)
+    later = datetime(2026, 3, 9, tzinfo=UTC)
+    again = _import(ana, path, now=later)
     assert (again.imported, again.updated) == (0, 3)
     assert _count(ana) == before
+    # Nothing changed, so nothing was rewritten; a changed contact is stamped.
+    _import(
+        ana, _write(tmp_path, "new.csv", "email,company\nben@example.com,Umbrella\n"), now=later
+    )
+    with ana.sessions() as session:
+        stamps = dict(session.execute(select(Contact.email, Contact.updated_at)).all())
+    assert stamps["ana@example.com"] == NOW
+    assert stamps["ben@example.com"] == later
 
 
 def test_dedupe_by_email_then_phone(db: Database, tmp_path: Path) -> None:

@@ -10,10 +10,22 @@ from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import JSON, Column, Dialect, Table, func, select, text, update
+from sqlalchemy import (
+    JSON,
+    Column,
+    Connection,
+    Dialect,
+    Table,
+    bindparam,
+    func,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.dml import UpdateBase
 
 from cadenza.errors import Conflict
 from cadenza.services.contacts import FLAGS, Draft
@@ -79,41 +91,49 @@ def upsert(
     *, session: Session, drafts: list[Draft], now: datetime, progress: Progress | None = None
 ) -> tuple[int, int]:
     """Insert new contacts, update matching ones; (new, updated). Call inside `writing`."""
-    by_email, by_phone = _existing(session, drafts)
+    rows = _existing(session, drafts)
+    before = {row["id"]: dict(row) for row in rows}
+    by_email, by_phone = _indexed(rows)
     template = _template(now)
     inserts: list[dict[str, Any]] = []
     insert_tags: list[list[str]] = []
     updates: dict[int, dict[str, Any]] = {}
-    update_tags: list[dict[str, Any]] = []
+    update_tags: set[tuple[int, str]] = set()
     for draft in drafts:
         row = _same_person(draft.email, draft.phone, by_email, by_phone)
         if row is None:
             inserts.append(_new_row(template, draft))
             insert_tags.append(draft.tags)
             continue
-        _fold(row, draft, now)
+        _fold(row, draft)
         if row["email"] is not None:
             by_email[row["email"]] = row
         updates[row["id"]] = row
-        update_tags += [{"contact_id": row["id"], "tag": tag} for tag in draft.tags]
+        update_tags.update((row["id"], tag) for tag in draft.tags)
+    # Contacts the file left as they were are not rewritten (their updated_at stays).
+    changed = [row | {"updated_at": now} for key, row in updates.items() if row != before[key]]
     try:
         _insert(session, inserts, insert_tags, len(drafts), progress)
-        _update(session, list(updates.values()), update_tags)
+        _update(session, changed, _new_links(session, update_tags))
     except IntegrityError:
         raise Conflict("contacts changed while importing (another import?); run it again") from None
     return len(inserts), len(updates)
 
 
-def _existing(
-    session: Session, drafts: list[Draft]
-) -> tuple[dict[str, dict[str, Any]], dict[str, list[dict[str, Any]]]]:
+def _existing(session: Session, drafts: list[Draft]) -> list[dict[str, Any]]:
     """Existing contacts sharing an email, and (for the others) a phone, with the drafts."""
     emails = [d.email for d in drafts if d.email is not None]
     found = _ids_where(session, "email", emails)
     known = {email for _, email, _ in found}
     phones = [d.phone for d in drafts if d.phone is not None and d.email not in known]
     found += _ids_where(session, "phone", phones)
-    rows = _rows_by_id(session, sorted({contact_id for contact_id, _, _ in found}))
+    return _rows_by_id(session, sorted({contact_id for contact_id, _, _ in found}))
+
+
+def _indexed(
+    rows: list[dict[str, Any]],
+) -> tuple[dict[str, dict[str, Any]], dict[str, list[dict[str, Any]]]]:
+    """Rows by email, and by phone (several contacts may share one), oldest first."""
     by_email = {row["email"]: row for row in rows if row["email"] is not None}
     by_phone: dict[str, list[dict[str, Any]]] = {}
     for row in rows:
@@ -139,11 +159,25 @@ def _ids_where(session: Session, column: str, values: list[str]) -> list[tuple[i
 
 def _rows_by_id(session: Session, ids: list[int]) -> list[dict[str, Any]]:
     columns = [getattr(Contact, name) for name in _COLUMNS]
+    connection = session.connection()  # Core rows: the ORM's loading costs more than the query
     rows: list[dict[str, Any]] = []
     for start in range(0, len(ids), CHUNK):
         query = select(*columns).where(Contact.id.in_(ids[start : start + CHUNK]))
-        rows += [dict(row) for row in session.execute(query.order_by(Contact.id)).mappings()]
+        result = connection.execute(query.order_by(Contact.id))
+        rows += [dict(zip(_COLUMNS, row, strict=True)) for row in result]
     return rows
+
+
+def _new_links(session: Session, links: set[tuple[int, str]]) -> list[dict[str, Any]]:
+    """The (contact, tag) pairs not already there."""
+    ids = sorted({contact_id for contact_id, _ in links})
+    connection = session.connection()
+    for start in range(0, len(ids), CHUNK):
+        query = select(ContactTag.contact_id, ContactTag.tag).where(
+            ContactTag.contact_id.in_(ids[start : start + CHUNK])
+        )
+        links.difference_update((row[0], row[1]) for row in connection.execute(query))
+    return [{"contact_id": contact_id, "tag": tag} for contact_id, tag in sorted(links)]
 
 
 def _chunks(values: list[str]) -> Iterable[list[str]]:
@@ -167,12 +201,11 @@ def _template(now: datetime) -> dict[str, Any]:
     return row
 
 
-def _fold(row: dict[str, Any], draft: Draft, now: datetime) -> None:
+def _fold(row: dict[str, Any], draft: Draft) -> None:
     """Non-empty incoming values win; custom fields merge; a known zone beats a guessed one."""
     row.update(draft.values)
     row["fields"] = {**(row["fields"] or {}), **draft.fields}
     row["timezone"] = row["timezone"] or draft.zone_guess
-    row["updated_at"] = now
 
 
 def _insert(
@@ -202,28 +235,47 @@ def _insert(
 
 
 def _executemany(session: Session, table: Table, rows: list[dict[str, Any]]) -> None:
-    """INSERT rows with SQLAlchemy's bind processors but the driver's fastest bulk path.
+    """INSERT rows through the driver's fastest bulk path: COPY on PostgreSQL, else executemany.
 
-    COPY on PostgreSQL, executemany on SQLite: the same values `session.execute(insert,
-    rows)` would send, without its per-row bookkeeping (it costs more than the database).
+    The values are the ones `session.execute(insert, rows)` would send (SQLAlchemy's own
+    conversions), without its per-row bookkeeping, which costs more than the database.
     """
     connection = session.connection()
-    dialect = connection.dialect
-    compiled = table.insert().compile(dialect=dialect, column_keys=list(rows[0]))
-    names = list(compiled.positiontup or rows[0])  # SQLite's placeholders come in this order
-    columns = [_converted(table.c[name], [row[name] for row in rows], dialect) for name in names]
-    params = list(zip(*columns, strict=True))
-    if dialect.name != "postgresql":
-        connection.exec_driver_sql(compiled.string, params)
+    if connection.dialect.name != "postgresql":
+        _run_many(connection, table.insert(), table, rows)
         return
+    names = list(rows[0])
     driver = connection.connection.driver_connection
     assert driver is not None
     with (
         driver.cursor() as cursor,
         cursor.copy(f"COPY {table.name} ({', '.join(names)}) FROM STDIN") as copy,
     ):
-        for values in params:
+        for values in _params(table, names, rows, connection.dialect):
             copy.write_row(values)
+
+
+def _run_many(
+    connection: Connection, statement: UpdateBase, table: Table, rows: list[dict[str, Any]]
+) -> None:
+    """`statement` once per row with the driver's executemany: SQLAlchemy's SQL and values."""
+    compiled = statement.compile(dialect=connection.dialect, column_keys=list(rows[0]))
+    names = list(compiled.positiontup or rows[0])  # positional placeholders come in this order
+    params: list[Any] = _params(table, names, rows, connection.dialect)
+    if not compiled.positiontup:
+        params = [dict(zip(names, values, strict=True)) for values in params]
+    connection.exec_driver_sql(compiled.string, params)
+
+
+def _params(
+    table: Table, names: list[str], rows: list[dict[str, Any]], dialect: Dialect
+) -> list[tuple[Any, ...]]:
+    """Rows as tuples of driver values, in `names` order (`key_x` is column x in a WHERE)."""
+    columns = [
+        _converted(table.c[name.removeprefix("key_")], [row[name] for row in rows], dialect)
+        for name in names
+    ]
+    return list(zip(*columns, strict=True))
 
 
 def _converted(column: Column[Any], values: list[Any], dialect: Dialect) -> list[Any]:
@@ -260,8 +312,17 @@ def _reserve_ids(session: Session, count: int) -> list[int]:
 
 
 def _update(session: Session, rows: list[dict[str, Any]], tags: list[dict[str, Any]]) -> None:
+    connection = session.connection()
     if rows:
-        session.execute(update(Contact), rows)
+        for row in rows:
+            row["key_id"] = row.pop("id")
+        names = [name for name in rows[0] if name != "key_id"]
+        statement = (
+            update(CONTACTS)
+            .where(CONTACTS.c.id == bindparam("key_id"))
+            .values({name: bindparam(name) for name in names})
+        )
+        _run_many(connection, statement, CONTACTS, rows)
     if tags:
-        dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-        session.execute(dialect.insert(ContactTag).on_conflict_do_nothing(), tags)
+        dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
+        _run_many(connection, dialect.insert(TAGS).on_conflict_do_nothing(), TAGS, tags)
