@@ -398,10 +398,8 @@ def create_contact(
     """
     draft = _checked_draft(session, data, default_region)
     _refuse_duplicate(session, draft)
-    values = _blank_columns() | draft.values
+    values = {"timezone": draft.zone_guess} | draft.values  # a given zone beats a guessed one
     contact = Contact(**values, fields=draft.fields, created_at=now, updated_at=now)
-    if contact.timezone is None:
-        contact.timezone = draft.zone_guess
     session.add(contact)
     session.flush()
     session.add_all(ContactTag(contact_id=contact.id, tag=tag) for tag in draft.tags)
@@ -451,17 +449,3 @@ def _refuse_duplicate(session: Session, draft: Draft) -> None:
         found = session.scalar(query.order_by(Contact.id).limit(1))
         if found is not None:
             raise Conflict(f"contact {found} already has phone {draft.phone}")
-
-
-def _blank_columns() -> dict[str, Any]:
-    """Every column an insert sets, at its empty value (bulk inserts need the same keys)."""
-    return {
-        **dict.fromkeys(TEXT_LIMITS, None),
-        "first_name": "",
-        "last_name": "",
-        "email": None,
-        "phone": None,
-        "timezone": None,
-        "owner_id": None,
-        **dict.fromkeys(FLAGS, False),
-    }
