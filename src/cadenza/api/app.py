@@ -61,10 +61,12 @@ def create_app(
     def healthz() -> dict[str, str]:
         return {"status": "ok", "version": __version__}
 
+    from cadenza.api.inbound import router as inbound
     from cadenza.api.v1 import mount
     from cadenza.web.pages import router as pages
 
     mount(app)
+    app.include_router(inbound)
     app.include_router(pages)
     return app
 

@@ -7,10 +7,17 @@ import sys
 
 from cadenza.cli import (  # noqa: F401  - each module registers its commands on `app`
     admin,
+    apikeys,
     bench,
+    benchmarks,
     calendar,
     contacts,
     definitions,
+    demo,
+    engine,
+    inbound,
+    lifecycle,
+    simulate,
     users,
 )
 from cadenza.cli.app import app
