@@ -6,7 +6,8 @@ emails and they differ (two people sharing an office line stay two contacts).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Any, cast
 
@@ -113,8 +114,9 @@ def upsert(
     # Contacts the file left as they were are not rewritten (their updated_at stays).
     changed = [row | {"updated_at": now} for key, row in updates.items() if row != before[key]]
     try:
-        _insert(session, inserts, insert_tags, len(drafts), progress)
-        _update(session, changed, _new_links(session, update_tags))
+        with _roomy_cache(session):
+            _insert(session, inserts, insert_tags, len(drafts), progress)
+            _update(session, changed, _new_links(session, update_tags))
     except IntegrityError:
         raise Conflict("contacts changed while importing (another import?); run it again") from None
     return len(inserts), len(updates)
@@ -217,7 +219,6 @@ def _insert(
 ) -> None:
     # Ids are reserved up front so that plain executemany can insert (RETURNING is far slower).
     ids = _reserve_ids(session, len(rows))
-    _roomy_cache(session)
     for start in range(0, len(rows), WRITE_BATCH):
         batch = rows[start : start + WRITE_BATCH]
         for row, contact_id in zip(batch, ids[start : start + WRITE_BATCH], strict=True):
@@ -289,10 +290,19 @@ def _converted(column: Column[Any], values: list[Any], dialect: Dialect) -> list
     return [done[v] if v in done else done.setdefault(v, convert(v)) for v in values]
 
 
-def _roomy_cache(session: Session) -> None:
-    """SQLite: a 64 MiB page cache on this connection (2 MiB makes 100k index inserts miss)."""
-    if session.get_bind().dialect.name == "sqlite":
-        session.connection().exec_driver_sql("PRAGMA cache_size=-65536")
+@contextmanager
+def _roomy_cache(session: Session) -> Iterator[None]:
+    """SQLite: a 64 MiB page cache while writing (2 MiB makes 100k index inserts miss)."""
+    if session.get_bind().dialect.name != "sqlite":
+        yield
+        return
+    connection = session.connection()
+    previous = connection.exec_driver_sql("PRAGMA cache_size").scalar()
+    connection.exec_driver_sql("PRAGMA cache_size=-65536")
+    try:
+        yield
+    finally:
+        connection.exec_driver_sql(f"PRAGMA cache_size={int(previous or -2000)}")
 
 
 def _reserve_ids(session: Session, count: int) -> list[int]:
