@@ -111,13 +111,10 @@ def save_lead(
     draft = _draft(lead, settings.default_region)
     contact = _same_person(session, draft)
     if contact is None:
-        # Inserted from the draft, which passed the contacts rules and the duplicate check
-        # above: contacts.create_contact would check the raw values all over again.
-        values: dict[str, Any] = {**draft.values, "fields": draft.fields}
-        values["timezone"] = values.get("timezone") or draft.zone_guess
-        created = Contact(**values, created_at=now, updated_at=now)
-        session.add(created)
-        session.flush()
+        data: dict[str, Any] = {**draft.values, "fields": draft.fields}
+        created = contacts.create_contact(
+            session=session, data=data, now=now, default_region=settings.default_region
+        )
         return created.id, True
     # As an import would: what the form says wins, custom fields merge, a known zone stays.
     for name, value in draft.values.items():
