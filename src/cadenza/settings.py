@@ -41,6 +41,10 @@ class Settings(BaseSettings):
     # A folder: `cadenza serve` then runs a local SMTP server on SMTP_HOST:SMTP_PORT that
     # keeps every email it receives there, so a demo really sends and its mail can be read.
     dev_mailbox: str | None = None
+    # Lead intake by email: mail to <sequence-slug>@INTAKE_DOMAIN enrolls the lead it describes.
+    intake_domain: str = "intake.localhost"
+    # The answer to an inbound HELP text (default: the sender's name and how to opt out).
+    sms_help_text: str | None = None
     # Where the development SMS provider keeps what it "sent" (one JSON object a line).
     sms_sink_path: str = "cadenza-sms-sink.jsonl"
     webhook_allow: list[str] = Field(default_factory=list)

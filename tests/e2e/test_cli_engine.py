@@ -73,7 +73,8 @@ def test_enroll_advance_complete_and_read_the_history(cli: Cli) -> None:
 
     cli("worker", "--once", "--no-send", "--now", "2026-12-02T16:00:00Z")  # 10:00 Chicago
     tasks = cli.json("tasks", "list", "--status", "open")
-    (maya_task,) = [t for t in tasks if t["step"] == "first_call"]
+    assert {t["step"] for t in tasks} == {"first_call"} and len(tasks) == 2
+    maya_task = tasks[0]
     assert maya_task["assignee"] == "ana@example.com" and maya_task["kind"] == "call"
     cli("tasks", "complete", str(maya_task["id"]), "interested", "--now", "2026-12-02T16:10:00Z")
 
@@ -115,3 +116,9 @@ def test_bad_input_is_refused_with_a_message_and_exit_1(cli: Cli) -> None:
     assert outcome.returncode == 1 and "999" in outcome.stderr
     usage = cli("enroll", "Lead", ok=False)
     assert usage.returncode == 2
+
+
+def test_event_data_is_data_whatever_its_keys(cli: Cli) -> None:
+    cli("event", "1", "replied", "--data", '{"subject": "Re: hi", "step": "x", "actor": "y"}')
+    (row,) = [h for h in cli.json("history", "--contact", "1") if h["type"] == "replied"]
+    assert row["data"]["subject"] == "Re: hi" and row["actor"] == "cli"

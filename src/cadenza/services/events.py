@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from cadenza.core import machine
 from cadenza.core.contact import FLAG_EVENTS
+from cadenza.core.decisions import HistoryEntry
 from cadenza.core.events import CONTACT_EVENTS, EventRecord
 from cadenza.services import contact_changes, history, triggers
 from cadenza.services.effects import Applier, Ref, state_of
@@ -91,15 +92,9 @@ def record_contact_event(
     depth: int = 0,
 ) -> None:
     """Write the event to history, then move the contact's enrollments and fire triggers."""
-    history.record(
-        session,
-        history.Subject(contact_id),
-        record.type,
-        record.time,
-        step=record.step,
-        actor=actor,
-        **record.data,
-    )
+    # The event's data is whatever its sender said: it goes in as data, never as arguments.
+    entry = HistoryEntry(record.type, record.time, record.step, None, dict(record.data))
+    history.write(session, [history.row(history.Subject(contact_id), entry, actor)])
     _fan_out(session, contact_id, record, settings, exclude_enrollment)
     triggers.fire(
         session=session, contact_id=contact_id, event=record, settings=settings, depth=depth

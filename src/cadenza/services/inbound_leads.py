@@ -26,12 +26,11 @@ from cadenza.services.inbound_match import ACTOR, InboundResult, record_unmatche
 from cadenza.settings import Settings
 from cadenza.store.models import Contact, Sequence
 
-DEFAULT_INTAKE_DOMAIN = "intake.localhost"
 
 
 def intake_domain(settings: Settings) -> str:
     """The domain of intake addresses (CADENZA_INTAKE_DOMAIN)."""
-    return str(getattr(settings, "intake_domain", DEFAULT_INTAKE_DOMAIN)).strip().lower()
+    return settings.intake_domain.strip().lower()
 
 
 def slugify(name: str) -> str:

@@ -148,7 +148,7 @@ def _help_message(
 
 def help_text(session: Session, ours: str, settings: Settings) -> str:
     """The HELP answer: CADENZA_SMS_HELP_TEXT, else one naming the sender's line."""
-    configured = getattr(settings, "sms_help_text", None)
+    configured = settings.sms_help_text
     if configured:
         return str(configured)
     name = session.scalar(select(Sender.name).where(Sender.kind == "sms", Sender.address == ours))
