@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -10,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from fastapi.testclient import TestClient
 
 from cadenza.api.app import create_app
 from cadenza.clock import FixedClock
@@ -18,11 +18,6 @@ from cadenza.services.users import add_user
 from cadenza.settings import Settings
 from tests.conftest import Database
 from tests.engine_helpers import at, write
-
-with warnings.catch_warnings():
-    # Starlette's TestClient asks for httpx2 and warns about httpx, which this project pins.
-    warnings.filterwarnings("ignore", "Using `httpx` with `starlette.testclient`")
-    from fastapi.testclient import TestClient
 
 T0 = "2026-12-01T15:00:00Z"  # a Tuesday, 09:00 in Chicago
 PROBLEM = "application/problem+json"

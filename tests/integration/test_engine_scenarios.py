@@ -193,3 +193,16 @@ def test_contact_without_email_gets_an_error_task_and_continues_after_fix_and_re
     run_worker(db, "2026-12-07T10:00:00-05:00")
     assert [m["step"] for m in _messages(db)] == ["day1"]
     assert _enrollment(db)["step"] == "day3_vip"
+
+
+def test_task_titles_and_instructions_are_rendered_for_the_contact(db: Database) -> None:
+    text = BLOCKING.replace(
+        'title: "Look them up"',
+        'title: "Look up {{ contact.full_name }}", instructions: "Check [Company]"',
+    )
+    contact_id = _enroll(db, text, "2026-12-01T15:00:00Z", company="Acme")
+    run_worker(db, "2026-12-01T15:00:00Z")
+    with db.sessions() as session:
+        (reminder,) = [t for t in list_tasks(session=session) if t["kind"] == "task"]
+    assert reminder["title"] == "Look up Jane Doe" and reminder["body"] == "Check Acme"
+    assert reminder["contact_id"] == contact_id

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from email.message import EmailMessage
@@ -11,6 +10,7 @@ from typing import Any
 from urllib.parse import unquote
 
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from cadenza.api.app import create_app
@@ -23,11 +23,6 @@ from cadenza.store.models import Contact
 from tests.conftest import Database
 from tests.engine_helpers import SETTINGS, add_contact, at, run_worker, store, write
 from tests.smtp_server import Catcher, smtp_catcher
-
-with warnings.catch_warnings():
-    # Starlette's TestClient asks for httpx2 and warns about httpx, which this project pins.
-    warnings.filterwarnings("ignore", "Using `httpx` with `starlette.testclient`")
-    from fastapi.testclient import TestClient
 
 MAIL = Path(__file__).parent.parent / "fixtures" / "mail"
 START = "2026-12-01T10:00:00-06:00"  # a Tuesday in Chicago

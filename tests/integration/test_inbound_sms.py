@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from cadenza.api.app import create_app
@@ -22,11 +22,6 @@ from cadenza.settings import Settings
 from cadenza.store.models import Contact, Sender
 from tests.conftest import Database
 from tests.engine_helpers import SETTINGS, add_contact, at, run_worker, store, write
-
-with warnings.catch_warnings():
-    # Starlette's TestClient asks for httpx2 and warns about httpx, which this project pins.
-    warnings.filterwarnings("ignore", "Using `httpx` with `starlette.testclient`")
-    from fastapi.testclient import TestClient
 
 START = "2026-12-01T10:00:00-06:00"
 OUR_NUMBER = "+13125550100"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from email.message import EmailMessage
@@ -11,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fastapi.testclient import TestClient
 
 from cadenza.api.app import create_app
 from cadenza.channels.tokens import sign_token
@@ -24,11 +24,6 @@ from cadenza.store.models import Contact
 from tests.conftest import Database
 from tests.engine_helpers import SETTINGS, add_contact, at, run_worker, store, write
 from tests.smtp_server import Catcher, smtp_catcher
-
-with warnings.catch_warnings():
-    # Starlette's TestClient asks for httpx2 and warns about httpx, which this project pins.
-    warnings.filterwarnings("ignore", "Using `httpx` with `starlette.testclient`")
-    from fastapi.testclient import TestClient
 
 START = "2026-12-01T10:00:00-06:00"
 TRACKED = """

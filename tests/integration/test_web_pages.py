@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 import socket
-import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -12,6 +11,7 @@ from pathlib import Path
 from urllib.parse import quote, unquote
 
 import pytest
+from fastapi.testclient import TestClient
 from httpx import Response
 
 from cadenza.api.app import create_app
@@ -24,11 +24,6 @@ from cadenza.services.demo import examples_folder, load_demo
 from cadenza.settings import Settings
 from cadenza.store.db import writing
 from tests.conftest import Database
-
-with warnings.catch_warnings():
-    # Starlette's TestClient asks for httpx2 and warns about httpx, which this project pins.
-    warnings.filterwarnings("ignore", "Using `httpx` with `starlette.testclient`")
-    from fastapi.testclient import TestClient
 
 START = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)  # a Monday, 09:00 in Chicago
 # The worker runs at each of these; the calls of the demo's sequences are then on the list.

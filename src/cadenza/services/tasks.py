@@ -18,7 +18,7 @@ from cadenza.core.definition import (
     ManualStepBase,
     Route,
 )
-from cadenza.core.templates import render
+from cadenza.core.templates import build_variables, render
 from cadenza.errors import CadenzaError, NotFound
 from cadenza.services.views import chunks, definition_for
 from cadenza.store.models import Enrollment, Sequence, Task, User
@@ -98,10 +98,13 @@ def task_row(
     if effect.status == "error":
         row["title"] = f"Fix and retry: {step.key} for {name}"
         return row
+    variables = build_variables(
+        contact, sender=definition.senders.model_dump(), sequence={"name": definition.name}
+    )
     if isinstance(step, ManualStepBase):
         row["priority"] = step.priority
-        row["title"] = step.title or row["title"]
-        row["body"] = step.instructions
+        row["title"] = _draft(step.title, variables) if step.title else row["title"]
+        row["body"] = _draft(step.instructions, variables) if step.instructions else None
         row["assignee_id"] = resolve_assignee(
             session,
             step.assignee,
@@ -110,12 +113,6 @@ def task_row(
             contact=contact,
         )
     if isinstance(step, ManualEmailStep | ManualSmsStep):
-        variables = {
-            "contact": contact.template_vars(),
-            "user": {},
-            "sender": {},
-            "sequence": {"name": definition.name},
-        }
         row["body"] = _draft(step.body, variables)
         if isinstance(step, ManualEmailStep):
             row["subject"] = _draft(step.subject, variables)
