@@ -27,7 +27,6 @@ from cadenza.settings import Settings
 from cadenza.store.models import Contact, Sequence
 
 
-
 def intake_domain(settings: Settings) -> str:
     """The domain of intake addresses (CADENZA_INTAKE_DOMAIN)."""
     return settings.intake_domain.strip().lower()
