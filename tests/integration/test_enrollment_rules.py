@@ -256,7 +256,6 @@ steps:
 def test_contact_changes_apply_in_the_transaction_and_dnc_ends_it(db: Database) -> None:
     now = "2026-12-01T12:00:00Z"
     with write(db) as session:
-        store(session, CHANGES, at(now))
         users = [
             User(email=f"u{i}@acme.example", name=f"U{i}", created_at=at(now)) for i in range(2)
         ]
@@ -267,6 +266,8 @@ def test_contact_changes_apply_in_the_transaction_and_dnc_ends_it(db: Database) 
         session.add_all(
             [GroupMember(group_id=group.id, user_id=u.id, position=i) for i, u in enumerate(users)]
         )
+        session.flush()
+        store(session, CHANGES, at(now))
         first = add_contact(session, at(now))
         second = add_contact(session, at(now), email="b@x.example")
     _enroll(db, "Changes", [first, second], now)

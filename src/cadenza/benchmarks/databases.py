@@ -6,12 +6,16 @@ import os
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
+from typing import Any
 
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, func, insert, select, text
+from sqlalchemy.orm import Session
 
 from cadenza.store import migrate
 from cadenza.store.db import make_engine
+from cadenza.store.models import Contact
 
 DEFAULT_PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 
@@ -44,3 +48,35 @@ def _migrate(url: str) -> None:
     engine = make_engine(url)
     migrate.upgrade(engine)
     engine.dispose()
+
+
+def synthetic_contacts(
+    session: Session, count: int, now: datetime, *, company: bool = False
+) -> list[int]:
+    """`count` made-up contacts (in UTC, reachable by email) in a few statements; their ids."""
+    first = session.execute(select(func.count()).select_from(Contact)).scalar_one()
+    ids: list[int] = []
+    for start in range(first, first + count, 10_000):
+        rows: list[dict[str, Any]] = [
+            {
+                "first_name": f"Pat{i}",
+                "last_name": "Bench",
+                "email": f"pat{i}@bench.example",
+                "company": f"Company {i % 50}" if company else None,
+                "timezone": "UTC",
+                "fields": {},
+                "dnc": False,
+                "sms_opted_out": False,
+                "email_unsubscribed": False,
+                "email_bounced": False,
+                "created_at": now,
+                "updated_at": now,
+            }
+            for i in range(start, min(start + 10_000, first + count))
+        ]
+        ids.extend(
+            session.execute(
+                insert(Contact).returning(Contact.id, sort_by_parameter_order=True), rows
+            ).scalars()
+        )
+    return ids

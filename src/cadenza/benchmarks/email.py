@@ -18,7 +18,7 @@ from email.message import EmailMessage
 from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from cadenza.benchmarks.databases import fresh_database
+from cadenza.benchmarks.databases import fresh_database, synthetic_contacts
 from cadenza.clock import FixedClock, SystemClock
 from cadenza.core.lint import lint_text
 from cadenza.engine.dispatcher import Dispatcher
@@ -138,28 +138,7 @@ def _prepare(sessions: sessionmaker[Session], count: int, settings: Settings) ->
     assert definition is not None and not problems
     with writing(sessions) as session:
         sequences.apply_definition(session=session, definition=definition, source=SEQUENCE, now=T0)
-        rows = [
-            {
-                "first_name": f"Pat{i}",
-                "last_name": "Bench",
-                "email": f"pat{i}@bench.example",
-                "company": f"Company {i % 50}",
-                "timezone": "UTC",
-                "fields": {},
-                "dnc": False,
-                "sms_opted_out": False,
-                "email_unsubscribed": False,
-                "email_bounced": False,
-                "created_at": T0,
-                "updated_at": T0,
-            }
-            for i in range(count)
-        ]
-        ids = list(
-            session.execute(
-                insert(Contact).returning(Contact.id, sort_by_parameter_order=True), rows
-            ).scalars()
-        )
+        ids = synthetic_contacts(session, count, T0, company=True)
         enrollments.enroll(
             session=session, sequence="Bench email", contact_ids=ids, now=T0, settings=settings
         )

@@ -15,7 +15,7 @@ import psutil
 from sqlalchemy import Engine, func, insert, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
-from cadenza.benchmarks.databases import fresh_database
+from cadenza.benchmarks.databases import fresh_database, synthetic_contacts
 from cadenza.clock import FixedClock, SystemClock
 from cadenza.core.definition import Definition
 from cadenza.engine.worker import Worker
@@ -154,32 +154,7 @@ def _sequence(session: Session) -> int:
 
 
 def _contacts(session: Session, count: int) -> list[int]:
-    first = session.execute(select(func.count()).select_from(Contact)).scalar_one()
-    rows = [
-        {
-            "first_name": f"B{i}",
-            "last_name": "Bench",
-            "email": f"b{i}@bench.example",
-            "timezone": "UTC",
-            "fields": {},
-            "dnc": False,
-            "sms_opted_out": False,
-            "email_unsubscribed": False,
-            "email_bounced": False,
-            "created_at": T0,
-            "updated_at": T0,
-        }
-        for i in range(first, first + count)
-    ]
-    ids: list[int] = []
-    for start in range(0, count, 10_000):
-        ids.extend(
-            session.execute(
-                insert(Contact).returning(Contact.id, sort_by_parameter_order=True),
-                rows[start : start + 10_000],
-            ).scalars()
-        )
-    return ids
+    return synthetic_contacts(session, count, T0)
 
 
 def _enroll(sessions: sessionmaker[Session], count: int, figures: EngineFigures) -> None:
