@@ -13,6 +13,7 @@ from urllib.parse import quote, unquote
 import pytest
 from fastapi.testclient import TestClient
 from httpx import Response
+from sqlalchemy import update
 
 from cadenza.api.app import create_app
 from cadenza.clock import FixedClock
@@ -23,6 +24,7 @@ from cadenza.services import tasks as task_service
 from cadenza.services.demo import examples_folder, load_demo
 from cadenza.settings import Settings
 from cadenza.store.db import writing
+from cadenza.store.models import Contact
 from tests.conftest import Database
 
 START = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)  # a Monday, 09:00 in Chicago
@@ -66,6 +68,12 @@ def ui(db: Database, tmp_path: Path) -> Iterator[Ui]:
         sms_sink_path=str(tmp_path / "sms.jsonl"),
     )
     load_demo(db.sessions, examples_folder(), START, settings)
+    with writing(db.sessions) as session:  # a lead without a phone: its first text is in error
+        session.execute(
+            update(Contact)
+            .where(Contact.email == "priya.nair@kestrel.example")
+            .values(phone=None)
+        )
     with TestClient(create_app(settings, clock=FixedClock(NOW))) as client:
         for instant in PASSES:  # the app's dev mailbox receives what the dispatcher sends
             drain_once(db.sessions, FixedClock(instant), settings)
