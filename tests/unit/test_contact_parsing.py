@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import random
+
 import phonenumbers
 import pytest
 from email_validator import EmailNotValidError, validate_email
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from phonenumbers import timezone as phone_zones
 
@@ -81,12 +83,20 @@ _nanp_like = st.builds(
 )  # fmt: skip
 
 
+@settings(max_examples=400)
 @given(
     raw=st.one_of(_nanp_like, st.text("0123456789 ()+-.x", max_size=18)),
     region=st.sampled_from(["US", "CA", "GB", "JM"]),
 )
 def test_phone_fast_paths_agree_with_phonenumbers(raw: str, region: str) -> None:
     assert _ours(raw, region) == _reference_phone(raw, region)
+
+
+def test_phone_fast_paths_agree_on_every_us_area_code() -> None:
+    rng = random.Random(5)
+    for area in range(200, 1000):
+        raw = f"({area}) {rng.randrange(200, 1000)}-{rng.randrange(10_000):04d}"
+        assert _ours(raw, "US") == _reference_phone(raw, "US"), raw
 
 
 @pytest.mark.parametrize(
@@ -126,6 +136,7 @@ _domain = st.one_of(
 )  # fmt: skip
 
 
+@settings(max_examples=400)
 @given(raw=st.one_of(st.builds("{}@{}".format, _local, _domain), st.text("ab@.-", max_size=10)))
 def test_email_fast_path_agrees_with_email_validator(raw: str) -> None:
     try:

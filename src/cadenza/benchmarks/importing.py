@@ -66,7 +66,9 @@ def _row(rng: random.Random, i: int) -> list[str]:
     person = i - 50 if i % 100 == 99 else i  # a repeat: the same person as an earlier row
     first, last = FIRST[person % len(FIRST)], LAST[person // len(FIRST) % len(LAST)]
     company = f"Company {person % 2000}"
-    email = f"{first}.{last}.{person}@{company.replace(' ', '').lower()}.example.com"
+    # Addresses are ASCII even when names are not (Müller writes mueller@), as in real lists.
+    local = f"{first}.{last}".replace("ü", "ue")
+    email = f"{local}.{person}@{company.replace(' ', '').lower()}.example.com"
     exchange = rng.choice(EXCHANGES)
     phone = rng.choice(PHONE_FORMATS).format(
         a=rng.choice(AREA_CODES), e=exchange, n=f"{rng.randrange(10_000):04d}"
