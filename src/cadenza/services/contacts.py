@@ -306,10 +306,11 @@ def _owner(draft: Draft, name: str, text: str, region: str, owners: Mapping[str,
 
 
 def _tags(draft: Draft, name: str, text: str, region: str, owners: Mapping[str, int]) -> None:
-    tags = parse_tags(text)
-    if too_long := [tag for tag in tags if len(tag) > TAG_LIMIT]:
-        raise ValueError(f"tag {too_long[0]!r} is longer than {TAG_LIMIT} characters")
-    draft.tags.extend(tag for tag in tags if tag not in draft.tags)
+    for tag in parse_tags(text):
+        if len(tag) > TAG_LIMIT:
+            raise ValueError(f"tag {tag!r} is longer than {TAG_LIMIT} characters")
+        if tag not in draft.tags:
+            draft.tags.append(tag)
 
 
 def _flag(draft: Draft, name: str, text: str, region: str, owners: Mapping[str, int]) -> None:
