@@ -14,8 +14,7 @@ from phonenumbers import timezone as phone_zones
 from cadenza.core.zones import is_timezone
 from cadenza.errors import ValidationFailed
 from cadenza.services.contact_bulk import merge_duplicates
-from cadenza.services.contact_import import field_key, match_header, plan_columns
-from cadenza.services.contacts import (
+from cadenza.services.contact_fields import (
     Draft,
     clean,
     normalize_email,
@@ -24,6 +23,7 @@ from cadenza.services.contacts import (
     parse_phone,
     parse_tags,
 )
+from cadenza.services.contact_import import field_key, match_header, plan_columns
 
 
 @pytest.mark.parametrize(

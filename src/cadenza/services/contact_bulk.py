@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql.dml import UpdateBase
 
 from cadenza.errors import Conflict
-from cadenza.services.contacts import FLAGS, Draft
+from cadenza.services.contact_fields import FLAGS, Draft
 from cadenza.store.models import Contact, ContactTag
 
 # (stage, done, total): stage is "checking" (rows) then "writing" (contacts).

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from cadenza.errors import ValidationFailed
 from cadenza.services.contact_bulk import Progress, merge_duplicates, upsert
-from cadenza.services.contacts import KNOWN_FIELDS, TAG_LIMIT, Draft, clean
+from cadenza.services.contact_fields import KNOWN_FIELDS, TAG_LIMIT, Draft, clean
 from cadenza.store.db import writing
 from cadenza.store.models import User
 

@@ -8,7 +8,7 @@ from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
 
 from cadenza.errors import Conflict, NotFound, ValidationFailed
-from cadenza.services.contacts import normalize_email, parse_phone
+from cadenza.services.contact_fields import normalize_email, parse_phone
 from cadenza.store.models import Group, GroupMember, User
 
 ROLES = ("admin", "manager", "agent")
