@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from cadenza.core import calendar, machine
@@ -18,6 +18,8 @@ from cadenza.errors import Conflict, NotFound
 from cadenza.services import history, tasks
 from cadenza.services.views import chunks, definition_for, load_views
 from cadenza.settings import Settings
+from cadenza.store import bulk
+from cadenza.store.bulk import ENROLLMENTS
 from cadenza.store.models import Contact, ContactTag, Enrollment, Sequence, SequenceVersion
 
 ENROLLABLE = ("active", "paused", "draft")
@@ -149,13 +151,7 @@ def _enroll_batch(
         )
         decisions.append((contact_id, decision))
     if rows:
-        ids = (
-            session.execute(
-                insert(Enrollment).returning(Enrollment.id, sort_by_parameter_order=True), rows
-            )
-            .scalars()
-            .all()
-        )
+        ids = bulk.insert_returning_ids(session, ENROLLMENTS, rows)
         for enrollment_id, (contact_id, decision) in zip(ids, decisions, strict=True):
             subject = history.Subject(contact_id, seq.id, enrollment_id)
             refused_rows.extend(history.row(subject, e, actor) for e in decision.history)
