@@ -28,7 +28,6 @@ from cadenza.core.definition import (
     ACTION_CHANNEL,
     AUTOMATIC_MESSAGES,
     CONTACT_CHANGES,
-    MANUAL_ACTIONS,
     BranchStep,
     Definition,
     Duration,
@@ -481,7 +480,6 @@ def _iso(instant: datetime | None) -> str | None:
 
 
 __all__ = [
-    "MANUAL_ACTIONS",
     "Limiter",
     "Situation",
     "advance",

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from cadenza.core import calendar, machine
@@ -295,7 +295,3 @@ def count_live(session: Session, sequence_id: int) -> int:
         .select_from(Enrollment)
         .where(Enrollment.sequence_id == sequence_id, Enrollment.status.in_(LIVE_OR_PAUSED))
     ).scalar_one()
-
-
-def set_status(session: Session, enrollment_id: int, **values: Any) -> None:
-    session.execute(update(Enrollment).where(Enrollment.id == enrollment_id).values(**values))

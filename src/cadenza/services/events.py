@@ -142,7 +142,3 @@ def _fan_out(
             )
             applier.apply(ref, definition, contact, decision)
     applier.flush()
-
-
-def event_time(value: datetime | None, now: datetime) -> datetime:
-    return value or now

@@ -23,7 +23,7 @@ from cadenza.errors import Conflict, NotFound, ValidationFailed
 from cadenza.services import history, tasks, views
 from cadenza.services.effects import Applier, state_of
 from cadenza.services.enrollments import LIVE_OR_PAUSED, count_live, latest_version
-from cadenza.services.operations import _locked, _ref, _situation
+from cadenza.services.operations import locked_enrollment, ref_of, situation_of
 from cadenza.services.sequences import canonical, digest
 from cadenza.services.versions import MigrateReport, migrate
 from cadenza.settings import Settings
@@ -197,7 +197,7 @@ def delete(*, session: Session, name: str, now: datetime, actor: str = "system")
     session.execute(delete_rows(SequenceVersion).where(SequenceVersion.sequence_id == seq.id))
     session.delete(seq)
     session.flush()
-    _forget(session, version_ids)
+    views.forget_versions(session, version_ids)
     history.record(
         session,
         history.Subject(None),
@@ -207,13 +207,6 @@ def delete(*, session: Session, name: str, now: datetime, actor: str = "system")
         actor=actor,
         sequence=name,
     )
-
-
-def _forget(session: Session, version_ids: list[int]) -> None:
-    # The parsed-definition cache is keyed by version id, and SQLite may reuse a deleted id.
-    url = str(session.get_bind().engine.url)
-    for version_id in version_ids:
-        views._by_version.pop((url, version_id), None)
 
 
 def _sequence(session: Session, name: str, *, lock: bool = True) -> Sequence:
@@ -289,7 +282,7 @@ def pause_enrollment(
     *, session: Session, enrollment_id: int, now: datetime, actor: str = "system"
 ) -> Enrollment:
     """Hold one enrollment until a person resumes it (a sequence resume leaves it paused)."""
-    enrollment = _locked(session, enrollment_id)
+    enrollment = locked_enrollment(session, enrollment_id)
     if enrollment.status == "paused" and enrollment.paused_by == "person":
         raise Conflict(f"enrollment {enrollment_id} is already paused")
     _hold(enrollment, now)
@@ -301,7 +294,7 @@ def resume_enrollment(
     *, session: Session, enrollment_id: int, now: datetime, actor: str = "system"
 ) -> Enrollment:
     """Let a person-paused enrollment move again (under a paused sequence: when it resumes)."""
-    enrollment = _locked(session, enrollment_id)
+    enrollment = locked_enrollment(session, enrollment_id)
     if enrollment.status != "paused":
         raise Conflict(f"enrollment {enrollment_id} is {enrollment.status}, not paused")
     seq = session.get(Sequence, enrollment.sequence_id)
@@ -328,7 +321,7 @@ def stop(
     *, session: Session, enrollment_id: int, now: datetime, actor: str = "system"
 ) -> Enrollment:
     """Pause an enrollment and cancel its open tasks (they leave people's to-do lists)."""
-    enrollment = _locked(session, enrollment_id)
+    enrollment = locked_enrollment(session, enrollment_id)
     _hold(enrollment, now)
     tasks.cancel_open(session, enrollment.id, now)
     _log(session, enrollment, "stopped", now, actor, f"stopped by {actor}; open tasks canceled")
@@ -343,7 +336,7 @@ def remove(
     The row stays as a tombstone with status `removed`, so `reentry: never` still refuses
     to enroll the contact again.
     """
-    enrollment = _locked(session, enrollment_id)
+    enrollment = locked_enrollment(session, enrollment_id)
     if enrollment.status == "removed":
         raise Conflict(f"enrollment {enrollment_id} is already removed")
     session.execute(delete_rows(Event).where(Event.enrollment_id == enrollment.id))
@@ -369,17 +362,17 @@ def skip_to_next(
     actor: str = "system",
 ) -> Enrollment:
     """Move on now: the current step is skipped and the next one is due at once."""
-    enrollment = _locked(session, enrollment_id)
+    enrollment = locked_enrollment(session, enrollment_id)
     if enrollment.status not in LIVE:
         hint = ": resume it first" if enrollment.status == "paused" else ""
         raise Conflict(f"enrollment {enrollment_id} is {enrollment.status}{hint}")
     state = state_of(enrollment)
     if state.waiting and state.waiting.get("kind") == "task":
         _cancel_step_tasks(session, enrollment.id, str(state.step), now)
-    sit = _situation(session, enrollment, now, settings)
+    sit = situation_of(session, enrollment, now, settings)
     decision = machine.skip(sit, state, f"moved on by {actor}")
     applier = Applier(session, now, settings, actor)
-    applier.apply(_ref(session, enrollment), sit.definition, sit.contact, decision)
+    applier.apply(ref_of(session, enrollment), sit.definition, sit.contact, decision)
     applier.flush()
     session.refresh(enrollment)
     return enrollment

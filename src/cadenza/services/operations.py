@@ -10,14 +10,13 @@ from cadenza.core import machine
 from cadenza.errors import Conflict, ValidationFailed
 from cadenza.services import history
 from cadenza.services.effects import Applier, Ref, state_of
-from cadenza.services.enrollments import sequence_by_name
 from cadenza.services.tasks import blocking_enrollment, get_task
 from cadenza.services.views import definition_for, load_views
 from cadenza.settings import Settings
 from cadenza.store.models import Enrollment, Sequence, Task
 
 
-def _ref(session: Session, enrollment: Enrollment) -> Ref:
+def ref_of(session: Session, enrollment: Enrollment) -> Ref:
     sequence = session.get(Sequence, enrollment.sequence_id)
     assert sequence is not None
     depth = int((enrollment.state or {}).get("depth", 0))
@@ -32,7 +31,7 @@ def _ref(session: Session, enrollment: Enrollment) -> Ref:
     )
 
 
-def _situation(
+def situation_of(
     session: Session, enrollment: Enrollment, now: datetime, settings: Settings
 ) -> machine.Situation:
     definition = definition_for(session=session, version_id=enrollment.version_id)
@@ -63,13 +62,13 @@ def complete_task(
         raise Conflict(f"task {task_id} is already {task.status}")
     enrollment = blocking_enrollment(session, task)
     if enrollment is not None:
-        sit = _situation(session, enrollment, now, settings)
+        sit = situation_of(session, enrollment, now, settings)
         try:
             decision = machine.complete_task(sit, state_of(enrollment), str(task.step), outcome)
         except ValueError as exc:
             raise ValidationFailed(str(exc)) from None
         applier = Applier(session, now, settings, actor)
-        applier.apply(_ref(session, enrollment), sit.definition, sit.contact, decision)
+        applier.apply(ref_of(session, enrollment), sit.definition, sit.contact, decision)
         applier.flush()
     else:
         history.record(
@@ -96,7 +95,7 @@ def retry_step(
     actor: str = "system",
 ) -> Enrollment:
     """Run a step in error again now: its error task is resolved and the worker picks it up."""
-    enrollment = _locked(session, enrollment_id)
+    enrollment = locked_enrollment(session, enrollment_id)
     waiting = (enrollment.state or {}).get("waiting") or {}
     if enrollment.status != "waiting" or waiting.get("kind") != "task":
         raise Conflict(f"enrollment {enrollment_id} has no step in error to retry")
@@ -105,10 +104,10 @@ def retry_step(
         raise Conflict(f"enrollment {enrollment_id} is waiting on a person, not on an error")
     for task in errors:
         task.status, task.completed_at = "skipped", now
-    sit = _situation(session, enrollment, now, settings)
+    sit = situation_of(session, enrollment, now, settings)
     decision = machine.retry(sit, state_of(enrollment))
     applier = Applier(session, now, settings, actor)
-    applier.apply(_ref(session, enrollment), sit.definition, sit.contact, decision)
+    applier.apply(ref_of(session, enrollment), sit.definition, sit.contact, decision)
     applier.flush()
     session.refresh(enrollment)
     return enrollment
@@ -120,7 +119,7 @@ def enrollment_tasks(session: Session, enrollment_id: int) -> list[Task]:
     return list(session.scalars(select(Task).where(Task.enrollment_id == enrollment_id)))
 
 
-def _locked(session: Session, enrollment_id: int) -> Enrollment:
+def locked_enrollment(session: Session, enrollment_id: int) -> Enrollment:
     from sqlalchemy import select
 
     from cadenza.errors import NotFound
@@ -131,6 +130,3 @@ def _locked(session: Session, enrollment_id: int) -> Enrollment:
     if enrollment is None:
         raise NotFound(f"no enrollment {enrollment_id}")
     return enrollment
-
-
-__all__ = ["complete_task", "retry_step", "sequence_by_name"]

@@ -120,3 +120,10 @@ def definition_for(*, session: Session, version_id: int) -> Definition:
             _by_version.clear()
         _by_version[key] = found
     return found
+
+
+def forget_versions(session: Session, version_ids: Iterable[int]) -> None:
+    """Drop deleted versions from the cache (SQLite may hand their ids out again)."""
+    url = str(session.get_bind().engine.url)
+    for version_id in version_ids:
+        _by_version.pop((url, version_id), None)
