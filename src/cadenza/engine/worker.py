@@ -11,7 +11,6 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 
 from sqlalchemy import select
-from sqlalchemy.engine import RowMapping
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -22,7 +21,7 @@ from cadenza.engine.limits import Limits
 from cadenza.services.effects import Applier, Ref, state_of
 from cadenza.services.views import definition_for, load_events, views_of_claimed
 from cadenza.settings import Settings
-from cadenza.store.claims import claim_due
+from cadenza.store.claims import Claimed, claim_due
 from cadenza.store.db import writing
 from cadenza.store.models import Sequence as SequenceRow
 
@@ -89,58 +88,56 @@ class Worker:
 
 
 def advance_batch(
-    session: Session, rows: Sequence[RowMapping], now: datetime, settings: Settings
+    session: Session, rows: Sequence[Claimed], now: datetime, settings: Settings
 ) -> None:
     """Decide and apply every claimed enrollment inside the claiming transaction."""
     sequences = {
         r.id: (r.name, r.status)
         for r in session.execute(
             select(SequenceRow.id, SequenceRow.name, SequenceRow.status).where(
-                SequenceRow.id.in_({row["sequence_id"] for row in rows})
+                SequenceRow.id.in_({row.sequence_id for row in rows})
             )
         )
     }
     definitions = {
-        v: definition_for(session=session, version_id=v)
-        for v in {row["version_id"] for row in rows}
+        v: definition_for(session=session, version_id=v) for v in {row.version_id for row in rows}
     }
     contacts = views_of_claimed(session, rows)
     with_events = {v for v, d in definitions.items() if uses_events(d)}
-    needing = [row for row in rows if row["version_id"] in with_events]
+    needing = [row for row in rows if row.version_id in with_events]
     events = (
         load_events(
             session=session,
-            contact_ids=(r["contact_id"] for r in needing),
-            since=min(r["enrolled_at"] for r in needing),
+            contact_ids=(r.contact_id for r in needing),
+            since=min(r.enrolled_at for r in needing),
         )
         if needing
         else {}
     )
     limits = Limits(session)
     applier = Applier(session, now, settings)
+    quiet = settings.quiet_hours
     for row in rows:
-        definition = definitions[row["version_id"]]
-        name, status = sequences[row["sequence_id"]]
-        contact = contacts[row["contact_id"]]
+        definition = definitions[row.version_id]
+        name, status = sequences[row.sequence_id]
         sit = machine.Situation(
             definition,
-            contact,
-            now=now,
-            events=events.get(row["contact_id"], ()),
-            sequence_status=status,
-            quiet=settings.quiet_hours,
-            limiter=limits.for_sequence(row["sequence_id"], definition),
+            contacts[row.contact_id],
+            now,
+            events.get(row.contact_id, ()),
+            status,
+            quiet,
+            limits.for_sequence(row.sequence_id, definition),
         )
         decision = machine.advance(sit, state_of(row))
-        depth = int((row["state"] or {}).get("depth", 0))
         ref = Ref(
-            row["id"],
-            row["sequence_id"],
+            row.id,
+            row.sequence_id,
             name,
-            row["version_id"],
-            row["contact_id"],
-            row["initiator_id"],
-            depth,
+            row.version_id,
+            row.contact_id,
+            row.initiator_id,
+            int(row.state.get("depth", 0)),
         )
         applier.apply(ref, definition, sit.contact, decision)
     limits.flush()

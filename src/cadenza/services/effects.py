@@ -11,7 +11,6 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import insert
-from sqlalchemy.engine import RowMapping
 from sqlalchemy.orm import Session
 
 from cadenza.core.contact import ContactView
@@ -28,6 +27,7 @@ from cadenza.core.events import EventRecord
 from cadenza.services import contact_changes, history, outbox, tasks
 from cadenza.settings import Settings
 from cadenza.store import bulk
+from cadenza.store.claims import Claimed
 from cadenza.store.models import Enrollment, Task
 
 MAX_TRIGGER_DEPTH = 5  # a chain of sequences handing a contact on stops here
@@ -46,20 +46,19 @@ class Ref:
     depth: int = 0
 
 
-def state_of(row: RowMapping | Enrollment) -> EnrollmentState:
-    """The machine's view of an enrollment row (a Core mapping or an ORM object)."""
-    get = row.__getitem__ if isinstance(row, RowMapping) else lambda k: getattr(row, k)
-    extra = get("state") or {}
+def state_of(row: Claimed | Enrollment) -> EnrollmentState:
+    """The machine's view of an enrollment row (claimed by the worker, or an ORM object)."""
+    extra = row.state or {}
     return EnrollmentState(
-        status=get("status"),
-        step=get("step"),
-        due_at=get("due_at"),
-        enrolled_at=get("enrolled_at"),
-        last_step_at=get("last_step_at"),
-        visits=dict(extra.get("visits", {})),
-        waiting=extra.get("waiting"),
-        outcome=get("outcome"),
-        exit_reason=get("exit_reason"),
+        row.status,  # type: ignore[arg-type]
+        row.step,
+        row.due_at,
+        row.enrolled_at,
+        row.last_step_at,
+        dict(extra.get("visits", {})),
+        extra.get("waiting"),
+        row.outcome,
+        row.exit_reason,
     )
 
 

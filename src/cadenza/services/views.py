@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.engine import RowMapping
 from sqlalchemy.orm import Session
 
 from cadenza.core.contact import ContactView
 from cadenza.core.definition import Definition
 from cadenza.core.events import EventRecord
-from cadenza.store.claims import CONTACT_PREFIX, CONTACT_VIEW_COLUMNS
+from cadenza.store.claims import CONTACT_VIEW_COLUMNS, VIEW_FIELDS, Claimed
 from cadenza.store.models import Contact, ContactTag, Event, SequenceVersion, User
 
 CHUNK = 900  # below SQLite's bound-parameter limit
@@ -31,17 +30,13 @@ def chunks(ids: Iterable[int], size: int = CHUNK) -> Iterable[list[int]]:
         yield batch
 
 
-_VIEW_FIELDS = tuple(c.key for c in CONTACT_VIEW_COLUMNS)
-
-
-def view_of(values: Mapping[str, Any], tags: list[str]) -> ContactView:
-    """A ContactView from its columns (no validation: they come from our own rows)."""
-    data = dict(values)
-    data["first_name"] = data["first_name"] or ""
-    data["last_name"] = data["last_name"] or ""
-    data["fields"] = data["fields"] or {}
-    data["tags"] = sorted(tags)
-    return ContactView.model_construct(**data)
+def view_of(values: dict[str, Any], tags: list[str]) -> ContactView:
+    """A ContactView made of `values`, a contact's columns (no validation: our own rows)."""
+    values["first_name"] = values["first_name"] or ""
+    values["last_name"] = values["last_name"] or ""
+    values["fields"] = values["fields"] or {}
+    values["tags"] = sorted(tags)
+    return ContactView.trusted(values)
 
 
 def load_tags(session: Session, contact_ids: Iterable[int]) -> dict[int, list[str]]:
@@ -57,15 +52,13 @@ def load_tags(session: Session, contact_ids: Iterable[int]) -> dict[int, list[st
     return tags
 
 
-def views_of_claimed(session: Session, rows: Sequence[RowMapping]) -> dict[int, ContactView]:
+def views_of_claimed(session: Session, rows: Sequence[Claimed]) -> dict[int, ContactView]:
     """The contacts of claimed enrollments: their columns came with the claim; tags are added."""
-    tags = load_tags(session, (row["contact_id"] for row in rows))
+    tags = load_tags(session, (row.contact_id for row in rows))
     views: dict[int, ContactView] = {}
     for row in rows:
-        contact_id = row["contact_id"]
-        if contact_id not in views:
-            values = {f: row[CONTACT_PREFIX + f] for f in _VIEW_FIELDS}
-            views[contact_id] = view_of(values, tags.get(contact_id, []))
+        if row.contact_id not in views:
+            views[row.contact_id] = view_of(row.contact, tags.get(row.contact_id, []))
     return views
 
 
@@ -82,7 +75,7 @@ def load_views(*, session: Session, contact_ids: Iterable[int]) -> dict[int, Con
             .where(Contact.id.in_(batch))
         )
         for row in connection.execute(query):
-            views[row[0]] = view_of(dict(zip(_VIEW_FIELDS, row, strict=True)), tags.get(row[0], []))
+            views[row[0]] = view_of(dict(zip(VIEW_FIELDS, row, strict=True)), tags.get(row[0], []))
     return views
 
 

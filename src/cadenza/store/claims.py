@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import select, text, update
-from sqlalchemy.engine import RowMapping
+from sqlalchemy import Integer, bindparam, select, text, update
+from sqlalchemy.engine import Dialect, RowMapping
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.compiler import SQLCompiler
 
+from cadenza.store.bulk import loads, sqlite_datetime, sqlite_time
 from cadenza.store.models import LIVE_STATUSES, Contact, Enrollment, Message, User
 
 CLAIM_COLUMNS = (
@@ -53,27 +57,107 @@ CONTACT_PREFIX = "contact__"
 LIVE_ROWS = text("enrollments.status IN (" + ", ".join(f"'{s}'" for s in LIVE_STATUSES) + ")")
 
 
-def claim_due(session: Session, now: datetime, limit: int) -> Sequence[RowMapping]:
+@dataclass(slots=True)
+class Claimed:
+    """A claimed enrollment's columns, with its contact's columns (no tags) in `contact`."""
+
+    id: int
+    sequence_id: int
+    version_id: int
+    contact_id: int
+    status: str
+    step: str | None
+    due_at: datetime | None
+    enrolled_at: datetime
+    last_step_at: datetime | None
+    outcome: str | None
+    exit_reason: str | None
+    initiator_id: int | None
+    state: dict[str, Any]
+    contact: dict[str, Any]
+
+
+VIEW_FIELDS = tuple(c.key for c in CONTACT_VIEW_COLUMNS)
+_CLAIM_QUERY = (
+    select(*CLAIM_COLUMNS, *(c.label(CONTACT_PREFIX + c.key) for c in CONTACT_VIEW_COLUMNS))
+    .join(Contact, Contact.id == Enrollment.contact_id)
+    .outerjoin(User, User.id == Contact.owner_id)
+    .where(LIVE_ROWS, Enrollment.due_at <= bindparam("now"))
+    .order_by(Enrollment.due_at)
+    .limit(bindparam("limit", type_=Integer))
+)
+# The claim compiled once per dialect: the worker runs it on every tick, and SQLAlchemy's
+# per-row result processing would cost more than the database does.
+_compiled: dict[str, SQLCompiler] = {}
+
+
+def _statement(dialect: Dialect) -> SQLCompiler:
+    found = _compiled.get(dialect.name)
+    if found is None:
+        query = _CLAIM_QUERY
+        if dialect.name == "postgresql":
+            # The contact comes along in the same round trip; only the enrollment is locked.
+            query = query.with_for_update(skip_locked=True, of=Enrollment)
+        found = _compiled[dialect.name] = query.compile(dialect=dialect)
+    return found
+
+
+def claim_due(session: Session, now: datetime, limit: int) -> list[Claimed]:
     """Claim up to `limit` due enrollments.
 
     PostgreSQL: one `FOR UPDATE SKIP LOCKED` statement, so any number of workers share the
     work without waiting on each other. SQLite: the caller's BEGIN IMMEDIATE already made
     this the only writer. Either way the rows stay claimed until the transaction ends, and
     the partial index on live `due_at` keeps the cost proportional to what is due.
+
+    The statement runs on the driver's cursor and its values are converted here, once.
     """
-    contact = [c.label(CONTACT_PREFIX + c.key) for c in CONTACT_VIEW_COLUMNS]
-    query = (
-        select(*CLAIM_COLUMNS, *contact)
-        .join(Contact, Contact.id == Enrollment.contact_id)
-        .outerjoin(User, User.id == Contact.owner_id)
-        .where(LIVE_ROWS, Enrollment.due_at <= now)
-        .order_by(Enrollment.due_at)
-        .limit(limit)
+    connection = session.connection()
+    compiled = _statement(connection.dialect)
+    cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    try:
+        if connection.dialect.name == "postgresql":
+            cursor.execute(compiled.string, {"now": now, "limit": limit})
+            return [_from_postgres(row) for row in cursor.fetchall()]
+        params = compiled.construct_params({"now": sqlite_time(now), "limit": limit}) or {}
+        cursor.execute(compiled.string, [params[name] for name in compiled.positiontup or ()])
+        return [_from_sqlite(row) for row in cursor.fetchall()]
+    finally:
+        cursor.close()
+
+
+def _from_postgres(row: tuple[Any, ...]) -> Claimed:
+    """psycopg already hands back aware times, decoded JSON and booleans."""
+    contact = dict(zip(VIEW_FIELDS, row[13:], strict=True))
+    return Claimed(*row[:13], contact)  # type: ignore[call-arg]  # 13 columns, then contact
+
+
+def _from_sqlite(row: tuple[Any, ...]) -> Claimed:
+    """SQLite hands back times as text, JSON as text and flags as 0/1."""
+    contact = dict(zip(VIEW_FIELDS, row[13:], strict=True))
+    fields = contact["fields"]
+    contact["fields"] = loads(fields) if fields and fields != "{}" else {}
+    for flag in _FLAGS:
+        contact[flag] = bool(contact[flag])
+    return Claimed(
+        row[0],
+        row[1],
+        row[2],
+        row[3],
+        row[4],
+        row[5],
+        sqlite_datetime(row[6]),
+        sqlite_datetime(row[7]),  # type: ignore[arg-type]  # never null
+        sqlite_datetime(row[8]),
+        row[9],
+        row[10],
+        row[11],
+        loads(row[12]) if row[12] else {},
+        contact,
     )
-    if session.get_bind().dialect.name == "postgresql":
-        # The contact comes along in the same round trip; only the enrollment is locked.
-        query = query.with_for_update(skip_locked=True, of=Enrollment)
-    return session.execute(query).mappings().all()
+
+
+_FLAGS = ("dnc", "sms_opted_out", "email_unsubscribed", "email_bounced")
 
 
 MESSAGE_COLUMNS = tuple(Message.__table__.c)

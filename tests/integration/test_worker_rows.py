@@ -1,0 +1,93 @@
+"""The worker reads and writes rows on the driver's cursor: what it stores must read back the same."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import select
+
+from cadenza.services import enrollments
+from cadenza.store.claims import claim_due
+from cadenza.store.db import writing
+from cadenza.store.models import Enrollment, Event, User
+from tests.conftest import Database
+from tests.engine_helpers import SETTINGS, add_contact, at, run_worker, store, write
+
+TWO_STEPS = """
+name: Rows
+schedule: {timezone: UTC, days: every_day, holidays: none}
+steps:
+  - key: first
+    action: branch
+    branches: [{when: {tag: vip}, to: last}]
+  - {key: middle, action: add_tag, tag: seen, wait: {minutes: 90}}
+  - {key: last, action: end, wait: {days: 1}}
+"""
+START = at("2026-12-01T12:00:00.123456Z")
+
+
+def test_a_claimed_contact_has_every_value_of_its_row(db: Database) -> None:
+    with write(db) as session:
+        store(session, TWO_STEPS, START)
+        owner = User(email="owner@example.com", name="Owner", created_at=START)
+        session.add(owner)
+        session.flush()
+        contact_id = add_contact(
+            session,
+            START,
+            first_name="Ana",
+            phone=None,
+            dnc=False,
+            email_bounced=True,
+            fields={"plan": "gold", "seats": 12},
+            owner_id=owner.id,
+        )
+        enrollments.enroll(
+            session=session, sequence="Rows", contact_ids=[contact_id], now=START, settings=SETTINGS
+        )
+    with writing(db.sessions) as session:
+        (claimed,) = claim_due(session, START, 10)
+        session.rollback()
+    assert claimed.contact_id == contact_id
+    assert claimed.due_at == START and claimed.due_at.tzinfo is not None
+    assert claimed.enrolled_at == START
+    assert claimed.last_step_at is None
+    assert claimed.status == "active" and claimed.step == "first"
+    contact = claimed.contact
+    assert contact["first_name"] == "Ana" and contact["phone"] is None
+    assert contact["fields"] == {"plan": "gold", "seats": 12}
+    assert contact["email_bounced"] is True and contact["dnc"] is False
+    assert contact["owner"] == "owner@example.com"
+    assert contact["timezone"] == "America/Chicago"
+
+
+def test_what_the_worker_writes_reads_back_through_the_models(db: Database) -> None:
+    with write(db) as session:
+        store(session, TWO_STEPS, START)
+        contact_id = add_contact(session, START)
+        enrollments.enroll(
+            session=session, sequence="Rows", contact_ids=[contact_id], now=START, settings=SETTINGS
+        )
+    assert run_worker(db, START) == 1
+    with db.sessions() as session:
+        enrollment = session.scalars(select(Enrollment)).one()
+        assert enrollment.step == "middle"
+        assert enrollment.due_at == START + timedelta(minutes=90)
+        assert enrollment.last_step_at == START
+        assert enrollment.updated_at == START
+        assert enrollment.state == {"visits": {"first": 1}}
+        executed = session.scalars(select(Event).where(Event.type == "step_executed")).one()
+        assert executed.time == START and executed.time.tzinfo is not None
+        assert executed.data == {"action": "branch"}
+        assert executed.reason == "no branch matched"
+    # The worker's own text must sort as SQLAlchemy's does, or the due index would misorder.
+    later = START + timedelta(minutes=90)
+    assert run_worker(db, later - timedelta(microseconds=1)) == 0
+    assert run_worker(db, later) == 1
+    with db.sessions() as session:
+        enrollment = session.scalars(select(Enrollment)).one()
+        assert enrollment.step == "last"
+        assert enrollment.due_at == later + timedelta(days=1)
+        assert enrollment.state == {"visits": {"first": 1, "middle": 1}}
+        assert enrollment.due_at is not None
+        assert enrollment.due_at.astimezone(UTC) == datetime(2026, 12, 2, 13, 30, 0, 123456, UTC)
