@@ -9,7 +9,7 @@ from sqlalchemy import select
 from cadenza.services import enrollments
 from cadenza.store.claims import claim_due
 from cadenza.store.db import writing
-from cadenza.store.models import Enrollment, Event, User
+from cadenza.store.models import ContactTag, Enrollment, Event, User
 from tests.conftest import Database
 from tests.engine_helpers import SETTINGS, add_contact, at, run_worker, store, write
 
@@ -42,6 +42,8 @@ def test_a_claimed_contact_has_every_value_of_its_row(db: Database) -> None:
             fields={"plan": "gold", "seats": 12},
             owner_id=owner.id,
         )
+        session.add_all([ContactTag(contact_id=contact_id, tag=t) for t in ("vip", "Alpha")])
+        session.flush()
         enrollments.enroll(
             session=session, sequence="Rows", contact_ids=[contact_id], now=START, settings=SETTINGS
         )
@@ -59,6 +61,8 @@ def test_a_claimed_contact_has_every_value_of_its_row(db: Database) -> None:
     assert contact["email_bounced"] is True and contact["dnc"] is False
     assert contact["owner"] == "owner@example.com"
     assert contact["timezone"] == "America/Chicago"
+    assert contact["tags"] == ["Alpha", "vip"]
+    assert (claimed.sequence_name, claimed.sequence_status) == ("Rows", "active")
 
 
 def test_what_the_worker_writes_reads_back_through_the_models(db: Database) -> None:

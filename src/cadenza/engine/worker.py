@@ -10,7 +10,6 @@ import time
 from collections.abc import Callable, Sequence
 from datetime import datetime
 
-from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -23,7 +22,6 @@ from cadenza.services.views import definition_for, load_events, views_of_claimed
 from cadenza.settings import Settings
 from cadenza.store.claims import Claimed, claim_due
 from cadenza.store.db import writing
-from cadenza.store.models import Sequence as SequenceRow
 
 log = logging.getLogger(__name__)
 
@@ -91,18 +89,10 @@ def advance_batch(
     session: Session, rows: Sequence[Claimed], now: datetime, settings: Settings
 ) -> None:
     """Decide and apply every claimed enrollment inside the claiming transaction."""
-    sequences = {
-        r.id: (r.name, r.status)
-        for r in session.execute(
-            select(SequenceRow.id, SequenceRow.name, SequenceRow.status).where(
-                SequenceRow.id.in_({row.sequence_id for row in rows})
-            )
-        )
-    }
     definitions = {
         v: definition_for(session=session, version_id=v) for v in {row.version_id for row in rows}
     }
-    contacts = views_of_claimed(session, rows)
+    contacts = views_of_claimed(rows)
     with_events = {v for v, d in definitions.items() if uses_events(d)}
     needing = [row for row in rows if row.version_id in with_events]
     events = (
@@ -119,13 +109,12 @@ def advance_batch(
     quiet = settings.quiet_hours
     for row in rows:
         definition = definitions[row.version_id]
-        name, status = sequences[row.sequence_id]
         sit = machine.Situation(
             definition,
             contacts[row.contact_id],
             now,
             events.get(row.contact_id, ()),
-            status,
+            row.sequence_status,
             quiet,
             limits.for_sequence(row.sequence_id, definition),
         )
@@ -133,7 +122,7 @@ def advance_batch(
         ref = Ref(
             row.id,
             row.sequence_id,
-            name,
+            row.sequence_name,
             row.version_id,
             row.contact_id,
             row.initiator_id,

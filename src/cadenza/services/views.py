@@ -52,13 +52,16 @@ def load_tags(session: Session, contact_ids: Iterable[int]) -> dict[int, list[st
     return tags
 
 
-def views_of_claimed(session: Session, rows: Sequence[Claimed]) -> dict[int, ContactView]:
-    """The contacts of claimed enrollments: their columns came with the claim; tags are added."""
-    tags = load_tags(session, (row.contact_id for row in rows))
+def views_of_claimed(rows: Sequence[Claimed]) -> dict[int, ContactView]:
+    """The contacts of claimed enrollments, whose columns and tags came with the claim."""
     views: dict[int, ContactView] = {}
     for row in rows:
         if row.contact_id not in views:
-            views[row.contact_id] = view_of(row.contact, tags.get(row.contact_id, []))
+            values = row.contact
+            values["first_name"] = values["first_name"] or ""
+            values["last_name"] = values["last_name"] or ""
+            values["fields"] = values["fields"] or {}
+            views[row.contact_id] = ContactView.trusted(values)
     return views
 
 

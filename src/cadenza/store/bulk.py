@@ -37,8 +37,9 @@ _PG_UPDATE = (
         f"{name} = v.{name}::jsonb" if name == "state" else f"{name} = v.{name}"
         for name, _type in _STATE_COLUMNS
     )
-    + " FROM unnest(%(_id)s::bigint[], "
-    + ", ".join(f"%({name})s::{kind}[]" for name, kind in _STATE_COLUMNS)
+    # %(name)b: the arrays go over in binary, with no quoting pass over every value.
+    + " FROM unnest(%(_id)b::bigint[], "
+    + ", ".join(f"%({name})b::{kind}[]" for name, kind in _STATE_COLUMNS)
     + ") AS v(id, "
     + ", ".join(name for name, _type in _STATE_COLUMNS)
     + ") WHERE e.id = v.id"
@@ -167,8 +168,7 @@ def update_enrollments(session: Session, rows: Sequence[dict[str, Any]]) -> None
     for name, _kind in _STATE_COLUMNS:
         values = [row[name] for row in rows]
         params[name] = [dumps(v) for v in values] if name == "state" else values
-    # Binary parameters: arrays go over as they are, with no quoting pass over every value.
-    cursor.execute(_PG_UPDATE, params, binary=True)
+    cursor.execute(_PG_UPDATE, params)
 
 
 def insert_returning_ids(session: Session, table: Table, rows: list[dict[str, Any]]) -> list[int]:

@@ -7,13 +7,21 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Integer, bindparam, select, text, update
+from sqlalchemy import Integer, Select, bindparam, func, select, text, update
 from sqlalchemy.engine import Dialect, RowMapping
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.compiler import SQLCompiler
 
 from cadenza.store.bulk import loads, sqlite_datetime, sqlite_time
-from cadenza.store.models import LIVE_STATUSES, Contact, Enrollment, Message, User
+from cadenza.store.models import (
+    LIVE_STATUSES,
+    Contact,
+    ContactTag,
+    Enrollment,
+    Message,
+    User,
+)
+from cadenza.store.models import Sequence as SequenceRow
 
 CLAIM_COLUMNS = (
     Enrollment.id,
@@ -29,6 +37,8 @@ CLAIM_COLUMNS = (
     Enrollment.exit_reason,
     Enrollment.initiator_id,
     Enrollment.state,
+    SequenceRow.name,
+    SequenceRow.status,
 )
 
 
@@ -50,7 +60,10 @@ CONTACT_VIEW_COLUMNS = (
     Contact.email_bounced,
     User.email.label("owner"),
 )
-CONTACT_PREFIX = "contact__"
+VIEW_FIELDS = tuple(c.key for c in CONTACT_VIEW_COLUMNS)
+_FLAGS = ("dnc", "sms_opted_out", "email_unsubscribed", "email_bounced")
+_ENROLLMENT_WIDTH = len(CLAIM_COLUMNS)
+_CONTACT_END = _ENROLLMENT_WIDTH + len(VIEW_FIELDS)
 
 # Spelled out literally, as in the index's own WHERE clause: a planner can use a partial index
 # only when the query's condition visibly implies the index's, which a bound list does not.
@@ -59,7 +72,10 @@ LIVE_ROWS = text("enrollments.status IN (" + ", ".join(f"'{s}'" for s in LIVE_ST
 
 @dataclass(slots=True)
 class Claimed:
-    """A claimed enrollment's columns, with its contact's columns (no tags) in `contact`."""
+    """A claimed enrollment, its sequence's name and status, and its contact's columns.
+
+    `contact` holds ContactView's fields, tags included (sorted).
+    """
 
     id: int
     sequence_id: int
@@ -74,18 +90,38 @@ class Claimed:
     exit_reason: str | None
     initiator_id: int | None
     state: dict[str, Any]
+    sequence_name: str
+    sequence_status: str
     contact: dict[str, Any]
 
 
-VIEW_FIELDS = tuple(c.key for c in CONTACT_VIEW_COLUMNS)
-_CLAIM_QUERY = (
-    select(*CLAIM_COLUMNS, *(c.label(CONTACT_PREFIX + c.key) for c in CONTACT_VIEW_COLUMNS))
-    .join(Contact, Contact.id == Enrollment.contact_id)
-    .outerjoin(User, User.id == Contact.owner_id)
-    .where(LIVE_ROWS, Enrollment.due_at <= bindparam("now"))
-    .order_by(Enrollment.due_at)
-    .limit(bindparam("limit", type_=Integer))
-)
+def _claim_query(dialect: Dialect) -> Select[Any]:
+    """Everything the worker reads of a due enrollment, in one statement.
+
+    The contact, its owner, its tags and the sequence come along, so a batch is one round
+    trip. On PostgreSQL only the enrollment is locked (`FOR UPDATE OF ... SKIP LOCKED`), so
+    any number of workers share the work without waiting on each other.
+    """
+    postgres = dialect.name == "postgresql"
+    gather = func.array_agg if postgres else func.json_group_array
+    tags = (
+        select(gather(ContactTag.tag))
+        .where(ContactTag.contact_id == Contact.id)
+        .scalar_subquery()
+        .label("tags")
+    )
+    query = (
+        select(*CLAIM_COLUMNS, *CONTACT_VIEW_COLUMNS, tags)
+        .join(SequenceRow, SequenceRow.id == Enrollment.sequence_id)
+        .join(Contact, Contact.id == Enrollment.contact_id)
+        .outerjoin(User, User.id == Contact.owner_id)
+        .where(LIVE_ROWS, Enrollment.due_at <= bindparam("now"))
+        .order_by(Enrollment.due_at)
+        .limit(bindparam("limit", type_=Integer))
+    )
+    return query.with_for_update(skip_locked=True, of=Enrollment) if postgres else query
+
+
 # The claim compiled once per dialect: the worker runs it on every tick, and SQLAlchemy's
 # per-row result processing would cost more than the database does.
 _compiled: dict[str, SQLCompiler] = {}
@@ -94,23 +130,18 @@ _compiled: dict[str, SQLCompiler] = {}
 def _statement(dialect: Dialect) -> SQLCompiler:
     found = _compiled.get(dialect.name)
     if found is None:
-        query = _CLAIM_QUERY
-        if dialect.name == "postgresql":
-            # The contact comes along in the same round trip; only the enrollment is locked.
-            query = query.with_for_update(skip_locked=True, of=Enrollment)
-        found = _compiled[dialect.name] = query.compile(dialect=dialect)
+        found = _compiled[dialect.name] = _claim_query(dialect).compile(dialect=dialect)
     return found
 
 
 def claim_due(session: Session, now: datetime, limit: int) -> list[Claimed]:
-    """Claim up to `limit` due enrollments.
+    """Claim up to `limit` due enrollments, oldest due first.
 
-    PostgreSQL: one `FOR UPDATE SKIP LOCKED` statement, so any number of workers share the
-    work without waiting on each other. SQLite: the caller's BEGIN IMMEDIATE already made
-    this the only writer. Either way the rows stay claimed until the transaction ends, and
-    the partial index on live `due_at` keeps the cost proportional to what is due.
-
-    The statement runs on the driver's cursor and its values are converted here, once.
+    PostgreSQL: one `FOR UPDATE SKIP LOCKED` statement. SQLite: the caller's BEGIN IMMEDIATE
+    already made this the only writer. Either way the rows stay claimed until the
+    transaction ends, and the partial index on live `due_at` keeps the cost proportional to
+    what is due. The statement runs on the driver's cursor and its values are converted
+    here, once.
     """
     connection = session.connection()
     compiled = _statement(connection.dialect)
@@ -127,18 +158,22 @@ def claim_due(session: Session, now: datetime, limit: int) -> list[Claimed]:
 
 
 def _from_postgres(row: tuple[Any, ...]) -> Claimed:
-    """psycopg already hands back aware times, decoded JSON and booleans."""
-    contact = dict(zip(VIEW_FIELDS, row[13:], strict=True))
-    return Claimed(*row[:13], contact)  # type: ignore[call-arg]  # 13 columns, then contact
+    """psycopg already hands back aware times, decoded JSON, booleans and arrays."""
+    contact = dict(zip(VIEW_FIELDS, row[_ENROLLMENT_WIDTH:_CONTACT_END], strict=True))
+    tags = row[_CONTACT_END]
+    contact["tags"] = sorted(tags) if tags else []
+    return Claimed(*row[:_ENROLLMENT_WIDTH], contact)  # type: ignore[call-arg]
 
 
 def _from_sqlite(row: tuple[Any, ...]) -> Claimed:
     """SQLite hands back times as text, JSON as text and flags as 0/1."""
-    contact = dict(zip(VIEW_FIELDS, row[13:], strict=True))
+    contact = dict(zip(VIEW_FIELDS, row[_ENROLLMENT_WIDTH:_CONTACT_END], strict=True))
     fields = contact["fields"]
     contact["fields"] = loads(fields) if fields and fields != "{}" else {}
     for flag in _FLAGS:
         contact[flag] = bool(contact[flag])
+    tags = row[_CONTACT_END]
+    contact["tags"] = sorted(loads(tags)) if tags != "[]" else []
     return Claimed(
         row[0],
         row[1],
@@ -153,11 +188,10 @@ def _from_sqlite(row: tuple[Any, ...]) -> Claimed:
         row[10],
         row[11],
         loads(row[12]) if row[12] else {},
+        row[13],
+        row[14],
         contact,
     )
-
-
-_FLAGS = ("dnc", "sms_opted_out", "email_unsubscribed", "email_bounced")
 
 
 MESSAGE_COLUMNS = tuple(Message.__table__.c)

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import orjson
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -23,7 +24,7 @@ def make_engine(url: str | None = None, *, synchronous: str | None = None) -> En
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"timeout": 30})
+        engine = create_engine(url, connect_args={"timeout": 30}, json_deserializer=orjson.loads)
         _configure_sqlite(engine, synchronous or settings.sqlite_synchronous)
         return engine
     # Sessions in UTC: psycopg then hands back datetimes in the fixed `timezone.utc`, which
@@ -34,6 +35,7 @@ def make_engine(url: str | None = None, *, synchronous: str | None = None) -> En
         pool_size=5,
         max_overflow=10,
         connect_args={"options": "-c TimeZone=UTC"},
+        json_deserializer=orjson.loads,  # JSON columns are read on every claimed row
     )
 
 
