@@ -1,4 +1,4 @@
-"""The worker reads and writes rows on the driver's cursor: what it stores must read back the same."""
+"""The worker reads and writes rows on the driver's cursor: they must read back the same."""
 
 from __future__ import annotations
 
