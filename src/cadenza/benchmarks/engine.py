@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import os
 import statistics
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import psutil
@@ -70,15 +74,18 @@ class EngineFigures:
 
 
 class _Peak:
-    """Samples this process's resident memory in the background; the peak in MiB."""
+    """Samples a process's resident memory in the background; the peak in MiB."""
 
-    def __init__(self) -> None:
-        self.process, self.peak, self._stop = psutil.Process(), 0, threading.Event()
+    def __init__(self, pid: int | None = None) -> None:
+        self.process, self.peak, self._stop = psutil.Process(pid), 0, threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            self.peak = max(self.peak, self.process.memory_info().rss)
+            try:
+                self.peak = max(self.peak, self.process.memory_info().rss)
+            except psutil.Error:  # the process ended
+                return
             self._stop.wait(0.01)
 
     def __enter__(self) -> _Peak:
@@ -109,7 +116,7 @@ def run(
         report("enrolling")
         _enroll(sessions, contacts, figures)
         report("advancing due steps")
-        _advance(sessions, figures, contacts)
+        _advance(sessions, figures)
         report("measuring the database ceiling")
         figures.ceiling_per_s = _ceiling(engine, contacts)
         report("measuring lateness at 80% load")
@@ -173,13 +180,11 @@ def _enroll(sessions: sessionmaker[Session], count: int, figures: EngineFigures)
     figures.enroll_per_s = len(result.enrolled) / (time.perf_counter() - started)
 
 
-def _advance(sessions: sessionmaker[Session], figures: EngineFigures, count: int) -> None:
+def _advance(sessions: sessionmaker[Session], figures: EngineFigures) -> None:
     worker = Worker(sessions, FixedClock(T0), Settings(environment="test"), batch_size=500)
-    with _Peak() as peak:
-        started = time.perf_counter()
-        done = worker.drain()
-        figures.steps_per_s = done / (time.perf_counter() - started)
-    figures.memory_mib[f"draining {count:,} due"] = peak.mib
+    started = time.perf_counter()
+    done = worker.drain()
+    figures.steps_per_s = done / (time.perf_counter() - started)
 
 
 def _ceiling(engine: Engine, count: int) -> float:
@@ -330,9 +335,36 @@ def _ticks(sessions: sessionmaker[Session], figures: EngineFigures, label: str) 
             session.rollback()
 
     figures.tick_ms[f"claim 100 due, {label}"] = _median_ms(claim, 50)
-    with _Peak() as peak:
-        Worker(sessions, FixedClock(T0 - timedelta(days=1)), Settings(environment="test")).drain()
-    figures.memory_mib[f"worker, {label}"] = peak.mib
+    with writing(sessions) as session:
+        _add_rows(session, MEMORY_DUE - 100, due=T0 - timedelta(days=2))
+    url = sessions.kw["bind"].url.render_as_string(hide_password=False)
+    figures.memory_mib[f"`cadenza worker` draining {MEMORY_DUE:,} due, {label}"] = _worker_peak(url)
+
+
+MEMORY_DUE = 10_000
+
+
+def _worker_peak(url: str) -> float:
+    """Peak resident memory of a real `cadenza worker --once` process draining what is due."""
+    command = [
+        str(Path(sys.executable).with_name("cadenza")),
+        "worker",
+        "--once",
+        "--no-send",
+        "--batch",
+        "500",
+        "--now",
+        (T0 - timedelta(days=1)).isoformat(),
+    ]
+    env = {**os.environ, "CADENZA_DATABASE_URL": url, "CADENZA_ENVIRONMENT": "test"}
+    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    with _Peak(process.pid) as peak:
+        out, errors = process.communicate(timeout=600)
+    if process.returncode != 0:
+        raise RuntimeError(f"the worker failed: {errors.decode()[-2000:]}")
+    if f"advanced {MEMORY_DUE}" not in out.decode():
+        raise RuntimeError(f"the worker did not drain what was due: {out.decode()}")
+    return peak.mib
 
 
 def _add_rows(session: Session, count: int, due: datetime) -> None:
