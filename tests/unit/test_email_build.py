@@ -23,7 +23,7 @@ SETTINGS = Settings(
 )
 
 
-def build(**overrides: Any) -> EmailMessage:
+def outgoing(**overrides: Any) -> OutgoingEmail:
     fields: dict[str, Any] = {
         "key": "1:intro:1",
         "sender": "ana@sales.example.com",
@@ -32,10 +32,15 @@ def build(**overrides: Any) -> EmailMessage:
         "html": "<p>Hi <b>Jane</b></p>",
     }
     fields.update(overrides)
-    built = build_email(OutgoingEmail(**fields), SETTINGS)
+    return OutgoingEmail(**fields)
+
+
+def build(date: datetime | None = None, **overrides: Any) -> EmailMessage:
+    built = build_email(outgoing(**overrides), SETTINGS, date=date)
     # Read back from bytes, as a recipient would.
     parsed = message_from_bytes(built.as_bytes(), policy=default)
     assert isinstance(parsed, EmailMessage)
+    assert not parsed.defects and not any(part.defects for part in parsed.walk())
     return parsed
 
 
@@ -119,9 +124,42 @@ def test_references_end_with_the_parent_without_duplicates() -> None:
 
 def test_date_is_set_only_when_given() -> None:
     assert "Date" not in build()
-    msg = OutgoingEmail(key="k", sender="a@b.example", to="c@d.example", subject="s", html="h")
-    built = build_email(msg, SETTINGS, date=datetime(2026, 12, 7, 15, 0, tzinfo=UTC))
-    assert built["Date"] == "Mon, 07 Dec 2026 15:00:00 +0000"
+    dated = build(date=datetime(2026, 12, 7, 15, 0, tzinfo=UTC))
+    assert dated["Date"] == "Mon, 07 Dec 2026 15:00:00 +0000"
+
+
+def test_the_same_message_is_the_same_bytes_and_a_stored_message_id_is_kept() -> None:
+    msg = outgoing(track_opens=True, track_clicks=True, html='<a href="https://x.example">x</a>')
+    first, again = (build_email(msg, SETTINGS).as_bytes() for _ in range(2))
+    assert first == again
+    stored = outgoing(message_id="<0123456789abcdef0123456789abcdef@sales.example.com>")
+    built = build_email(stored, SETTINGS)
+    assert built.message_id == stored.message_id
+    assert build(message_id=stored.message_id)["Message-ID"] == stored.message_id
+
+
+def test_a_body_that_looks_like_mime_stays_inside_its_part() -> None:
+    fake = "--==\r\nContent-Type: text/plain\r\n\r\n--== spoof ==--\r\n"
+    message = build(html=f"<pre>{fake}</pre>")
+    assert [p.get_content_type() for p in message.iter_parts()] == ["text/plain", "text/html"]
+    assert fake.replace("\r\n", "\n") in body(message, "html")
+
+
+def test_a_header_value_cannot_add_a_header() -> None:
+    with pytest.raises(PermanentError):
+        build_email(outgoing(subject="Hello\r\nBcc: everyone@corp.example"), SETTINGS)
+    with pytest.raises(PermanentError):
+        build_email(outgoing(subject="Hi", in_reply_to="a@x>\nBcc: b@corp.example"), SETTINGS)
+
+
+def test_long_and_non_ascii_headers_are_folded_and_read_back_whole() -> None:
+    subject = "Une question rapide à propos de votre équipe commerciale, Zoë " * 3
+    refs = [f"<ref{i}@mail.example.com>" for i in range(12)]
+    cc = [f"person{i}@corp.example" for i in range(10)]
+    message = build(subject=subject, in_reply_to="<p@x>", references=refs, cc=cc)
+    assert message["Subject"] == "Re: " + subject
+    assert message["References"].split() == [*refs, "<p@x>"]
+    assert [a.addr_spec for a in message["Cc"].addresses] == cc
 
 
 def test_non_ascii_names_and_subjects_survive_the_trip() -> None:

@@ -2,9 +2,26 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from email.utils import parseaddr
+from functools import lru_cache
 from typing import Any
+
+# A bare dot-atom address (no display name, quotes, comments or routes): the stdlib's parser
+# gives it back unchanged, so the common case skips that parser (slow, and on the hot path).
+_ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
+SIMPLE_ADDRESS = re.compile(rf"{_ATOM}(?:\.{_ATOM})*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*")
+
+
+def bare_address(value: str) -> str:
+    """The addr-spec of `value` (`Ana <ana@x.example>` gives `ana@x.example`)."""
+    return value if SIMPLE_ADDRESS.fullmatch(value) else _parsed(value)
+
+
+@lru_cache(maxsize=1024)
+def _parsed(value: str) -> str:
+    return parseaddr(value)[1]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -29,16 +46,18 @@ class OutgoingEmail:
     unsubscribe: bool = True
     contact_id: int | None = None
     message_row_id: int | None = None
+    # The Message-ID the outbox stored for `key`; derived from `key` and `sender` when None.
+    message_id: str | None = None
 
     @property
     def recipients(self) -> list[str]:
         """Every envelope recipient: To, CC and BCC (BCC never appears in the headers)."""
-        return [parseaddr(a)[1] for a in (self.to, *self.cc, *self.bcc)]
+        return [bare_address(a) for a in (self.to, *self.cc, *self.bcc)]
 
     @property
     def envelope_from(self) -> str:
         """The SMTP envelope sender (MAIL FROM): the bare sender address."""
-        return parseaddr(self.sender)[1]
+        return bare_address(self.sender)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -15,11 +15,11 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from email.message import Message
 from types import TracebackType
 
+from cadenza.channels.email import MimeEmail
 from cadenza.channels.errors import AccountError, PermanentError, SendError, TransientError
-from cadenza.channels.outgoing import SendResult
+from cadenza.channels.outgoing import SIMPLE_ADDRESS, SendResult
 from cadenza.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -46,13 +46,11 @@ class SmtpSender:
         self._last_used = 0.0
         self._lock = threading.Lock()
 
-    def send(self, message: Message, envelope_from: str, recipients: Sequence[str]) -> SendResult:
+    def send(self, message: MimeEmail, envelope_from: str, recipients: Sequence[str]) -> SendResult:
         """Hand `message` to the server for `recipients` (To, CC and BCC), or raise SendError."""
-        # smtplib does not fix line endings of bytes: SMTP wants CRLF whatever the policy.
-        data = message.as_bytes(policy=message.policy.clone(linesep="\r\n"))
         with self._lock:
             try:
-                detail = self._deliver(data, envelope_from, list(recipients))
+                detail = self._deliver(message.data, envelope_from, list(recipients))
             except SendError:
                 self.close()
                 raise
@@ -61,7 +59,7 @@ class SmtpSender:
                 raise classify(exc, self._where) from exc
             finally:
                 self._last_used = self._monotonic()
-        return SendResult(provider_id=str(message.get("Message-ID", "")), detail=detail)
+        return SendResult(provider_id=message.message_id, detail=detail)
 
     def close(self) -> None:
         """Say QUIT if the connection is still there, and forget it."""
@@ -88,7 +86,7 @@ class SmtpSender:
     def _deliver(self, data: bytes, envelope_from: str, recipients: list[str]) -> str:
         conn, reused = self._connection()
         try:
-            code, reply = conn.mail(envelope_from)
+            code, reply = _mail(conn, envelope_from)
         except smtplib.SMTPServerDisconnected:
             if not reused:
                 raise
@@ -98,7 +96,7 @@ class SmtpSender:
             log.debug("smtp connection to %s was closed; reconnecting", self._where)
             self.close()
             conn, _ = self._connection()
-            code, reply = conn.mail(envelope_from)
+            code, reply = _mail(conn, envelope_from)
         if code != 250:
             raise smtplib.SMTPSenderRefused(code, reply, envelope_from)
         return _finish(conn, data, recipients)
@@ -181,7 +179,7 @@ class SmtpPool:
         for sender in self._senders:
             self._idle.put(sender)
 
-    def send(self, message: Message, envelope_from: str, recipients: Sequence[str]) -> SendResult:
+    def send(self, message: MimeEmail, envelope_from: str, recipients: Sequence[str]) -> SendResult:
         """Send through the next free connection, waiting for one if all are busy."""
         with self._borrow() as sender:
             return sender.send(message, envelope_from, recipients)
@@ -227,10 +225,27 @@ def classify(exc: BaseException, where: str) -> SendError:
     return TransientError(f"cannot talk to SMTP server {where}: {exc}")
 
 
+# smtplib quotes each address by parsing it again (`quoteaddr`), a cost paid per message and
+# per recipient. A bare dot-atom address needs no parsing: it is sent as `<address>`, which
+# is what `quoteaddr` makes of it; anything else still goes through smtplib.
+def _mail(conn: smtplib.SMTP, sender: str) -> tuple[int, bytes]:
+    if not SIMPLE_ADDRESS.fullmatch(sender):
+        return conn.mail(sender)
+    conn.putcmd("mail", f"FROM:<{sender}>")
+    return conn.getreply()
+
+
+def _rcpt(conn: smtplib.SMTP, recipient: str) -> tuple[int, bytes]:
+    if not SIMPLE_ADDRESS.fullmatch(recipient):
+        return conn.rcpt(recipient)
+    conn.putcmd("rcpt", f"TO:<{recipient}>")
+    return conn.getreply()
+
+
 def _finish(conn: smtplib.SMTP, data: bytes, recipients: list[str]) -> str:
     refused: dict[str, tuple[int, bytes]] = {}
     for rcpt in recipients:
-        code, reply = conn.rcpt(rcpt)
+        code, reply = _rcpt(conn, rcpt)
         if code not in (250, 251):
             refused[rcpt] = (code, reply)
     if len(refused) == len(recipients):

@@ -13,11 +13,13 @@ import hashlib
 import hmac
 import json
 from collections.abc import Mapping
+from functools import lru_cache
 from typing import Any
 
 from cadenza.channels.errors import InvalidToken
 
 
+@lru_cache(maxsize=64)  # a handful of (secret, purpose) pairs, asked for on every link
 def derive_key(secret: str, purpose: str) -> bytes:
     """A 32-byte key for one purpose, derived from the process secret (HMAC-SHA256)."""
     return hmac.new(secret.encode(), f"cadenza:{purpose}".encode(), hashlib.sha256).digest()

@@ -51,7 +51,12 @@ def unsubscribe_token(key: str, contact_id: int | None, secret: str) -> str:
 
 def unsubscribe_url(base_url: str, key: str, contact_id: int | None, secret: str) -> str:
     """The one-click unsubscribe URL for the contact message `key` was sent to."""
-    return f"{_base(base_url)}{UNSUBSCRIBE_PATH}{unsubscribe_token(key, contact_id, secret)}"
+    return unsubscribe_link(base_url, unsubscribe_token(key, contact_id, secret))
+
+
+def unsubscribe_link(base_url: str, token: str) -> str:
+    """The one-click unsubscribe URL carrying an `unsubscribe_token`."""
+    return f"{_base(base_url)}{UNSUBSCRIBE_PATH}{token}"
 
 
 def read_open_token(token: str, secret: str) -> LinkTarget:

@@ -215,6 +215,7 @@ class Dispatcher:
                 unsubscribe=not meta.get("notify"),
                 contact_id=row["contact_id"],
                 message_row_id=row["id"],
+                message_id=meta.get("message_id"),
             )
             message = build_email(email, self.settings, date=self.clock.now())
             return self.channels.smtp.send(message, email.envelope_from, email.recipients)
