@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -203,12 +203,10 @@ def test_a_lease_that_expired_while_sending_is_resent_or_held(
         assert message["status"] == "held" and catcher.messages == []
 
 
-def test_sender_pacing_holds_the_rest_for_the_next_second(
-    db: Database, catcher: Catcher, settings: Settings
-) -> None:
-    now = at("2026-12-01T10:00:00-06:00")
+def _queue_emails(db: Database, count: int, now: datetime, per_second: int | None = None) -> None:
     with write(db) as session:
-        session.add(Sender(kind="email", address="sales@acme.example", per_second=5))
+        if per_second:
+            session.add(Sender(kind="email", address="sales@acme.example", per_second=per_second))
         contact_id = add_contact(session, now)
         session.execute(
             insert(Message),
@@ -227,10 +225,33 @@ def test_sender_pacing_holds_the_rest_for_the_next_second(
                     "next_attempt_at": now,
                     "created_at": now,
                 }
-                for i in range(12)
+                for i in range(count)
             ],
         )
+
+
+def test_sender_pacing_holds_the_rest_for_the_next_second(
+    db: Database, catcher: Catcher, settings: Settings
+) -> None:
+    _queue_emails(db, 12, at("2026-12-01T10:00:00-06:00"), per_second=5)
     assert _dispatch(db, settings, "2026-12-01T10:00:00-06:00") == 5
     assert _dispatch(db, settings, "2026-12-01T10:00:01-06:00") == 5
     assert _dispatch(db, settings, "2026-12-01T10:00:02-06:00") == 2
     assert len(catcher.messages) == 12
+
+
+def test_a_drain_of_many_batches_sends_and_records_every_message_once(
+    db: Database, catcher: Catcher, settings: Settings
+) -> None:
+    now = at("2026-12-01T10:00:00-06:00")
+    _queue_emails(db, 11, now)
+    dispatcher = Dispatcher(db.sessions, FixedClock(now), settings, batch_size=3)
+    try:
+        assert dispatcher.drain() == 11
+    finally:
+        dispatcher.close()
+    assert sorted(catcher.by_header("Subject")) == sorted(f"n{i}" for i in range(11))
+    messages = _messages(db)
+    assert {(m["status"], m["attempts"]) for m in messages} == {("sent", 1)}
+    with db.sessions() as session:
+        assert len(list_history(session=session, types=["message_sent"])) == 11

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import random
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -118,24 +118,43 @@ class Dispatcher:
 
     def tick(self) -> tuple[int, int]:
         """Claim, send and record one batch: (messages claimed, messages sent)."""
-        now = self.clock.now()
-        with writing(self.sessions) as session:
-            claimed, ready = self._claim(session, now)
-        if not ready:
-            return claimed, 0
-        outcomes = list(self._pool.map(self._send_one, ready))
-        with writing(self.sessions) as session:
-            self._record(session, outcomes, self.clock.now())
-        return claimed, sum(1 for o in outcomes if o.result is not None)
+        claimed, sending = self._claim_and_send()
+        return claimed, self._record_when_sent(sending)
 
     def drain(self) -> int:
-        """Send everything due now (what pacing or quiet hours hold back waits); how many sent."""
+        """Send everything due now (what pacing or quiet hours hold back waits); how many sent.
+
+        The next batch is claimed and handed to the senders before the one in flight is
+        recorded, so that the SMTP connections are not left idle while the database works.
+        """
         total = 0
-        while True:
-            claimed, sent = self.tick()
-            total += sent
-            if claimed == 0:
-                return total
+        sending: list[Future[Outcome]] = []
+        try:
+            while True:
+                claimed, following = self._claim_and_send()
+                sent, sending = sending, following
+                total += self._record_when_sent(sent)
+                if claimed == 0:
+                    return total
+        finally:
+            # Leaving on an error: the batch in flight is still awaited and recorded, rather
+            # than left `sending` to go out again when its lease expires.
+            self._record_when_sent(sending)
+
+    def _claim_and_send(self) -> tuple[int, list[Future[Outcome]]]:
+        """Claim a batch in its own transaction and queue its messages for the senders."""
+        with writing(self.sessions) as session:
+            claimed, ready = self._claim(session, self.clock.now())
+        return claimed, [self._pool.submit(self._send_one, row) for row in ready]
+
+    def _record_when_sent(self, sending: list[Future[Outcome]]) -> int:
+        """Wait for a batch's sends and record them in one transaction; how many were sent."""
+        if not sending:
+            return 0
+        outcomes = [future.result() for future in sending]
+        with writing(self.sessions) as session:
+            self._record(session, outcomes, self.clock.now())
+        return sum(1 for o in outcomes if o.result is not None)
 
     # --- claim -----------------------------------------------------------------------------
 
