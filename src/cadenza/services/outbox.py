@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import select
+from jinja2 import TemplateSyntaxError, meta
+from jinja2.sandbox import SandboxedEnvironment
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from cadenza.core.compliance import append_opt_out, message_id_for, reply_subject
@@ -21,7 +25,7 @@ from cadenza.core.definition import (
     VoicemailStep,
     WebhookStep,
 )
-from cadenza.core.templates import build_variables, render
+from cadenza.core.templates import build_variables, expand_shortcodes, render
 from cadenza.errors import CadenzaError
 from cadenza.settings import Settings
 from cadenza.store import bulk
@@ -54,7 +58,7 @@ def message_rows(
 ) -> list[dict[str, Any]]:
     """The outbox rows for one automatic step, rendered for the contact."""
     key = idempotency_key(who.enrollment_id, step.key, visit)
-    variables = _variables(session, who)
+    variables = _variables(session, who, step)
     base = {
         "key": key,
         "enrollment_id": who.enrollment_id,
@@ -102,22 +106,59 @@ def _text(template: str, variables: dict[str, Any], what: str, *, html: bool = F
         raise RenderError(f"{what}: {exc}") from None
 
 
-def _variables(session: Session, who: Addressing) -> dict[str, Any]:
-    owner = _owner(session, who.contact_id)
+def _variables(session: Session, who: Addressing, step: Step) -> dict[str, Any]:
+    # `user.*` and `sender.name` are the owner's: looked up only for templates that read them.
+    owner = _owner(session, who.contact_id) if _reads_owner(step) else None
     senders = who.definition.senders
-    user = {"email": owner.email, "name": owner.name, "phone": owner.phone or ""} if owner else {}
+    user = owner or {}
     sender = {"email": senders.email or "", "sms": senders.sms or "", "name": user.get("name", "")}
     return build_variables(
         who.contact, user=user, sender=sender, sequence={"name": who.sequence_name}
     )
 
 
-def _owner(session: Session, contact_id: int) -> User | None:
+def _reads_owner(step: Step) -> bool:
+    return any(_template_reads_owner(text) for text in _templates(step))
+
+
+def _templates(step: Step) -> Iterator[str]:
+    """The templates a step renders with the variables of `_variables`."""
+    if isinstance(step, EmailStep | NotifyStep):
+        yield step.subject
+        yield step.body
+    elif isinstance(step, SmsStep | MmsStep):
+        yield step.body
+    elif isinstance(step, WebhookStep):
+        yield step.url
+        yield from step.headers.values()
+
+
+_PARSER = SandboxedEnvironment()  # only parses: the same syntax the renderer reads
+
+
+@lru_cache(maxsize=4096)
+def _template_reads_owner(text: str) -> bool:
+    """Whether a template reads `user` or `sender`, the variables the contact's owner fills."""
+    try:
+        names = meta.find_undeclared_variables(_PARSER.parse(expand_shortcodes(text)))
+    except TemplateSyntaxError:
+        return True  # rendering it will say what is wrong
+    return not names.isdisjoint(("user", "sender"))
+
+
+_OWNER = (
+    select(User.email, User.name, User.phone)
+    .join(Contact, Contact.owner_id == User.id)
+    .where(Contact.id == bindparam("contact_id"))
+)
+
+
+def _owner(session: Session, contact_id: int) -> dict[str, str] | None:
     """The contact's owner as the database has it now (a step earlier in this pass may
     have just set it), not as the contact looked when the pass began."""
-    return session.execute(
-        select(User).join(Contact, Contact.owner_id == User.id).where(Contact.id == contact_id)
-    ).scalar_one_or_none()
+    session.flush()  # that step's change may still be pending on the contact object
+    row = session.connection().execute(_OWNER, {"contact_id": contact_id}).first()
+    return {"email": row.email, "name": row.name, "phone": row.phone or ""} if row else None
 
 
 def _email(
@@ -256,7 +297,11 @@ def _notify(
 
 def _notify_targets(session: Session, who: Addressing, target: str) -> list[User]:
     if target == "owner":
-        owner = _owner(session, who.contact_id)
+        owner = session.execute(
+            select(User)
+            .join(Contact, Contact.owner_id == User.id)
+            .where(Contact.id == who.contact_id)
+        ).scalar_one_or_none()
         return [owner] if owner else []
     kind, _, name = target.partition(":")
     if kind == "user":
