@@ -8,7 +8,6 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 
 from sqlalchemy.exc import OperationalError
@@ -26,17 +25,9 @@ from cadenza.store.db import writing
 
 log = logging.getLogger(__name__)
 
-DEFAULT_LANES = 2  # batches in flight per worker on PostgreSQL
-
 
 class Worker:
-    """Advances due enrollments in batches, each batch one transaction.
-
-    On PostgreSQL a worker keeps `lanes` batches in flight (two by default), each on its own
-    connection: while one lane waits for the database, the other decides its batch, so the
-    database's time and Python's overlap. SKIP LOCKED keeps the lanes' batches apart exactly
-    as it does between workers. SQLite has one writer, hence one lane.
-    """
+    """Advances due enrollments in batches, each batch one transaction."""
 
     def __init__(
         self,
@@ -46,14 +37,10 @@ class Worker:
         *,
         batch_size: int = 200,
         name: str | None = None,
-        lanes: int | None = None,
     ) -> None:
         self.sessions, self.clock, self.settings = sessions, clock, settings
         self.batch_size = batch_size
         self.name = name or f"{socket.gethostname()}:{os.getpid()}"
-        bind = sessions.kw.get("bind")
-        postgres = bind is not None and bind.dialect.name == "postgresql"
-        self.lanes = (lanes or DEFAULT_LANES) if postgres else 1
 
     def tick(self, now: datetime | None = None) -> int:
         """Claim one batch and advance it; the number of enrollments advanced."""
@@ -74,17 +61,11 @@ class Worker:
 
     def drain(self, now: datetime | None = None) -> int:
         """Advance everything due at `now` (or the clock's now); the total advanced."""
-        if self.lanes == 1:
-            return self._drain_lane(now)
-        with ThreadPoolExecutor(self.lanes, thread_name_prefix="cadenza-lane") as pool:
-            return sum(pool.map(lambda _lane: self._drain_lane(now), range(self.lanes)))
-
-    def _drain_lane(self, now: datetime | None) -> int:
         total = 0
         while True:
             done = self.tick(now)
             total += done
-            if done < self.batch_size:  # nothing more that another lane has not claimed
+            if done < self.batch_size:
                 return total
 
     def run(
@@ -93,42 +74,15 @@ class Worker:
         idle: float = 0.2,
         after_tick: Callable[[], object] | None = None,
     ) -> None:
-        """Work until `stop` is set; sleep `idle` seconds when nothing is due.
-
-        `after_tick` (the dispatcher) runs on the first lane only.
-        """
-        log.info("worker started", extra={"worker": self.name, "lanes": self.lanes})
-        failures: list[BaseException] = []
-
-        def other_lane() -> None:
-            try:
-                self._run_lane(stop, idle, None)
-            except BaseException as exc:
-                failures.append(exc)
-                stop.set()  # one lane failing stops the worker rather than leaving half of it
-
-        others = [threading.Thread(target=other_lane, daemon=True) for _ in range(self.lanes - 1)]
-        for thread in others:
-            thread.start()
-        try:
-            self._run_lane(stop, idle, after_tick)
-        finally:
-            stop.set()
-            for thread in others:
-                thread.join()
-        if failures:
-            raise failures[0]
-        log.info("worker stopped", extra={"worker": self.name})
-
-    def _run_lane(
-        self, stop: threading.Event, idle: float, after_tick: Callable[[], object] | None
-    ) -> None:
+        """Work until `stop` is set; sleep `idle` seconds when nothing is due."""
+        log.info("worker started", extra={"worker": self.name})
         while not stop.is_set():
             done = self.tick()
             if after_tick:
                 after_tick()
             if done < self.batch_size:
                 stop.wait(idle)
+        log.info("worker stopped", extra={"worker": self.name})
 
 
 def advance_batch(
