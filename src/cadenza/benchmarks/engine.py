@@ -283,7 +283,7 @@ def _lateness(sessions: sessionmaker[Session], figures: EngineFigures) -> None:
             .all()
         )
         due_by_id = dict(zip(enrollment_ids, due.values(), strict=True))
-    worker = Worker(sessions, clock, Settings(environment="test"), batch_size=200)
+    worker = Worker(sessions, clock, Settings(environment="test"), batch_size=500)
     stop = threading.Event()
     thread = threading.Thread(target=worker.run, args=(stop, 0.005), daemon=True)
     thread.start()

@@ -74,7 +74,7 @@ def enroll(
 @guarded
 def worker(
     once: bool = typer.Option(False, "--once", help="Advance what is due, send, and exit."),
-    batch: int = typer.Option(200, help="Enrollments claimed per transaction."),
+    batch: int = typer.Option(500, help="Enrollments claimed per transaction."),
     send: bool = typer.Option(True, "--send/--no-send", help="Send the outbox after advancing."),
 ) -> None:
     """Advance due enrollments (and send the outbox) until stopped with SIGTERM or Ctrl-C."""

@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from cadenza.clock import Clock
 from cadenza.engine.dispatcher import Dispatcher
-from cadenza.engine.worker import Worker
+from cadenza.engine.worker import DEFAULT_BATCH, Worker
 from cadenza.settings import Settings
 
 
@@ -17,7 +17,7 @@ def drain_once(
     clock: Clock,
     settings: Settings,
     *,
-    batch: int = 200,
+    batch: int = DEFAULT_BATCH,
     send: bool = True,
 ) -> tuple[int, int]:
     """Advance everything due now, then send what is queued: (steps advanced, messages sent)."""
@@ -37,7 +37,7 @@ def run_until_stopped(
     settings: Settings,
     stop: threading.Event,
     *,
-    batch: int = 200,
+    batch: int = DEFAULT_BATCH,
 ) -> None:
     """The long-running worker: advance and send until `stop` is set."""
     dispatcher = Dispatcher(sessions, clock, settings)
