@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Integer, Select, bindparam, func, select, text, update
+from sqlalchemy import ColumnElement, Integer, Select, Table, bindparam, func, select, text, update
 from sqlalchemy.engine import Dialect, RowMapping
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.compiler import SQLCompiler
@@ -201,7 +201,9 @@ def _from_sqlite(row: tuple[Any, ...]) -> Claimed:
     )
 
 
-MESSAGE_COLUMNS = tuple(Message.__table__.c)
+MESSAGES: Table = Message.__table__  # type: ignore[assignment]
+MESSAGE_COLUMNS = tuple(MESSAGES.c)
+_HELD = "the dispatcher stopped while sending: held for a person to check"
 
 
 def claim_messages(
@@ -211,41 +213,30 @@ def claim_messages(
 
     An expired lease means a dispatcher died while sending: the message is taken again (and
     resent with the same key) or, when `resend_expired` is off, set `held` for a person.
+    One `UPDATE … WHERE id IN (SELECT … FOR UPDATE SKIP LOCKED) RETURNING` statement leases
+    the rows and reads them back; the rows come ordered by id.
     """
-    queued = (Message.status == "queued") & (Message.next_attempt_at <= now)
-    expired = (Message.status == "sending") & (Message.lease_until < now)
-    query = (
-        select(Message.id, Message.status)
-        .where(queued | expired)
-        .order_by(Message.next_attempt_at)
-        .limit(limit)
-    )
-    if session.get_bind().dialect.name == "postgresql":
-        query = query.with_for_update(skip_locked=True)
-    found: list[tuple[int, str]] = [(i, status) for i, status in session.execute(query)]
+    postgres = session.get_bind().dialect.name == "postgresql"
+    queued = (MESSAGES.c.status == "queued") & (MESSAGES.c.next_attempt_at <= now)
+    expired = (MESSAGES.c.status == "sending") & (MESSAGES.c.lease_until < now)
     if not resend_expired:
-        stale = [i for i, status in found if status == "sending"]
-        if stale:
-            session.execute(
-                update(Message)
-                .where(Message.id.in_(stale))
-                .values(
-                    status="held",
-                    lease_until=None,
-                    error="the dispatcher stopped while sending: held for a person to check",
-                )
-            )
-        found = [(i, s) for i, s in found if s == "queued"]
-    ids = [i for i, _status in found]
-    if not ids:
-        return []
-    session.execute(
-        update(Message)
-        .where(Message.id.in_(ids))
-        .values(status="sending", lease_until=lease_until, attempts=Message.attempts + 1)
+        session.execute(
+            update(MESSAGES)
+            .where(MESSAGES.c.id.in_(_due(expired, limit, postgres)))
+            .values(status="held", lease_until=None, error=_HELD)
+        )
+    claimed = session.execute(
+        update(MESSAGES)
+        .where(
+            MESSAGES.c.id.in_(_due(queued | expired if resend_expired else queued, limit, postgres))
+        )
+        .values(status="sending", lease_until=lease_until, attempts=MESSAGES.c.attempts + 1)
+        .returning(*MESSAGE_COLUMNS)
     )
-    return (
-        session.execute(select(*MESSAGE_COLUMNS).where(Message.id.in_(ids)).order_by(Message.id))
-        .mappings()
-        .all()
-    )
+    return sorted(claimed.mappings().all(), key=lambda row: int(row["id"]))
+
+
+def _due(condition: ColumnElement[bool], limit: int, postgres: bool) -> Select[tuple[int]]:
+    """The ids of the first `limit` rows meeting `condition`, locked (and skipped if locked)."""
+    query = select(MESSAGES.c.id).where(condition).order_by(MESSAGES.c.next_attempt_at).limit(limit)
+    return query.with_for_update(skip_locked=True) if postgres else query
