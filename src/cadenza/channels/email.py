@@ -21,7 +21,6 @@ from email.header import Header
 from email.policy import compat32
 from email.utils import format_datetime, formataddr, getaddresses
 from functools import lru_cache
-from urllib.parse import quote
 
 # inscriptis ships no type information; its two names used here are annotated below.
 from inscriptis import get_text  # type: ignore[import-untyped]
@@ -174,7 +173,8 @@ def _fold(name: str, value: str) -> str:
 def _unsubscribe_headers(msg: OutgoingEmail, url: str, token: str) -> str:
     mailbox = bare_address(msg.reply_to or msg.sender)
     # The token in the subject lets the intake tell whose unsubscribe it is (see inbound).
-    subject = quote(f"unsubscribe {token}")
+    # A token is base64url and ".", which URLs carry as they are: only the space is quoted.
+    subject = f"unsubscribe%20{token}"
     # Folded after its comma only: a URL split into encoded words is no link to any client.
     return (
         f"List-Unsubscribe: <{url}>,\r\n <mailto:{mailbox}?subject={subject}>\r\n"

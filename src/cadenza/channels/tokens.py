@@ -41,15 +41,18 @@ _B64URL = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456
 
 
 def _mac(body: str, secret: str) -> bytes:
-    return hmac.new(derive_key(secret, "tokens"), body.encode("ascii"), hashlib.sha256).digest()[
-        :16
-    ]
+    # hmac.digest is the one-shot C path: the same bytes as hmac.new(...).digest().
+    return hmac.digest(derive_key(secret, "tokens"), body.encode("ascii"), "sha256")[:16]
+
+
+# What json.dumps(separators=(",", ":"), sort_keys=True, ensure_ascii=False) writes, with the
+# encoder built once: every tracked link and footer signs a token.
+_encode = json.JSONEncoder(separators=(",", ":"), sort_keys=True, ensure_ascii=False).encode
 
 
 def sign_token(data: Mapping[str, Any], secret: str) -> str:
     """A token carrying `data` (JSON-serialisable), signed with a key derived from `secret`."""
-    payload = json.dumps(dict(data), separators=(",", ":"), sort_keys=True, ensure_ascii=False)
-    body = b64url(payload.encode())
+    body = b64url(_encode(dict(data)).encode())
     return f"{body}.{b64url(_mac(body, secret))}"
 
 
