@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import statistics
 import subprocess
 import sys
@@ -11,12 +12,12 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import psutil
-from sqlalchemy import Connection, Engine, func, insert, select, text
+from sqlalchemy import Connection, Engine, func, insert, select, text, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from cadenza.benchmarks.databases import fresh_database, synthetic_contacts
@@ -71,6 +72,10 @@ class EngineFigures:
     lateness_rate: float = 0.0
     tick_ms: dict[str, float] = field(default_factory=dict)
     memory_mib: dict[str, float] = field(default_factory=dict)
+    # PostgreSQL only: steps/s of 1 and of 4 `cadenza worker` processes, and what they did
+    scaling_per_s: dict[int, float] = field(default_factory=dict)
+    scaling_executed: int = 0
+    scaling_distinct: int = 0
 
 
 class _Peak:
@@ -121,6 +126,10 @@ def run(
         figures.ceiling_per_s = _ceiling(engine, contacts)
         report("measuring lateness at 80% load")
         _lateness(sessions, figures)
+    if backend == "postgresql":
+        with fresh_database(backend, "scaling", **kwargs) as url, _engine(url) as engine:
+            report("comparing one worker process with four")
+            _scaling(session_factory(engine), url, contacts, figures)
     with fresh_database(backend, "ticks", **kwargs) as url, _engine(url) as engine:
         sessions = session_factory(engine)
         report("measuring ticks with nothing pending")
@@ -342,22 +351,99 @@ def _ticks(sessions: sessionmaker[Session], figures: EngineFigures, label: str) 
 
 
 MEMORY_DUE = 10_000
+WORKER_APP = "cadenza-bench-worker"
+
+
+def _worker_process(url: str, now: datetime | None) -> subprocess.Popen[bytes]:
+    """A real `cadenza worker` (not sending) on the database at `url`.
+
+    With `now` it drains what is due then and exits (`--once`); without, it runs on the
+    system clock until SIGTERM.
+    """
+    command = [str(Path(sys.executable).with_name("cadenza")), "worker", "--no-send"]
+    command += ["--batch", "500"]
+    if now is not None:
+        command += ["--once", "--now", now.isoformat()]
+    env = {**os.environ, "CADENZA_DATABASE_URL": url, "CADENZA_ENVIRONMENT": "test"}
+    env["PGAPPNAME"] = WORKER_APP  # libpq names the connection: see _wait_connected
+    return subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+
+def _scaling(sessions: sessionmaker[Session], url: str, count: int, figures: EngineFigures) -> None:
+    """Steps/s of one worker process and of four sharing the work, and whether any step ran twice.
+
+    The workers are started first, running as they would in production; `count` enrollments
+    then all come due at once, and the figure is `count` over the time from that moment to
+    the last one advanced, so start-up is not counted.
+    """
+    with writing(sessions) as session:
+        _sequence(session)
+        _add_rows(session, 2 * count, due=T0 + timedelta(days=3650))
+    with sessions() as session:
+        session.connection().exec_driver_sql("ANALYZE")
+        session.commit()
+        middle = session.scalars(
+            select(Enrollment.id).order_by(Enrollment.id).offset(count - 1).limit(1)
+        ).one()
+    for workers, half in ((1, Enrollment.id <= middle), (4, Enrollment.id > middle)):
+        processes = [_worker_process(url, None) for _ in range(workers)]
+        try:
+            _wait_connected(sessions, processes)
+            due = datetime.now(UTC) + timedelta(seconds=0.5)
+            with writing(sessions) as session:
+                session.execute(update(Enrollment).where(half).values(due_at=due))
+            while datetime.now(UTC) < due:
+                time.sleep(0.01)
+            while _advanced(sessions, half) < count:
+                if any(p.poll() is not None for p in processes):
+                    raise RuntimeError("a worker stopped before the work was done")
+                time.sleep(0.02)
+            elapsed = (datetime.now(UTC) - due).total_seconds()
+        finally:
+            for process in processes:
+                process.send_signal(signal.SIGTERM)
+            for process in processes:
+                process.communicate(timeout=60)
+        figures.scaling_per_s[workers] = count / elapsed
+    with sessions() as session:
+        executed = (Event.type == "step_executed") & (Event.step == "s1")
+        figures.scaling_executed = session.execute(
+            select(func.count()).select_from(Event).where(executed)
+        ).scalar_one()
+        figures.scaling_distinct = session.execute(
+            select(func.count(func.distinct(Event.enrollment_id))).where(executed)
+        ).scalar_one()
+
+
+def _wait_connected(
+    sessions: sessionmaker[Session], processes: list[subprocess.Popen[bytes]]
+) -> None:
+    """Until every worker process has connected to the database (its start-up is over)."""
+    query = text(
+        "SELECT count(*) FROM pg_stat_activity "
+        "WHERE datname = current_database() AND application_name = :name"
+    )
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        with sessions() as session:
+            if session.execute(query, {"name": WORKER_APP}).scalar_one() >= len(processes):
+                return
+        if any(p.poll() is not None for p in processes):
+            raise RuntimeError("a worker stopped while starting")
+        time.sleep(0.05)
+    raise RuntimeError("the workers did not connect within two minutes")
+
+
+def _advanced(sessions: sessionmaker[Session], which: Any) -> int:
+    with sessions() as session:
+        return session.execute(
+            select(func.count()).select_from(Enrollment).where(which, Enrollment.step != "s1")
+        ).scalar_one()
 
 
 def _worker_peak(url: str) -> float:
     """Peak resident memory of a real `cadenza worker --once` process draining what is due."""
-    command = [
-        str(Path(sys.executable).with_name("cadenza")),
-        "worker",
-        "--once",
-        "--no-send",
-        "--batch",
-        "500",
-        "--now",
-        (T0 - timedelta(days=1)).isoformat(),
-    ]
-    env = {**os.environ, "CADENZA_DATABASE_URL": url, "CADENZA_ENVIRONMENT": "test"}
-    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    process = _worker_process(url, T0 - timedelta(days=1))
     with _Peak(process.pid) as peak:
         out, errors = process.communicate(timeout=600)
     if process.returncode != 0:

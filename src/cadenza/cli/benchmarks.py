@@ -60,6 +60,15 @@ def bench_engine(
         table.add_row(label, f"{value:.2f} ms", goal, "")
     for label, value in figures.memory_mib.items():
         table.add_row(f"peak memory, {label}", f"{value:.0f} MiB", "≤ 100 MiB", "")
+    if figures.scaling_per_s:
+        one, four = figures.scaling_per_s[1], figures.scaling_per_s[4]
+        table.add_row("`cadenza worker` processes: 1 / 4", f"{one:,.0f}/s / {four:,.0f}/s", "", "")
+        table.add_row("4 workers against 1", f"{four / one:.2f} times", "≥ 1.5 times", "")
+        doubled = figures.scaling_executed - figures.scaling_distinct
+        lost = 2 * contacts - figures.scaling_distinct
+        table.add_row(
+            "steps run twice / never, 1 and 4 workers", f"{doubled} / {lost}", "0 / 0", ""
+        )
     out.print(table)
 
 
