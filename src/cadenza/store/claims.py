@@ -7,7 +7,18 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Integer, Select, Table, bindparam, func, select, text, update
+from sqlalchemy import (
+    ColumnElement,
+    Integer,
+    Select,
+    Table,
+    bindparam,
+    func,
+    select,
+    text,
+    true,
+    update,
+)
 from sqlalchemy.engine import Dialect, RowMapping
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.compiler import SQLCompiler
@@ -97,11 +108,12 @@ def _claim_query(dialect: Dialect) -> Select[Any]:
     """Everything the worker reads of a due enrollment, in one statement.
 
     The due enrollments are picked on their own first (the partial index in due order,
-    LIMIT, lock), then joined to their contact, its owner and tags, and the sequence, so a
-    batch is one round trip. Picking first keeps the plan cheap even when the planner has
-    no statistics yet (right after a bulk enrollment): it never joins every due row before
-    sorting. On PostgreSQL only the enrollment rows are locked (`SKIP LOCKED`), so any
-    number of workers share the work without waiting on each other.
+    LIMIT, lock), then each one's contact, owner and tags are looked up by key, and the
+    sequence joined, so a batch is one round trip. The plan must not depend on statistics,
+    which are stale right after a bulk enrollment or import: on PostgreSQL the contact is a
+    LATERAL lookup with LIMIT 1, which the planner cannot turn into a scan of all contacts.
+    Only the enrollment rows are locked (`SKIP LOCKED`), so any number of workers share the
+    work without waiting on each other.
     """
     postgres = dialect.name == "postgresql"
     due = (
@@ -120,13 +132,25 @@ def _claim_query(dialect: Dialect) -> Select[Any]:
         .scalar_subquery()
         .label("tags")
     )
-    return (
-        select(claimed, SequenceRow.name, SequenceRow.status, *CONTACT_VIEW_COLUMNS, tags)
-        .join(SequenceRow, SequenceRow.id == claimed.c.sequence_id)
-        .join(Contact, Contact.id == claimed.c.contact_id)
-        .outerjoin(User, User.id == Contact.owner_id)
-        .order_by(claimed.c.due_at)
+    query = select(claimed, SequenceRow.name, SequenceRow.status).join(
+        SequenceRow, SequenceRow.id == claimed.c.sequence_id
     )
+    if postgres:
+        contact = (
+            select(*CONTACT_VIEW_COLUMNS, tags)
+            .outerjoin(User, User.id == Contact.owner_id)
+            .where(Contact.id == claimed.c.contact_id)
+            .limit(1)
+            .lateral("contact")
+        )
+        query = query.add_columns(*contact.c).join(contact, true())
+    else:  # SQLite looks contacts up by key anyway (and has no LATERAL)
+        query = (
+            query.add_columns(*CONTACT_VIEW_COLUMNS, tags)
+            .join(Contact, Contact.id == claimed.c.contact_id)
+            .outerjoin(User, User.id == Contact.owner_id)
+        )
+    return query.order_by(claimed.c.due_at)
 
 
 # The claim compiled once per dialect: the worker runs it on every tick, and SQLAlchemy's
@@ -155,7 +179,7 @@ def claim_due(session: Session, now: datetime, limit: int) -> list[Claimed]:
     cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
     try:
         if connection.dialect.name == "postgresql":
-            cursor.execute(compiled.string, {"now": now, "limit": limit})
+            cursor.execute(compiled.string, compiled.construct_params({"now": now, "limit": limit}))
             return [_from_postgres(row) for row in cursor.fetchall()]
         params = compiled.construct_params({"now": sqlite_time(now), "limit": limit}) or {}
         cursor.execute(compiled.string, [params[name] for name in compiled.positiontup or ()])
