@@ -86,6 +86,7 @@ def test_a_worker_killed_mid_batch_loses_and_doubles_nothing(db: Database) -> No
     victim = _worker(db, START.isoformat(), "--batch", "100")
     deadline = time.monotonic() + 120
     while _counts(db)[0] == 0 and time.monotonic() < deadline:
+        assert victim.poll() is None, victim.communicate()[1].decode()[-2000:]
         time.sleep(0.02)
     victim.send_signal(signal.SIGKILL)
     victim.communicate(timeout=30)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import re
 from email.utils import parseaddr
+from functools import lru_cache
 
 # Only real instructions count as opt-out wording: "stop by our booth" is not one.
 _OPT_OUT_WORDING = re.compile(
@@ -23,6 +24,7 @@ def append_opt_out(body: str, phrase: str) -> str:
     return f"{body.rstrip()}\n{phrase}" if body.strip() else phrase
 
 
+@lru_cache(maxsize=1024)  # a handful of senders, asked for on every message
 def sender_domain(sender: str) -> str | None:
     """The domain of a sender address as written (`Ana <ana@x.example>` gives x.example)."""
     local, at, domain = parseaddr(sender)[1].rpartition("@")
