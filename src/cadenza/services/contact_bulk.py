@@ -18,9 +18,7 @@ from sqlalchemy import (
     Dialect,
     Table,
     bindparam,
-    func,
     select,
-    text,
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
@@ -31,6 +29,7 @@ from sqlalchemy.sql.dml import UpdateBase
 from cadenza.errors import Conflict
 from cadenza.services.contact_fields import FLAGS, Draft
 from cadenza.store.models import Contact, ContactTag
+from cadenza.store.shared_rows import draw_ids
 
 # (stage, done, total): stage is "checking" (rows) then "writing" (contacts).
 Progress = Callable[[str, int, int], None]
@@ -306,19 +305,8 @@ def _roomy_cache(session: Session) -> Iterator[None]:
 
 
 def _reserve_ids(session: Session, count: int) -> list[int]:
-    """`count` new contact ids: from the sequence on PostgreSQL, after max(id) on SQLite.
-
-    SQLite's max(id) is safe because the import holds the write lock (BEGIN IMMEDIATE).
-    """
-    if not count:
-        return []
-    if session.get_bind().dialect.name == "postgresql":
-        query = text(
-            "SELECT nextval(pg_get_serial_sequence('contacts', 'id')) FROM generate_series(1, :n)"
-        )
-        return list(session.scalars(query, {"n": count}))
-    start = session.scalar(select(func.coalesce(func.max(Contact.id), 0))) or 0
-    return list(range(start + 1, start + 1 + count))
+    """`count` new contact ids (the import holds SQLite's write lock: see draw_ids)."""
+    return draw_ids(session, Contact.__table__, count)  # type: ignore[arg-type]
 
 
 def _update(session: Session, rows: list[dict[str, Any]], tags: list[dict[str, Any]]) -> None:

@@ -8,11 +8,9 @@ checks are left out of it and reported (and written to `<name>.rejects.csv`).
 from __future__ import annotations
 
 import csv
-import gc
 import io
 import re
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -21,6 +19,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from cadenza.errors import ValidationFailed
+from cadenza.services.batching import cyclic_gc_paused
 from cadenza.services.contact_bulk import Progress, merge_duplicates, upsert
 from cadenza.services.contact_fields import KNOWN_FIELDS, TAG_LIMIT, Draft, clean
 from cadenza.store.db import writing
@@ -250,22 +249,8 @@ def import_csv(
     `<name>.rejects.csv` beside the file (a stale one is removed when none are rejected).
     A contact with the same email, else the same phone, is updated rather than duplicated.
     """
-    with _cyclic_gc_paused():
+    with cyclic_gc_paused():
         return _import(session_factory, path, mapping, default_region, now, default_tags, progress)
-
-
-@contextmanager
-def _cyclic_gc_paused() -> Iterator[None]:
-    """The cycle collector paused for a block, then restored as it was."""
-    # An import makes millions of small objects and no cycles: the collector's full passes
-    # over them cost a quarter of its time.
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def _import(

@@ -9,9 +9,6 @@ rule: both are worked out once per distinct zone in a call instead of once per c
 
 from __future__ import annotations
 
-import gc
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -181,20 +178,6 @@ class Enroller:
         row = history.row(history.Subject(None, self.target.sequence_id), entry, self.actor)
         del row["contact_id"], row["enrollment_id"]
         return row
-
-
-@contextmanager
-def cyclic_gc_paused() -> Iterator[None]:
-    """The cycle collector paused for a block, then restored as it was."""
-    # A bulk enrollment makes a few small objects per contact and no cycles: the collector's
-    # passes over them cost a fifth of its time (as contact_import found for imports).
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def blocked_channels(channels: set[Channel], contact: Candidate) -> str | None:

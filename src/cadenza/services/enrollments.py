@@ -5,14 +5,15 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from cadenza.core.conditions import evaluate
 from cadenza.core.definition import Condition
 from cadenza.errors import Conflict, NotFound
 from cadenza.services import history, tasks
-from cadenza.services.enrolling import CHUNK, Enroller, Target, cyclic_gc_paused
+from cadenza.services.batching import cyclic_gc_paused
+from cadenza.services.enrolling import CHUNK, Enroller, Target
 from cadenza.services.enrolling import (  # this module's public names, as before
     LIVE_OR_PAUSED as LIVE_OR_PAUSED,
 )
@@ -40,6 +41,9 @@ def sequence_by_name(session: Session, name: str) -> Sequence:
     if found is None:
         raise NotFound(f"no sequence named {name!r}")
     return found
+
+
+ANALYZE_AFTER = 10_000  # enrollments in one call after which PostgreSQL's statistics are renewed
 
 
 def enroll(
@@ -79,6 +83,11 @@ def enroll(
     with cyclic_gc_paused():
         for batch in chunks(dict.fromkeys(contact_ids), CHUNK):
             enroller.enroll(session, batch, report)
+    if len(report.enrolled) >= ANALYZE_AFTER and session.get_bind().dialect.name == "postgresql":
+        # So many rows coming due at once change what the planner should expect of the due
+        # index; fresh statistics (committed with the enrollments) spare the workers' first
+        # claims a plan made for a table without them, until autovacuum would have caught up.
+        session.execute(text("ANALYZE enrollments"))
     return report
 
 
