@@ -26,7 +26,7 @@ from cadenza.core.definition import Definition
 from cadenza.engine.worker import Worker
 from cadenza.services import enrollments
 from cadenza.settings import Settings
-from cadenza.store.bulk import ENROLLMENTS
+from cadenza.store.bulk import ENROLLMENTS, update_enrollments
 from cadenza.store.claims import claim_due
 from cadenza.store.db import make_engine, session_factory, writing
 from cadenza.store.models import Contact, Enrollment, Event, Sequence, SequenceVersion
@@ -263,13 +263,12 @@ def _lateness(sessions: sessionmaker[Session], figures: EngineFigures) -> None:
     rate = max(100.0, 0.8 * figures.steps_per_s)
     count = int(min(rate * 5, 20_000))
     clock = SystemClock()
-    start = clock.now() + timedelta(seconds=1)
+    later = T0 + timedelta(days=3650)
     with writing(sessions) as session:
         sequence_id, version_id = session.execute(
             select(SequenceVersion.sequence_id, SequenceVersion.id)
         ).one()
         contact_ids = list(session.scalars(select(Contact.id).limit(count)))
-        due = {cid: start + timedelta(seconds=i / rate) for i, cid in enumerate(contact_ids)}
         enrollment_ids = (
             session.execute(
                 insert(Enrollment).returning(Enrollment.id, sort_by_parameter_order=True),
@@ -280,23 +279,45 @@ def _lateness(sessions: sessionmaker[Session], figures: EngineFigures) -> None:
                         "contact_id": cid,
                         "status": "active",
                         "step": "s1",
-                        "due_at": at,
-                        "enrolled_at": at,
-                        "updated_at": at,
+                        "due_at": later,
+                        "enrolled_at": clock.now(),
+                        "updated_at": clock.now(),
                         "state": {"visits": {}},
                     }
-                    for cid, at in due.items()
+                    for cid in contact_ids
                 ],
             )
             .scalars()
             .all()
         )
-        due_by_id = dict(zip(enrollment_ids, due.values(), strict=True))
+    # The schedule starts once the rows are written, however long writing them took.
+    start = clock.now() + timedelta(seconds=1)
+    due_by_id = {eid: start + timedelta(seconds=i / rate) for i, eid in enumerate(enrollment_ids)}
+    with writing(sessions) as session:
+        update_enrollments(
+            session,
+            [
+                {
+                    "_id": eid,
+                    "status": "active",
+                    "step": "s1",
+                    "due_at": at,
+                    "last_step_at": None,
+                    "outcome": None,
+                    "exit_reason": None,
+                    "state": {"visits": {}},
+                    "updated_at": start,
+                }
+                for eid, at in due_by_id.items()
+            ],
+        )
+    end = max(due_by_id.values()) + timedelta(seconds=2)
+    if clock.now() >= start:
+        raise RuntimeError("scheduling the lateness rows took longer than the second allowed")
     worker = Worker(sessions, clock, Settings(environment="test"), batch_size=500)
     stop = threading.Event()
     thread = threading.Thread(target=worker.run, args=(stop, 0.005), daemon=True)
     thread.start()
-    end = max(due.values()) + timedelta(seconds=2)
     while clock.now() < end:
         time.sleep(0.1)
     stop.set()
@@ -309,8 +330,10 @@ def _lateness(sessions: sessionmaker[Session], figures: EngineFigures) -> None:
                 Event.enrollment_id >= min(due_by_id),
             )
         ).all()
+    ran = {eid: when for eid, when in rows if eid in due_by_id}
+    stopped = clock.now()  # a step that never ran is at least this late: it counts too
     late = sorted(
-        max(0.0, (when - due_by_id[eid]).total_seconds()) for eid, when in rows if eid in due_by_id
+        max(0.0, (ran.get(eid, stopped) - due).total_seconds()) for eid, due in due_by_id.items()
     )
     figures.lateness_rate = rate
     if late:

@@ -33,7 +33,7 @@ from cadenza.store.models import Enrollment, Task
 MAX_TRIGGER_DEPTH = 5  # a chain of sequences handing a contact on stops here
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # made for every step the worker runs: no frozen-init overhead
 class Ref:
     """An enrollment's identity and whereabouts."""
 

@@ -14,7 +14,7 @@ from cadenza.store import bulk
 from cadenza.store.models import Event, Sequence
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # made for every step the worker runs: no frozen-init overhead
 class Subject:
     """Whom an event concerns: a contact, and maybe one of its enrollments."""
 
