@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 
-from cadenza.services import enrollments
+from cadenza.services import enrollments, history
 from cadenza.store.claims import claim_due
 from cadenza.store.db import writing
 from cadenza.store.models import ContactTag, Enrollment, Event, User
@@ -95,3 +95,30 @@ def test_what_the_worker_writes_reads_back_through_the_models(db: Database) -> N
         assert enrollment.state == {"visits": {"first": 1, "middle": 1}}
         assert enrollment.due_at is not None
         assert enrollment.due_at.astimezone(UTC) == datetime(2026, 12, 2, 13, 30, 0, 123456, UTC)
+
+
+def test_history_rows_written_in_bulk_read_back_exactly(db: Database) -> None:
+    odd = 'tab\there, new\nline, back\\slash, "quotes", \u00e9t\u00e9 \u2713'
+    rows = [
+        {
+            "time": START + timedelta(microseconds=i),
+            "type": "note",
+            "contact_id": i,
+            "sequence_id": None,
+            "enrollment_id": None,
+            "step": None,
+            "actor": odd,
+            "reason": None if i % 2 else odd,
+            "data": {"nested": {"list": [1, None, "x"]}, "when": "2026-12-01", "n": i},
+        }
+        for i in range(1, 4)
+    ]
+    with write(db) as session:
+        history.write(session, rows)
+    with db.sessions() as session:
+        stored = session.scalars(select(Event).where(Event.type == "note").order_by(Event.id)).all()
+    assert [e.time for e in stored] == [r["time"] for r in rows]
+    assert [e.actor for e in stored] == [odd] * 3
+    assert [e.reason for e in stored] == [None, odd, None]
+    assert [e.data for e in stored] == [r["data"] for r in rows]
+    assert all(e.contact_id == i for i, e in enumerate(stored, start=1))
