@@ -57,11 +57,7 @@ def views_of_claimed(rows: Sequence[Claimed]) -> dict[int, ContactView]:
     views: dict[int, ContactView] = {}
     for row in rows:
         if row.contact_id not in views:
-            values = row.contact
-            values["first_name"] = values["first_name"] or ""
-            values["last_name"] = values["last_name"] or ""
-            values["fields"] = values["fields"] or {}
-            views[row.contact_id] = ContactView.trusted(values)
+            views[row.contact_id] = view_of(row.contact, row.contact["tags"])
     return views
 
 
