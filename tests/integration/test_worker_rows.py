@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 
+from cadenza.clock import FixedClock
+from cadenza.engine.worker import Worker
 from cadenza.services import enrollments, history
 from cadenza.store.claims import claim_due
 from cadenza.store.db import writing
@@ -122,3 +124,26 @@ def test_history_rows_written_in_bulk_read_back_exactly(db: Database) -> None:
     assert [e.reason for e in stored] == [None, odd, None]
     assert [e.data for e in stored] == [r["data"] for r in rows]
     assert all(e.contact_id == i for i, e in enumerate(stored, start=1))
+
+
+def test_a_worker_holding_its_connection_survives_losing_it(pg_db: Database) -> None:
+    with write(pg_db) as session:
+        store(session, TWO_STEPS, START)
+        contact_id = add_contact(session, START)
+        enrollments.enroll(
+            session=session, sequence="Rows", contact_ids=[contact_id], now=START, settings=SETTINGS
+        )
+    worker = Worker(pg_db.sessions, FixedClock(START), SETTINGS)
+    with worker.holding():
+        assert worker.tick() == 1
+        with pg_db.sessions() as session:  # the server drops every other connection
+            session.execute(
+                text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )
+            )
+        later = START + timedelta(minutes=90)
+        assert worker.tick(later) == 1
+    with pg_db.sessions() as session:
+        assert session.scalars(select(Enrollment.step)).one() == "last"

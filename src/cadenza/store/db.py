@@ -7,7 +7,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import orjson
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
 from cadenza.settings import get_settings
@@ -63,13 +63,14 @@ def session_factory(engine: Engine) -> sessionmaker[Session]:
 
 
 @contextmanager
-def writing(factory: sessionmaker[Session]) -> Iterator[Session]:
+def writing(factory: sessionmaker[Session], bind: Connection | None = None) -> Iterator[Session]:
     """A session whose transaction takes SQLite's write lock at BEGIN (BEGIN IMMEDIATE).
 
     Taking the lock up front avoids the deadlock of two readers upgrading to writers; on
     PostgreSQL it is an ordinary transaction. Commits on success, rolls back on error.
+    `bind`: a connection the caller holds (and keeps) instead of one from the pool.
     """
-    with factory() as session:
+    with factory(bind=bind) if bind is not None else factory() as session:
         session.connection(execution_options={"sqlite_begin": "IMMEDIATE"})
         try:
             yield session
