@@ -67,13 +67,18 @@ def test_a_claimed_contact_has_every_value_of_its_row(db: Database) -> None:
     assert (claimed.sequence_name, claimed.sequence_status) == ("Rows", "active")
 
 
-def test_what_the_worker_writes_reads_back_through_the_models(db: Database) -> None:
+def _enroll_one(db: Database) -> None:
+    """One contact enrolled in TWO_STEPS at START."""
     with write(db) as session:
         store(session, TWO_STEPS, START)
         contact_id = add_contact(session, START)
         enrollments.enroll(
             session=session, sequence="Rows", contact_ids=[contact_id], now=START, settings=SETTINGS
         )
+
+
+def test_what_the_worker_writes_reads_back_through_the_models(db: Database) -> None:
+    _enroll_one(db)
     assert run_worker(db, START) == 1
     with db.sessions() as session:
         enrollment = session.scalars(select(Enrollment)).one()
@@ -127,12 +132,7 @@ def test_history_rows_written_in_bulk_read_back_exactly(db: Database) -> None:
 
 
 def test_a_worker_holding_its_connection_survives_losing_it(pg_db: Database) -> None:
-    with write(pg_db) as session:
-        store(session, TWO_STEPS, START)
-        contact_id = add_contact(session, START)
-        enrollments.enroll(
-            session=session, sequence="Rows", contact_ids=[contact_id], now=START, settings=SETTINGS
-        )
+    _enroll_one(pg_db)
     worker = Worker(pg_db.sessions, FixedClock(START), SETTINGS)
     with worker.holding():
         assert worker.tick() == 1
