@@ -14,11 +14,12 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
+from cadenza.api.v1.errors import PayloadTooLarge, UnsupportedMediaType
 from cadenza.channels.errors import InvalidToken
 from cadenza.channels.intake import DEFAULT_SIZE_LIMIT
 from cadenza.channels.sms import SmsProvider, make_provider
 from cadenza.channels.tracking import PIXEL_GIF
-from cadenza.errors import CadenzaError, Forbidden, ValidationFailed
+from cadenza.errors import Forbidden, ValidationFailed
 from cadenza.services import inbound, inbound_sms, inbound_tracking
 from cadenza.settings import Settings
 from cadenza.store.db import writing
@@ -27,16 +28,6 @@ router = APIRouter()
 T = TypeVar("T")
 EMAIL_TYPES = ("message/rfc822", "application/octet-stream")
 NO_STORE = {"Cache-Control": "no-store, no-cache, must-revalidate, private", "Pragma": "no-cache"}
-
-
-class UnsupportedMediaType(CadenzaError):
-    status = 415
-    title = "Unsupported media type"
-
-
-class PayloadTooLarge(CadenzaError):
-    status = 413
-    title = "Payload too large"
 
 
 async def _transaction(request: Request, work: Callable[[Session, datetime, Settings], T]) -> T:
