@@ -147,3 +147,22 @@ def test_a_worker_holding_its_connection_survives_losing_it(pg_db: Database) -> 
         assert worker.tick(later) == 1
     with pg_db.sessions() as session:
         assert session.scalars(select(Enrollment.step)).one() == "last"
+
+
+def test_history_data_with_number_keys_is_stored_as_json_would(db: Database) -> None:
+    row = {
+        "time": START,
+        "type": "note",
+        "contact_id": 1,
+        "sequence_id": None,
+        "enrollment_id": None,
+        "step": None,
+        "actor": "test",
+        "reason": None,
+        "data": {1: "one", "two": {3: True}},
+    }
+    with write(db) as session:
+        history.write(session, [row])
+    with db.sessions() as session:
+        stored = session.scalars(select(Event).where(Event.type == "note")).one()
+    assert stored.data == {"1": "one", "two": {"3": True}}

@@ -49,8 +49,11 @@ _SQLITE_UPDATE = (
 
 
 def dumps(value: Any) -> str:
-    """JSON text for a JSON column (orjson: the worker writes one or two per step)."""
-    return orjson.dumps(value).decode()
+    """JSON text for a JSON column (orjson: the worker writes one or two per step).
+
+    Keys that are not strings become strings, as json.dumps (and SQLAlchemy) would do.
+    """
+    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
 
 
 loads = orjson.loads
