@@ -8,7 +8,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import contextmanager
 from datetime import datetime
 
 from sqlalchemy import Connection
@@ -22,8 +22,8 @@ from cadenza.engine.limits import Limits
 from cadenza.services.effects import Applier, Ref, state_of
 from cadenza.services.views import definition_for, load_events, views_of_claimed
 from cadenza.settings import Settings
+from cadenza.store.behind import Behind
 from cadenza.store.claims import Claimed, claim_due
-from cadenza.store.db import writing
 
 log = logging.getLogger(__name__)
 
@@ -47,38 +47,56 @@ class Worker:
         self.sessions, self.clock, self.settings = sessions, clock, settings
         self.batch_size = batch_size
         self.name = name or f"{socket.gethostname()}:{os.getpid()}"
-        self._connection: Connection | None = None
+        self._connections: list[Connection] = []
+        self._turn = 0
+        self._behind: dict[int, Behind] = {}  # by connection: batches not yet settled
+        self._lost = 0  # enrollments of batches that rolled back after they were sent
+        engine = sessions.kw.get("bind")
+        driver = engine.dialect.loaded_dbapi if engine is not None else None
+        # Raw-cursor statements raise the driver's own errors, not SQLAlchemy's wrappers.
+        self._retryable: tuple[type[Exception], ...] = (
+            (OperationalError, driver.OperationalError) if driver else (OperationalError,)
+        )
 
     @contextmanager
     def holding(self) -> Iterator[None]:
-        """Keep one connection for the ticks inside.
+        """Keep the worker's connections for the ticks inside.
 
         Each tick then skips the pool checkout and its liveness ping, which on PostgreSQL
         were 0.1-0.27 ms of a 0.7-0.9 ms empty tick. A lost connection is invalidated by
-        SQLAlchemy and reconnects on its next use.
+        SQLAlchemy and reconnects on its next use. On PostgreSQL the worker holds two and
+        takes turns: while one batch's writes and COMMIT travel and run on the server, the
+        next batch is claimed and decided on the other.
         """
         engine = self.sessions.kw.get("bind")
-        if engine is None or self._connection is not None:
+        if engine is None or self._connections:
             yield
             return
-        self._connection = engine.connect()
+        count = 2 if engine.dialect.name == "postgresql" else 1
+        self._connections = [engine.connect() for _ in range(count)]
         try:
             yield
         finally:
-            connection, self._connection = self._connection, None
-            connection.close()
+            try:
+                self._settle_all()
+            finally:
+                connections, self._connections = self._connections, []
+                for connection in connections:
+                    connection.close()
 
     def tick(self, now: datetime | None = None) -> int:
-        """Claim one batch and advance it; the number of enrollments advanced."""
+        """Claim one batch, advance it and commit; the number of enrollments advanced."""
+        self._settle_all()
+        return self._tick(now, behind=False)
+
+    def _tick(self, now: datetime | None, *, behind: bool) -> int:
+        """One batch; with `behind`, its writes may still be on their way when this returns."""
         now = now or self.clock.now()
         for attempt in range(5):
+            connection = self._take_turn()
             try:
-                with self._transaction() as session:
-                    rows = claim_due(session, now, self.batch_size)
-                    if rows:
-                        advance_batch(session, rows, now, self.settings)
-                    return len(rows)
-            except OperationalError as exc:
+                return self._batch(connection, now, behind=behind)
+            except self._retryable as exc:
                 # A deadlock between two workers touching one contact, a busy SQLite file or
                 # a lost connection (SQLAlchemy then invalidates it, and its next use
                 # reconnects): the transaction rolled back whole, so trying again is safe.
@@ -86,20 +104,65 @@ class Worker:
                 time.sleep(0.05 * (attempt + 1))
         raise RuntimeError("a batch failed five times in a row")
 
-    def _transaction(self) -> AbstractContextManager[Session]:
-        if self._connection is None:
-            return writing(self.sessions)
-        return writing(self.sessions, bind=self._connection)
+    def _batch(self, connection: Connection | None, now: datetime, *, behind: bool) -> int:
+        session = self.sessions(bind=connection) if connection is not None else self.sessions()
+        try:
+            session.connection(execution_options={"sqlite_begin": "IMMEDIATE"})
+            rows = claim_due(session, now, self.batch_size)
+            applier = decide_batch(session, rows, now, self.settings) if rows else None
+            if applier is not None and behind and len(self._connections) > 1:
+                if applier.writes_only:
+                    self._behind[self._turn] = Behind(session, len(rows), applier.flush)
+                    return len(rows)
+            if applier is not None:
+                applier.flush()
+            session.commit()
+        except BaseException:
+            session.rollback()
+            session.close()
+            raise
+        session.close()
+        return len(rows)
+
+    def _take_turn(self) -> Connection | None:
+        """The next held connection (its previous batch settled first), or None for the pool."""
+        if not self._connections:
+            return None
+        self._turn = (self._turn + 1) % len(self._connections)
+        self._settle(self._turn)
+        return self._connections[self._turn]
+
+    def _settle(self, turn: int) -> int:
+        """Wait for the batch sent on that connection; the enrollments it failed to advance."""
+        behind = self._behind.pop(turn, None)
+        if behind is None:
+            return 0
+        try:
+            behind.settle()
+        except self._retryable as exc:
+            # Rolled back whole: its enrollments are due as before and will be claimed again.
+            log.warning("batch rolled back, to be claimed again", extra={"error": str(exc)[:200]})
+            self._lost += behind.size
+            return behind.size
+        return 0
+
+    def _settle_all(self) -> int:
+        return sum(self._settle(turn) for turn in list(self._behind))
 
     def drain(self, now: datetime | None = None) -> int:
         """Advance everything due at `now` (or the clock's now); the total advanced."""
-        total = 0
+        total, lost = 0, self._lost
         with self.holding():
             while True:
-                done = self.tick(now)
+                # A claim made while a batch is still being written skips that batch's rows:
+                # if one of them is due again, only a claim after it settled sees it.
+                overlapped = bool(self._behind)
+                done = self._tick(now, behind=True)
                 total += done
                 if done < self.batch_size:
-                    return total
+                    self._settle_all()
+                    if not overlapped:
+                        return total - (self._lost - lost)
 
     def run(
         self,
@@ -111,18 +174,25 @@ class Worker:
         log.info("worker started", extra={"worker": self.name})
         with self.holding():
             while not stop.is_set():
-                done = self.tick()
+                done = self._tick(None, behind=True)
+                caught_up = done < self.batch_size
+                if caught_up:
+                    self._settle_all()  # so that `after_tick` sees everything committed
                 if after_tick:
                     after_tick()
-                if done < self.batch_size:
+                if caught_up:
                     stop.wait(idle)
         log.info("worker stopped", extra={"worker": self.name})
 
 
-def advance_batch(
+def decide_batch(
     session: Session, rows: Sequence[Claimed], now: datetime, settings: Settings
-) -> None:
-    """Decide and apply every claimed enrollment inside the claiming transaction."""
+) -> Applier:
+    """Decide every claimed enrollment inside the claiming transaction.
+
+    Tasks, contact changes and limits are written as they are decided; the states, history
+    and outbox rows wait in the returned Applier for its `flush`.
+    """
     definitions = {
         v: definition_for(session=session, version_id=v) for v in {row.version_id for row in rows}
     }
@@ -164,4 +234,4 @@ def advance_batch(
         )
         applier.apply(ref, definition, sit.contact, decision)
     limits.flush()
-    applier.flush()
+    return applier

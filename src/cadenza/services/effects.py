@@ -185,6 +185,11 @@ class Applier:
         if events:
             self.changed.append((ref, events))
 
+    @property
+    def writes_only(self) -> bool:
+        """True when flushing only writes rows: nothing reaches other sequences afterwards."""
+        return not (self.changed or self.enroll_requests or self.unenroll_requests)
+
     def flush(self) -> None:
         """Write what was collected, then let the changes it made reach other sequences."""
         bulk.update_enrollments(self.session, self.updates)

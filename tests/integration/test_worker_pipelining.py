@@ -1,0 +1,78 @@
+"""On PostgreSQL a worker sends a batch's writes and COMMIT, then claims the next batch
+without waiting: a batch that fails after it was sent must be claimed again, not lost."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+from sqlalchemy import func, select, text
+
+from cadenza.clock import FixedClock
+from cadenza.engine.worker import Worker
+from cadenza.services import enrollments
+from cadenza.store.models import Enrollment, Event
+from tests.conftest import Database
+from tests.engine_helpers import SETTINGS, add_contact, at, store, write
+
+BRANCH_THEN_END = """
+name: Pipelined
+schedule: {timezone: UTC, days: every_day, holidays: none}
+steps:
+  - key: first
+    action: branch
+    branches: [{when: {tag: vip}, to: last}]
+  - {key: last, action: end, wait: {days: 1}}
+"""
+START = at("2026-12-01T12:00:00Z")
+
+# Refuses the first history rows written after it is installed, as a deadlock would: the
+# server rolls back that transaction whole. It answers late, so that the worker has already
+# moved on to the next batch. A sequence counts, outside any transaction.
+FAIL_ONCE = """
+CREATE SEQUENCE history_inserts;
+CREATE FUNCTION fail_once() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  IF nextval('history_inserts') = 1 THEN
+    PERFORM pg_sleep(0.3);
+    RAISE EXCEPTION 'deadlock detected' USING ERRCODE = '40P01';
+  END IF;
+  RETURN NEW;
+END $$;
+CREATE TRIGGER fail_once BEFORE INSERT ON events FOR EACH STATEMENT EXECUTE FUNCTION fail_once();
+"""
+
+
+def _enroll(db: Database, count: int) -> None:
+    with write(db) as session:
+        store(session, BRANCH_THEN_END, START)
+        ids = [add_contact(session, START, email=f"p{i}@example.com") for i in range(count)]
+        enrollments.enroll(
+            session=session, sequence="Pipelined", contact_ids=ids, now=START, settings=SETTINGS
+        )
+
+
+def test_a_batch_that_fails_after_it_was_sent_is_claimed_again(
+    pg_db: Database, caplog: pytest.LogCaptureFixture
+) -> None:
+    _enroll(pg_db, 7)
+    with write(pg_db) as session:
+        session.execute(text(FAIL_ONCE))
+    worker = Worker(pg_db.sessions, FixedClock(START), SETTINGS, batch_size=2)
+
+    with caplog.at_level(logging.WARNING, logger="cadenza.engine.worker"):
+        advanced = worker.drain()
+
+    assert advanced == 7
+    assert any("to be claimed again" in r.getMessage() for r in caplog.records)
+    with pg_db.sessions() as session:
+        attempts = session.execute(text("SELECT last_value FROM history_inserts")).scalar_one()
+        assert attempts > 4  # the failed batch, then four that committed
+        steps = session.scalars(select(Enrollment.step)).all()
+        executed = session.execute(
+            select(Event.enrollment_id, func.count())
+            .where(Event.type == "step_executed", Event.step == "first")
+            .group_by(Event.enrollment_id)
+        ).all()
+    assert steps == ["last"] * 7
+    assert sorted(n for _id, n in executed) == [1] * 7
