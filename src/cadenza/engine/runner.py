@@ -7,7 +7,6 @@ import threading
 from sqlalchemy.orm import Session, sessionmaker
 
 from cadenza.clock import Clock
-from cadenza.engine.dispatcher import Dispatcher
 from cadenza.engine.worker import DEFAULT_BATCH, Worker
 from cadenza.settings import Settings
 
@@ -24,6 +23,10 @@ def drain_once(
     advanced = Worker(sessions, clock, settings, batch_size=batch).drain()
     if not send:
         return advanced, 0
+    # Imported here: the channels (httpx, lxml, smtplib) are 10 MiB a worker that does not
+    # send has no use for.
+    from cadenza.engine.dispatcher import Dispatcher
+
     dispatcher = Dispatcher(sessions, clock, settings)
     try:
         return advanced, dispatcher.drain()
@@ -40,6 +43,8 @@ def run_until_stopped(
     batch: int = DEFAULT_BATCH,
 ) -> None:
     """The long-running worker: advance and send until `stop` is set."""
+    from cadenza.engine.dispatcher import Dispatcher
+
     dispatcher = Dispatcher(sessions, clock, settings)
     try:
         Worker(sessions, clock, settings, batch_size=batch).run(stop, after_tick=dispatcher.drain)
