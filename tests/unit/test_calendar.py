@@ -506,3 +506,22 @@ def test_days_at_counts_calendar_days_from_the_previous_local_date() -> None:
     )
     assert shown(result, LA) == "Mon 2026-05-18 09:00"
     assert reasons == ["Saturday, Sunday → Monday 09:00 America/Los_Angeles: business days only"]
+
+
+def test_a_repeated_question_gets_the_same_answer_and_a_list_of_its_own() -> None:
+    # The worker asks next_allowed the same question for a whole batch: the answer is kept,
+    # but only for the policy object, channel kind, zone and quiet hours it was found for.
+    saturday = local(NY, 2026, 5, 16, 12, 0)
+    office = policy()
+    first, reasons = next_allowed(saturday, office, "email", NY)
+    reasons.append("changed by a caller")
+    again, reasons_again = next_allowed(saturday, office, "email", NY)
+    assert (shown(first, NY), shown(again, NY)) == ("Mon 2026-05-18 09:00",) * 2
+    assert "changed by a caller" not in reasons_again and reasons_again
+    weekend = policy(days="every_day", hours=None)
+    assert shown(next_allowed(saturday, weekend, "email", NY)[0], NY) == "Sat 2026-05-16 12:00"
+    assert shown(next_allowed(saturday, office, "email", LA)[0], LA) == "Mon 2026-05-18 09:00"
+    late = local(NY, 2026, 5, 18, 21, 30)  # a Monday evening: quiet for texts, not for email
+    anytime = policy(days="every_day", hours=None)
+    assert shown(next_allowed(late, anytime, "email", NY)[0], NY) == "Mon 2026-05-18 21:30"
+    assert shown(next_allowed(late, anytime, "sms", NY)[0], NY) == "Tue 2026-05-19 08:00"

@@ -195,6 +195,12 @@ def is_allowed(
 # --- the next allowed instant ----------------------------------------------------------------
 
 
+# next_allowed per (instant, policy object, quiet-hours channel or not, zone, quiet hours):
+# the worker asks the same question for every enrollment of a batch at the same step.
+_allowed: dict[tuple[object, ...], tuple[Schedule, datetime, tuple[str, ...]]] = {}
+_ALLOWED_LIMIT = 4096
+
+
 def next_allowed(
     instant: datetime,
     policy: Schedule,
@@ -204,6 +210,21 @@ def next_allowed(
     quiet: QuietHours = DEFAULT_QUIET,
 ) -> tuple[datetime, list[str]]:
     """The first allowed instant at or after `instant`, and the reasons it moved."""
+    key = (instant, id(policy), channel in QUIET_CHANNELS, contact_tz, quiet)
+    found = _allowed.get(key)
+    # The entry holds its policy (immutable once loaded), so an id cannot be reused meanwhile.
+    if found is not None and found[0] is policy:
+        return found[1], list(found[2])
+    allowed, reasons = _search_allowed(instant, policy, channel, contact_tz, quiet)
+    if len(_allowed) >= _ALLOWED_LIMIT:
+        _allowed.clear()
+    _allowed[key] = (policy, allowed, tuple(reasons))
+    return allowed, reasons
+
+
+def _search_allowed(
+    instant: datetime, policy: Schedule, channel: str, contact_tz: str | None, quiet: QuietHours
+) -> tuple[datetime, list[str]]:
     start = current = _utc(instant)
     recipient = recipient_zone(policy, contact_tz)
     tz = recipient if policy.timezone == "contact" else zone(policy.timezone)

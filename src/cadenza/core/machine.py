@@ -411,9 +411,10 @@ def _exit_reason(sit: Situation, state: EnrollmentState) -> str | None:
     end = sit.definition.schedule.end
     if end is not None and sit.now >= end:
         return f"past the sequence's end ({end.isoformat()})"
-    exit_on = set(sit.definition.exit.on)
+    exit_on = sit.definition.exit.on
+    contact = sit.contact
     for flag, name in FLAG_EXITS.items():
-        if name in exit_on and getattr(sit.contact, flag):
+        if getattr(contact, flag) and name in exit_on:  # flags are rarely set: test them first
             return f"contact is {name.replace('_', ' ')}"
     for event in sit.events:
         if event.type in exit_on and event.time >= state.enrolled_at:
