@@ -91,7 +91,7 @@ def _postgres(session: Session) -> bool:
     return session.get_bind().dialect.name == "postgresql"
 
 
-def _cursor(session: Session) -> Any:
+def driver_cursor(session: Session) -> Any:
     """The driver's cursor on the session's connection (inside its transaction)."""
     return session.connection().connection.driver_connection.cursor()  # type: ignore[union-attr]
 
@@ -116,7 +116,7 @@ def insert_rows(session: Session, table: Table, rows: Sequence[dict[str, Any]]) 
     if not rows:
         return
     columns = list(rows[0])
-    cursor = _cursor(session)
+    cursor = driver_cursor(session)
     if not _postgres(session):
         converters = list(enumerate(_sqlite_converters(table, columns)))
         values = [[row[c] for c in columns] for row in rows]
@@ -158,7 +158,7 @@ def update_enrollments(session: Session, rows: Sequence[dict[str, Any]]) -> None
     """Write decided states (`_id` plus the state columns) in one statement."""
     if not rows:
         return
-    cursor = _cursor(session)
+    cursor = driver_cursor(session)
     if not _postgres(session):
         time = sqlite_time
         cursor.executemany(

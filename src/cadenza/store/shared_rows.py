@@ -17,6 +17,8 @@ from typing import Any, TypeVar
 from sqlalchemy import JSON, Table
 from sqlalchemy.orm import Session
 
+from cadenza.store.bulk import driver_cursor
+
 # A row: its own values (ids, or None) for the leading columns, and the values it shares.
 Row = tuple[tuple[int | None, ...], dict[str, Any]]
 
@@ -41,7 +43,7 @@ def draw_ids(session: Session, table: Table, count: int) -> list[int]:
     """
     if count == 0:
         return []
-    cursor = _cursor(session)
+    cursor = driver_cursor(session)
     if session.get_bind().dialect.name == "postgresql":
         cursor.execute(_PG_DRAW_IDS, (table.name, count))
         return [row[0] for row in cursor.fetchall()]
@@ -62,7 +64,7 @@ def insert(session: Session, table: Table, own: Sequence[str], rows: Sequence[Ro
     shared = [c for c in rows[0][1] if c not in own]
     columns = ", ".join([*own, *shared])
     dialect = session.get_bind().dialect
-    cursor = _cursor(session)
+    cursor = driver_cursor(session)
     if dialect.name == "postgresql":
         as_text = _once(lambda values: "\t".join(_copy_texts(table, shared, values)))
         lines = [
@@ -119,7 +121,3 @@ def _copy_text(value: Any, as_json: bool) -> str:
         return str(value)
     return value.translate(_COPY_ESCAPES)  # type: ignore[no-any-return]
 
-
-def _cursor(session: Session) -> Any:
-    """The driver's cursor on the session's connection (inside its transaction)."""
-    return session.connection().connection.driver_connection.cursor()  # type: ignore[union-attr]
