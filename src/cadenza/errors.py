@@ -59,3 +59,10 @@ class Conflict(CadenzaError):
 
 class ConfigurationError(CadenzaError):
     title = "Configuration error"
+
+
+class BenchmarkFailed(CadenzaError):
+    """A measurement could not be taken as designed; its figures would mean nothing."""
+
+    status = 500
+    title = "Benchmark failed"

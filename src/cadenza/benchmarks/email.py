@@ -23,6 +23,7 @@ from cadenza.clock import FixedClock, SystemClock
 from cadenza.core.lint import lint_text
 from cadenza.engine.dispatcher import Dispatcher
 from cadenza.engine.worker import Worker
+from cadenza.errors import BenchmarkFailed
 from cadenza.services import enrollments, sequences
 from cadenza.settings import Settings
 from cadenza.store.db import make_engine, session_factory, writing
@@ -155,7 +156,7 @@ def _end_to_end(sessions: sessionmaker[Session], settings: Settings, figures: Em
     figures.send_s = time.perf_counter() - started
     dispatcher.close()
     if sent != figures.emails:
-        raise RuntimeError(f"sent {sent} of {figures.emails} emails")
+        raise BenchmarkFailed(f"sent {sent} of {figures.emails} emails")
 
 
 def _ceiling(port: int, count: int, concurrency: int) -> float:
