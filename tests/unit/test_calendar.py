@@ -525,3 +525,27 @@ def test_a_repeated_question_gets_the_same_answer_and_a_list_of_its_own() -> Non
     anytime = policy(days="every_day", hours=None)
     assert shown(next_allowed(late, anytime, "email", NY)[0], NY) == "Mon 2026-05-18 21:30"
     assert shown(next_allowed(late, anytime, "sms", NY)[0], NY) == "Tue 2026-05-19 08:00"
+
+
+def test_due_answers_a_repeated_question_alike_but_day_n_by_its_enrollment_date() -> None:
+    # due() keeps its answers as next_allowed does; "day N" also depends on the enrollment
+    # date, which is not part of the question, so it is always worked out afresh.
+    friday = local(NY, 2026, 5, 15, 16, 30)
+    office, two_hours = policy(), WAIT.validate_python({"hours": 2})
+    asked = {"previous": friday, "enrolled_at": friday, "policy": office, "contact_tz": NY}
+    first, reasons = due(two_hours, channel="email", **asked)
+    reasons.append("changed by a caller")
+    again, reasons_again = due(two_hours, channel="email", **asked)
+    assert (shown(first, NY), shown(again, NY)) == ("Mon 2026-05-18 09:00",) * 2
+    assert "changed by a caller" not in reasons_again and reasons_again
+    # 18:30 in New York is 15:30 in Los Angeles, inside its office hours
+    assert shown(due(two_hours, channel="email", **{**asked, "contact_tz": LA})[0], LA) == (
+        "Fri 2026-05-15 15:30"
+    )
+    day_two = WAIT.validate_python({"day": 2, "at": "10:00"})
+    monday, tuesday = local(NY, 2026, 5, 11, 9, 0), local(NY, 2026, 5, 12, 9, 0)
+    for enrolled, expected in ((monday, "Tue 2026-05-12 10:00"), (tuesday, "Wed 2026-05-13 10:00")):
+        result, _ = due(
+            day_two, channel="email", **{**asked, "previous": monday, "enrolled_at": enrolled}
+        )
+        assert shown(result, NY) == expected

@@ -210,7 +210,8 @@ def next_allowed(
     quiet: QuietHours = DEFAULT_QUIET,
 ) -> tuple[datetime, list[str]]:
     """The first allowed instant at or after `instant`, and the reasons it moved."""
-    key = (instant, id(policy), channel in QUIET_CHANNELS, contact_tz, quiet)
+    # The quiet hours as their two times: hashing the dataclass would run Python code.
+    key = (instant, id(policy), channel in QUIET_CHANNELS, contact_tz, quiet.start, quiet.end)
     found = _allowed.get(key)
     # The entry holds its policy (immutable once loaded), so an id cannot be reused meanwhile.
     if found is not None and found[0] is policy:
@@ -370,6 +371,12 @@ def _business_days_later(previous: datetime, count: int, rules: DayRules, tz: Zo
     raise NoAllowedTime(f"no business day within {SEARCH_DAYS} days of {local:%Y-%m-%d}")
 
 
+# due() per (wait object, previous, policy object, quiet-hours channel or not, zone, quiet
+# hours), for every wait but "day N", which also reads the enrollment date: as with
+# next_allowed, a batch asks the same question for each enrollment at the same step.
+_due: dict[tuple[object, ...], tuple[Wait, Schedule, datetime, tuple[str, ...]]] = {}
+
+
 def due(
     wait: Wait,
     *,
@@ -381,6 +388,30 @@ def due(
     quiet: QuietHours = DEFAULT_QUIET,
 ) -> tuple[datetime, list[str]]:
     """When a step with this wait comes due: the wait applied, then moved into allowed time."""
+    if isinstance(wait, WaitDayAt):
+        return _due_now(wait, previous, enrolled_at, policy, channel, contact_tz, quiet)
+    quiet_channel = channel in QUIET_CHANNELS
+    key = (id(wait), previous, id(policy), quiet_channel, contact_tz, quiet.start, quiet.end)
+    found = _due.get(key)
+    # The entry holds its wait and policy (immutable once loaded): their ids stay theirs.
+    if found is not None and found[0] is wait and found[1] is policy:
+        return found[2], list(found[3])
+    instant, reasons = _due_now(wait, previous, enrolled_at, policy, channel, contact_tz, quiet)
+    if len(_due) >= _ALLOWED_LIMIT:
+        _due.clear()
+    _due[key] = (wait, policy, instant, tuple(reasons))
+    return instant, reasons
+
+
+def _due_now(
+    wait: Wait,
+    previous: datetime,
+    enrolled_at: datetime,
+    policy: Schedule,
+    channel: str,
+    contact_tz: str | None,
+    quiet: QuietHours,
+) -> tuple[datetime, list[str]]:
     raw = apply_wait(
         wait, previous=previous, enrolled_at=enrolled_at, policy=policy, contact_tz=contact_tz
     )

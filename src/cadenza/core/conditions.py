@@ -34,11 +34,12 @@ def evaluate(
     condition: Condition, contact: ContactView, events: Sequence[EventRecord], now: datetime
 ) -> bool:
     """True when the contact (with the events seen so far) meets the condition at `now`."""
+    if type(condition) is TagCondition:  # the worker's commonest question, minus isinstance
+        return _has_tag(contact, condition.tag)
     if isinstance(condition, FieldCondition):
         return field_matches(condition, contact.value(condition.field))
     if isinstance(condition, TagCondition):
-        wanted = _text(condition.tag)
-        return any(_text(tag) == wanted for tag in contact.tags)
+        return _has_tag(contact, condition.tag)
     if isinstance(condition, EventCondition):
         return _event_seen(condition, events, now)
     if isinstance(condition, AllCondition):
@@ -46,6 +47,14 @@ def evaluate(
     if isinstance(condition, AnyCondition):
         return any(evaluate(c, contact, events, now) for c in condition.any)
     return not evaluate(condition.not_, contact, events, now)
+
+
+def _has_tag(contact: ContactView, tag: str) -> bool:
+    wanted = _text(tag)
+    for held in contact.tags:
+        if _text(held) == wanted:
+            return True
+    return False
 
 
 def _event_seen(condition: EventCondition, events: Sequence[EventRecord], now: datetime) -> bool:

@@ -10,7 +10,7 @@ Status = Literal["active", "waiting", "paused", "completed", "exited", "removed"
 LIVE = ("active", "waiting")
 
 
-@dataclass
+@dataclass(slots=True)
 class EnrollmentState:
     """An enrollment as the machine sees it (the row's columns plus its `state` JSON)."""
 
@@ -79,7 +79,7 @@ class CreateTask:
 Effect = Send | ChangeContact | CreateTask
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class HistoryEntry:
     """One row for the history: what happened to the enrollment, when and why."""
 
@@ -90,7 +90,7 @@ class HistoryEntry:
     data: dict[str, Any] = field(default_factory=dict)
 
 
-@dataclass
+@dataclass(slots=True)
 class Decision:
     """The result of one call of the transition function."""
 

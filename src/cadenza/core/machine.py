@@ -65,7 +65,7 @@ class Limiter(Protocol):
         ...
 
 
-@dataclass
+@dataclass(slots=True)
 class Situation:
     """Everything the machine reads besides the enrollment's own state."""
 
@@ -94,9 +94,13 @@ def enroll(sit: Situation) -> Decision:
     return decision
 
 
-def advance(sit: Situation, state: EnrollmentState) -> Decision:
-    """Execute what is due now, step after step, until something lies in the future."""
-    decision = Decision(state.copy())
+def advance(sit: Situation, state: EnrollmentState, *, owned: bool = False) -> Decision:
+    """Execute what is due now, step after step, until something lies in the future.
+
+    `owned`: the caller made `state` for this call alone, so the decision may take it over
+    instead of a copy (the worker does, once per step it runs).
+    """
+    decision = Decision(state if owned else state.copy())
     for _ in range(MAX_STEPS_PER_CALL):
         current = decision.state
         if current.status not in LIVE or current.due_at is None or current.due_at > sit.now:
@@ -235,7 +239,9 @@ def _run_action(sit: Situation, decision: Decision, step: Step) -> None:
         decision.log("step_error", sit.now, step.key, missing)
         _block_on_task(decision, step.key)
         return
-    if step.action in AUTOMATIC_MESSAGES:
+    if type(step) is BranchStep:  # before the isinstance tests below, slow on pydantic models
+        _branch(sit, decision, step)
+    elif step.action in AUTOMATIC_MESSAGES:
         decision.effects.append(Send(step.key, step.action, visit))
         decision.log("step_executed", sit.now, step.key, None, action=step.action, visit=visit)
         _follow(sit, decision, step.key, "next")
@@ -246,7 +252,7 @@ def _run_action(sit: Situation, decision: Decision, step: Step) -> None:
         _manual(sit, decision, step, visit)
     elif isinstance(step, WaitForStep):
         _start_wait_for(sit, decision, step)
-    elif isinstance(step, BranchStep):
+    elif isinstance(step, BranchStep):  # a subclass
         _branch(sit, decision, step)
     elif isinstance(step, EndStep):
         decision.log("step_executed", sit.now, step.key, None, action="end")
@@ -330,7 +336,7 @@ def _follow(sit: Situation, decision: Decision, from_key: str, route: Route) -> 
     """Go where the route says: the next step, a named step, or the end."""
     state = decision.state
     state.waiting = None
-    if isinstance(route, EndRoute):
+    if type(route) is not str and isinstance(route, EndRoute):
         _finish(decision, sit.now, route.end, f"ended {route.end} at step {from_key}")
         return
     steps = sit.definition.steps
@@ -413,9 +419,11 @@ def _exit_reason(sit: Situation, state: EnrollmentState) -> str | None:
         return f"past the sequence's end ({end.isoformat()})"
     exit_on = sit.definition.exit.on
     contact = sit.contact
-    for flag, name in FLAG_EXITS.items():
-        if getattr(contact, flag) and name in exit_on:  # flags are rarely set: test them first
-            return f"contact is {name.replace('_', ' ')}"
+    # Flags are rarely set: one test for all four first.
+    if contact.dnc or contact.sms_opted_out or contact.email_unsubscribed or contact.email_bounced:
+        for flag, name in FLAG_EXITS.items():
+            if getattr(contact, flag) and name in exit_on:
+                return f"contact is {name.replace('_', ' ')}"
     for event in sit.events:
         if event.type in exit_on and event.time >= state.enrolled_at:
             return f"{event.type} at {event.time.isoformat()}"

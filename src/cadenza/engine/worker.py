@@ -209,6 +209,10 @@ def decide_batch(
         else {}
     )
     limits = Limits(session)
+    limiters = {
+        v: limits.for_sequence(row.sequence_id, definitions[v])
+        for v, row in {row.version_id: row for row in rows}.items()
+    }
     applier = Applier(session, now, settings)
     quiet = settings.quiet_hours
     for row in rows:
@@ -220,9 +224,9 @@ def decide_batch(
             events.get(row.contact_id, ()),
             row.sequence_status,
             quiet,
-            limits.for_sequence(row.sequence_id, definition),
+            limiters[row.version_id],
         )
-        decision = machine.advance(sit, state_of(row))
+        decision = machine.advance(sit, state_of(row), owned=True)
         ref = Ref(
             row.id,
             row.sequence_id,
