@@ -1,9 +1,12 @@
-"""On PostgreSQL a worker sends a batch's writes and COMMIT, then claims the next batch
-without waiting: a batch that fails after it was sent must be claimed again, not lost."""
+"""On PostgreSQL a worker sends a batch's writes and COMMIT, and the next batch's claim,
+without waiting: a batch that fails after it was sent must be claimed again, not lost, and
+a claim sent ahead must not hold up a batch whose writes reach the rows it claimed."""
 
 from __future__ import annotations
 
 import logging
+import threading
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import func, select, text
@@ -76,3 +79,54 @@ def test_a_batch_that_fails_after_it_was_sent_is_claimed_again(
         ).all()
     assert steps == ["last"] * 7
     assert sorted(n for _id, n in executed) == [1] * 7
+
+
+TAGGER = """
+name: Tagger
+schedule: {timezone: UTC, days: every_day, holidays: none}
+steps:
+  - {key: tag, action: add_tag, tag: hot}
+  - {key: rest, action: end, wait: {days: 1}}
+"""
+WATCHER = """
+name: Watcher
+schedule: {timezone: UTC, days: every_day, holidays: none}
+exit: {when: {tag: hot}}
+steps:
+  - key: look
+    action: branch
+    branches: [{when: {tag: vip}, to: rest}]
+  - {key: rest, action: end, wait: {days: 1}}
+"""
+
+
+def test_a_contact_change_reaches_an_enrollment_claimed_ahead(pg_db: Database) -> None:
+    # With one enrollment per batch, the worker claims the Watcher enrollment ahead while it
+    # decides the Tagger one. The tag added must then exit the Watcher enrollment, whose row
+    # that claim holds: the worker gives the claim back first instead of waiting on itself.
+    with write(pg_db) as session:
+        store(session, TAGGER, START)
+        store(session, WATCHER, START)
+        contact = add_contact(session, START)
+        for name, when in (("Tagger", START - timedelta(minutes=1)), ("Watcher", START)):
+            enrollments.enroll(
+                session=session, sequence=name, contact_ids=[contact], now=when, settings=SETTINGS
+            )
+    worker = Worker(pg_db.sessions, FixedClock(START), SETTINGS, batch_size=1)
+    advanced: list[int] = []
+    drain = threading.Thread(target=lambda: advanced.append(worker.drain()), daemon=True)
+    drain.start()
+    drain.join(30)
+
+    assert not drain.is_alive(), "the worker waited on a lock of its own claim"
+    assert advanced == [1]
+    with pg_db.sessions() as session:
+        rows = session.execute(
+            select(Enrollment.step, Enrollment.status, Enrollment.exit_reason).order_by(
+                Enrollment.id
+            )
+        ).all()
+    assert [tuple(r) for r in rows] == [
+        ("rest", "active", None),
+        ("look", "exited", "exit condition met: tagged hot"),
+    ]

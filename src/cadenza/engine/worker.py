@@ -22,7 +22,7 @@ from cadenza.engine.limits import Limits
 from cadenza.services.effects import Applier, Ref, state_of
 from cadenza.services.views import definition_for, load_events, views_of_claimed
 from cadenza.settings import Settings
-from cadenza.store.behind import Behind
+from cadenza.store.behind import Ahead, Behind, bound_lock_waits
 from cadenza.store.claims import Claimed, claim_due
 
 log = logging.getLogger(__name__)
@@ -50,6 +50,7 @@ class Worker:
         self._connections: list[Connection] = []
         self._turn = 0
         self._behind: dict[int, Behind] = {}  # by connection: batches not yet settled
+        self._ahead: dict[int, Ahead] = {}  # by connection: claims sent, not yet read
         self._lost = 0  # enrollments of batches that rolled back after they were sent
         engine = sessions.kw.get("bind")
         driver = engine.dialect.loaded_dbapi if engine is not None else None
@@ -64,15 +65,15 @@ class Worker:
 
         Each tick then skips the pool checkout and its liveness ping, which on PostgreSQL
         were 0.1-0.27 ms of a 0.7-0.9 ms empty tick. A lost connection is invalidated by
-        SQLAlchemy and reconnects on its next use. On PostgreSQL the worker holds two and
-        takes turns: while one batch's writes and COMMIT travel and run on the server, the
-        next batch is claimed and decided on the other.
+        SQLAlchemy and reconnects on its next use. On PostgreSQL the worker holds three and
+        takes turns: while it decides a batch on one, the previous batch's writes and COMMIT
+        run on the server on another, and the next batch's claim on the third.
         """
         engine = self.sessions.kw.get("bind")
         if engine is None or self._connections:
             yield
             return
-        count = 2 if engine.dialect.name == "postgresql" else 1
+        count = 3 if engine.dialect.name == "postgresql" else 1
         self._connections = [engine.connect() for _ in range(count)]
         try:
             yield
@@ -95,7 +96,8 @@ class Worker:
         for attempt in range(5):
             connection = self._take_turn()
             try:
-                return self._batch(connection, now, behind=behind)
+                # A retry claims nothing ahead: if that claim was in the way, it stays out.
+                return self._batch(connection, now, behind=behind, ahead=attempt == 0)
             except self._retryable as exc:
                 # A deadlock between two workers touching one contact, a busy SQLite file or
                 # a lost connection (SQLAlchemy then invalidates it, and its next use
@@ -104,25 +106,57 @@ class Worker:
                 time.sleep(0.05 * (attempt + 1))
         raise RuntimeError("a batch failed five times in a row")
 
-    def _batch(self, connection: Connection | None, now: datetime, *, behind: bool) -> int:
-        session = self.sessions(bind=connection) if connection is not None else self.sessions()
+    def _batch(
+        self, connection: Connection | None, now: datetime, *, behind: bool, ahead: bool = True
+    ) -> int:
+        """Claim, decide and write a batch; `behind`: its writes may settle later, and the next
+        claim may be sent ahead (when `ahead` allows)."""
+        claimed = self._ahead.pop(self._turn, None)
+        if claimed is not None:
+            session = claimed.session
+        else:
+            session = self.sessions(bind=connection) if connection is not None else self.sessions()
         try:
-            session.connection(execution_options={"sqlite_begin": "IMMEDIATE"})
-            rows = claim_due(session, now, self.batch_size)
+            if claimed is not None:
+                rows = claimed.rows()
+            else:
+                session.connection(execution_options={"sqlite_begin": "IMMEDIATE"})
+                rows = claim_due(session, now, self.batch_size)
+            if ahead and behind and len(rows) == self.batch_size and len(self._connections) > 2:
+                if claimed is None:  # a batch claimed ahead bounds its lock waits already
+                    bound_lock_waits(session)
+                self._claim_ahead(now)  # a full batch: more is likely due
             applier = decide_batch(session, rows, now, self.settings) if rows else None
             if applier is not None and behind and len(self._connections) > 1:
                 if applier.writes_only:
                     self._behind[self._turn] = Behind(session, len(rows), applier.flush)
                     return len(rows)
             if applier is not None:
+                # Its writes may reach any enrollment of its contacts, which the claim sent
+                # ahead may hold: waiting on it here would wait forever.
+                self._cancel_ahead()
                 applier.flush()
             session.commit()
         except BaseException:
             session.rollback()
             session.close()
+            self._cancel_ahead()  # a retry must not find rows held by this worker
             raise
         session.close()
         return len(rows)
+
+    def _claim_ahead(self, now: datetime) -> None:
+        """Send the next turn's claim (its connection's previous batch settled first)."""
+        turn = (self._turn + 1) % len(self._connections)
+        self._settle(turn)
+        self._ahead[turn] = Ahead(self.sessions(bind=self._connections[turn]), now, self.batch_size)
+
+    def _cancel_ahead(self) -> None:
+        for turn in list(self._ahead):
+            try:
+                self._ahead.pop(turn).cancel()
+            except self._retryable as exc:  # the claim is gone with its transaction anyway
+                log.warning("claim sent ahead failed", extra={"error": str(exc)[:200]})
 
     def _take_turn(self) -> Connection | None:
         """The next held connection (its previous batch settled first), or None for the pool."""
@@ -147,6 +181,7 @@ class Worker:
         return 0
 
     def _settle_all(self) -> int:
+        self._cancel_ahead()
         return sum(self._settle(turn) for turn in list(self._behind))
 
     def drain(self, now: datetime | None = None) -> int:
@@ -156,7 +191,7 @@ class Worker:
             while True:
                 # A claim made while a batch is still being written skips that batch's rows:
                 # if one of them is due again, only a claim after it settled sees it.
-                overlapped = bool(self._behind)
+                overlapped = bool(self._behind or self._ahead)
                 done = self._tick(now, behind=True)
                 total += done
                 if done < self.batch_size:

@@ -1,9 +1,11 @@
-"""A PostgreSQL transaction's last writes and COMMIT, sent without waiting for the server.
+"""PostgreSQL statements sent without waiting for the server: a batch's writes, the next claim.
 
-The worker's writes of a batch (states, history, outbox) need no answer: it can claim and
-decide the next batch on a second connection while the server applies them. The statements
-go out in psycopg's pipeline mode; `settle` reads the server's answers, and raises what
-failed, in which case the whole transaction rolled back and its rows are due as before.
+The worker's writes of a batch (states, history, outbox) need no answer: it can decide the
+next batch on another connection while the server applies them (`Behind`). And the claim
+of the batch after that can run on the server while the worker decides this one (`Ahead`).
+The statements go out in psycopg's pipeline mode. `Behind.settle` reads the server's
+answers and raises what failed; the whole transaction then rolled back and its rows are due
+as before. `Ahead.rows` reads the claimed rows; `Ahead.cancel` rolls the claim back.
 """
 
 from __future__ import annotations
@@ -11,9 +13,12 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 from contextlib import ExitStack
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.orm import Session
+
+from cadenza.store.claims import Claimed, claimed_rows, send_claim
 
 
 class Behind:
@@ -51,3 +56,61 @@ class Behind:
             raise
         self.session.commit()  # the driver is already out of the transaction: bookkeeping only
         self.session.close()
+
+
+LOCK_TIMEOUT = "60s"  # far longer than any batch: only a worker waiting on itself reaches it
+_BOUND_LOCK_WAITS = f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'"
+
+
+def bound_lock_waits(session: Session) -> None:
+    """Let the session's transaction wait at most LOCK_TIMEOUT for any lock."""
+    driver: Any = session.connection().connection.driver_connection
+    driver.execute(_BOUND_LOCK_WAITS)
+
+
+class Ahead:
+    """A claim on its way to the server, in a transaction of its own, read when needed.
+
+    Its rows are locked from the moment the server runs it. So the worker must not wait,
+    on another connection, for a lock this claim may hold: a batch whose writes reach other
+    enrollments cancels it first. Should some path still do so, its transaction gives up
+    after LOCK_TIMEOUT (see `bound_lock_waits`), rolls back and is tried again, instead of
+    waiting forever on its own worker.
+    """
+
+    def __init__(self, session: Session, now: datetime, limit: int) -> None:
+        self.session = session
+        driver: Any = session.connection().connection.driver_connection
+        self._stack = ExitStack()
+        self._stack.enter_context(driver.pipeline())
+        try:
+            # The batch claimed here is decided while the next one is claimed ahead.
+            driver.execute(_BOUND_LOCK_WAITS)
+            self._cursor = send_claim(session, now, limit)
+        except BaseException:
+            self._stack.__exit__(*sys.exc_info())
+            raise
+
+    def rows(self) -> list[Claimed]:
+        """The claimed rows (waiting for them if need be); the session's transaction holds them."""
+        try:
+            rows = self._cursor.fetchall()
+            self._cursor.close()
+            self._stack.close()
+        except BaseException:
+            self._close()
+            raise
+        return claimed_rows(rows)
+
+    def cancel(self) -> None:
+        """Roll the claim back: its rows are free for any worker again."""
+        try:
+            self._stack.close()
+        finally:
+            self._close()
+
+    def _close(self) -> None:
+        try:
+            self.session.rollback()
+        finally:
+            self.session.close()

@@ -175,17 +175,38 @@ def claim_due(session: Session, now: datetime, limit: int) -> list[Claimed]:
     here, once.
     """
     connection = session.connection()
+    if connection.dialect.name == "postgresql":
+        cursor = send_claim(session, now, limit)
+        try:
+            return claimed_rows(cursor.fetchall())
+        finally:
+            cursor.close()
     compiled = _statement(connection.dialect)
     cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
     try:
-        if connection.dialect.name == "postgresql":
-            cursor.execute(compiled.string, compiled.construct_params({"now": now, "limit": limit}))
-            return [_from_postgres(row) for row in cursor.fetchall()]
         params = compiled.construct_params({"now": sqlite_time(now), "limit": limit}) or {}
         cursor.execute(compiled.string, [params[name] for name in compiled.positiontup or ()])
         return [_from_sqlite(row) for row in cursor.fetchall()]
     finally:
         cursor.close()
+
+
+def send_claim(session: Session, now: datetime, limit: int) -> Any:
+    """PostgreSQL: execute the claim on a driver cursor of the session's connection.
+
+    The caller fetches the rows (`claimed_rows`) and closes the cursor. In pipeline mode
+    the claim is only queued, and the rows are read when the caller needs them.
+    """
+    connection = session.connection()
+    compiled = _statement(connection.dialect)
+    cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    cursor.execute(compiled.string, compiled.construct_params({"now": now, "limit": limit}))
+    return cursor
+
+
+def claimed_rows(rows: Sequence[tuple[Any, ...]]) -> list[Claimed]:
+    """The claim's PostgreSQL rows as Claimed records."""
+    return [_from_postgres(row) for row in rows]
 
 
 def _from_postgres(row: tuple[Any, ...]) -> Claimed:
