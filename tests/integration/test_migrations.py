@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import inspect
+from sqlalchemy import delete, inspect, select, update
+from sqlalchemy.exc import IntegrityError
 
-from cadenza.store.models import Base
+from cadenza.services import enrollments
+from cadenza.store.models import Base, Enrollment, Sequence
 from tests.conftest import Database
+from tests.engine_helpers import SETTINGS, add_contact, at, store, write
+
+START = at("2026-12-01T12:00:00Z")
+ONE_STEP = """
+name: {name}
+steps:
+  - {{key: only, action: end, wait: {{days: 1}}}}
+"""
 
 
 def test_migrations_match_models(db: Database) -> None:
@@ -31,3 +42,23 @@ def test_sqlite_runs_wal_with_full_sync(sqlite_db: Database) -> None:
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 2  # FULL
         assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 30000
+
+
+def test_an_enrollment_refers_to_a_version_of_its_own_sequence(db: Database) -> None:
+    # One key covers the version and its sequence: a version of another sequence is refused,
+    # and deleting a sequence still deletes its enrollments (through its versions).
+    with write(db) as session:
+        store(session, ONE_STEP.format(name="First"), START)
+        store(session, ONE_STEP.format(name="Second"), START)
+        contact = add_contact(session, START)
+        enrollments.enroll(
+            session=session, sequence="First", contact_ids=[contact], now=START, settings=SETTINGS
+        )
+    with db.sessions() as session:
+        second = session.scalars(select(Sequence.id).where(Sequence.name == "Second")).one()
+        with pytest.raises(IntegrityError):
+            session.execute(update(Enrollment).values(sequence_id=second))
+    with write(db) as session:
+        session.execute(delete(Sequence).where(Sequence.name == "First"))
+    with db.sessions() as session:
+        assert session.scalars(select(Enrollment.id)).all() == []
