@@ -64,6 +64,21 @@ def bench_engine(
         one, four = figures.scaling_per_s[1], figures.scaling_per_s[4]
         table.add_row("`cadenza worker` processes: 1 / 4", f"{one:,.0f}/s / {four:,.0f}/s", "", "")
         table.add_row("4 workers against 1", f"{four / one:.2f} times", "≥ 1.5 times", "")
+        busy_one, busy_four = figures.scaling_busy[1], figures.scaling_busy[4]
+        table.add_row(
+            f"cores busy, 1 / 4 workers (of {figures.cores})",
+            f"{busy_one:.2f} / {busy_four:.2f}",
+            "",
+            "",
+        )
+        # Four workers cannot use more cores than there are: at one worker's cost per step,
+        # `cores / busy_one` is the most they can do against it on this machine.
+        table.add_row(
+            "most 4 workers can do here, at 1 worker's CPU per step",
+            f"{figures.cores / busy_one:.2f} times",
+            "",
+            "",
+        )
         doubled = figures.scaling_executed - figures.scaling_distinct
         lost = 2 * contacts - figures.scaling_distinct
         table.add_row(
