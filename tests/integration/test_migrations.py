@@ -25,7 +25,15 @@ def test_migrations_match_models(db: Database) -> None:
     with db.engine.connect() as conn:
         context = MigrationContext.configure(conn, opts={"compare_type": True})
         diff = compare_metadata(context, Base.metadata)
-    assert diff == []
+    # PostgreSQL checks the enrollment's two keys with triggers instead (migration 0003,
+    # tests/integration/test_enrollment_keys.py): those two, and only those, are not declared.
+    checked_by_triggers = {
+        "fk_enrollments_contact_id_contacts",
+        "fk_enrollments_version_id_sequence_versions",
+    }
+    expected = checked_by_triggers if db.backend == "postgresql" else set()
+    assert {change[1].name for change in diff if change[0] == "add_fk"} == expected
+    assert [change for change in diff if change[0] != "add_fk"] == []
 
 
 def test_due_index_is_partial(db: Database) -> None:
