@@ -27,6 +27,7 @@ from cadenza.engine.worker import Worker
 from cadenza.errors import BenchmarkFailed
 from cadenza.services import enrollments
 from cadenza.settings import Settings
+from cadenza.store import shared_rows
 from cadenza.store.bulk import ENROLLMENTS, update_enrollments
 from cadenza.store.claims import LIVE_ROWS, claim_due
 from cadenza.store.db import make_engine, session_factory, writing
@@ -512,23 +513,18 @@ def _add_rows(session: Session, count: int, due: datetime) -> None:
         select(SequenceVersion.sequence_id, SequenceVersion.id)
     ).one()
     contact_ids = _contacts(session, count)
-    session.execute(
-        insert(ENROLLMENTS),
-        [
-            {
-                "sequence_id": sequence_id,
-                "version_id": version_id,
-                "contact_id": cid,
-                "status": "active",
-                "step": "s1",
-                "due_at": due,
-                "enrolled_at": due,
-                "updated_at": due,
-                "state": {"visits": {}},
-            }
-            for cid in contact_ids
-        ],
-    )
+    shared = {
+        "sequence_id": sequence_id,
+        "version_id": version_id,
+        "status": "active",
+        "step": "s1",
+        "due_at": due,
+        "enrolled_at": due,
+        "updated_at": due,
+        "state": {"visits": {}},
+    }
+    # In one statement (COPY on PostgreSQL), as a bulk enrollment writes them.
+    shared_rows.insert(session, ENROLLMENTS, ("contact_id",), [((c,), shared) for c in contact_ids])
 
 
 def _add_pending(sessions: sessionmaker[Session], pending: int) -> None:

@@ -34,6 +34,11 @@ depends_on = None
 CONTACT_KEY = "fk_enrollments_contact_id_contacts"
 VERSION_KEY = "fk_enrollments_version_id_sequence_versions"
 
+# PL/pgSQL keeps a plan per statement for the session, and after five calls may keep one
+# planned for no key in particular: made while a table was still small, that is a scan of the
+# whole table, kept as it grows. Each statement is therefore planned for its own keys.
+CUSTOM = "SET plan_cache_mode = force_custom_plan"
+
 UPGRADE = f"""
 -- The errors a foreign key would raise.
 CREATE FUNCTION enrollments_contact_missing(contact_id bigint) RETURNS void
@@ -58,7 +63,8 @@ BEGIN
         TABLE = 'enrollments', CONSTRAINT = '{VERSION_KEY}';
 END $$;
 
-CREATE FUNCTION enrollments_refer_added() RETURNS trigger LANGUAGE plpgsql AS $$
+CREATE FUNCTION enrollments_refer_added() RETURNS trigger LANGUAGE plpgsql
+{CUSTOM} AS $$
 DECLARE
     contact_ids bigint[];
     version_ids bigint[];
@@ -66,8 +72,7 @@ DECLARE
     locked bigint;
     orphan record;
 BEGIN
-    -- The keys as arrays, looked up through the primary keys (`= ANY`): a plan over the
-    -- transition table, cached by its first use, could scan every contact for one new row.
+    -- The keys as arrays, looked up through the primary keys (`= ANY`).
     SELECT array_agg(DISTINCT contact_id) INTO contact_ids FROM added;
     -- Lock, and count what was found: a contact deleted by a transaction that held it until
     -- it committed is skipped by the lock (READ COMMITTED), and so counted missing.
@@ -98,7 +103,8 @@ CREATE TRIGGER enrollments_refer_inserted AFTER INSERT ON enrollments
 REFERENCING NEW TABLE AS added
 FOR EACH STATEMENT EXECUTE FUNCTION enrollments_refer_added();
 
-CREATE FUNCTION enrollments_refer_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+CREATE FUNCTION enrollments_refer_changed() RETURNS trigger LANGUAGE plpgsql
+{CUSTOM} AS $$
 BEGIN
     PERFORM 1 FROM contacts WHERE id = NEW.contact_id FOR KEY SHARE;
     IF NOT FOUND THEN
@@ -120,9 +126,12 @@ FOR EACH ROW WHEN (
     OR OLD.sequence_id IS DISTINCT FROM NEW.sequence_id
 ) EXECUTE FUNCTION enrollments_refer_changed();
 
-CREATE FUNCTION contacts_delete_enrollments() RETURNS trigger LANGUAGE plpgsql AS $$
+CREATE FUNCTION contacts_delete_enrollments() RETURNS trigger LANGUAGE plpgsql
+{CUSTOM} AS $$
+DECLARE
+    contact_ids bigint[] := ARRAY(SELECT id FROM removed);
 BEGIN
-    DELETE FROM enrollments e USING removed r WHERE e.contact_id = r.id;
+    DELETE FROM enrollments WHERE contact_id = ANY (contact_ids);
     RETURN NULL;
 END $$;
 
@@ -130,10 +139,15 @@ CREATE TRIGGER contacts_delete_enrollments AFTER DELETE ON contacts
 REFERENCING OLD TABLE AS removed
 FOR EACH STATEMENT EXECUTE FUNCTION contacts_delete_enrollments();
 
-CREATE FUNCTION sequence_versions_delete_enrollments() RETURNS trigger LANGUAGE plpgsql AS $$
+CREATE FUNCTION sequence_versions_delete_enrollments() RETURNS trigger LANGUAGE plpgsql
+{CUSTOM} AS $$
+DECLARE
+    -- Version ids are unique: the sequences only let the index on sequence_id find them.
+    sequence_ids bigint[] := ARRAY(SELECT DISTINCT sequence_id FROM removed);
+    version_ids bigint[] := ARRAY(SELECT id FROM removed);
 BEGIN
-    DELETE FROM enrollments e USING removed r
-    WHERE e.sequence_id = r.sequence_id AND e.version_id = r.id;
+    DELETE FROM enrollments
+    WHERE sequence_id = ANY (sequence_ids) AND version_id = ANY (version_ids);
     RETURN NULL;
 END $$;
 
@@ -141,7 +155,8 @@ CREATE TRIGGER sequence_versions_delete_enrollments AFTER DELETE ON sequence_ver
 REFERENCING OLD TABLE AS removed
 FOR EACH STATEMENT EXECUTE FUNCTION sequence_versions_delete_enrollments();
 
-CREATE FUNCTION contacts_keep_enrolled_key() RETURNS trigger LANGUAGE plpgsql AS $$
+CREATE FUNCTION contacts_keep_enrolled_key() RETURNS trigger LANGUAGE plpgsql
+{CUSTOM} AS $$
 BEGIN
     IF EXISTS (SELECT 1 FROM enrollments WHERE contact_id = OLD.id) THEN
         RAISE foreign_key_violation USING
@@ -158,7 +173,8 @@ CREATE TRIGGER contacts_keep_enrolled_key AFTER UPDATE OF id ON contacts
 FOR EACH ROW WHEN (OLD.id IS DISTINCT FROM NEW.id)
 EXECUTE FUNCTION contacts_keep_enrolled_key();
 
-CREATE FUNCTION sequence_versions_keep_enrolled_key() RETURNS trigger LANGUAGE plpgsql AS $$
+CREATE FUNCTION sequence_versions_keep_enrolled_key() RETURNS trigger LANGUAGE plpgsql
+{CUSTOM} AS $$
 BEGIN
     IF EXISTS (
         SELECT 1 FROM enrollments
