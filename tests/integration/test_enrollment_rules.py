@@ -320,3 +320,44 @@ steps:
         assert listings.list_messages(session=session) == []
     assert (skipped["step"], skipped["reason"]) == ("never", "contact is do-not-contact")
     assert _rows(db)[0]["status"] == "completed"
+
+
+HAND_OFF = """
+name: Hand-off
+schedule: {timezone: UTC, days: every_day, holidays: none}
+steps:
+  - {key: next, action: enroll, sequence: Nurture}
+  - {key: out, action: unenroll, sequence: Cold}
+"""
+TWO_DAYS = """
+name: {name}
+schedule: {{timezone: UTC, days: every_day, holidays: none}}
+steps:
+  - {{key: later, action: end, wait: {{days: 2}}}}
+"""
+
+
+def test_a_step_hands_the_contact_to_one_sequence_and_takes_it_out_of_another(
+    db: Database,
+) -> None:
+    now = "2026-12-01T12:00:00Z"
+    with write(db) as session:
+        store(session, HAND_OFF, at(now))
+        store(session, TWO_DAYS.format(name="Nurture"), at(now))
+        store(session, TWO_DAYS.format(name="Cold"), at(now))
+        contact = add_contact(session, at(now))
+    _enroll(db, "Cold", [contact], now)
+    _enroll(db, "Hand-off", [contact], now)
+    run_worker(db, now)
+    by_sequence = {row["sequence"]: row for row in _rows(db)}
+    assert by_sequence["Nurture"]["status"] == "active"
+    assert by_sequence["Nurture"]["due_at"] == at("2026-12-03T12:00:00Z").isoformat()
+    assert by_sequence["Cold"]["status"] == "exited"
+    assert by_sequence["Cold"]["exit_reason"] == "unenrolled by Hand-off"
+    with db.sessions() as session:
+        (enrolled,) = [
+            e
+            for e in list_history(session=session, types=["enrolled"])
+            if e["actor"] == "sequence:Hand-off"
+        ]
+    assert enrolled["contact_id"] == contact
