@@ -211,7 +211,7 @@ class Enrollment(Base):
         # Deleting a sequence deletes its versions, and with them its enrollments. On
         # PostgreSQL this key and the contact's are not declared but checked by triggers,
         # once per statement instead of once per row (migration 0003): the per-row checks
-        # were a third of what a bulk enrollment cost the server.
+        # took a third of the time a bulk enrollment took.
         ForeignKeyConstraint(
             ["version_id", "sequence_id"],
             ["sequence_versions.id", "sequence_versions.sequence_id"],
