@@ -166,23 +166,22 @@ class Worker:
         self._settle(self._turn)
         return self._connections[self._turn]
 
-    def _settle(self, turn: int) -> int:
-        """Wait for the batch sent on that connection; the enrollments it failed to advance."""
+    def _settle(self, turn: int) -> None:
+        """Wait for the batch sent on that connection (counting its enrollments if it failed)."""
         behind = self._behind.pop(turn, None)
         if behind is None:
-            return 0
+            return
         try:
             behind.settle()
         except self._retryable as exc:
             # Rolled back whole: its enrollments are due as before and will be claimed again.
             log.warning("batch rolled back, to be claimed again", extra={"error": str(exc)[:200]})
             self._lost += behind.size
-            return behind.size
-        return 0
 
-    def _settle_all(self) -> int:
+    def _settle_all(self) -> None:
         self._cancel_ahead()
-        return sum(self._settle(turn) for turn in list(self._behind))
+        for turn in list(self._behind):
+            self._settle(turn)
 
     def drain(self, now: datetime | None = None) -> int:
         """Advance everything due at `now` (or the clock's now); the total advanced."""

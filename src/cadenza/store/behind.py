@@ -21,6 +21,11 @@ from sqlalchemy.orm import Session
 from cadenza.store.claims import Claimed, claimed_rows, send_claim
 
 
+def _driver(session: Session) -> Any:
+    """The driver's connection under the session's (psycopg: pipeline mode lives there)."""
+    return session.connection().connection.driver_connection
+
+
 class Behind:
     """One transaction whose last statements and COMMIT are on their way to the server."""
 
@@ -31,7 +36,7 @@ class Behind:
         """
         session.flush()  # nothing of the ORM may be left to write after the COMMIT
         self.session, self.size = session, size
-        driver: Any = session.connection().connection.driver_connection
+        driver = _driver(session)
         self._stack = ExitStack()
         self._stack.enter_context(driver.pipeline())
         try:
@@ -64,7 +69,7 @@ _BOUND_LOCK_WAITS = f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'"
 
 def bound_lock_waits(session: Session) -> None:
     """Let the session's transaction wait at most LOCK_TIMEOUT for any lock."""
-    driver: Any = session.connection().connection.driver_connection
+    driver = _driver(session)
     driver.execute(_BOUND_LOCK_WAITS)
 
 
@@ -80,7 +85,7 @@ class Ahead:
 
     def __init__(self, session: Session, now: datetime, limit: int) -> None:
         self.session = session
-        driver: Any = session.connection().connection.driver_connection
+        driver = _driver(session)
         self._stack = ExitStack()
         self._stack.enter_context(driver.pipeline())
         try:

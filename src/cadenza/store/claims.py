@@ -23,7 +23,7 @@ from sqlalchemy.engine import Dialect, RowMapping
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.compiler import SQLCompiler
 
-from cadenza.store.bulk import loads, sqlite_datetime, sqlite_time
+from cadenza.store.bulk import driver_cursor, loads, sqlite_datetime, sqlite_time
 from cadenza.store.models import (
     LIVE_STATUSES,
     Contact,
@@ -182,7 +182,7 @@ def claim_due(session: Session, now: datetime, limit: int) -> list[Claimed]:
         finally:
             cursor.close()
     compiled = _statement(connection.dialect)
-    cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    cursor = driver_cursor(session)
     try:
         params = compiled.construct_params({"now": sqlite_time(now), "limit": limit}) or {}
         cursor.execute(compiled.string, [params[name] for name in compiled.positiontup or ()])
@@ -199,7 +199,7 @@ def send_claim(session: Session, now: datetime, limit: int) -> Any:
     """
     connection = session.connection()
     compiled = _statement(connection.dialect)
-    cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    cursor = driver_cursor(session)
     cursor.execute(compiled.string, compiled.construct_params({"now": now, "limit": limit}))
     return cursor
 

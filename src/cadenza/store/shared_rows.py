@@ -120,4 +120,3 @@ def _copy_text(value: Any, as_json: bool) -> str:
     elif not isinstance(value, str):
         return str(value)
     return value.translate(_COPY_ESCAPES)  # type: ignore[no-any-return]
-
