@@ -40,8 +40,14 @@ class Cli:
         self.env["CADENZA_DATABASE_URL"] = f"sqlite:///{folder / 'cadenza.db'}"
 
     def __call__(self, *args: str, ok: bool = True) -> subprocess.CompletedProcess[str]:
-        result = subprocess.run([CADENZA, *args], cwd=self.folder, env=self.env,
-                                capture_output=True, text=True, timeout=120)
+        result = subprocess.run(
+            [CADENZA, *args],
+            cwd=self.folder,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         if ok:
             assert result.returncode == 0, result.stderr
         return result
@@ -79,10 +85,20 @@ def test_enroll_advance_complete_and_read_the_history(cli: Cli) -> None:
     cli("tasks", "complete", str(maya_task["id"]), "interested", "--now", "2026-12-02T16:10:00Z")
 
     rows = {e["contact_id"]: e for e in cli.json("enrollments", "list", "--sequence", "Lead")}
-    assert {"id", "sequence", "contact_id", "status", "step", "due_at", "outcome",
-            "exit_reason"} <= set(next(iter(rows.values())))
+    assert {
+        "id",
+        "sequence",
+        "contact_id",
+        "status",
+        "step",
+        "due_at",
+        "outcome",
+        "exit_reason",
+    } <= set(next(iter(rows.values())))
     assert (rows[maya_task["contact_id"]]["status"], rows[maya_task["contact_id"]]["outcome"]) == (
-        "completed", "positive")
+        "completed",
+        "positive",
+    )
 
     other = next(c for c in rows if c != maya_task["contact_id"])
     cli("event", str(other), "replied", "--now", "2026-12-02T17:00:00Z")
@@ -94,11 +110,24 @@ def test_enroll_advance_complete_and_read_the_history(cli: Cli) -> None:
 
 
 def test_simulate_prints_rows_and_how_it_ends(cli: Cli) -> None:
-    contact = json.dumps({"first_name": "Lee", "phone": "+13105550100",
-                          "timezone": "America/Los_Angeles", "email": "lee@example.com"})
-    rows = cli.json("simulate", "lead.yaml", "--contact", contact,
-                    "--start", "2026-12-04T18:00:00-08:00",
-                    "--event", "replied@2026-12-08T12:00:00-08:00")
+    contact = json.dumps(
+        {
+            "first_name": "Lee",
+            "phone": "+13105550100",
+            "timezone": "America/Los_Angeles",
+            "email": "lee@example.com",
+        }
+    )
+    rows = cli.json(
+        "simulate",
+        "lead.yaml",
+        "--contact",
+        contact,
+        "--start",
+        "2026-12-04T18:00:00-08:00",
+        "--event",
+        "replied@2026-12-08T12:00:00-08:00",
+    )
     first = next(r for r in rows if r["step"] == "intro_sms")
     assert first["local_time"].startswith("2026-12-07T09:00")
     assert first["utc_time"] == "2026-12-07T17:00:00+00:00"

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from cadenza.services import listings
+from cadenza.services import enrollments
 from cadenza.store.models import Contact
 from tests.conftest import Database
 from tests.engine_helpers import add_contact, at, cadenza_command, store, write
@@ -88,7 +88,7 @@ def test_intake_turns_a_lead_and_a_reply_into_events_and_logs_a_line_for_each(
         lead = session.scalars(
             select(Contact).where(Contact.email == "devon@obrien-hvac.example")
         ).one()
-        (enrollment,) = listings.list_enrollments(session=session)
+        (enrollment,) = enrollments.list_enrollments(session=session)
     assert enrollment["contact_id"] == lead.id
     lines = [line for line in output.splitlines() if "inbound email to" in line]
     assert len(lines) == 2, output

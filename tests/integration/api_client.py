@@ -11,10 +11,9 @@ from typing import Any
 import httpx
 from fastapi.testclient import TestClient
 
-from cadenza.api.app import create_app
 from cadenza.clock import FixedClock
-from cadenza.services.apikeys import create_key
-from cadenza.services.users import add_user
+from cadenza.server import create_app
+from cadenza.services.users import add_user, create_key
 from cadenza.settings import Settings
 from tests.conftest import Database
 from tests.engine_helpers import at, write

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from cadenza.services.apikeys import create_key, revoke
+from cadenza.services.users import create_key, revoke
 from cadenza.store.models import ApiKey
 from tests.conftest import Database
 from tests.engine_helpers import at, cadenza_command, run_worker, write

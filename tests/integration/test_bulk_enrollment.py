@@ -8,9 +8,11 @@ import pytest
 from sqlalchemy import select
 
 from cadenza.core import machine
-from cadenza.services import enrollments, listings
+from cadenza.services import enrollments
+from cadenza.services.enrollments import enrolling
 from cadenza.services.history import list_history
-from cadenza.services.views import definition_for, load_views
+from cadenza.store.catalog import definition_for
+from cadenza.store.machine_reads import load_views
 from cadenza.store.models import ContactTag, Enrollment, Event, Sequence
 from tests.conftest import Database
 from tests.engine_helpers import SETTINGS, add_contact, at, store, write
@@ -96,7 +98,7 @@ def test_each_contact_starts_as_the_machine_decides_for_that_contact(db: Databas
 def test_chunks_keep_ids_and_history_together_and_a_repeated_id_counts_once(
     db: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(enrollments, "CHUNK", 2)
+    monkeypatch.setattr(enrolling, "CHUNK", 2)
     ids = _contacts(db)
     missing = max(ids) + 1000
     report = _enroll(db, [ids[0], missing, *ids, ids[2]], actor="sequence:Tab\tand back\\slash")
@@ -134,14 +136,13 @@ def test_reentry_after_exit_refuses_the_live_and_takes_back_the_exited(db: Datab
             sequence="Zoned",
             contact_id=gone,
             now=at(NOW),
-            settings=SETTINGS,
             reason="test",
         )
     report = _enroll(db, [live, gone])
     assert report.enrolled == [gone]
     assert report.refused == [(live, "already in this sequence")]
     with db.sessions() as session:
-        rows = listings.list_enrollments(session=session, contact_id=gone)
+        rows = enrollments.list_enrollments(session=session, contact_id=gone)
         refusals = list_history(session=session, types=["enroll_refused"])
     assert [r["status"] for r in rows] == ["exited", "active"]
     assert [(h["contact_id"], h["reason"]) for h in refusals] == [

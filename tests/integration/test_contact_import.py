@@ -13,8 +13,13 @@ from sqlalchemy import func, select
 
 from cadenza.core.contact import ContactView
 from cadenza.errors import Conflict, NotFound, ValidationFailed
-from cadenza.services.contact_import import ImportReport, import_csv
-from cadenza.services.contacts import create_contact, list_contacts, load_view
+from cadenza.services.contacts import (
+    ImportReport,
+    create_contact,
+    import_csv,
+    list_contacts,
+    load_view,
+)
 from cadenza.services.users import add_user
 from cadenza.store.db import writing
 from cadenza.store.models import Contact, ContactTag

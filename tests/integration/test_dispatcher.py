@@ -12,7 +12,7 @@ from sqlalchemy import insert, select, update
 
 from cadenza.clock import FixedClock
 from cadenza.engine.dispatcher import Dispatcher
-from cadenza.services import enrollments, listings
+from cadenza.services import enrollments, outbox
 from cadenza.services.events import record_event
 from cadenza.services.history import list_history
 from cadenza.settings import Settings
@@ -79,7 +79,7 @@ def _start(
 
 def _messages(db: Database) -> list[dict[str, object]]:
     with db.sessions() as session:
-        return listings.list_messages(session=session)
+        return outbox.list_messages(session=session)
 
 
 def test_emails_reach_the_server_threaded_tracked_and_with_unsubscribe_headers(

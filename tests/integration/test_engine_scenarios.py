@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from cadenza.services import enrollments, listings, operations
+from cadenza.services import enrollments, outbox, tasks
 from cadenza.services.events import record_event
 from cadenza.services.history import list_history
 from cadenza.services.tasks import list_tasks
@@ -41,12 +41,12 @@ def _enroll(db: Database, text: str, now: str, **contact: object) -> int:
 
 def _messages(db: Database) -> list[dict[str, object]]:
     with db.sessions() as session:
-        return listings.list_messages(session=session)
+        return outbox.list_messages(session=session)
 
 
 def _enrollment(db: Database) -> dict[str, object]:
     with db.sessions() as session:
-        (row,) = listings.list_enrollments(session=session)
+        (row,) = enrollments.list_enrollments(session=session)
         return row
 
 
@@ -54,7 +54,7 @@ def _complete_open_task(db: Database, outcome: str, now: str) -> None:
     with db.sessions() as session:
         (task,) = list_tasks(session=session, status="open")
     with write(db) as session:
-        operations.complete_task(
+        tasks.complete_task(
             session=session,
             task_id=int(task["id"]),
             outcome=outcome,
@@ -159,7 +159,7 @@ def test_manual_email_blocks_until_sent_while_a_reminder_task_does_not(db: Datab
     run_worker(db, "2026-12-03T15:00:00Z")
     assert _messages(db) == [] and _enrollment(db)["status"] == "waiting"
     with write(db) as session:
-        operations.complete_task(
+        tasks.complete_task(
             session=session,
             task_id=int(kinds["manual_email"]["id"]),
             outcome="none",
@@ -184,7 +184,7 @@ def test_contact_without_email_gets_an_error_task_and_continues_after_fix_and_re
             select(Contact).where(Contact.id == contact_id)
         ).scalar_one().email = "jane@example.com"
         enrollment_id = int(_enrollment(db)["id"])
-        operations.retry_step(
+        enrollments.retry_step(
             session=session,
             enrollment_id=enrollment_id,
             now=at("2026-12-07T10:00:00-05:00"),

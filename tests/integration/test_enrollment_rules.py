@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from cadenza.services import enrollments, listings
+from cadenza.services import enrollments, outbox
 from cadenza.services.events import record_event
 from cadenza.services.history import list_history
 from cadenza.store.models import Contact, DialerEntry, Group, GroupMember, Sender, User
@@ -21,7 +21,7 @@ def _enroll(db: Database, sequence: str, ids: list[int], now: str) -> enrollment
 
 def _rows(db: Database, **filters: object) -> list[dict[str, object]]:
     with db.sessions() as session:
-        return listings.list_enrollments(session=session, **filters)  # type: ignore[arg-type]
+        return enrollments.list_enrollments(session=session, **filters)  # type: ignore[arg-type]
 
 
 POLICY = """
@@ -282,7 +282,7 @@ def test_contact_changes_apply_in_the_transaction_and_dnc_ends_it(db: Database) 
             True,
         )
         dialer = session.scalars(select(DialerEntry.contact_id)).all()
-        messages = listings.list_messages(session=session)
+        messages = outbox.list_messages(session=session)
     assert len(set(owners)) == 2  # round robin gave each contact a different closer
     assert sorted(dialer) == sorted([first, second])
     assert sorted(m["channel"] for m in messages) == ["email", "email", "webhook", "webhook"]
@@ -317,7 +317,7 @@ steps:
     run_worker(db, now)
     with db.sessions() as session:
         (skipped,) = list_history(session=session, types=["skipped"])
-        assert listings.list_messages(session=session) == []
+        assert outbox.list_messages(session=session) == []
     assert (skipped["step"], skipped["reason"]) == ("never", "contact is do-not-contact")
     assert _rows(db)[0]["status"] == "completed"
 

@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from cadenza.channels.intake import start_intake
+from cadenza.channels.inbound_smtp import start_intake
 from cadenza.clock import FixedClock
-from cadenza.services import listings
+from cadenza.services import enrollments, outbox
 from cadenza.services.history import list_history
 from cadenza.services.inbound import intake_callback
 from cadenza.store.models import Contact
@@ -76,11 +76,11 @@ def test_a_lead_email_to_the_intake_address_becomes_an_enrolled_contact(
     (received,) = history(db, "lead_email_received")
     assert received["data"]["sequence"] == "Pricing Page" and received["data"]["created"]
     with db.sessions() as session:
-        (enrollment,) = listings.list_enrollments(session=session)
+        (enrollment,) = enrollments.list_enrollments(session=session)
     assert (enrollment["sequence"], enrollment["contact_id"]) == ("Pricing Page", contact.id)
     run_worker(db, NOW)
     with db.sessions() as session:
-        (message,) = listings.list_messages(session=session)
+        (message,) = outbox.list_messages(session=session)
     assert (message["to"], message["subject"]) == ("devon@obrien-hvac.example", "Thanks, Devon")
 
 

@@ -11,12 +11,12 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from cadenza.api.app import create_app
 from cadenza.channels.sms import read_sink
 from cadenza.channels.twilio import twilio_signature
 from cadenza.clock import FixedClock
 from cadenza.engine.dispatcher import Dispatcher
-from cadenza.services import enrollments, listings
+from cadenza.server import create_app
+from cadenza.services import enrollments, outbox
 from cadenza.services.history import list_history
 from cadenza.settings import Settings
 from cadenza.store.models import Contact, Sender
@@ -78,11 +78,11 @@ class Scene:
 
     def enrollments(self) -> list[dict[str, Any]]:
         with self.db.sessions() as session:
-            return listings.list_enrollments(session=session)
+            return enrollments.list_enrollments(session=session)
 
     def messages(self) -> list[dict[str, Any]]:
         with self.db.sessions() as session:
-            return listings.list_messages(session=session)
+            return outbox.list_messages(session=session)
 
     def history(self, *types: str) -> list[dict[str, Any]]:
         with self.db.sessions() as session:

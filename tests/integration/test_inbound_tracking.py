@@ -12,12 +12,12 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from cadenza.api.app import create_app
 from cadenza.channels.tokens import sign_token
 from cadenza.channels.tracking import PIXEL_GIF
 from cadenza.clock import FixedClock
 from cadenza.engine.dispatcher import Dispatcher
-from cadenza.services import enrollments, listings
+from cadenza.server import create_app
+from cadenza.services import enrollments
 from cadenza.services.history import list_history
 from cadenza.settings import Settings
 from cadenza.store.models import Contact
@@ -79,7 +79,7 @@ class Scene:
 
     def enrollment(self) -> dict[str, Any]:
         with self.db.sessions() as session:
-            (row,) = listings.list_enrollments(session=session)
+            (row,) = enrollments.list_enrollments(session=session)
         return row
 
     def contact(self) -> Contact:

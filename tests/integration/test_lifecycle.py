@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import func, select
 
 from cadenza.errors import Conflict, ValidationFailed
-from cadenza.services import enrollments, lifecycle, listings, operations
+from cadenza.services import enrollments, outbox, sequences, tasks
 from cadenza.services.history import list_history
 from cadenza.services.tasks import list_tasks
 from cadenza.store.models import Sequence, SequenceVersion
@@ -61,7 +61,7 @@ def call(db: Database, operation: Any, when: str = T0, **arguments: Any) -> Any:
 
 def rows(db: Database) -> list[dict[str, Any]]:
     with db.sessions() as session:
-        return listings.list_enrollments(session=session)
+        return enrollments.list_enrollments(session=session)
 
 
 def row(db: Database, enrollment_id: int) -> dict[str, Any]:
@@ -72,7 +72,7 @@ def sent(db: Database) -> list[tuple[int, str]]:
     """(contact, step) of every outbox message, in order."""
     with db.sessions() as session:
         return [
-            (int(m["contact_id"]), str(m["step"])) for m in listings.list_messages(session=session)
+            (int(m["contact_id"]), str(m["step"])) for m in outbox.list_messages(session=session)
         ]
 
 
@@ -97,10 +97,10 @@ def sequence_status(db: Database, name: str = "Drip") -> str:
 
 def test_paused_sequence_moves_nothing_and_resume_runs_what_became_due(db: Database) -> None:
     first, second = setup(db, drip(), contacts=2)
-    assert call(db, lifecycle.pause, name="Drip") == 2
+    assert call(db, sequences.pause, name="Drip") == 2
     assert run_worker(db, "2026-12-01T18:00:00Z") == 0
     assert sent(db) == [] and {r["status"] for r in rows(db)} == {"paused"}
-    assert call(db, lifecycle.resume, when="2026-12-01T18:00:00Z", name="Drip") == 2
+    assert call(db, sequences.resume, when="2026-12-01T18:00:00Z", name="Drip") == 2
     run_worker(db, "2026-12-01T18:00:00Z")
     assert sorted(step for _, step in sent(db)) == ["hello", "hello"]
     assert sequence_status(db) == "active"
@@ -114,13 +114,13 @@ def test_paused_sequence_moves_nothing_and_resume_runs_what_became_due(db: Datab
 
 def test_a_person_paused_enrollment_stays_paused_when_the_sequence_resumes(db: Database) -> None:
     mine, other = setup(db, drip(), contacts=2)
-    call(db, lifecycle.pause_enrollment, enrollment_id=mine)
-    call(db, lifecycle.pause, name="Drip")
-    call(db, lifecycle.activate, name="Drip")  # activate resumes a paused sequence
+    call(db, enrollments.pause_enrollment, enrollment_id=mine)
+    call(db, sequences.pause, name="Drip")
+    call(db, sequences.activate, name="Drip")  # activate resumes a paused sequence
     run_worker(db, "2026-12-01T15:30:00Z")
     assert [step for _, step in sent(db)] == ["hello"]
     assert row(db, mine)["status"] == "paused" and row(db, other)["step"] == "call"
-    call(db, lifecycle.resume_enrollment, enrollment_id=mine)
+    call(db, enrollments.resume_enrollment, enrollment_id=mine)
     run_worker(db, "2026-12-01T15:30:00Z")
     assert [step for _, step in sent(db)] == ["hello", "hello"]
 
@@ -129,30 +129,30 @@ def test_a_person_resuming_under_a_paused_sequence_leaves_it_to_the_sequence(
     db: Database,
 ) -> None:
     (enrollment,) = setup(db, drip())
-    call(db, lifecycle.pause_enrollment, enrollment_id=enrollment)
-    call(db, lifecycle.pause, name="Drip")
-    call(db, lifecycle.resume_enrollment, enrollment_id=enrollment)
+    call(db, enrollments.pause_enrollment, enrollment_id=enrollment)
+    call(db, sequences.pause, name="Drip")
+    call(db, enrollments.resume_enrollment, enrollment_id=enrollment)
     assert row(db, enrollment)["status"] == "paused"
     with pytest.raises(Conflict, match="resume the sequence"):
-        call(db, lifecycle.resume_enrollment, enrollment_id=enrollment)
-    call(db, lifecycle.resume, name="Drip")
+        call(db, enrollments.resume_enrollment, enrollment_id=enrollment)
+    call(db, sequences.resume, name="Drip")
     assert row(db, enrollment)["status"] == "active"
 
 
 def test_end_exits_everyone_cancels_open_tasks_and_is_irreversible(db: Database) -> None:
     waiting, paused = setup(db, drip(), contacts=2)
     reach_call(db)  # both sent hello and now wait on a call task
-    call(db, lifecycle.pause_enrollment, enrollment_id=paused)
+    call(db, enrollments.pause_enrollment, enrollment_id=paused)
     assert len(open_tasks(db)) == 2
-    assert call(db, lifecycle.end, when="2026-12-01T16:30:00Z", name="Drip") == 2
+    assert call(db, sequences.end, when="2026-12-01T16:30:00Z", name="Drip") == 2
     for enrollment in (waiting, paused):
         assert row(db, enrollment)["status"] == "exited"
         assert row(db, enrollment)["exit_reason"] == "sequence ended"
     assert open_tasks(db) == []
     with pytest.raises(Conflict, match="is ended"):
-        call(db, lifecycle.activate, name="Drip")
+        call(db, sequences.activate, name="Drip")
     with pytest.raises(Conflict, match="is ended"):
-        call(db, lifecycle.resume, name="Drip")
+        call(db, sequences.resume, name="Drip")
     run_worker(db, "2026-12-05T16:00:00Z")
     assert [step for _, step in sent(db)] == ["hello", "hello"]
     with db.sessions() as session:
@@ -167,21 +167,21 @@ def test_end_exits_everyone_cancels_open_tasks_and_is_irreversible(db: Database)
 def test_archive_refused_while_enrollments_run_allowed_once_ended(db: Database) -> None:
     setup(db, drip())
     with pytest.raises(Conflict, match="1 running enrollments"):
-        call(db, lifecycle.archive, name="Drip")
-    call(db, lifecycle.end, name="Drip")
-    call(db, lifecycle.archive, name="Drip")
+        call(db, sequences.archive, name="Drip")
+    call(db, sequences.end, name="Drip")
+    call(db, sequences.archive, name="Drip")
     assert sequence_status(db) == "archived"
 
 
 def test_delete_refused_with_any_enrollment_allowed_without(db: Database) -> None:
     (enrollment,) = setup(db, drip())
-    call(db, lifecycle.remove, enrollment_id=enrollment)  # a tombstone still counts
+    call(db, enrollments.remove, enrollment_id=enrollment)  # a tombstone still counts
     with pytest.raises(Conflict, match="1 enrollments"):
-        call(db, lifecycle.delete, name="Drip")
+        call(db, sequences.delete, name="Drip")
     with write(db) as session:
         store(session, drip(name="Unused"), at(T0))
         store(session, drip(name="Unused", subject="v2"), at(T0))
-    call(db, lifecycle.delete, name="Unused")
+    call(db, sequences.delete, name="Unused")
     with db.sessions() as session:
         assert list(session.scalars(select(Sequence.name))) == ["Drip"]
         assert session.scalar(select(func.count()).select_from(SequenceVersion)) == 1
@@ -191,7 +191,7 @@ def test_clone_is_a_draft_with_the_same_steps_under_the_new_name(db: Database) -
     with write(db) as session:
         store(session, drip(), at(T0))
         store(session, drip(subject="Latest"), at(T0))
-    call(db, lifecycle.clone, name="Drip", new_name="Drip copy")
+    call(db, sequences.clone, name="Drip", new_name="Drip copy")
     with db.sessions() as session:
         copy = session.execute(select(Sequence).where(Sequence.name == "Drip copy")).scalar_one()
         versions = list(
@@ -203,7 +203,7 @@ def test_clone_is_a_draft_with_the_same_steps_under_the_new_name(db: Database) -
     assert [s["key"] for s in version.definition["steps"]] == ["hello", "call", "again"]
     assert version.definition["steps"][2]["subject"] == "Latest"
     with pytest.raises(Conflict, match="already exists"):
-        call(db, lifecycle.clone, name="Drip", new_name="Drip copy")
+        call(db, sequences.clone, name="Drip", new_name="Drip copy")
 
 
 # --- enrollments -------------------------------------------------------------------------------
@@ -213,14 +213,14 @@ def test_stop_cancels_the_open_call_task_and_pauses_and_resume_calls_again(db: D
     (enrollment,) = setup(db, drip())
     reach_call(db)
     (task,) = open_tasks(db)
-    call(db, lifecycle.stop, when="2026-12-01T16:10:00Z", enrollment_id=enrollment)
+    call(db, enrollments.stop, when="2026-12-01T16:10:00Z", enrollment_id=enrollment)
     assert row(db, enrollment)["status"] == "paused"
     with db.sessions() as session:
         (canceled,) = list_tasks(session=session, status="canceled")
     assert canceled["id"] == task["id"] and open_tasks(db) == []
     run_worker(db, "2026-12-03T16:00:00Z")
     assert row(db, enrollment)["status"] == "paused"
-    call(db, lifecycle.resume_enrollment, when="2026-12-03T16:00:00Z", enrollment_id=enrollment)
+    call(db, enrollments.resume_enrollment, when="2026-12-03T16:00:00Z", enrollment_id=enrollment)
     run_worker(db, "2026-12-03T16:00:00Z")
     (again,) = open_tasks(db)
     assert again["step"] == "call" and again["id"] != task["id"]
@@ -230,7 +230,7 @@ def test_removed_contact_is_refused_under_reentry_never(db: Database) -> None:
     (enrollment,) = setup(db, drip("never"))
     run_worker(db, T0)
     contact_id = int(row(db, enrollment)["contact_id"])
-    call(db, lifecycle.remove, enrollment_id=enrollment)
+    call(db, enrollments.remove, enrollment_id=enrollment)
     assert row(db, enrollment)["status"] == "removed"
     with db.sessions() as session:
         events = list_history(session=session, contact_id=contact_id)
@@ -250,7 +250,7 @@ def test_removed_contact_is_refused_under_reentry_never(db: Database) -> None:
 def test_removed_contact_may_come_back_under_reentry_after_exit(db: Database) -> None:
     (enrollment,) = setup(db, drip("after_exit"))
     contact_id = int(row(db, enrollment)["contact_id"])
-    call(db, lifecycle.remove, enrollment_id=enrollment)
+    call(db, enrollments.remove, enrollment_id=enrollment)
     with write(db) as session:
         report = enrollments.enroll(
             session=session,
@@ -266,13 +266,13 @@ def test_skip_moves_on_now_cancels_the_awaited_task_and_completes_past_the_end(
     db: Database,
 ) -> None:
     (enrollment,) = setup(db, drip())
-    call(db, lifecycle.skip_to_next, enrollment_id=enrollment, settings=SETTINGS)
+    call(db, enrollments.skip_to_next, enrollment_id=enrollment, settings=SETTINGS)
     assert row(db, enrollment)["step"] == "call"
     run_worker(db, T0)  # the call is due now, not an hour after a hello that never ran
     assert sent(db) == [] and row(db, enrollment)["status"] == "waiting"
     assert len(open_tasks(db)) == 1
     later = "2026-12-01T15:05:00Z"
-    call(db, lifecycle.skip_to_next, when=later, enrollment_id=enrollment, settings=SETTINGS)
+    call(db, enrollments.skip_to_next, when=later, enrollment_id=enrollment, settings=SETTINGS)
     assert open_tasks(db) == [] and row(db, enrollment)["due_at"] == at(later).isoformat()
     run_worker(db, later)
     assert [step for _, step in sent(db)] == ["again"]
@@ -288,12 +288,12 @@ def test_skip_moves_on_now_cancels_the_awaited_task_and_completes_past_the_end(
 def test_skip_on_the_last_step_completes(db: Database) -> None:
     (enrollment,) = setup(db, drip())
     for _ in range(2):
-        call(db, lifecycle.skip_to_next, enrollment_id=enrollment, settings=SETTINGS)
+        call(db, enrollments.skip_to_next, enrollment_id=enrollment, settings=SETTINGS)
     assert row(db, enrollment)["step"] == "again"
-    call(db, lifecycle.skip_to_next, enrollment_id=enrollment, settings=SETTINGS)
+    call(db, enrollments.skip_to_next, enrollment_id=enrollment, settings=SETTINGS)
     assert row(db, enrollment)["status"] == "completed"
     with pytest.raises(Conflict, match="completed"):
-        call(db, lifecycle.skip_to_next, enrollment_id=enrollment, settings=SETTINGS)
+        call(db, enrollments.skip_to_next, enrollment_id=enrollment, settings=SETTINGS)
 
 
 # --- versions ----------------------------------------------------------------------------------
@@ -331,7 +331,7 @@ def test_running_enrollments_stay_on_their_version_when_a_new_one_is_applied(
     _complete_call(db, "2026-12-01T16:30:00Z")
     run_worker(db, "2026-12-02T16:30:00Z")
     with db.sessions() as session:
-        messages = listings.list_messages(session=session)
+        messages = outbox.list_messages(session=session)
     assert [(m["step"], m["subject"]) for m in messages] == [("hello", "Hello"), ("again", "Again")]
     assert version_of(db, old) == 1 and row(db, old)["status"] == "completed"
     with write(db) as session:
@@ -346,13 +346,13 @@ def test_migrate_without_a_map_keeps_the_wait_on_the_task(db: Database) -> None:
     (enrollment,) = setup(db, drip())
     reach_call(db)
     new_version(db, drip(subject="Changed"))
-    report = call(db, lifecycle.migrate, sequence="Drip", to_version=2, step_map={})
+    report = call(db, sequences.migrate, sequence="Drip", to_version=2, step_map={})
     assert report.moved == {1: 1} and report.restarted == []
     assert version_of(db, enrollment) == 2 and row(db, enrollment)["status"] == "waiting"
     _complete_call(db, "2026-12-01T16:30:00Z")
     run_worker(db, "2026-12-02T16:30:00Z")
     with db.sessions() as session:
-        subjects = [m["subject"] for m in listings.list_messages(session=session)]
+        subjects = [m["subject"] for m in outbox.list_messages(session=session)]
     assert subjects == ["Hello", "Changed"]
 
 
@@ -360,10 +360,10 @@ def test_migrate_with_a_map_follows_renamed_steps_and_restarts_a_changed_kind(
     db: Database,
 ) -> None:
     on_call, on_hello = setup(db, drip(), contacts=2)
-    call(db, lifecycle.pause_enrollment, enrollment_id=on_hello)
+    call(db, enrollments.pause_enrollment, enrollment_id=on_hello)
     reach_call(db)  # only on_call moves on: it waits on its call
     new_version(db, RENAMED)
-    report = call(db, lifecycle.migrate, sequence="Drip", to_version=2, step_map={"call": "phone"})
+    report = call(db, sequences.migrate, sequence="Drip", to_version=2, step_map={"call": "phone"})
     assert report.moved == {1: 2} and report.restarted == []
     assert (row(db, on_call)["step"], row(db, on_call)["status"]) == ("phone", "waiting")
     (task,) = open_tasks(db)
@@ -383,7 +383,7 @@ def test_migrate_to_a_step_of_another_kind_makes_it_active_and_due_now(db: Datab
     new_version(db, RENAMED)
     when = "2026-12-01T16:10:00Z"
     report = call(
-        db, lifecycle.migrate, when=when, sequence="Drip", to_version=2, step_map={"call": "nudge"}
+        db, sequences.migrate, when=when, sequence="Drip", to_version=2, step_map={"call": "nudge"}
     )
     assert report.restarted == [enrollment]
     assert (row(db, enrollment)["status"], row(db, enrollment)["due_at"]) == (
@@ -401,9 +401,9 @@ def test_migrate_refuses_unmapped_steps_with_counts_and_changes_nothing(db: Data
     new_version(db, RENAMED)
     before = rows(db)
     with pytest.raises(ValidationFailed, match=r"'call' \(3 enrollments\)"):
-        call(db, lifecycle.migrate, sequence="Drip", to_version=2, step_map={})
+        call(db, sequences.migrate, sequence="Drip", to_version=2, step_map={})
     with pytest.raises(ValidationFailed, match="no step 'ring'"):
-        call(db, lifecycle.migrate, sequence="Drip", to_version=2, step_map={"call": "ring"})
+        call(db, sequences.migrate, sequence="Drip", to_version=2, step_map={"call": "ring"})
     assert rows(db) == before
     with db.sessions() as session:
         assert list_history(session=session, types=["migrated"]) == []
@@ -412,7 +412,7 @@ def test_migrate_refuses_unmapped_steps_with_counts_and_changes_nothing(db: Data
 def _complete_call(db: Database, when: str) -> None:
     (task,) = open_tasks(db)
     with write(db) as session:
-        operations.complete_task(
+        tasks.complete_task(
             session=session,
             task_id=int(task["id"]),
             outcome="no_answer",

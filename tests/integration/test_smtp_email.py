@@ -22,7 +22,7 @@ from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
 from cadenza.channels.email import build_email, message_id_for
 from cadenza.channels.errors import AccountError, PermanentError, TransientError
-from cadenza.channels.intake import start_intake
+from cadenza.channels.inbound_smtp import start_intake
 from cadenza.channels.outgoing import OutgoingEmail
 from cadenza.channels.smtp import SmtpPool, SmtpSender
 from cadenza.channels.tracking import read_click_token, read_open_token, read_unsubscribe_token

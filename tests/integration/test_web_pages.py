@@ -15,10 +15,10 @@ from fastapi.testclient import TestClient
 from httpx import Response
 from sqlalchemy import update
 
-from cadenza.api.app import create_app
 from cadenza.clock import FixedClock
 from cadenza.engine.runner import drain_once
-from cadenza.services import lifecycle, listings
+from cadenza.server import create_app
+from cadenza.services import enrollments, outbox, sequences
 from cadenza.services import sequences as sequence_service
 from cadenza.services import tasks as task_service
 from cadenza.services.demo import examples_folder, load_demo
@@ -70,9 +70,7 @@ def ui(db: Database, tmp_path: Path) -> Iterator[Ui]:
     load_demo(db.sessions, examples_folder(), START, settings)
     with writing(db.sessions) as session:  # a lead without a phone: its first text is in error
         session.execute(
-            update(Contact)
-            .where(Contact.email == "priya.nair@kestrel.example")
-            .values(phone=None)
+            update(Contact).where(Contact.email == "priya.nair@kestrel.example").values(phone=None)
         )
     with TestClient(create_app(settings, clock=FixedClock(NOW))) as client:
         for instant in PASSES:  # the app's dev mailbox receives what the dispatcher sends
@@ -88,7 +86,7 @@ def _open_call(ui: Ui, sequence: str) -> dict[str, object]:
 
 def _enrollment(ui: Ui, enrollment_id: object) -> dict[str, object]:
     with ui.db.sessions() as session:
-        rows = listings.list_enrollments(session=session)
+        rows = enrollments.list_enrollments(session=session)
     return next(row for row in rows if row["id"] == enrollment_id)
 
 
@@ -211,11 +209,11 @@ def test_enrollment_buttons_on_a_contact_page(ui: Ui) -> None:
 
 def test_outbox_mailbox_and_texts_show_what_was_sent(ui: Ui) -> None:
     with ui.db.sessions() as session:
-        sent = listings.list_messages(session=session, status="sent")
+        sent = outbox.list_messages(session=session, status="sent")
     email = next(m for m in sent if m["channel"] == "email")
     text = next(m for m in sent if m["channel"] == "sms")
-    outbox = ui.get("/messages?channel=email")
-    table = outbox.split("</form>")[1]
+    page = ui.get("/messages?channel=email")
+    table = page.split("</form>")[1]
     assert email["to"] in table and ">sms<" not in table
     assert str(email["subject"]) in ui.get("/mailbox")
     assert str(text["to"]) in ui.get("/texts")
@@ -258,7 +256,7 @@ def test_another_site_can_neither_post_nor_be_redirected_to(ui: Ui) -> None:
 
 def test_pages_after_the_sequence_ended(ui: Ui) -> None:
     with writing(ui.db.sessions) as session:
-        lifecycle.end(session=session, name=RECRUITING, now=NOW)
+        sequences.end(session=session, name=RECRUITING, now=NOW)
     html = ui.get("/")
     assert f'aria-label="Pause {RECRUITING}"' not in html
     assert "Exited" in ui.get(f"/sequences/{quote(RECRUITING)}")

@@ -25,8 +25,8 @@ from cadenza.core.calendar import (
     policy_zone,
     recipient_zone,
 )
+from cadenza.core.calendar.holidays import us_sales
 from cadenza.core.definition import Duration, Schedule, Wait
-from cadenza.core.holidays import us_sales
 
 NY, LA, CHI = "America/New_York", "America/Los_Angeles", "America/Chicago"
 OFFICE = {"open": "09:00", "close": "17:00"}

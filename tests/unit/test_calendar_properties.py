@@ -21,8 +21,8 @@ from cadenza.core.calendar import (
     policy_zone,
     recipient_zone,
 )
+from cadenza.core.calendar.holidays import us_sales
 from cadenza.core.definition import Schedule, WaitBusinessDays
-from cadenza.core.holidays import us_sales
 
 ZONES = [
     "UTC",

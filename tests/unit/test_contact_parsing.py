@@ -11,10 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from phonenumbers import timezone as phone_zones
 
-from cadenza.core.zones import is_timezone
-from cadenza.errors import ValidationFailed
-from cadenza.services.contact_bulk import merge_duplicates
-from cadenza.services.contact_fields import (
+from cadenza.core.contact_fields import (
     Draft,
     clean,
     normalize_email,
@@ -23,7 +20,10 @@ from cadenza.services.contact_fields import (
     parse_phone,
     parse_tags,
 )
-from cadenza.services.contact_import import field_key, match_header, plan_columns
+from cadenza.core.zones import is_timezone
+from cadenza.errors import ValidationFailed
+from cadenza.services.contacts.importing import field_key, match_header, plan_columns
+from cadenza.services.contacts.upsert import merge_duplicates
 
 
 @pytest.mark.parametrize(

@@ -13,7 +13,7 @@ import pytest
 from cadenza.channels.email import build_email, html_to_text, message_id_for, reply_subject
 from cadenza.channels.errors import InvalidMessage, PermanentError
 from cadenza.channels.outgoing import OutgoingEmail
-from cadenza.core.compliance import message_id_for as engine_message_id_for
+from cadenza.core.messages import message_id_for as engine_message_id_for
 from cadenza.settings import Settings
 
 SETTINGS = Settings(

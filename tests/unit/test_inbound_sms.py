@@ -11,7 +11,7 @@ import pytest
 from cadenza.channels.inbound_sms import SmsIntent, classify_sms
 from cadenza.channels.outgoing import OutgoingSms, OutgoingVoicemail
 from cadenza.channels.sms import SinkProvider, make_provider, read_sink
-from cadenza.core.compliance import append_opt_out
+from cadenza.core.messages import append_opt_out
 from cadenza.errors import ConfigurationError
 from cadenza.settings import Settings
 

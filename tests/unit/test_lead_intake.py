@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from cadenza.channels.errors import LeadParseError
-from cadenza.channels.lead_intake import LeadFields, parse_lead_email, split_name
+from cadenza.channels.inbound_lead import LeadFields, parse_lead_email, split_name
 
 MAIL = Path(__file__).parent.parent / "fixtures" / "mail"
 

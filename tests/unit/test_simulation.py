@@ -21,8 +21,9 @@ steps:
     assignee: contact_owner
   - {key: follow_up, action: email, wait: {business_days: 2}, subject: "Hi", body: "<p>x</p>"}
 """
-ANA = ContactView(first_name="Ana", email="ana@example.com", phone="+13105550100",
-                  timezone="America/Los_Angeles")
+ANA = ContactView(
+    first_name="Ana", email="ana@example.com", phone="+13105550100", timezone="America/Los_Angeles"
+)
 
 
 def _run(text: str = LEAD, **kwargs: object) -> Timeline:
@@ -33,8 +34,11 @@ def _run(text: str = LEAD, **kwargs: object) -> Timeline:
 
 
 def _executed(timeline: Timeline) -> list[tuple[str | None, str]]:
-    return [(r.step, r.local_time[:16]) for r in timeline.rows
-            if r.kind in ("step_executed", "task_created")]
+    return [
+        (r.step, r.local_time[:16])
+        for r in timeline.rows
+        if r.kind in ("step_executed", "task_created")
+    ]
 
 
 def test_a_friday_evening_lead_is_texted_monday_morning_local_time_with_the_reason() -> None:
@@ -66,8 +70,11 @@ def test_an_interested_call_ends_positive() -> None:
 def test_a_contact_without_a_phone_blocks_on_an_error_task() -> None:
     definition, _ = lint_text(LEAD, "lead.yaml")
     assert definition is not None
-    timeline = simulate(definition, ANA.model_copy(update={"phone": None}),
-                        start=parse_instant("2026-12-07T10:00:00-08:00"))
+    timeline = simulate(
+        definition,
+        ANA.model_copy(update={"phone": None}),
+        start=parse_instant("2026-12-07T10:00:00-08:00"),
+    )
     assert timeline.rows[-1].kind == "step_error"
     assert "no phone" in timeline.rows[-1].detail
     assert timeline.ending.startswith("blocked at intro_sms")
@@ -81,7 +88,8 @@ def test_until_stops_the_timeline_and_says_what_comes_next() -> None:
 
 def test_a_window_that_always_falls_in_quiet_hours_ends_instead_of_texting_at_night() -> None:
     text = LEAD.replace("timezone: contact,", "timezone: Asia/Kolkata,").replace(
-        '"09:00", close: "17:00"', '"10:30", close: "12:00"')
+        '"09:00", close: "17:00"', '"10:30", close: "12:00"'
+    )
     timeline = _run(text)  # Kolkata mornings are Los Angeles nights: no text may ever go
     assert _executed(timeline) == []
     assert timeline.rows[-1].kind == "exited"

@@ -1,1 +1,14 @@
-"""HTTP surface: FastAPI app factory and thin routers."""
+"""HTTP surface: the REST API under /api/v1 and the inbound webhooks, as thin routers."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+
+def mount(app: FastAPI) -> None:
+    """Serve the API, its problem-details errors and the inbound endpoints on `app`."""
+    from cadenza.api import inbound, problems, v1
+
+    problems.install_handlers(app)
+    v1.mount(app)
+    app.include_router(inbound.router)

@@ -11,7 +11,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session, sessionmaker
 
 from cadenza.clock import Clock
-from cadenza.services import apikeys
+from cadenza.services import users
 from cadenza.settings import Settings
 from cadenza.store.db import writing
 from cadenza.store.models import ApiKey
@@ -65,10 +65,10 @@ def authenticated(
     if credentials is None:
         raise _unauthorized("this endpoint needs an API key: Authorization: Bearer <key>")
     with _sessions(request)() as session:
-        key = apikeys.authenticate(session=session, token=credentials.credentials)
+        key = users.authenticate(session=session, token=credentials.credentials)
         if key is None:
             raise _unauthorized("the API key is not valid (revoked, mistyped or not a key)")
-        return Caller(key, apikeys.actor_of(session=session, key=key))
+        return Caller(key, users.actor_of(session=session, key=key))
 
 
 def _unauthorized(detail: str) -> HTTPException:

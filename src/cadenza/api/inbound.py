@@ -16,11 +16,11 @@ from starlette.concurrency import run_in_threadpool
 
 from cadenza.api.v1.errors import PayloadTooLarge, UnsupportedMediaType
 from cadenza.channels.errors import InvalidToken
-from cadenza.channels.intake import DEFAULT_SIZE_LIMIT
+from cadenza.channels.inbound_smtp import DEFAULT_SIZE_LIMIT
 from cadenza.channels.sms import SmsProvider, make_provider
 from cadenza.channels.tracking import PIXEL_GIF
 from cadenza.errors import Forbidden, ValidationFailed
-from cadenza.services import inbound, inbound_sms, inbound_tracking
+from cadenza.services import inbound
 from cadenza.settings import Settings
 from cadenza.store.db import writing
 
@@ -75,7 +75,7 @@ async def inbound_sms_webhook(request: Request) -> Response:
     inline = request.app.state.settings.sms_provider == "twilio"
     result = await _transaction(
         request,
-        lambda session, now, settings: inbound_sms.handle_sms(
+        lambda session, now, settings: inbound.handle_sms(
             session=session,
             from_number=form["From"],
             to_number=form["To"],
@@ -96,7 +96,7 @@ async def inbound_sms_status(request: Request) -> Response:
     form = await _provider_form(request)
     await _transaction(
         request,
-        lambda session, now, settings: inbound_sms.record_sms_status(
+        lambda session, now, settings: inbound.record_sms_status(
             session=session, params=form, now=now, settings=settings
         ),
     )
@@ -109,7 +109,7 @@ async def open_pixel(request: Request, token: str) -> Response:
     try:
         await _transaction(
             request,
-            lambda session, now, settings: inbound_tracking.record_open(
+            lambda session, now, settings: inbound.record_open(
                 session=session, token=token, now=now, settings=settings
             ),
         )
@@ -123,7 +123,7 @@ async def click(request: Request, token: str) -> RedirectResponse:
     """302 to the URL inside a valid click token, and nowhere else (404 otherwise)."""
     url = await _transaction(
         request,
-        lambda session, now, settings: inbound_tracking.record_click(
+        lambda session, now, settings: inbound.record_click(
             session=session, token=token, now=now, settings=settings
         ),
     )
@@ -133,7 +133,7 @@ async def click(request: Request, token: str) -> RedirectResponse:
 @router.get("/u/{token}", include_in_schema=False)
 def unsubscribe_page(request: Request, token: str) -> HTMLResponse:
     """A confirmation page: a GET never unsubscribes (mail scanners prefetch links)."""
-    inbound_tracking.check_unsubscribe(token=token, settings=request.app.state.settings)
+    inbound.check_unsubscribe(token=token, settings=request.app.state.settings)
     return HTMLResponse(
         _page(_CONFIRM.format(token=html.escape(token, quote=True))), headers=NO_STORE
     )
@@ -144,7 +144,7 @@ async def unsubscribe(request: Request, token: str) -> HTMLResponse:
     """RFC 8058 one-click (`List-Unsubscribe=One-Click`) and the confirmation page's button."""
     await _transaction(
         request,
-        lambda session, now, settings: inbound_tracking.unsubscribe(
+        lambda session, now, settings: inbound.unsubscribe(
             session=session, token=token, now=now, settings=settings
         ),
     )

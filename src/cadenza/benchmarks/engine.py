@@ -27,7 +27,7 @@ from cadenza.engine.worker import Worker
 from cadenza.errors import BenchmarkFailed
 from cadenza.services import enrollments
 from cadenza.settings import Settings
-from cadenza.store import shared_rows
+from cadenza.store import copies
 from cadenza.store.bulk import ENROLLMENTS, update_enrollments
 from cadenza.store.claims import LIVE_ROWS, claim_due
 from cadenza.store.db import make_engine, session_factory, writing
@@ -524,7 +524,7 @@ def _add_rows(session: Session, count: int, due: datetime) -> None:
         "state": {"visits": {}},
     }
     # In one statement (COPY on PostgreSQL), as a bulk enrollment writes them.
-    shared_rows.insert(session, ENROLLMENTS, ("contact_id",), [((c,), shared) for c in contact_ids])
+    copies.insert(session, ENROLLMENTS, ("contact_id",), [((c,), shared) for c in contact_ids])
 
 
 def _add_pending(sessions: sessionmaker[Session], pending: int) -> None:

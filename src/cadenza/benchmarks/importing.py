@@ -11,7 +11,7 @@ from datetime import datetime
 from pathlib import Path
 
 from cadenza.benchmarks.databases import DEFAULT_PG_URL, fresh_database
-from cadenza.services.contact_import import ImportReport, import_csv
+from cadenza.services.contacts import ImportReport, import_csv
 from cadenza.store.db import make_engine, session_factory
 
 GOAL_PER_SECOND = {"sqlite": 10_000}  # DESIGN.md / issue 2; PostgreSQL has no stated goal

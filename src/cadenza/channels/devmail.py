@@ -13,7 +13,7 @@ from pathlib import Path
 
 from aiosmtpd.controller import Controller
 
-from cadenza.channels.intake import start_intake
+from cadenza.channels.inbound_smtp import start_intake
 
 _counter = itertools.count()
 _lock = threading.Lock()

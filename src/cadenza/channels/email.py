@@ -35,8 +35,8 @@ from cadenza.channels.tracking import (
     unsubscribe_link,
     unsubscribe_token,
 )
-from cadenza.core.compliance import message_id_for as core_message_id_for
-from cadenza.core.compliance import reply_subject, sender_domain
+from cadenza.core.messages import message_id_for as core_message_id_for
+from cadenza.core.messages import reply_subject, sender_domain
 from cadenza.settings import Settings
 
 __all__ = ["MimeEmail", "build_email", "html_to_text", "message_id_for", "reply_subject"]
@@ -114,7 +114,9 @@ def _bodies(msg: OutgoingEmail, settings: Settings, unsubscribe: str | None) -> 
     markup = msg.html
     if msg.track_clicks:
         base, secret = settings.base_url, settings.secret_key
-        markup = rewrite_links(markup, lambda url: click_url(base, msg.key, url, secret))
+        markup = rewrite_links(
+            markup, lambda url: click_url(base, msg.key, url, secret), only=msg.tracked_links
+        )
     text = html_to_text(markup).rstrip() + _text_footer(unsubscribe, settings.postal_address)
     fragment = _html_footer(unsubscribe, settings.postal_address)
     if msg.track_opens:

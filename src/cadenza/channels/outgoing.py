@@ -42,6 +42,8 @@ class OutgoingEmail:
     references: list[str] = field(default_factory=list)
     track_opens: bool = False
     track_clicks: bool = False
+    # The links clicks are tracked on (the ones its template wrote); None: every link.
+    tracked_links: list[str] | None = None
     # A message to a contact: unsubscribe link in the footer and List-Unsubscribe headers.
     unsubscribe: bool = True
     contact_id: int | None = None

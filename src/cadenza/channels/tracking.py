@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from typing import Any
 
@@ -89,17 +89,39 @@ _A_TAG = re.compile(r"<a\b[^>]*>", re.IGNORECASE)
 _HREF = re.compile(r"""(\bhref\s*=\s*)(?:"([^"]*)"|'([^']*)'|([^\s>"']+))""", re.IGNORECASE)
 
 
-def rewrite_links(markup: str, replace: Callable[[str], str]) -> str:
-    """`markup` with every http(s) `<a href>` replaced by `replace(original_url)`."""
+def rewrite_links(
+    markup: str, replace: Callable[[str], str], only: Collection[str] | None = None
+) -> str:
+    """`markup` with its http(s) `<a href>` replaced by `replace(original_url)`.
+
+    `only`: the URLs that may be replaced (the links a template wrote itself); others,
+    such as a link a contact's own value carried into the body, are left as they are.
+    """
 
     def one_href(match: re.Match[str]) -> str:
         raw = next(g for g in match.groups()[1:] if g is not None)
         url = html.unescape(raw).strip()
-        if not is_http_url(url):
+        if not is_http_url(url) or (only is not None and url not in only):
             return match.group(0)
         return f'{match.group(1)}"{html.escape(replace(url), quote=True)}"'
 
     return _A_TAG.sub(lambda tag: _HREF.sub(one_href, tag.group(0), count=1), markup)
+
+
+def literal_links(template: str) -> list[str]:
+    """The http(s) links a template writes itself: `<a href>` values with no template code."""
+    found: list[str] = []
+    for tag in _A_TAG.finditer(template):
+        match = _HREF.search(tag.group(0))
+        if match is None:
+            continue
+        raw = next(g for g in match.groups()[1:] if g is not None)
+        if "{" in raw or "[" in raw:
+            continue  # a value filled in at rendering: not the definition's own link
+        url = html.unescape(raw).strip()
+        if is_http_url(url) and url not in found:
+            found.append(url)
+    return found
 
 
 def _read(token: str, secret: str, purpose: str) -> dict[str, Any]:

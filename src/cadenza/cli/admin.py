@@ -28,7 +28,7 @@ def serve(
     """Serve the API and UI (with an embedded worker and dispatcher unless --no-worker)."""
     import uvicorn
 
-    from cadenza.api.app import create_app
+    from cadenza.server import create_app
 
     ctx = context()
     application = create_app(ctx.settings, clock=ctx.clock, embedded_worker=worker)

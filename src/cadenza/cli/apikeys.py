@@ -19,7 +19,7 @@ def create(
     user: str | None = typer.Option(None, "--user", help="Act as this user (email)."),
 ) -> None:
     """Create a key and print its secret once (only its hash is kept)."""
-    from cadenza.services.apikeys import create_key
+    from cadenza.services.users import create_key
 
     ctx = context()
     with writing(ctx.sessions) as session:
@@ -39,7 +39,7 @@ def list_command(
     as_json: bool = typer.Option(False, "--json", help="Print one JSON array."),
 ) -> None:
     """List keys: id, name, user, created (never the secrets)."""
-    from cadenza.services.apikeys import list_keys
+    from cadenza.services.users import list_keys
 
     with context().sessions() as session:
         rows = list_keys(session=session)
@@ -56,7 +56,7 @@ def list_command(
 @guarded
 def revoke(key_id: int = typer.Argument(..., help="The key's id (see `apikeys list`).")) -> None:
     """Revoke a key: requests bearing it are refused from now on."""
-    from cadenza.services.apikeys import revoke as revoke_key
+    from cadenza.services.users import revoke as revoke_key
 
     ctx = context()
     with writing(ctx.sessions) as session:

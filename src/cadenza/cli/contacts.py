@@ -14,8 +14,8 @@ from rich.table import Table
 from cadenza.cli.app import app, context, guarded, out, print_json
 from cadenza.cli.bench import bench_app
 from cadenza.services import contacts as service
-from cadenza.services.contact_bulk import Progress as ProgressCallback
-from cadenza.services.contact_import import ImportReport, import_csv
+from cadenza.services.contacts import ImportReport, import_csv
+from cadenza.services.contacts import Progress as ProgressCallback
 from cadenza.store.db import writing
 
 contacts_app = typer.Typer(help="Contacts: import, list, add.", no_args_is_help=True)

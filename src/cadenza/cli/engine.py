@@ -82,8 +82,7 @@ def worker(
 
     ctx = context()
     if once:
-        advanced, sent = drain_once(ctx.sessions, ctx.clock, ctx.settings, batch=batch,
-                                    send=send)
+        advanced, sent = drain_once(ctx.sessions, ctx.clock, ctx.settings, batch=batch, send=send)
         out.print(f"advanced {advanced} steps; sent {sent} messages")
         return
     stop = threading.Event()
@@ -126,7 +125,7 @@ def task_complete(
     outcome: str = typer.Argument(...),
 ) -> None:
     """Complete a task with an outcome (the enrollment follows the outcome's route)."""
-    from cadenza.services.operations import complete_task
+    from cadenza.services.tasks import complete_task
 
     ctx = context()
     with writing(ctx.sessions) as session:
@@ -164,7 +163,7 @@ def enrollments_list(
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """Enrollments with their status, step and next due time."""
-    from cadenza.services.listings import list_enrollments
+    from cadenza.services.enrollments import list_enrollments
 
     with context().sessions() as session:
         rows = list_enrollments(session=session, sequence=sequence, status=status)
@@ -179,7 +178,7 @@ def enrollments_list(
 @guarded
 def enrollment_retry(enrollment_id: int = typer.Argument(...)) -> None:
     """Run a step in error again (after fixing what was wrong)."""
-    from cadenza.services.operations import retry_step
+    from cadenza.services.enrollments import retry_step
 
     ctx = context()
     with writing(ctx.sessions) as session:
@@ -201,7 +200,7 @@ def messages_list(
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """Outbox messages and what became of them."""
-    from cadenza.services.listings import list_messages
+    from cadenza.services.outbox import list_messages
 
     with context().sessions() as session:
         rows = list_messages(session=session, status=status, channel=channel)

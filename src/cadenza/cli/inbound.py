@@ -19,7 +19,7 @@ def intake(
     port: int = typer.Option(2525, help="Port to listen on."),
 ) -> None:
     """Receive email over SMTP until stopped: replies, bounces, auto-replies, leads."""
-    from cadenza.channels.intake import start_intake
+    from cadenza.channels.inbound_smtp import start_intake
     from cadenza.services.inbound import intake_callback
 
     # One line per message, as it is handled: this command's log is its output.

@@ -38,7 +38,7 @@ def _say(text: str) -> None:
 @guarded
 def activate(name: str = NAME) -> None:
     """Start a draft sequence, or resume a paused one."""
-    from cadenza.services.lifecycle import activate
+    from cadenza.services.sequences import activate
 
     released = _run(activate, name=name)
     _say(f"sequence {name} is active" + (f"; {released} enrollments released" if released else ""))
@@ -48,7 +48,7 @@ def activate(name: str = NAME) -> None:
 @guarded
 def pause(name: str = NAME) -> None:
     """Pause a sequence: none of its enrollments moves until it is resumed."""
-    from cadenza.services.lifecycle import pause
+    from cadenza.services.sequences import pause
 
     held = _run(pause, name=name)
     _say(f"sequence {name} paused; {held} enrollments held")
@@ -58,7 +58,7 @@ def pause(name: str = NAME) -> None:
 @guarded
 def resume(name: str = NAME) -> None:
     """Resume a paused sequence (enrollments a person paused stay paused)."""
-    from cadenza.services.lifecycle import resume
+    from cadenza.services.sequences import resume
 
     released = _run(resume, name=name)
     _say(f"sequence {name} resumed; {released} enrollments released")
@@ -68,7 +68,7 @@ def resume(name: str = NAME) -> None:
 @guarded
 def end(name: str = NAME) -> None:
     """End a sequence. IRREVERSIBLE: every running enrollment exits, open tasks are canceled."""
-    from cadenza.services.lifecycle import end
+    from cadenza.services.sequences import end
 
     exited = _run(end, name=name)
     _say(f"sequence {name} ended; {exited} enrollments exited")
@@ -78,7 +78,7 @@ def end(name: str = NAME) -> None:
 @guarded
 def archive(name: str = NAME) -> None:
     """Archive a sequence nobody is running through (end it first if some are)."""
-    from cadenza.services.lifecycle import archive
+    from cadenza.services.sequences import archive
 
     _run(archive, name=name)
     _say(f"sequence {name} archived")
@@ -91,7 +91,7 @@ def clone(
     new_name: str = typer.Argument(..., help="The copy's name.", show_default=False),
 ) -> None:
     """Copy a sequence's latest version into a new draft sequence."""
-    from cadenza.services.lifecycle import clone
+    from cadenza.services.sequences import clone
 
     _run(clone, name=name, new_name=new_name)
     _say(f"cloned {name} to {new_name} (draft)")
@@ -101,7 +101,7 @@ def clone(
 @guarded
 def delete(name: str = NAME) -> None:
     """Delete a sequence nobody was ever enrolled in, with its versions."""
-    from cadenza.services.lifecycle import delete
+    from cadenza.services.sequences import delete
 
     _run(delete, name=name)
     _say(f"sequence {name} deleted")
@@ -119,7 +119,7 @@ def _report(enrollment: Any, verb: str) -> None:
 @guarded
 def enrollment_pause(enrollment_id: int = ENROLLMENT) -> None:
     """Pause one enrollment until a person resumes it."""
-    from cadenza.services.lifecycle import pause_enrollment
+    from cadenza.services.enrollments import pause_enrollment
 
     _report(_run(pause_enrollment, enrollment_id=enrollment_id), "paused")
 
@@ -128,7 +128,7 @@ def enrollment_pause(enrollment_id: int = ENROLLMENT) -> None:
 @guarded
 def enrollment_resume(enrollment_id: int = ENROLLMENT) -> None:
     """Resume a paused enrollment."""
-    from cadenza.services.lifecycle import resume_enrollment
+    from cadenza.services.enrollments import resume_enrollment
 
     _report(_run(resume_enrollment, enrollment_id=enrollment_id), "resumed")
 
@@ -137,7 +137,7 @@ def enrollment_resume(enrollment_id: int = ENROLLMENT) -> None:
 @guarded
 def enrollment_stop(enrollment_id: int = ENROLLMENT) -> None:
     """Pause an enrollment and cancel its open tasks."""
-    from cadenza.services.lifecycle import stop
+    from cadenza.services.enrollments import stop
 
     _report(_run(stop, enrollment_id=enrollment_id), "stopped")
 
@@ -146,7 +146,7 @@ def enrollment_stop(enrollment_id: int = ENROLLMENT) -> None:
 @guarded
 def enrollment_remove(enrollment_id: int = ENROLLMENT) -> None:
     """Remove an enrollment with its history, tasks and unsent messages."""
-    from cadenza.services.lifecycle import remove
+    from cadenza.services.enrollments import remove
 
     _report(_run(remove, enrollment_id=enrollment_id), "removed")
 
@@ -155,7 +155,7 @@ def enrollment_remove(enrollment_id: int = ENROLLMENT) -> None:
 @guarded
 def enrollment_skip(enrollment_id: int = ENROLLMENT) -> None:
     """Move to the next step now: the current one is skipped (its open task canceled)."""
-    from cadenza.services.lifecycle import skip_to_next
+    from cadenza.services.enrollments import skip_to_next
 
     enrollment = _run(skip_to_next, enrollment_id=enrollment_id, settings=context().settings)
     _report(enrollment, "moved on")
@@ -174,7 +174,7 @@ def migrate(
     ),
 ) -> None:
     """Move running enrollments of other versions to version N, all of them or none."""
-    from cadenza.services.lifecycle import migrate
+    from cadenza.services.sequences import migrate
 
     report = _run(migrate, sequence=sequence, to_version=to_version, step_map=_parse(mapping))
     sources = ", ".join(f"{n} from v{v}" for v, n in sorted(report.moved.items()))

@@ -2,7 +2,10 @@
 
 A message goes through three steps. First it is claimed: a transaction leases the due rows,
 checks compliance again at this last moment, and applies sender pacing. Then it is sent,
-outside any transaction, a bounded number at a time. Last, one transaction records each result.
+outside any transaction, a bounded number at a time. Last, its result is recorded as soon as
+it is known: each sender waits until its result is committed before it takes another
+message, so a crash re-delivers at most the messages in flight (`dispatch_concurrency`),
+never a whole batch. Results that complete together are committed together.
 A crash while sending leaves rows `sending` with a lease. When the lease expires they are
 either resent with the same key and Message-ID, or held for a person, as settings say.
 """
@@ -10,20 +13,15 @@ either resent with the same key and Message-ID, or held for a person, as setting
 from __future__ import annotations
 
 import logging
-import random
-from collections.abc import Sequence
+import threading
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
-from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
 
-from sqlalchemy import Table, bindparam, update
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.orm import Session, sessionmaker
 
 from cadenza.channels.email import build_email
-from cadenza.channels.errors import PermanentError, SendError, TransientError
+from cadenza.channels.errors import SendError, TransientError
 from cadenza.channels.outgoing import (
     OutgoingEmail,
     OutgoingSms,
@@ -35,25 +33,11 @@ from cadenza.channels.sms import SmsProvider, make_provider
 from cadenza.channels.smtp import SmtpPool
 from cadenza.channels.webhooks import WebhookSender
 from cadenza.clock import Clock
-from cadenza.core.decisions import HistoryEntry
-from cadenza.engine.compliance import Verdict, last_moment_check
-from cadenza.engine.limits import Limits, sender_hold
-from cadenza.services import history
+from cadenza.services.outbox import Outcome, claim_ready, outgoing, record
 from cadenza.settings import Settings
-from cadenza.store.claims import claim_messages
 from cadenza.store.db import writing
-from cadenza.store.models import Message
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class Outcome:
-    """What became of one claimed message."""
-
-    row: RowMapping
-    result: SendResult | None = None
-    error: SendError | None = None
 
 
 class Channels:
@@ -93,6 +77,57 @@ class Channels:
             self._smtp.close()
 
 
+class Recorder:
+    """Commits send results as they complete; a sender returns once its own is committed.
+
+    Group commit: the first sender to find no commit running writes every result waiting
+    (its own and the others'), the rest wait for that commit. Results never wait for a
+    whole batch, and a batch of results costs one transaction.
+    """
+
+    def __init__(self, sessions: sessionmaker[Session], clock: Clock, settings: Settings) -> None:
+        self.sessions, self.clock, self.settings = sessions, clock, settings
+        self._lock = threading.Condition()
+        self._waiting: list[Outcome] = []
+        self._next = 0  # the number the next commit will have
+        self._done = 0  # commits finished (successfully or not)
+        self._failed: dict[int, BaseException] = {}
+        self._writing = False
+
+    def record(self, outcome: Outcome) -> None:
+        """Commit this outcome (with whatever else is waiting); raise what the commit raised."""
+        with self._lock:
+            self._waiting.append(outcome)
+            mine = self._next
+            while self._done <= mine:
+                if self._writing:
+                    self._lock.wait()
+                    continue
+                self._writing = True
+                batch, self._waiting = self._waiting, []
+                number = self._next
+                self._next += 1
+                self._lock.release()
+                error: BaseException | None = None
+                try:
+                    with writing(self.sessions) as session:
+                        record(session, batch, self.clock.now(), self.settings)
+                except BaseException as exc:
+                    error = exc
+                finally:
+                    self._lock.acquire()
+                    self._writing = False
+                    self._done = number + 1
+                    if error is not None:
+                        self._failed[number] = error
+                        for old in [n for n in self._failed if n < number - 1000]:
+                            del self._failed[old]
+                    self._lock.notify_all()
+            failed = self._failed.get(mine)
+        if failed is not None:
+            raise failed
+
+
 class Dispatcher:
     """Sends what the outbox holds, batch by batch."""
 
@@ -108,6 +143,7 @@ class Dispatcher:
         self.sessions, self.clock, self.settings = sessions, clock, settings
         self.channels = channels or Channels(settings)
         self.batch_size = batch_size
+        self.recorder = Recorder(sessions, clock, settings)
         self._pool = ThreadPoolExecutor(
             max(1, settings.dispatch_concurrency), thread_name_prefix="send"
         )
@@ -119,13 +155,13 @@ class Dispatcher:
     def tick(self) -> tuple[int, int]:
         """Claim, send and record one batch: (messages claimed, messages sent)."""
         claimed, sending = self._claim_and_send()
-        return claimed, self._record_when_sent(sending)
+        return claimed, self._sent(sending)
 
     def drain(self) -> int:
         """Send everything due now (what pacing or quiet hours hold back waits); how many sent.
 
-        The next batch is claimed and handed to the senders before the one in flight is
-        recorded, so that the SMTP connections are not left idle while the database works.
+        The next batch is claimed and handed to the senders while the one in flight is still
+        going, so that the SMTP connections are not left idle while the database works.
         """
         total = 0
         sending: list[Future[Outcome]] = []
@@ -133,78 +169,30 @@ class Dispatcher:
             while True:
                 claimed, following = self._claim_and_send()
                 sent, sending = sending, following
-                total += self._record_when_sent(sent)
+                total += self._sent(sent)
                 if claimed == 0:
                     return total
         finally:
-            # Leaving on an error: the batch in flight is still awaited and recorded, rather
-            # than left `sending` to go out again when its lease expires.
-            self._record_when_sent(sending)
+            # Leaving on an error: what is in flight is still awaited (and so recorded),
+            # rather than left `sending` to go out again when its lease expires.
+            self._sent(sending)
 
     def _claim_and_send(self) -> tuple[int, list[Future[Outcome]]]:
         """Claim a batch in its own transaction and queue its messages for the senders."""
         with writing(self.sessions) as session:
-            claimed, ready = self._claim(session, self.clock.now())
-        return claimed, [self._pool.submit(self._send_one, row) for row in ready]
+            claimed, ready = claim_ready(session, self.clock.now(), self.batch_size, self.settings)
+        return claimed, [self._pool.submit(self._send_and_record, row) for row in ready]
 
-    def _record_when_sent(self, sending: list[Future[Outcome]]) -> int:
-        """Wait for a batch's sends and record them in one transaction; how many were sent."""
-        if not sending:
-            return 0
+    @staticmethod
+    def _sent(sending: list[Future[Outcome]]) -> int:
+        """Wait for sends (each recorded by its sender); how many went."""
         outcomes = [future.result() for future in sending]
-        with writing(self.sessions) as session:
-            self._record(session, outcomes, self.clock.now())
         return sum(1 for o in outcomes if o.result is not None)
 
-    # --- claim -----------------------------------------------------------------------------
-
-    def _claim(self, session: Session, now: datetime) -> tuple[int, list[RowMapping]]:
-        lease = now + timedelta(seconds=self.settings.dispatch_lease_seconds)
-        rows = claim_messages(
-            session, now, self.batch_size, lease, resend_expired=self.settings.resend_expired_leases
-        )
-        verdicts = last_moment_check(session, rows, now, self.settings)
-        limits = Limits(session)
-        ready: list[RowMapping] = []
-        for row in rows:
-            verdict = verdicts[row["id"]]
-            if verdict.kind == "send":
-                verdict = self._pace(limits, row, now) or verdict
-            if verdict.kind == "send":
-                ready.append(row)
-            else:
-                self._hold_back(session, row, verdict, now)
-        limits.flush()
-        return len(rows), ready
-
-    def _pace(self, limits: Limits, row: RowMapping, now: datetime) -> Verdict | None:
-        kind = "email" if row["channel"] == "email" else "sms"
-        sender = limits.sender(kind, row["sender"]) if row["sender"] else None
-        if sender is None:
-            return None
-        held = sender_hold(limits, "send", sender, now, pace=True)
-        return Verdict("defer", held[1], held[0]) if held else None
-
-    def _hold_back(
-        self, session: Session, row: RowMapping, verdict: Verdict, now: datetime
-    ) -> None:
-        if verdict.kind == "suppress":
-            values: dict[str, Any] = {"status": "suppressed", "error": verdict.reason}
-            event = "message_suppressed"
-        else:  # defer: back in the queue, the attempt not counted
-            values = {
-                "status": "queued",
-                "next_attempt_at": verdict.until,
-                "attempts": row["attempts"] - 1,
-            }
-            event = "message_deferred"
-        session.execute(
-            update(Message).where(Message.id == row["id"]).values(lease_until=None, **values)
-        )
-        if verdict.kind == "suppress" or not verdict.reason.startswith("held: sender"):
-            _log_event(session, row, event, now, verdict.reason)
-
-    # --- send ------------------------------------------------------------------------------
+    def _send_and_record(self, row: RowMapping) -> Outcome:
+        outcome = self._send_one(row)
+        self.recorder.record(outcome)
+        return outcome
 
     def _send_one(self, row: RowMapping) -> Outcome:
         try:
@@ -216,126 +204,13 @@ class Dispatcher:
             return Outcome(row, error=TransientError(f"unexpected error: {exc}"))
 
     def _send(self, row: RowMapping) -> SendResult:
-        channel, meta = row["channel"], row["meta"] or {}
-        if channel == "email":
-            email = OutgoingEmail(
-                key=row["key"],
-                sender=row["sender"],
-                to=row["recipient"],
-                subject=row["subject"] or "",
-                html=row["body"],
-                cc=meta.get("cc") or [],
-                bcc=meta.get("bcc") or [],
-                reply_to=meta.get("reply_to"),
-                in_reply_to=meta.get("in_reply_to"),
-                references=meta.get("references") or [],
-                track_opens=bool(meta.get("track_opens")),
-                track_clicks=bool(meta.get("track_clicks")),
-                unsubscribe=not meta.get("notify"),
-                contact_id=row["contact_id"],
-                message_row_id=row["id"],
-                message_id=meta.get("message_id"),
-            )
-            message = build_email(email, self.settings, date=self.clock.now())
-            return self.channels.smtp.send(message, email.envelope_from, email.recipients)
-        if channel in ("sms", "mms"):
-            return self.channels.sms.send_sms(
-                OutgoingSms(
-                    key=row["key"],
-                    sender=row["sender"],
-                    to=row["recipient"],
-                    body=row["body"],
-                    media=meta.get("media") or [],
-                )
-            )
-        if channel == "voicemail":
-            return self.channels.sms.send_voicemail(
-                OutgoingVoicemail(
-                    key=row["key"],
-                    sender=row["sender"],
-                    to=row["recipient"],
-                    audio_url=meta.get("audio", ""),
-                )
-            )
-        if channel == "webhook":
-            return self.channels.webhooks.send(
-                OutgoingWebhook(
-                    key=row["key"],
-                    url=row["recipient"],
-                    payload=meta.get("payload") or {},
-                    method=meta.get("method", "POST"),
-                    headers=meta.get("headers") or {},
-                )
-            )
-        raise PermanentError(f"no channel {channel!r}")
-
-    # --- record ----------------------------------------------------------------------------
-
-    def _record(self, session: Session, outcomes: Sequence[Outcome], now: datetime) -> None:
-        """One UPDATE for the batch (executemany) and one insert for its history rows."""
-        updates: list[dict[str, Any]] = []
-        events: list[dict[str, Any]] = []
-        for outcome in outcomes:
-            row = outcome.row
-            values = dict.fromkeys(_RESULT_COLUMNS)
-            values.update(_id=row["id"], _lease=row["lease_until"], error=None)
-            if outcome.result is not None:
-                values.update(
-                    status="sent", sent_at=now, provider_id=outcome.result.provider_id[:200]
-                )
-                events.append(_event(row, "message_sent", now, None))
-            elif isinstance(outcome.error, TransientError) and (
-                row["attempts"] < self.settings.dispatch_max_attempts
-            ):
-                values.update(
-                    status="queued",
-                    error=str(outcome.error),
-                    next_attempt_at=now + _backoff(row["attempts"], outcome.error),
-                )
-            else:
-                values.update(status="failed", error=str(outcome.error))
-                events.append(_event(row, "message_failed", now, str(outcome.error)))
-            values["next_attempt_at"] = values["next_attempt_at"] or row["next_attempt_at"]
-            updates.append(values)
-        session.execute(_RECORD, updates)
-        history.write(session, events)
-
-
-# Only the lease holder records: a row leased again after its lease expired is left alone.
-_MESSAGES: Table = Message.__table__  # type: ignore[assignment]
-_RESULT_COLUMNS = ("status", "sent_at", "provider_id", "error", "next_attempt_at")
-_RECORD = (
-    update(_MESSAGES)
-    .where(
-        _MESSAGES.c.id == bindparam("_id"),
-        _MESSAGES.c.status == "sending",
-        _MESSAGES.c.lease_until == bindparam("_lease"),
-    )
-    .values(lease_until=None)
-)
-
-
-def _backoff(attempts: int, error: TransientError) -> timedelta:
-    """Exponential backoff with full jitter, or the provider's own Retry-After."""
-    if error.retry_after:
-        return timedelta(seconds=error.retry_after)
-    ceiling = min(3600.0, 30.0 * 2 ** max(0, attempts - 1))
-    return timedelta(seconds=random.uniform(ceiling / 2, ceiling))
-
-
-def _event(row: RowMapping, type_: str, now: datetime, reason: str | None) -> dict[str, Any]:
-    subject = history.Subject(row["contact_id"], row["sequence_id"], row["enrollment_id"])
-    entry = HistoryEntry(
-        type_,
-        now,
-        row["step"],
-        reason,
-        {"channel": row["channel"], "key": row["key"], "to": row["recipient"]},
-    )
-    return history.row(subject, entry)
-
-
-def _log_event(
-    session: Session, row: RowMapping, type_: str, now: datetime, reason: str | None
-) -> None:
-    history.write(session, [_event(row, type_, now, reason)])
+        message = outgoing(row)
+        if isinstance(message, OutgoingEmail):
+            mime = build_email(message, self.settings, date=self.clock.now())
+            return self.channels.smtp.send(mime, message.envelope_from, message.recipients)
+        if isinstance(message, OutgoingSms):
+            return self.channels.sms.send_sms(message)
+        if isinstance(message, OutgoingVoicemail):
+            return self.channels.sms.send_voicemail(message)
+        assert isinstance(message, OutgoingWebhook)
+        return self.channels.webhooks.send(message)

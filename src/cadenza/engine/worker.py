@@ -7,7 +7,7 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 
@@ -16,14 +16,11 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from cadenza.clock import Clock
-from cadenza.core import machine
-from cadenza.core.definition import uses_events
-from cadenza.engine.limits import Limits
-from cadenza.services.effects import Applier, Ref, state_of
-from cadenza.services.views import definition_for, load_events, views_of_claimed
+from cadenza.services.enrollments import decide_batch
+from cadenza.services.events import propagate
 from cadenza.settings import Settings
-from cadenza.store.behind import Ahead, Behind, bound_lock_waits
-from cadenza.store.claims import Claimed, claim_due
+from cadenza.store.claims import claim_due
+from cadenza.store.pipeline import Ahead, Behind, bound_lock_waits
 
 log = logging.getLogger(__name__)
 
@@ -135,7 +132,7 @@ class Worker:
                 # Its writes may reach any enrollment of its contacts, which the claim sent
                 # ahead may hold: waiting on it here would wait forever.
                 self._cancel_ahead()
-                applier.flush()
+                propagate(session, applier.flush(), now, self.settings)
             session.commit()
         except BaseException:
             session.rollback()
@@ -217,59 +214,3 @@ class Worker:
                 if caught_up:
                     stop.wait(idle)
         log.info("worker stopped", extra={"worker": self.name})
-
-
-def decide_batch(
-    session: Session, rows: Sequence[Claimed], now: datetime, settings: Settings
-) -> Applier:
-    """Decide every claimed enrollment inside the claiming transaction.
-
-    Tasks, contact changes and limits are written as they are decided; the states, history
-    and outbox rows wait in the returned Applier for its `flush`.
-    """
-    definitions = {
-        v: definition_for(session=session, version_id=v) for v in {row.version_id for row in rows}
-    }
-    contacts = views_of_claimed(rows)
-    with_events = {v for v, d in definitions.items() if uses_events(d)}
-    needing = [row for row in rows if row.version_id in with_events]
-    events = (
-        load_events(
-            session=session,
-            contact_ids=(r.contact_id for r in needing),
-            since=min(r.enrolled_at for r in needing),
-        )
-        if needing
-        else {}
-    )
-    limits = Limits(session)
-    limiters = {
-        v: limits.for_sequence(row.sequence_id, definitions[v])
-        for v, row in {row.version_id: row for row in rows}.items()
-    }
-    applier = Applier(session, now, settings)
-    quiet = settings.quiet_hours
-    for row in rows:
-        definition = definitions[row.version_id]
-        sit = machine.Situation(
-            definition,
-            contacts[row.contact_id],
-            now,
-            events.get(row.contact_id, ()),
-            row.sequence_status,
-            quiet,
-            limiters[row.version_id],
-        )
-        decision = machine.advance(sit, state_of(row), owned=True)
-        ref = Ref(
-            row.id,
-            row.sequence_id,
-            row.sequence_name,
-            row.version_id,
-            row.contact_id,
-            row.initiator_id,
-            int(row.state.get("depth", 0)),
-        )
-        applier.apply(ref, definition, sit.contact, decision)
-    limits.flush()
-    return applier

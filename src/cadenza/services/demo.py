@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from cadenza.core.lint import lint_file
 from cadenza.errors import DefinitionError, ValidationFailed
 from cadenza.services import enrollments, sequences, users
-from cadenza.services.contact_import import import_csv
+from cadenza.services.contacts.importing import import_csv
 from cadenza.settings import Settings
 from cadenza.store.db import writing
 

@@ -8,9 +8,19 @@ from typing import Any
 
 import orjson
 from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from cadenza.settings import get_settings
+
+
+def is_database_error(exc: BaseException) -> bool:
+    """True for an error of the database or its driver (a batch retries; a step does not fail)."""
+    import sqlite3
+
+    import psycopg
+
+    return isinstance(exc, SQLAlchemyError | sqlite3.Error | psycopg.Error)
 
 
 def is_sqlite(engine: Engine) -> bool:

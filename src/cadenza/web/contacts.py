@@ -10,9 +10,9 @@ from fastapi import Form, Request
 from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
+from cadenza.core.contact_fields import FLAGS
 from cadenza.errors import NotFound
-from cadenza.services import contacts, history, lifecycle, listings
-from cadenza.services.contacts import FLAGS
+from cadenza.services import contacts, enrollments, history, outbox
 from cadenza.web.actions import ACTOR, Change, perform
 from cadenza.web.errors import page_router
 from cadenza.web.rendering import page
@@ -21,11 +21,11 @@ router = page_router()
 PAGE_SIZE = 100
 # An enrollment button's service call and how its result reads.
 ENROLLMENT_CHANGES: dict[str, tuple[Callable[..., Any], str]] = {
-    "pause": (lifecycle.pause_enrollment, "paused"),
-    "resume": (lifecycle.resume_enrollment, "resumed"),
-    "stop": (lifecycle.stop, "stopped (its open tasks were canceled)"),
-    "skip": (lifecycle.skip_to_next, "moved on to the next step"),
-    "remove": (lifecycle.remove, "removed (its history, tasks and unsent messages are gone)"),
+    "pause": (enrollments.pause_enrollment, "paused"),
+    "resume": (enrollments.resume_enrollment, "resumed"),
+    "stop": (enrollments.stop, "stopped (its open tasks were canceled)"),
+    "skip": (enrollments.skip_to_next, "moved on to the next step"),
+    "remove": (enrollments.remove, "removed (its history, tasks and unsent messages are gone)"),
 }
 
 
@@ -67,8 +67,8 @@ def _contact_context(session: Session, contact_id: int) -> dict[str, Any]:
         "contact": contact,
         "name": name or contact["email"] or contact["phone"] or f"Contact {contact_id}",
         "flags": [flag for flag in FLAGS if contact[flag]],
-        "enrollments": listings.list_enrollments(session=session, contact_id=contact_id),
-        "messages": listings.list_messages(session=session, contact_id=contact_id)[::-1],
+        "enrollments": enrollments.list_enrollments(session=session, contact_id=contact_id),
+        "messages": outbox.list_messages(session=session, contact_id=contact_id)[::-1],
         "events": history.list_history(session=session, contact_id=contact_id, limit=300)[::-1],
     }
 

@@ -18,6 +18,7 @@ from cadenza.core.definition import (
     WaitElapsed,
     WaitForStep,
 )
+from cadenza.core.machine.exits import exit_events
 
 DAY_NAMES = {"business": "business days (Mon to Fri)", "every_day": "every day"}
 # Attributes worth a glance, by step action, in the order they are shown.
@@ -53,7 +54,7 @@ def schedule_lines(definition: Definition) -> list[tuple[str, str]]:
         ("Days", _days(schedule)),
         ("Hours", _hours(schedule)),
         ("Holidays", _holidays(schedule)),
-        ("Exits on", ", ".join(definition.exit.on) or "nothing automatic"),
+        ("Exits on", ", ".join(sorted(exit_events(definition))) or "nothing automatic"),
         ("Re-entry", definition.enrollment.reentry.replace("_", " ")),
     ]
     if schedule.begin or schedule.end:

@@ -10,7 +10,7 @@ from fastapi.responses import Response
 
 from cadenza.core.events import CONTACT_EVENTS, ENROLLMENT_EVENTS
 from cadenza.errors import ValidationFailed
-from cadenza.services import history, listings
+from cadenza.services import contacts, history
 from cadenza.services import sequences as sequence_service
 from cadenza.web.errors import page_router
 from cadenza.web.rendering import page
@@ -44,7 +44,7 @@ def history_page(
             since=start,
             limit=SHOWN,
         )[::-1]
-        names = listings.contact_names(
+        names = contacts.contact_names(
             session=session, contact_ids={r["contact_id"] for r in rows if r["contact_id"]}
         )
         sequences = [row.name for row in sequence_service.list_sequences(session=session)]

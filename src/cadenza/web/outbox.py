@@ -9,7 +9,7 @@ from fastapi.responses import Response
 
 from cadenza.channels.devmail import read_mailbox
 from cadenza.channels.sms import read_sink
-from cadenza.services import listings
+from cadenza.services import contacts, outbox
 from cadenza.web.errors import page_router
 from cadenza.web.rendering import page
 
@@ -23,14 +23,14 @@ CHANNELS = ("email", "sms", "mms", "voicemail", "webhook", "notify")
 def messages_page(request: Request, status: str = "", channel: str = "") -> Response:
     """Outbox rows, newest first, filtered by status and channel."""
     with request.app.state.sessions() as session:
-        rows = listings.list_messages(
+        rows = outbox.list_messages(
             session=session,
             status=status or None,
             channel=channel or None,
             limit=SHOWN,
             newest_first=True,
         )
-        names = listings.contact_names(
+        names = contacts.contact_names(
             session=session, contact_ids={r["contact_id"] for r in rows if r["contact_id"]}
         )
     context = {

@@ -10,7 +10,7 @@ from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
 from cadenza.errors import NotFound
-from cadenza.services import history, lifecycle, listings
+from cadenza.services import contacts, enrollments, history
 from cadenza.services import sequences as sequence_service
 from cadenza.services import tasks as task_service
 from cadenza.web.actions import ACTOR, perform
@@ -23,9 +23,9 @@ router = page_router()
 RECENT = 25
 # What each button does, and how its result reads in the flash message.
 CHANGES = {
-    "pause": (lifecycle.pause, "paused", "held"),
-    "resume": (lifecycle.resume, "resumed", "released"),
-    "activate": (lifecycle.activate, "activated", "released"),
+    "pause": (sequence_service.pause, "paused", "held"),
+    "resume": (sequence_service.resume, "resumed", "released"),
+    "activate": (sequence_service.activate, "activated", "released"),
 }
 
 
@@ -61,10 +61,10 @@ def _sequence_context(session: Session, name: str) -> dict[str, Any]:
         "definition": definition,
         "schedule": schedule_lines(definition),
         "steps": step_lines(definition),
-        "counts": listings.enrollment_counts(session=session, sequence=name),
+        "counts": enrollments.enrollment_counts(session=session, sequence=name),
         "remaining": task_service.remaining_by_sequence(session=session).get(name, 0),
         "recent": recent,
-        "names": listings.contact_names(session=session, contact_ids=contact_ids),
+        "names": contacts.contact_names(session=session, contact_ids=contact_ids),
     }
 
 

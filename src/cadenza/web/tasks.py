@@ -11,7 +11,7 @@ from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
 from cadenza.errors import Conflict, ValidationFailed
-from cadenza.services import listings, operations, users
+from cadenza.services import contacts, enrollments, users
 from cadenza.services import tasks as task_service
 from cadenza.web.actions import ACTOR, Change, perform
 from cadenza.web.describe import route_text
@@ -42,7 +42,7 @@ def _tasks_context(session: Session, assignee: str) -> dict[str, Any]:
             task_id: [(name, words(name), route_text(route)) for name, route in routes.items()]
             for task_id, routes in choices.items()
         },
-        "names": listings.contact_names(session=session, contact_ids=contact_ids),
+        "names": contacts.contact_names(session=session, contact_ids=contact_ids),
         "users": [user.email for user in users.list_users(session=session)],
     }
 
@@ -62,7 +62,7 @@ def complete_task(
         if task_id in choices and outcome not in choices[task_id]:
             offered = ", ".join(choices[task_id])
             raise ValidationFailed(f"{outcome!r} is not an outcome of task {task_id} ({offered})")
-        task = operations.complete_task(
+        task = task_service.complete_task(
             session=session,
             task_id=task_id,
             outcome=outcome,
@@ -89,7 +89,7 @@ def _retry(request: Request, task_id: int) -> Change:
         task = task_service.get_task(session=session, task_id=task_id)
         if task.enrollment_id is None or task.status != "error":
             raise Conflict(f"task {task_id} is {task.status}: there is no step in error to retry")
-        operations.retry_step(
+        enrollments.retry_step(
             session=session,
             enrollment_id=task.enrollment_id,
             now=now,
@@ -106,7 +106,7 @@ def _moved(session: Session, contact_id: int, enrollment_id: int | None) -> str:
     """Where the enrollment stands now, for the flash message."""
     if enrollment_id is None:
         return ""
-    for row in listings.list_enrollments(session=session, contact_id=contact_id):
+    for row in enrollments.list_enrollments(session=session, contact_id=contact_id):
         if row["id"] == enrollment_id:
             step = f" at step {row['step']}" if row["step"] else ""
             return f" {row['sequence']}: now {row['status']}{step}."

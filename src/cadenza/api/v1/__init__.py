@@ -12,6 +12,7 @@ from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException
 
 from cadenza.api.deps import authenticated
+from cadenza.api.problems import problem
 from cadenza.api.v1 import activity, contacts, enrollments, sequences, simulate, tasks
 from cadenza.api.v1.schemas import ERRORS
 
@@ -39,8 +40,6 @@ async def _http_problem(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     if not _in_api(request):
         return await http_exception_handler(request, exc)  # the UI keeps FastAPI's answer
-    from cadenza.api.app import problem
-
     title = HTTPStatus(exc.status_code).phrase
     detail = exc.detail if isinstance(exc.detail, str) else title
     response = problem(exc.status_code, title, detail)
@@ -52,8 +51,6 @@ async def _refused_by_database(request: Request, exc: Exception) -> Response:
     """A value the database cannot hold (a NUL character on PostgreSQL...) is bad input."""
     if not _in_api(request):
         raise exc
-    from cadenza.api.app import problem
-
     # The statement and its parameters stay in the log: they may hold other people's data.
     log.warning("database refused a value", extra={"path": request.url.path, "error": str(exc)})
     detail = "the database cannot store a value of this request (a NUL character?)"

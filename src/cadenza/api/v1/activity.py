@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from cadenza.api.deps import SessionDep
 from cadenza.api.v1.schemas import Instant, QueryId
 from cadenza.services.history import list_history
-from cadenza.services.listings import list_messages
+from cadenza.services.outbox import list_messages
 
 router = APIRouter()
 

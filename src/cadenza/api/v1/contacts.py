@@ -22,7 +22,7 @@ from cadenza.api.deps import (
 from cadenza.api.v1.schemas import CONFLICT, MAX_ID, MISSING, Instant, Model, PathId
 from cadenza.errors import ValidationFailed
 from cadenza.services import contacts as service
-from cadenza.services.contact_import import ImportReport, import_csv
+from cadenza.services.contacts import ImportReport, import_csv
 from cadenza.services.events import record_event
 
 router = APIRouter(prefix="/contacts", tags=["contacts"])

@@ -14,8 +14,6 @@ from cadenza.api.deps import ApiKeyDep, ClockDep, SessionDep, SettingsDep, Write
 from cadenza.api.v1.schemas import CONFLICT, MISSING, Id, Instant, Model, PathId
 from cadenza.core.definition import Condition
 from cadenza.services import enrollments as service
-from cadenza.services import lifecycle, operations
-from cadenza.services.listings import list_enrollments
 from cadenza.settings import Settings
 from cadenza.store.models import Enrollment
 
@@ -62,16 +60,16 @@ class EnrollmentRow(BaseModel):
 
 def _operations(settings: Settings) -> dict[str, Callable[..., Enrollment]]:
     return {
-        "pause": lifecycle.pause_enrollment,
-        "resume": lifecycle.resume_enrollment,
-        "stop": lifecycle.stop,
-        "skip": partial(lifecycle.skip_to_next, settings=settings),
-        "retry": partial(operations.retry_step, settings=settings),
+        "pause": service.pause_enrollment,
+        "resume": service.resume_enrollment,
+        "stop": service.stop,
+        "skip": partial(service.skip_to_next, settings=settings),
+        "retry": partial(service.retry_step, settings=settings),
     }
 
 
 def _row(session: Session, enrollment: Enrollment) -> EnrollmentRow:
-    rows = list_enrollments(session=session, contact_id=enrollment.contact_id)
+    rows = service.list_enrollments(session=session, contact_id=enrollment.contact_id)
     return EnrollmentRow.model_validate(next(r for r in rows if r["id"] == enrollment.id))
 
 
@@ -106,7 +104,7 @@ def list_all(
     session: SessionDep, sequence: str | None = None, status: str | None = None
 ) -> list[EnrollmentRow]:
     """Enrollments with their status, step and next due time."""
-    rows = list_enrollments(session=session, sequence=sequence, status=status)
+    rows = service.list_enrollments(session=session, sequence=sequence, status=status)
     return [EnrollmentRow.model_validate(row) for row in rows]
 
 
@@ -137,6 +135,6 @@ def remove(
     enrollment_id: PathId, session: WriteSessionDep, clock: ClockDep, caller: ApiKeyDep
 ) -> None:
     """Remove an enrollment as if it never was: its history, tasks and unsent messages go."""
-    lifecycle.remove(
+    service.remove(
         session=session, enrollment_id=enrollment_id, now=clock.now(), actor=caller.actor
     )

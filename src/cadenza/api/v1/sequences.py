@@ -21,7 +21,6 @@ from cadenza.api.v1.schemas import CONFLICT, MISSING, Instant, Model
 from cadenza.core.definition import Definition
 from cadenza.core.lint import lint_text
 from cadenza.errors import ValidationFailed
-from cadenza.services import lifecycle
 from cadenza.services import sequences as service
 
 router = APIRouter(prefix="/sequences", tags=["sequences"])
@@ -32,11 +31,11 @@ JSON_TYPE = "application/json"
 MAX_BYTES = 1_000_000  # a definition is a few kilobytes; templates included, far below this
 Action = Literal["activate", "pause", "resume", "end", "archive"]
 ACTIONS: dict[str, Callable[..., int | None]] = {
-    "activate": lifecycle.activate,
-    "pause": lifecycle.pause,
-    "resume": lifecycle.resume,
-    "end": lifecycle.end,
-    "archive": lifecycle.archive,
+    "activate": service.activate,
+    "pause": service.pause,
+    "resume": service.resume,
+    "end": service.end,
+    "archive": service.archive,
 }
 
 
@@ -187,7 +186,7 @@ def clone_sequence(
     name: str, body: CloneBody, session: WriteSessionDep, clock: ClockDep, caller: ApiKeyDep
 ) -> SequenceDetail:
     """Copy the latest version into a new draft sequence."""
-    lifecycle.clone(
+    service.clone(
         session=session, name=name, new_name=body.name, now=clock.now(), actor=caller.actor
     )
     return SequenceDetail(**service.sequence_detail(session=session, name=body.name))
@@ -198,7 +197,7 @@ def migrate_sequence(
     name: str, body: MigrateBody, session: WriteSessionDep, clock: ClockDep, caller: ApiKeyDep
 ) -> Migrated:
     """Move the running enrollments of other versions to `to_version`, all of them or none."""
-    report = lifecycle.migrate(
+    report = service.migrate(
         session=session,
         sequence=name,
         to_version=body.to_version,
@@ -228,4 +227,4 @@ def delete_sequence(
     name: str, session: WriteSessionDep, clock: ClockDep, caller: ApiKeyDep
 ) -> None:
     """Delete a sequence nobody was ever enrolled in (409 otherwise: end and archive it)."""
-    lifecycle.delete(session=session, name=name, now=clock.now(), actor=caller.actor)
+    service.delete(session=session, name=name, now=clock.now(), actor=caller.actor)

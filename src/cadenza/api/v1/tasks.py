@@ -7,8 +7,7 @@ from pydantic import BaseModel, Field
 
 from cadenza.api.deps import ApiKeyDep, ClockDep, SessionDep, SettingsDep, WriteSessionDep
 from cadenza.api.v1.schemas import CONFLICT, MISSING, Instant, Model, PathId
-from cadenza.services.operations import complete_task
-from cadenza.services.tasks import list_tasks
+from cadenza.services.tasks import complete_task, list_tasks
 
 router = APIRouter(prefix="/tasks", tags=["tasks"])
 

@@ -1,0 +1,143 @@
+"""A whole definition: senders, schedule, enrollment and exit rules, and its steps."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import Field, model_validator
+
+from cadenza.core.definition.base import LocalTime, Model
+from cadenza.core.definition.conditions import (
+    AllCondition,
+    AnyCondition,
+    Condition,
+    EventCondition,
+    NotCondition,
+)
+from cadenza.core.definition.schedule import Limits, Schedule
+from cadenza.core.definition.steps import BranchStep, Step
+
+# --- enrollment and exit ---------------------------------------------------------------------
+
+TriggerEvent = Literal[
+    "contact_created",
+    "tag_added",
+    "tag_removed",
+    "disposition_changed",
+    "call_logged",
+    "dnc_changed",
+    "appointment_scheduled",
+    "appointment_shown",
+    "appointment_canceled",
+    "lead_email_received",
+]
+
+
+class Trigger(Model):
+    on: TriggerEvent
+    action: Literal["enroll", "exit"] = "enroll"
+    tag: str | None = None
+    to: str | None = None  # disposition_changed: the new disposition
+    from_: str | None = Field(default=None, alias="from")
+    disposition: str | None = None  # call_logged
+    min_duration: int | None = Field(default=None, ge=0)  # call_logged, seconds
+    dnc: bool | None = None  # dnc_changed: the new value
+
+    @model_validator(mode="after")
+    def _fits(self) -> Trigger:
+        if self.tag is not None and self.on not in ("tag_added", "tag_removed"):
+            raise ValueError(f"'tag' applies to tag_added and tag_removed, not {self.on}")
+        if (self.to or self.from_) and self.on != "disposition_changed":
+            raise ValueError(f"'to'/'from' apply to disposition_changed, not {self.on}")
+        if (self.disposition or self.min_duration is not None) and self.on != "call_logged":
+            raise ValueError(f"'disposition'/'min_duration' apply to call_logged, not {self.on}")
+        return self
+
+
+class EnrollmentPolicy(Model):
+    reentry: Literal["never", "after_exit", "always"] = "never"
+    only_enroll_between: LocalTime | None = None
+    # true = an inbound message in the last 30 minutes; a number = that many minutes.
+    skip_if_communicating: bool | int = False
+    triggers: list[Trigger] = Field(default_factory=list)
+
+    @property
+    def communicating_minutes(self) -> int:
+        value = self.skip_if_communicating
+        if value is True:
+            return 30
+        return 0 if value is False else int(value)
+
+
+ExitEvent = Literal[
+    "replied",
+    "unsubscribed",
+    "bounced",
+    "sms_opted_out",
+    "dnc",
+    "manual_call",
+    "meeting_booked",
+    "call_logged",
+    "out_of_office",
+]
+
+
+class ExitRules(Model):
+    # None: on a reply, on do-not-contact, and on the opt-outs of the channels the steps
+    # reach (`machine.exits.exit_events`); a list replaces all of that.
+    on: list[ExitEvent] | None = None
+    when: Condition | None = None
+
+
+class Senders(Model):
+    email: str | None = None
+    sms: str | None = None
+
+
+class Definition(Model):
+    """One version of a sequence, exactly as written (templates inlined by `apply`)."""
+
+    name: str = Field(min_length=1, max_length=200)
+    description: str = ""
+    owner: str | None = None
+    senders: Senders = Senders()
+    schedule: Schedule = Schedule()
+    limits: Limits = Limits()
+    enrollment: EnrollmentPolicy = EnrollmentPolicy()
+    exit: ExitRules = ExitRules()
+    steps: list[Step] = Field(min_length=1)
+
+    def step_index(self, key: str) -> int:
+        for index, step in enumerate(self.steps):
+            if step.key == key:
+                return index
+        raise KeyError(key)
+
+    def step(self, key: str) -> Step:
+        return self.steps[self.step_index(key)]
+
+
+def _conditions_of(definition: Definition) -> list[Any]:
+    found: list[Any] = [definition.exit.when]
+    for step in definition.steps:
+        found.append(step.when)
+        if isinstance(step, BranchStep):
+            found.extend(case.when for case in step.branches)
+    return [c for c in found if c is not None]
+
+
+def _has_event(condition: Any) -> bool:
+    if isinstance(condition, EventCondition):
+        return True
+    if isinstance(condition, AllCondition):
+        return any(_has_event(c) for c in condition.all)
+    if isinstance(condition, AnyCondition):
+        return any(_has_event(c) for c in condition.any)
+    if isinstance(condition, NotCondition):
+        return _has_event(condition.not_)
+    return False
+
+
+def uses_events(definition: Definition) -> bool:
+    """Whether any condition of the definition looks at events (the worker loads them then)."""
+    return any(_has_event(c) for c in _conditions_of(definition))

@@ -1,0 +1,276 @@
+"""Steps and their routes: every action a definition may name, with its own fields."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, field_validator
+
+from cadenza.core.definition.base import STEP_KEY, Model, Outcome
+from cadenza.core.definition.conditions import Condition
+from cadenza.core.definition.waits import Duration, Wait
+
+
+class EndRoute(Model):
+    end: Outcome
+
+
+Route = Literal["next"] | str | EndRoute
+"""Where to go: `next`, a step key, or `{end: positive|negative|neutral}`."""
+
+CALL_OUTCOMES: dict[str, Route] = {
+    "no_answer": "next",
+    "left_voicemail": "next",
+    "interested": EndRoute(end="positive"),
+    "not_interested": EndRoute(end="negative"),
+}
+TASK_OUTCOMES: dict[str, Route] = {
+    "none": "next",
+    "positive": EndRoute(end="positive"),
+    "negative": EndRoute(end="negative"),
+}
+
+# --- steps ----------------------------------------------------------------------------------
+
+
+class StepBase(Model):
+    key: str = Field(pattern=STEP_KEY)
+    name: str | None = None
+    wait: Wait = "none"
+    when: Condition | None = None
+
+
+class Tracking(Model):
+    opens: bool = False
+    clicks: bool = False
+
+
+class EmailStep(StepBase):
+    action: Literal["email"]
+    subject: str
+    body: str
+    thread: Literal["new", "reply_to_previous"] = "new"
+    track: Tracking = Tracking()
+    cc: list[str] = Field(default_factory=list)
+    bcc: list[str] = Field(default_factory=list)
+    reply_to: str | None = None
+    sender: str | None = None
+
+
+class SmsStep(StepBase):
+    action: Literal["sms"]
+    body: str
+    sender: str | None = None
+
+
+class MmsStep(StepBase):
+    action: Literal["mms"]
+    body: str = ""
+    media: list[str] = Field(min_length=1)
+    sender: str | None = None
+
+
+class VoicemailStep(StepBase):
+    action: Literal["voicemail"]
+    audio: str
+    sender: str | None = None
+
+
+class NotifyStep(StepBase):
+    """Email or text a user or group with the contact's details."""
+
+    action: Literal["notify"]
+    to: str  # owner | user:<email> | group:<name>
+    via: Literal["email", "sms"] = "email"
+    subject: str = "Sequence update: {{ contact.first_name }} {{ contact.last_name }}"
+    body: str = "{{ contact.first_name }} {{ contact.last_name }} reached {{ sequence.name }}."
+
+    @field_validator("to")
+    @classmethod
+    def _target(cls, value: str) -> str:
+        if value != "owner" and not value.startswith(("user:", "group:")):
+            raise ValueError("notify 'to' is owner, user:<email> or group:<name>")
+        return value
+
+
+class WebhookStep(StepBase):
+    action: Literal["webhook"]
+    url: str
+    method: Literal["POST", "PUT", "PATCH"] = "POST"
+    headers: dict[str, str] = Field(default_factory=dict)
+
+
+class AddTagStep(StepBase):
+    action: Literal["add_tag"]
+    tag: str = Field(min_length=1)
+
+
+class RemoveTagStep(StepBase):
+    action: Literal["remove_tag"]
+    tag: str = Field(min_length=1)
+
+
+class SetDispositionStep(StepBase):
+    action: Literal["set_disposition"]
+    disposition: str = Field(min_length=1)
+
+
+class SetFieldStep(StepBase):
+    action: Literal["set_field"]
+    field: str = Field(min_length=1)
+    value: Any = None
+
+
+class SetOwnerStep(StepBase):
+    action: Literal["set_owner"]
+    owner: str  # user:<email> | round_robin:<group>
+
+    @field_validator("owner")
+    @classmethod
+    def _rule(cls, value: str) -> str:
+        if not value.startswith(("user:", "round_robin:")):
+            raise ValueError("set_owner 'owner' is user:<email> or round_robin:<group>")
+        return value
+
+
+class MarkDncStep(StepBase):
+    action: Literal["mark_dnc"]
+
+
+class AddToDialerStep(StepBase):
+    action: Literal["add_to_dialer"]
+    list: str = Field(min_length=1)
+
+
+class RemoveFromDialerStep(StepBase):
+    action: Literal["remove_from_dialer"]
+    list: str = Field(min_length=1)
+
+
+class EnrollStep(StepBase):
+    action: Literal["enroll"]
+    sequence: str = Field(min_length=1)
+
+
+class UnenrollStep(StepBase):
+    action: Literal["unenroll"]
+    sequence: str = Field(min_length=1)
+
+
+ASSIGNEE_RULE = r"^(initiator|contact_owner|company_owner|user:.+|round_robin:.+)$"
+
+
+class ManualStepBase(StepBase):
+    """A step for a person: it creates a task and blocks until done (unless a reminder)."""
+
+    action: str
+    assignee: str | None = Field(default=None, pattern=ASSIGNEE_RULE)
+    reminder: bool = False
+    priority: Literal["low", "normal", "high"] = "normal"
+    title: str | None = None
+    instructions: str | None = None
+    outcomes: dict[str, Route | None] | None = None
+
+    def outcome_routes(self) -> dict[str, Route | None]:
+        """The outcomes a person may pick and where each leads."""
+        if self.outcomes is not None:
+            return dict(self.outcomes)
+        return dict(CALL_OUTCOMES if self.action == "call" else TASK_OUTCOMES)
+
+
+class CallStep(ManualStepBase):
+    action: Literal["call"]
+
+
+class TaskStep(ManualStepBase):
+    action: Literal["task"]
+
+
+class ManualEmailStep(ManualStepBase):
+    action: Literal["manual_email"]
+    subject: str = ""
+    body: str = ""
+
+
+class ManualSmsStep(ManualStepBase):
+    action: Literal["manual_sms"]
+    body: str = ""
+
+
+class LinkedinStep(ManualStepBase):
+    action: Literal["linkedin"]
+
+
+class WaitForStep(StepBase):
+    action: Literal["wait_for"]
+    events: list[str] = Field(min_length=1)
+    timeout: Duration
+    routes: dict[str, Route] = Field(default_factory=dict)
+
+    def route_for(self, event: str) -> Route:
+        return self.routes.get(event, "next")
+
+
+class BranchCase(Model):
+    when: Condition
+    to: Route
+
+
+class BranchStep(StepBase):
+    action: Literal["branch"]
+    branches: list[BranchCase] = Field(min_length=1)
+    otherwise: Route = "next"
+
+
+class EndStep(StepBase):
+    action: Literal["end"]
+    outcome: Outcome = "neutral"
+
+
+Step = Annotated[
+    EmailStep
+    | SmsStep
+    | MmsStep
+    | VoicemailStep
+    | NotifyStep
+    | WebhookStep
+    | AddTagStep
+    | RemoveTagStep
+    | SetDispositionStep
+    | SetFieldStep
+    | SetOwnerStep
+    | MarkDncStep
+    | AddToDialerStep
+    | RemoveFromDialerStep
+    | EnrollStep
+    | UnenrollStep
+    | CallStep
+    | TaskStep
+    | ManualEmailStep
+    | ManualSmsStep
+    | LinkedinStep
+    | WaitForStep
+    | BranchStep
+    | EndStep,
+    Field(discriminator="action"),
+]
+
+AUTOMATIC_MESSAGES = {"email", "sms", "mms", "voicemail", "notify", "webhook"}
+CONTACT_CHANGES = {
+    "add_tag",
+    "remove_tag",
+    "set_disposition",
+    "set_field",
+    "set_owner",
+    "mark_dnc",
+    "add_to_dialer",
+    "remove_from_dialer",
+    "enroll",
+    "unenroll",
+}
+MANUAL_ACTIONS = {"call", "task", "manual_email", "manual_sms", "linkedin"}
+CONTROL_ACTIONS = {"wait_for", "branch", "end"}
+ACTIONS = AUTOMATIC_MESSAGES | CONTACT_CHANGES | MANUAL_ACTIONS | CONTROL_ACTIONS
+
+
+BranchCase.model_rebuild()

@@ -1,0 +1,287 @@
+"""Executing a due step (DESIGN.md section 5), and where its route leads next."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from cadenza.core import calendar, reach
+from cadenza.core.conditions import describe, evaluate
+from cadenza.core.contact import ContactView
+from cadenza.core.decisions import (
+    ChangeContact,
+    CreateTask,
+    Decision,
+    EnrollmentState,
+    Send,
+    StepFailed,
+)
+from cadenza.core.definition import (
+    AUTOMATIC_MESSAGES,
+    CONTACT_CHANGES,
+    BranchStep,
+    EndRoute,
+    EndStep,
+    ManualStepBase,
+    Route,
+    Step,
+    WaitForStep,
+)
+from cadenza.core.machine.exits import exit_reason
+from cadenza.core.machine.situation import Situation, block_on_task, finish, iso, leave
+
+# What `_applied` does to the contact the later steps of a pass see, by action.
+_FIELDS_NOT_SET_BY_NAME = ("fields", "tags", "id")
+
+
+def execute_due_step(sit: Situation, decision: Decision) -> bool:
+    """Run the due step; True when the machine should look again (the next may be due too)."""
+    state = decision.state
+    reason = exit_reason(sit, state)
+    if reason:
+        leave(decision, sit.now, reason)
+        return False
+    step = sit.definition.step(str(state.step))
+    if step.when is not None and not evaluate(step.when, sit.contact, sit.events, sit.now):
+        decision.log("skipped", sit.now, step.key, f"condition false: {describe(step.when)}")
+        follow(sit, decision, step.key, "next")
+        return True
+    try:
+        allowed, reasons = next_allowed(sit, step, sit.now)
+    except calendar.NoAllowedTime as exc:
+        # Never allowed (past `end`, or a window that always falls in quiet hours): the
+        # enrollment ends with the reason rather than sending at a forbidden time.
+        leave(decision, sit.now, str(exc))
+        return False
+    if allowed > sit.now:
+        state.due_at = allowed
+        decision.log(
+            "deferred", sit.now, step.key, "; ".join(reasons), due_at=iso(allowed), reasons=reasons
+        )
+        return False
+    held = sit.limiter.hold(step, sit.now) if sit.limiter else None
+    if held is not None:
+        state.due_at = held[0]
+        decision.log("deferred", sit.now, step.key, held[1], due_at=iso(held[0]), reasons=[held[1]])
+        return False
+    run_action(sit, decision, step)
+    return True
+
+
+def run_action(sit: Situation, decision: Decision, step: Step) -> None:
+    """The step's action, once its time has come: skipped, failed, or carried out."""
+    state = decision.state
+    visit = state.visits.get(step.key, 0) + 1
+    state.visits[step.key] = visit
+    state.last_step_at = sit.now
+    row = reach.of(step.action)
+    if row.blocked_by:
+        blocked = reach.blocked(step.action, sit.contact)
+        if blocked:
+            decision.log("skipped", sit.now, step.key, blocked)
+            follow(sit, decision, step.key, "next")
+            return
+        missing = _missing_address(sit.contact, row)
+        if missing:
+            fail(sit, decision, step, visit, missing)
+            return
+    try:
+        _act(sit, decision, step, visit)
+    except StepFailed as exc:
+        fail(sit, decision, step, visit, str(exc))
+
+
+def _act(sit: Situation, decision: Decision, step: Step, visit: int) -> None:
+    if type(step) is BranchStep:  # before the isinstance tests below, slow on pydantic models
+        _branch(sit, decision, step)
+    elif step.action in AUTOMATIC_MESSAGES:
+        _send(sit, decision, step, visit)
+    elif step.action in CONTACT_CHANGES:
+        _change_contact(sit, decision, step)
+        follow(sit, decision, step.key, "next")
+    elif isinstance(step, ManualStepBase):
+        _manual(sit, decision, step, visit)
+    elif isinstance(step, WaitForStep):
+        _start_wait_for(sit, decision, step)
+    elif isinstance(step, BranchStep):  # a subclass
+        _branch(sit, decision, step)
+    elif isinstance(step, EndStep):
+        decision.log("step_executed", sit.now, step.key, None, action="end")
+        finish(decision, sit.now, step.outcome, f"ended {step.outcome} at step {step.key}")
+
+
+def fail(sit: Situation, decision: Decision, step: Step, visit: int, reason: str) -> None:
+    """The step could not run: an error task holds the enrollment until a person fixes it."""
+    decision.effects.append(
+        CreateTask(step.key, step.action, visit, "error", error=reason, contact=sit.contact)
+    )
+    decision.log("step_error", sit.now, step.key, reason)
+    block_on_task(decision.state, step.key)
+
+
+def _missing_address(contact: ContactView, row: reach.Reach) -> str | None:
+    if row.address == "email" and not contact.email:
+        return "contact has no email address"
+    if row.address == "phone" and not contact.phone:
+        return "contact has no phone number"
+    return None
+
+
+def _send(sit: Situation, decision: Decision, step: Step, visit: int) -> None:
+    row = reach.of(step.action)
+    check = None
+    if row.sent:
+        zone = calendar.recipient_zone(sit.definition.schedule, sit.contact.timezone)
+        quiet = sit.quiet
+        check = reach.SendCheck(step.action, zone.key, f"{quiet.start:%H:%M}", f"{quiet.end:%H:%M}")
+    rows = sit.renderer.render(step, sit.contact, visit, check) if sit.renderer else None
+    decision.effects.append(Send(step.key, step.action, visit, rows))
+    decision.log("step_executed", sit.now, step.key, None, action=step.action, visit=visit)
+    follow(sit, decision, step.key, "next")
+
+
+def _change_contact(sit: Situation, decision: Decision, step: Step) -> None:
+    params = step.model_dump(
+        mode="json", exclude={"key", "name", "wait", "when", "action"}, by_alias=True
+    )
+    if step.action == "set_owner":
+        rule = str(params["owner"])
+        owner = sit.directory.owner(rule) if sit.directory else _named_user(rule)
+        if owner is not None:
+            params["owner"] = f"user:{owner}"  # a round robin's pick, made once
+    decision.effects.append(ChangeContact(step.key, step.action, params))
+    sit.contact = _applied(sit.contact, step.action, params)
+    decision.log("step_executed", sit.now, step.key, None, action=step.action, **params)
+
+
+def _named_user(rule: str) -> str | None:
+    kind, _, name = rule.partition(":")
+    return name.strip().lower() if kind == "user" else None
+
+
+def _applied(contact: ContactView, action: str, params: dict[str, object]) -> ContactView:
+    """The contact as later steps in this pass see it once the change is made."""
+    if action == "add_tag" and params["tag"] not in contact.tags:
+        return contact.model_copy(update={"tags": sorted([*contact.tags, params["tag"]])})
+    if action == "remove_tag":
+        return contact.model_copy(update={"tags": [t for t in contact.tags if t != params["tag"]]})
+    if action == "set_disposition":
+        return contact.model_copy(update={"disposition": params["disposition"]})
+    if action == "set_field":
+        name = str(params["field"])
+        if name in ContactView.model_fields and name not in _FIELDS_NOT_SET_BY_NAME:
+            return contact.model_copy(update={name: params["value"]})
+        return contact.model_copy(update={"fields": {**contact.fields, name: params["value"]}})
+    if action == "set_owner":
+        owner = _named_user(str(params["owner"]))
+        return contact.model_copy(update={"owner": owner}) if owner else contact
+    if action == "mark_dnc":
+        return contact.model_copy(update={"dnc": True})
+    return contact
+
+
+def _manual(sit: Situation, decision: Decision, step: ManualStepBase, visit: int) -> None:
+    decision.effects.append(
+        CreateTask(step.key, step.action, visit, reminder=step.reminder, contact=sit.contact)
+    )
+    decision.log("task_created", sit.now, step.key, None, kind=step.action, reminder=step.reminder)
+    if step.reminder:
+        follow(sit, decision, step.key, "next")
+    else:
+        block_on_task(decision.state, step.key)
+
+
+def _start_wait_for(sit: Situation, decision: Decision, step: WaitForStep) -> None:
+    state = decision.state
+    state.status, state.step = "waiting", step.key
+    state.due_at = calendar.add_duration(sit.now, step.timeout)
+    state.waiting = {"kind": "wait_for", "step": step.key, "events": list(step.events)}
+    decision.log(
+        "waiting", sit.now, step.key, f"for {', '.join(step.events)}", timeout_at=iso(state.due_at)
+    )
+
+
+def wait_timed_out(sit: Situation, decision: Decision) -> None:
+    """A wait_for step's timeout came: its `timeout` route is followed."""
+    step = sit.definition.step(str(decision.state.step))
+    assert isinstance(step, WaitForStep)
+    decision.log("step_executed", sit.now, step.key, "timed out", event="timeout")
+    follow(sit, decision, step.key, step.route_for("timeout"))
+
+
+def _branch(sit: Situation, decision: Decision, step: BranchStep) -> None:
+    for case in step.branches:
+        if evaluate(case.when, sit.contact, sit.events, sit.now):
+            decision.log("step_executed", sit.now, step.key, describe(case.when), action="branch")
+            follow(sit, decision, step.key, case.to)
+            return
+    decision.log("step_executed", sit.now, step.key, "no branch matched", action="branch")
+    follow(sit, decision, step.key, step.otherwise)
+
+
+# --- routes and scheduling ---------------------------------------------------------------------
+
+
+def follow(sit: Situation, decision: Decision, from_key: str, route: Route) -> None:
+    """Go where the route says: the next step, a named step, or the end."""
+    state = decision.state
+    state.waiting = None
+    if type(route) is not str and isinstance(route, EndRoute):
+        finish(decision, sit.now, route.end, f"ended {route.end} at step {from_key}")
+        return
+    steps = sit.definition.steps
+    if route == "next":
+        index = sit.definition.step_index(from_key) + 1
+        if index >= len(steps):
+            finish(decision, sit.now, "neutral", "all steps done")
+            return
+        target = steps[index]
+    else:
+        target = sit.definition.step(route)
+    state.status, state.step = "active", target.key
+    due_at, reasons = due(sit, state, target, previous=sit.now)
+    state.due_at = due_at
+    decision.log(
+        "scheduled",
+        sit.now,
+        target.key,
+        "; ".join(reasons) or None,
+        due_at=iso(due_at),
+        reasons=reasons,
+    )
+
+
+def due(
+    sit: Situation, state: EnrollmentState, step: Step, previous: datetime
+) -> tuple[datetime, list[str]]:
+    """When the step comes due after `previous`, and the reasons it moved."""
+    try:
+        return calendar.due(
+            step.wait,
+            previous=previous,
+            enrolled_at=state.enrolled_at,
+            policy=sit.definition.schedule,
+            channel=reach.of(step.action).channel or "none",
+            contact_tz=sit.contact.timezone,
+            quiet=sit.quiet,
+        )
+    except calendar.PastEnd as exc:
+        # The step's time falls after the sequence's end: it never runs. The enrollment
+        # stays where it is until the end, and then exits with that reason.
+        end = sit.definition.schedule.end
+        assert end is not None
+        return max(end, previous), [f"{exc}: the enrollment exits then"]
+    except calendar.NoAllowedTime as exc:
+        # Nothing allowed ahead: the step comes due now, and executing it ends the
+        # enrollment with this reason (see execute_due_step).
+        return previous, [str(exc)]
+
+
+def next_allowed(sit: Situation, step: Step, instant: datetime) -> tuple[datetime, list[str]]:
+    """The first allowed instant for the step; NoAllowedTime propagates to the caller."""
+    return calendar.next_allowed(
+        instant,
+        sit.definition.schedule,
+        reach.of(step.action).channel or "none",
+        sit.contact.timezone,
+        quiet=sit.quiet,
+    )

@@ -1,0 +1,170 @@
+"""Contacts: queries (listing rows, the domain's view) and single creation."""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from cadenza.core.contact import ContactView
+from cadenza.core.contact_fields import TAG_LIMIT, Draft, clean
+from cadenza.errors import Conflict, NotFound, ValidationFailed
+from cadenza.store.bulk import chunks
+from cadenza.store.models import Contact, ContactTag, User
+
+
+def get_contact(*, session: Session, contact_id: int) -> Contact:
+    """The contact with this id, or NotFound."""
+    contact = session.get(Contact, contact_id)
+    if contact is None:
+        raise NotFound(f"no contact {contact_id}")
+    return contact
+
+
+def contact_row(*, session: Session, contact_id: int) -> dict[str, Any]:
+    """One contact as a listing row (the shape ContactView and `simulate --contact` accept)."""
+    return _rows(session, [get_contact(session=session, contact_id=contact_id)])[0]
+
+
+def load_view(*, session: Session, contact_id: int) -> ContactView:
+    """One contact as the domain sees it."""
+    return ContactView.model_validate(contact_row(session=session, contact_id=contact_id))
+
+
+def list_contacts(
+    *,
+    session: Session,
+    tag: str | None = None,
+    search: str | None = None,
+    limit: int | None = None,
+    offset: int = 0,
+) -> list[dict[str, Any]]:
+    """Contacts in id order as listing rows, optionally with a tag or matching a search."""
+    query = select(Contact).order_by(Contact.id).offset(offset).limit(limit)
+    if tag is not None:
+        query = query.where(
+            Contact.id.in_(select(ContactTag.contact_id).where(ContactTag.tag == tag))
+        )
+    if search:
+        pattern = "%" + re.sub(r"([\\%_])", r"\\\1", search) + "%"
+        columns = (
+            Contact.first_name,
+            Contact.last_name,
+            Contact.email,
+            Contact.phone,
+            Contact.company,
+        )
+        query = query.where(or_(*(column.ilike(pattern, escape="\\") for column in columns)))
+    return _rows(session, list(session.scalars(query)))
+
+
+def _rows(session: Session, contacts: Sequence[Contact]) -> list[dict[str, Any]]:
+    ids = [contact.id for contact in contacts]
+    owner_ids = {contact.owner_id for contact in contacts if contact.owner_id is not None}
+    query_owners = select(User.id, User.email).where(User.id.in_(owner_ids))
+    owners: dict[int, str] = dict(session.execute(query_owners).all())
+    tags: dict[int, list[str]] = defaultdict(list)
+    query = select(ContactTag.contact_id, ContactTag.tag).where(ContactTag.contact_id.in_(ids))
+    for contact_id, tag in session.execute(query.order_by(ContactTag.tag)):
+        tags[contact_id].append(tag)
+    return [
+        {
+            "id": c.id,
+            "first_name": c.first_name,
+            "last_name": c.last_name,
+            "email": c.email,
+            "phone": c.phone,
+            "timezone": c.timezone,
+            "company": c.company,
+            "owner": owners.get(c.owner_id) if c.owner_id else None,
+            "lead_source": c.lead_source,
+            "disposition": c.disposition,
+            "tags": tags[c.id],
+            "fields": dict(c.fields or {}),
+            "dnc": c.dnc,
+            "sms_opted_out": c.sms_opted_out,
+            "email_unsubscribed": c.email_unsubscribed,
+            "email_bounced": c.email_bounced,
+        }
+        for c in contacts
+    ]
+
+
+def create_contact(
+    *, session: Session, data: Mapping[str, Any], now: datetime, default_region: str
+) -> Contact:
+    """Create one contact with the import's rules; ValidationFailed lists every problem.
+
+    `tags` may be a list or a separated string, `fields` a dict (values kept as given), flags
+    booleans or yes/no text. A contact with the same email (else phone) is a Conflict.
+    """
+    draft = _checked_draft(session, data, default_region)
+    _refuse_duplicate(session, draft)
+    values = {"timezone": draft.zone_guess} | draft.values  # a given zone beats a guessed one
+    contact = Contact(**values, fields=draft.fields, created_at=now, updated_at=now)
+    session.add(contact)
+    session.flush()
+    session.add_all(ContactTag(contact_id=contact.id, tag=tag) for tag in draft.tags)
+    session.flush()
+    return contact
+
+
+def _checked_draft(session: Session, data: Mapping[str, Any], region: str) -> Draft:
+    tags = data.get("tags")
+    listed = tags is not None and not isinstance(tags, str)
+    skip = {"id", "fields", "tags"} if listed else {"id", "fields"}
+    raw = {name: _as_text(value) for name, value in data.items() if name not in skip}
+    owner = raw.get("owner", "").strip().lower()
+    user_id = session.scalar(select(User.id).where(User.email == owner)) if owner else None
+    draft, problems = clean(raw, region=region, owners={owner: user_id} if user_id else {})
+    for tag in (str(tag).strip() for tag in tags or ()) if listed else ():
+        if len(tag) > TAG_LIMIT:
+            problems.append(("tags", f"tag {tag!r} is longer than {TAG_LIMIT} characters"))
+        elif tag and tag not in draft.tags:
+            draft.tags.append(tag)
+    fields = data.get("fields") or {}
+    if isinstance(fields, Mapping):
+        draft.fields.update(fields)
+    else:
+        problems.append(("fields", "must be an object of custom fields"))
+    if problems:
+        raise ValidationFailed("; ".join(f"{k}: {why}" if k else why for k, why in problems))
+    return draft
+
+
+def _as_text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return "" if value is None else str(value)
+
+
+def _refuse_duplicate(session: Session, draft: Draft) -> None:
+    """Same email, else same phone (with no other email): the import would merge, so refuse."""
+    if draft.email is not None:
+        found = session.scalar(select(Contact.id).where(Contact.email == draft.email))
+        if found is not None:
+            raise Conflict(f"contact {found} already has email {draft.email}")
+    if draft.phone is not None:
+        query = select(Contact.id).where(Contact.phone == draft.phone)
+        if draft.email is not None:
+            query = query.where(Contact.email.is_(None))
+        found = session.scalar(query.order_by(Contact.id).limit(1))
+        if found is not None:
+            raise Conflict(f"contact {found} already has phone {draft.phone}")
+
+
+def contact_names(*, session: Session, contact_ids: Iterable[int]) -> dict[int, str]:
+    """What listings call each contact: the full name, else the email, else the phone."""
+    names: dict[int, str] = {}
+    columns = (Contact.id, Contact.first_name, Contact.last_name, Contact.email, Contact.phone)
+    for batch in chunks(set(contact_ids)):
+        for cid, first, last, email, phone in session.execute(
+            select(*columns).where(Contact.id.in_(batch))
+        ):
+            names[cid] = f"{first} {last}".strip() or email or phone or f"contact {cid}"
+    return names

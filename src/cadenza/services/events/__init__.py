@@ -1,0 +1,9 @@
+"""Events arriving for a contact: recorded in history, applied to the contact, its
+enrollments and the triggers of active sequences."""
+
+from __future__ import annotations
+
+from cadenza.services.events.propagation import propagate as propagate
+from cadenza.services.events.propagation import settle as settle
+from cadenza.services.events.recording import record_contact_event as record_contact_event
+from cadenza.services.events.recording import record_event as record_event

@@ -1,0 +1,64 @@
+"""What applied decisions set off: contact changes, and what those changes reach.
+
+The enrollments layer writes its decisions and hands back their consequences; this module
+applies them: each contact change is made, recorded, and reaches the contact's other
+enrollments and the triggers of active sequences; `enroll` and `unenroll` steps hand the
+contact to another sequence or take it out of one. A chain of sequences handing a contact
+on is cut at the trigger depth guard (`triggers.MAX_DEPTH`).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from cadenza.services.enrollments import enrolling
+from cadenza.services.enrollments.applying import Applier, Consequences
+from cadenza.services.events import changes
+from cadenza.services.events.recording import record_contact_event
+from cadenza.settings import Settings
+
+
+def settle(session: Session, applier: Applier, settings: Settings) -> None:
+    """Write an applier's decisions, then apply what they set off."""
+    propagate(session, applier.flush(), applier.now, settings)
+
+
+def propagate(
+    session: Session, consequences: Consequences, now: datetime, settings: Settings
+) -> None:
+    """Apply contact changes and hand-overs, in the order the decisions made them."""
+    for ref, change in consequences.changes:
+        records = changes.apply_step_change(
+            session, ref.contact_id, change.action, change.params, now
+        )
+        actor = f"sequence:{ref.sequence_name}"
+        for record in records:
+            record_contact_event(
+                session,
+                ref.contact_id,
+                record,
+                settings,
+                actor=actor,
+                exclude_enrollment=ref.id,
+                depth=ref.depth + 1,
+            )
+    for ref, name in consequences.enroll:
+        enrolling.enroll(
+            session=session,
+            sequence=name,
+            contact_ids=[ref.contact_id],
+            now=now,
+            settings=settings,
+            depth=ref.depth + 1,
+            actor=f"sequence:{ref.sequence_name}",
+        )
+    for ref, name in consequences.unenroll:
+        enrolling.exit_contact(
+            session=session,
+            sequence=name,
+            contact_id=ref.contact_id,
+            now=now,
+            reason=f"unenrolled by {ref.sequence_name}",
+        )

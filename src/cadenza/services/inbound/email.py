@@ -1,0 +1,212 @@
+"""Inbound email: replies, bounces, out-of-office answers and unsubscribe requests move sequences.
+
+The parsing is the channel's (`classify_email`); this module decides whom an email is about
+and records the event that moves the contact's enrollments. Mail to a sequence's intake
+address is a lead (`inbound_leads`). Nothing inbound is ever an error: what cannot be
+matched is kept in history as `inbound_unmatched`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import date, datetime, time
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from cadenza.channels.errors import InvalidToken
+from cadenza.channels.inbound_email import InboundEmail, classify_email
+from cadenza.channels.tracking import read_unsubscribe_token
+from cadenza.clock import Clock
+from cadenza.core import calendar, zones
+from cadenza.services.inbound.leads import handle_lead, intake_address
+from cadenza.services.inbound.matching import (
+    InboundResult,
+    apply_event,
+    contact_by_email,
+    excerpt,
+    record_history,
+    record_unmatched,
+    sent_email,
+)
+from cadenza.services.inbound.tracking import unsubscribe_contact, unsubscribe_target
+from cadenza.settings import Settings
+from cadenza.store.db import writing
+from cadenza.store.models import Contact
+
+log = logging.getLogger(__name__)
+
+# Out-of-office replies resume the sequence at this local time on the stated return day.
+RETURN_TIME = time(9, 0)
+
+Handler = Callable[[Session, InboundEmail, datetime, Settings], InboundResult]
+
+
+def handle_email(
+    *, session: Session, raw: bytes, recipients: list[str], now: datetime, settings: Settings
+) -> InboundResult:
+    """What one inbound email means for a contact and their sequences, applied."""
+    mail = _classify(raw)
+    addresses = recipients or (mail.to_addresses if isinstance(mail, InboundEmail) else [])
+    lead_to = intake_address(addresses, settings)
+    if lead_to is not None:
+        return handle_lead(session=session, raw=raw, address=lead_to, now=now, settings=settings)
+    if isinstance(mail, str):
+        return record_unmatched(session, now, "email", mail)
+    return _HANDLERS[mail.kind](session, mail, now, settings)
+
+
+def _classify(raw: bytes) -> InboundEmail | str:
+    """The classified email, or why it cannot be read."""
+    try:
+        return classify_email(raw)
+    except Exception as exc:  # the stdlib's header parser crashes on some malformed headers
+        return f"unreadable email: {type(exc).__name__}: {exc}"
+
+
+def intake_callback(
+    sessions: sessionmaker[Session], clock: Clock, settings: Settings
+) -> Callable[[bytes, list[str]], None]:
+    """The SMTP intake server's callback: each message handled in its own transaction."""
+
+    def on_message(raw: bytes, recipients: list[str]) -> None:
+        with writing(sessions) as session:
+            result = handle_email(
+                session=session, raw=raw, recipients=recipients, now=clock.now(), settings=settings
+            )
+        log.info("inbound email to %s: %s", ", ".join(recipients), result.describe())
+
+    return on_message
+
+
+def _reply(
+    session: Session, mail: InboundEmail, now: datetime, settings: Settings
+) -> InboundResult:
+    contact = contact_by_email(session, mail.from_address)
+    if contact is None:
+        return _unknown_sender(session, mail, now, "reply")
+    sent = sent_email(session, contact.id, mail.thread_ids())
+    return apply_event(
+        session,
+        contact.id,
+        "replied",
+        now,
+        settings,
+        sent,
+        channel="email",
+        email_subject=mail.subject,
+        text=excerpt(mail.text),
+        matched_by="thread" if sent is not None else "sender",
+    )
+
+
+def _bounce(
+    session: Session, mail: InboundEmail, now: datetime, settings: Settings
+) -> InboundResult:
+    contact = contact_by_email(session, mail.bounced_recipient)
+    sent = sent_email(session, contact.id, mail.thread_ids()) if contact is not None else None
+    details = {
+        "recipient": mail.bounced_recipient,
+        "status": mail.status,
+        "diagnostic": excerpt(mail.diagnostic, 300) or None,
+    }
+    if mail.bounce_kind == "soft":
+        # A full mailbox or a greylisting server: the address may work tomorrow.
+        contact_id = contact.id if contact is not None else None
+        record_history(session, "soft_bounce", now, contact_id, sent, **details)
+        key = sent.key if sent is not None else None
+        return InboundResult("soft_bounce", contact_id=contact_id, message_key=key)
+    if contact is None:
+        who = mail.bounced_recipient or "an unnamed recipient"
+        return record_unmatched(
+            session, now, "email", f"hard bounce for {who}: no contact has this address", **details
+        )
+    return apply_event(session, contact.id, "bounced", now, settings, sent, **details)
+
+
+def _auto_reply(
+    session: Session, mail: InboundEmail, now: datetime, settings: Settings
+) -> InboundResult:
+    contact = contact_by_email(session, mail.from_address)
+    if contact is None:
+        return _unknown_sender(session, mail, now, "auto-reply")
+    sent = sent_email(session, contact.id, mail.thread_ids())
+    until = None
+    if mail.return_date is not None:
+        until = return_instant(mail.return_date, contact, settings).isoformat()
+    # The event pauses the enrollment until `until` (7 days when absent); it exits only
+    # where the sequence's exit.on lists out_of_office.
+    return apply_event(
+        session,
+        contact.id,
+        "out_of_office",
+        now,
+        settings,
+        sent,
+        until=until,
+        email_subject=mail.subject,
+        text=excerpt(mail.text),
+    )
+
+
+def return_instant(day: date, contact: Contact, settings: Settings) -> datetime:
+    """09:00 on the return day in the contact's zone (the fallback zone when unknown)."""
+    for name in (contact.timezone, settings.fallback_timezone, "UTC"):
+        if name:
+            try:
+                return calendar.local_instant(day, RETURN_TIME, zones.zone(name))
+            except KeyError:
+                continue
+    raise AssertionError("UTC is always a zone")
+
+
+def _unsubscribe(
+    session: Session, mail: InboundEmail, now: datetime, settings: Settings
+) -> InboundResult:
+    # The List-Unsubscribe mailto carries a token; without a valid one the sender asks
+    # for themselves, which is as good a proof as the address the email came from.
+    contact_id, message = None, None
+    if mail.unsubscribe_token:
+        try:
+            target = read_unsubscribe_token(mail.unsubscribe_token, settings.secret_key)
+            contact_id, message = unsubscribe_target(session, target)
+        except InvalidToken:
+            pass
+    if contact_id is None:
+        sender = contact_by_email(session, mail.from_address)
+        contact_id = sender.id if sender is not None else None
+    if contact_id is None:
+        return _unknown_sender(session, mail, now, "unsubscribe request")
+    return unsubscribe_contact(session, contact_id, message, now, settings, via="email")
+
+
+def _notice(
+    session: Session, mail: InboundEmail, now: datetime, settings: Settings
+) -> InboundResult:
+    reason = "delivery or read receipt: nothing to do"
+    record_history(session, "inbound_ignored", now, None, None, reason, sender=mail.from_address)
+    return InboundResult("ignored", detail=reason)
+
+
+def _unknown_sender(
+    session: Session, mail: InboundEmail, now: datetime, what: str
+) -> InboundResult:
+    sender = mail.from_address or "an unknown sender"
+    return record_unmatched(
+        session,
+        now,
+        "email",
+        f"{what} from {sender}: no contact has this address",
+        sender=mail.from_address or None,
+        email_subject=mail.subject or None,
+        in_reply_to=mail.in_reply_to,
+    )
+
+
+_HANDLERS: dict[str, Handler] = {
+    "reply": _reply,
+    "bounce": _bounce,
+    "auto_reply": _auto_reply,
+    "unsubscribe": _unsubscribe,
+    "notice": _notice,
+}

@@ -1,0 +1,359 @@
+"""Rendering automatic steps into outbox rows, one idempotency key per step visit.
+
+A step renders for the contact as the step sees it: an owner set by an earlier step of the
+same pass is the `user.*` of its templates and the owner its notifications go to. HTML bodies
+escape every value put into them (a template marks trusted HTML with `|safe`), and clicks
+are tracked only on the links the step's own template wrote.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from functools import lru_cache
+from typing import Any
+
+from jinja2 import TemplateSyntaxError, meta
+from jinja2.sandbox import SandboxedEnvironment
+from sqlalchemy import bindparam, select
+from sqlalchemy.orm import Session
+
+from cadenza.channels.tracking import literal_links
+from cadenza.core.contact import ContactView
+from cadenza.core.decisions import StepFailed
+from cadenza.core.definition import (
+    Definition,
+    EmailStep,
+    MmsStep,
+    NotifyStep,
+    SmsStep,
+    Step,
+    VoicemailStep,
+    WebhookStep,
+)
+from cadenza.core.messages import append_opt_out, message_id_for, reply_subject
+from cadenza.core.reach import SendCheck
+from cadenza.core.templates import build_variables, expand_shortcodes, render
+from cadenza.errors import CadenzaError
+from cadenza.services.outbox.meta import Check, MessageMeta
+from cadenza.settings import Settings
+from cadenza.store import bulk
+from cadenza.store.models import Group, GroupMember, Message, User
+
+
+class RenderError(CadenzaError):
+    """A step could not be turned into a message (no sender, a template that fails...)."""
+
+
+@dataclass
+class Addressing:
+    """Who and what a message is about (`contact` as the step sees it)."""
+
+    enrollment_id: int
+    sequence_id: int
+    sequence_name: str
+    contact_id: int
+    contact: ContactView
+    definition: Definition
+
+
+def idempotency_key(enrollment_id: int, step: str, visit: int) -> str:
+    """`enrollment:step:visit` (DESIGN.md section 5): written once, ever."""
+    return f"{enrollment_id}:{step}:{visit}"
+
+
+@dataclass(slots=True)
+class StepRenderer:
+    """The machine's Renderer for one enrollment: its steps' messages as outbox rows."""
+
+    session: Session
+    settings: Settings
+    now: datetime
+    enrollment_id: int
+    sequence_id: int
+    sequence_name: str
+    contact_id: int
+    definition: Definition
+
+    def render(
+        self, step: Step, contact: ContactView, visit: int, check: SendCheck | None
+    ) -> list[dict[str, Any]]:
+        """The step's rows for the contact as the step sees it; StepFailed when it cannot."""
+        who = Addressing(
+            self.enrollment_id,
+            self.sequence_id,
+            self.sequence_name,
+            self.contact_id,
+            contact,
+            self.definition,
+        )
+        try:
+            return message_rows(self.session, who, step, visit, self.now, self.settings, check)
+        except RenderError as exc:
+            raise StepFailed(str(exc)) from None
+
+
+def message_rows(
+    session: Session,
+    who: Addressing,
+    step: Step,
+    visit: int,
+    now: datetime,
+    settings: Settings,
+    check: SendCheck | None = None,
+) -> list[dict[str, Any]]:
+    """The outbox rows for one automatic step, rendered for the contact."""
+    key = idempotency_key(who.enrollment_id, step.key, visit)
+    variables = _variables(session, who, step)
+    base = {
+        "key": key,
+        "enrollment_id": who.enrollment_id,
+        "contact_id": who.contact_id,
+        "sequence_id": who.sequence_id,
+        "step": step.key,
+        "status": "queued",
+        "attempts": 0,
+        "next_attempt_at": now,
+        "created_at": now,
+        "subject": None,
+    }
+    checked = Check.of(check) if check is not None else None
+    if isinstance(step, EmailStep):
+        return [_email(session, who, step, base, variables, checked)]
+    if isinstance(step, SmsStep | MmsStep):
+        return [_sms(who, step, base, variables, settings, checked)]
+    if isinstance(step, VoicemailStep):
+        details = MessageMeta(audio=step.audio, check=checked)
+        return [
+            {
+                **base,
+                "channel": "voicemail",
+                "sender": _sms_sender(who, step.sender),
+                "recipient": who.contact.phone,
+                "body": "",
+                "meta": details.stored(),
+            }
+        ]
+    if isinstance(step, WebhookStep):
+        return [_webhook(who, step, base, variables, now)]
+    if isinstance(step, NotifyStep):
+        return _notify(session, who, step, base, variables)
+    raise RenderError(f"step {step.key!r} ({step.action}) sends no message")
+
+
+def write(session: Session, rows: list[dict[str, Any]]) -> None:
+    bulk.insert_rows(session, Message.__table__, rows)  # type: ignore[arg-type]
+
+
+def _text(template: str, variables: dict[str, Any], what: str, *, html: bool = False) -> str:
+    try:
+        return render(template, variables, html=html)
+    except CadenzaError as exc:
+        raise RenderError(f"{what}: {exc}") from None
+
+
+def _variables(session: Session, who: Addressing, step: Step) -> dict[str, Any]:
+    # `user.*` and `sender.name` are the owner's: looked up only for templates that read them.
+    owner = _owner(session, who.contact.owner) if _reads_owner(step) else None
+    senders = who.definition.senders
+    user = owner or {}
+    sender = {"email": senders.email or "", "sms": senders.sms or "", "name": user.get("name", "")}
+    return build_variables(
+        who.contact, user=user, sender=sender, sequence={"name": who.sequence_name}
+    )
+
+
+def _reads_owner(step: Step) -> bool:
+    return any(_template_reads_owner(text) for text in _templates(step))
+
+
+def _templates(step: Step) -> Iterator[str]:
+    """The templates a step renders with the variables of `_variables`."""
+    if isinstance(step, EmailStep | NotifyStep):
+        yield step.subject
+        yield step.body
+    elif isinstance(step, SmsStep | MmsStep):
+        yield step.body
+    elif isinstance(step, WebhookStep):
+        yield step.url
+        yield from step.headers.values()
+
+
+_PARSER = SandboxedEnvironment()  # only parses: the same syntax the renderer reads
+
+
+@lru_cache(maxsize=4096)
+def _template_reads_owner(text: str) -> bool:
+    """Whether a template reads `user` or `sender`, the variables the contact's owner fills."""
+    try:
+        names = meta.find_undeclared_variables(_PARSER.parse(expand_shortcodes(text)))
+    except TemplateSyntaxError:
+        return True  # rendering it will say what is wrong
+    return not names.isdisjoint(("user", "sender"))
+
+
+_USER = select(User.email, User.name, User.phone).where(User.email == bindparam("email"))
+
+
+def _owner(session: Session, email: str | None) -> dict[str, str] | None:
+    """The owner the contact has as the step sees it (set earlier in the pass, perhaps)."""
+    if not email:
+        return None
+    row = session.connection().execute(_USER, {"email": email}).first()
+    return {"email": row.email, "name": row.name, "phone": row.phone or ""} if row else None
+
+
+def _email(
+    session: Session,
+    who: Addressing,
+    step: EmailStep,
+    base: dict[str, Any],
+    variables: dict[str, Any],
+    check: Check | None,
+) -> dict[str, Any]:
+    sender = step.sender or who.definition.senders.email
+    if not sender:
+        raise RenderError("no email sender: set senders.email or the step's sender")
+    subject = _text(step.subject, variables, "subject")
+    details = MessageMeta(
+        message_id=message_id_for(base["key"], sender),
+        cc=step.cc,
+        bcc=step.bcc,
+        reply_to=step.reply_to,
+        track_opens=step.track.opens,
+        track_clicks=step.track.clicks,
+        tracked_links=literal_links(step.body) if step.track.clicks else [],
+        check=check,
+    )
+    if step.thread == "reply_to_previous":
+        previous = session.execute(
+            select(Message.subject, Message.meta)
+            .where(Message.enrollment_id == who.enrollment_id, Message.channel == "email")
+            .order_by(Message.id.desc())
+            .limit(1)
+        ).first()
+        if previous is not None:
+            earlier = MessageMeta.read(previous.meta)
+            subject = reply_subject(previous.subject or subject)
+            if earlier.message_id:
+                details.in_reply_to = earlier.message_id
+                details.references = [*earlier.references, earlier.message_id]
+    return {
+        **base,
+        "channel": "email",
+        "sender": sender,
+        "recipient": who.contact.email,
+        "subject": subject,
+        "body": _text(step.body, variables, "body", html=True),
+        "meta": details.stored(),
+    }
+
+
+def _sms_sender(who: Addressing, override: str | None) -> str:
+    sender = override or who.definition.senders.sms
+    if not sender:
+        raise RenderError("no SMS sender: set senders.sms or the step's sender")
+    return sender
+
+
+def _sms(
+    who: Addressing,
+    step: SmsStep | MmsStep,
+    base: dict[str, Any],
+    variables: dict[str, Any],
+    settings: Settings,
+    check: Check | None,
+) -> dict[str, Any]:
+    body = append_opt_out(_text(step.body, variables, "body"), settings.sms_opt_out_phrase)
+    media = list(step.media) if isinstance(step, MmsStep) else []
+    return {
+        **base,
+        "channel": step.action,
+        "sender": _sms_sender(who, step.sender),
+        "recipient": who.contact.phone,
+        "body": body,
+        "meta": MessageMeta(media=media, check=check).stored(),
+    }
+
+
+def _webhook(
+    who: Addressing,
+    step: WebhookStep,
+    base: dict[str, Any],
+    variables: dict[str, Any],
+    now: datetime,
+) -> dict[str, Any]:
+    payload = {
+        "type": "sequence.step",
+        "sequence": who.sequence_name,
+        "step": step.key,
+        "enrollment_id": who.enrollment_id,
+        "contact": who.contact.model_dump(mode="json"),
+        "time": now.isoformat(),
+    }
+    headers = {k: _text(v, variables, f"header {k}") for k, v in step.headers.items()}
+    details = MessageMeta(method=step.method, headers=headers, payload=payload)
+    return {
+        **base,
+        "channel": "webhook",
+        "sender": None,
+        "recipient": _text(step.url, variables, "url"),
+        "body": "",
+        "meta": details.stored(),
+    }
+
+
+def _notify(
+    session: Session,
+    who: Addressing,
+    step: NotifyStep,
+    base: dict[str, Any],
+    variables: dict[str, Any],
+) -> list[dict[str, Any]]:
+    users = _notify_targets(session, who, step.to)
+    if not users:
+        raise RenderError(f"notify {step.to}: nobody to notify")
+    subject = _text(step.subject, variables, "subject")
+    body = _text(step.body, variables, "body", html=step.via == "email")
+    senders = who.definition.senders
+    sender = (senders.email if step.via == "email" else senders.sms) or ""
+    rows = []
+    for index, user in enumerate(users):
+        address = user.email if step.via == "email" else user.phone
+        if not address:
+            continue
+        key = f"{base['key']}:{index}"
+        details = MessageMeta(notify=True, message_id=message_id_for(key, sender))
+        rows.append(
+            {
+                **base,
+                "key": key,
+                "channel": step.via,
+                "sender": sender or None,
+                "recipient": address,
+                "subject": subject,
+                "body": body,
+                "meta": details.stored(),
+            }
+        )
+    return rows
+
+
+def _notify_targets(session: Session, who: Addressing, target: str) -> list[User]:
+    if target == "owner":
+        owner = who.contact.owner
+        if not owner:
+            return []
+        return list(session.scalars(select(User).where(User.email == owner)))
+    kind, _, name = target.partition(":")
+    if kind == "user":
+        return list(session.scalars(select(User).where(User.email == name)))
+    query = (
+        select(User)
+        .join(GroupMember, GroupMember.user_id == User.id)
+        .join(Group, Group.id == GroupMember.group_id)
+        .where(Group.name == name)
+        .order_by(GroupMember.position)
+    )
+    return list(session.scalars(query))

@@ -1,0 +1,121 @@
+"""Sequences as listings show them: every sequence, and one with its versions."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from cadenza.core.definition import Definition
+from cadenza.errors import NotFound
+from cadenza.store.models import Enrollment, Sequence, SequenceVersion, User
+
+# Enrollments that count as "in" a sequence on listings.
+ENROLLED_STATUSES = ("active", "waiting", "paused")
+
+
+@dataclass(frozen=True)
+class SequenceRow:
+    """A sequence as listings show it (CLI, API and the home page)."""
+
+    name: str
+    status: str
+    steps: int
+    version: int
+    enrolled: int
+    description: str
+    owner: str | None
+    created_at: datetime
+    updated_at: datetime
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def list_sequences(*, session: Session) -> list[SequenceRow]:
+    """Every sequence with its latest version, step count and live enrollments, by name."""
+    latest_number = (
+        select(SequenceVersion.sequence_id, func.max(SequenceVersion.number).label("number"))
+        .group_by(SequenceVersion.sequence_id)
+        .subquery()
+    )
+    rows = session.execute(
+        select(Sequence, SequenceVersion, User.email)
+        .join(latest_number, latest_number.c.sequence_id == Sequence.id)
+        .join(
+            SequenceVersion,
+            (SequenceVersion.sequence_id == Sequence.id)
+            & (SequenceVersion.number == latest_number.c.number),
+        )
+        .outerjoin(User, User.id == Sequence.owner_id)
+        .order_by(Sequence.name)
+    ).all()
+    enrolled = _enrolled_counts(session=session)
+    return [_row(seq, version, owner, enrolled.get(seq.id, 0)) for seq, version, owner in rows]
+
+
+def _enrolled_counts(*, session: Session, sequence_id: int | None = None) -> dict[int, int]:
+    query = (
+        select(Enrollment.sequence_id, func.count())
+        .where(Enrollment.status.in_(ENROLLED_STATUSES))
+        .group_by(Enrollment.sequence_id)
+    )
+    if sequence_id is not None:
+        query = query.where(Enrollment.sequence_id == sequence_id)
+    return {row[0]: row[1] for row in session.execute(query)}
+
+
+def _row(
+    sequence: Sequence, version: SequenceVersion, owner: str | None, enrolled: int
+) -> SequenceRow:
+    definition = version.definition
+    return SequenceRow(
+        name=sequence.name,
+        status=sequence.status,
+        steps=len(definition.get("steps", [])),
+        version=version.number,
+        enrolled=enrolled,
+        description=str(definition.get("description", "")),
+        owner=owner,
+        created_at=sequence.created_at,
+        updated_at=sequence.updated_at,
+    )
+
+
+def get_sequence(*, session: Session, name: str) -> tuple[Sequence, list[SequenceVersion]]:
+    """A sequence by name with all its versions, oldest first; NotFound if there is none."""
+    sequence = session.scalar(select(Sequence).where(Sequence.name == name))
+    if sequence is None:
+        raise NotFound(f"no sequence named {name!r}")
+    versions = session.scalars(
+        select(SequenceVersion)
+        .where(SequenceVersion.sequence_id == sequence.id)
+        .order_by(SequenceVersion.number)
+    )
+    return sequence, list(versions)
+
+
+def latest_definition(*, session: Session, name: str) -> tuple[SequenceVersion, Definition]:
+    """A sequence's latest version and its parsed definition."""
+    _, versions = get_sequence(session=session, name=name)
+    if not versions:
+        raise NotFound(f"sequence {name!r} has no version")
+    return versions[-1], Definition.model_validate(versions[-1].definition)
+
+
+def sequence_detail(*, session: Session, name: str) -> dict[str, Any]:
+    """`sequences show NAME --json`: the listing row, the versions and the latest definition."""
+    sequence, versions = get_sequence(session=session, name=name)
+    if not versions:
+        raise NotFound(f"sequence {name!r} has no version")
+    owner = session.scalar(select(User.email).where(User.id == sequence.owner_id))
+    enrolled = _enrolled_counts(session=session, sequence_id=sequence.id).get(sequence.id, 0)
+    detail = _row(sequence, versions[-1], owner, enrolled).as_dict()
+    detail["versions"] = [
+        {"number": v.number, "digest": v.digest, "created_at": v.created_at} for v in versions
+    ]
+    detail["definition"] = versions[-1].definition
+    return detail

@@ -1,0 +1,97 @@
+"""Tasks: manual steps on a person's to-do list, and steps in error waiting for a fix."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from cadenza.core.definition import (
+    ManualStepBase,
+    Route,
+)
+from cadenza.errors import NotFound
+from cadenza.services.enrollments.task_rows import OPEN
+from cadenza.store.bulk import chunks
+from cadenza.store.catalog import definition_for
+from cadenza.store.models import Enrollment, Sequence, Task, User
+
+
+def get_task(*, session: Session, task_id: int) -> Task:
+    task = session.get(Task, task_id)
+    if task is None:
+        raise NotFound(f"no task {task_id}")
+    return task
+
+
+def list_tasks(
+    *,
+    session: Session,
+    assignee: str | None = None,
+    status: str | None = None,
+    limit: int = 1000,
+) -> list[dict[str, Any]]:
+    """Tasks as rows for listings (id, enrollment_id, step, kind, assignee, status...)."""
+    query = (
+        select(Task, User.email, Sequence.name)
+        .outerjoin(User, User.id == Task.assignee_id)
+        .outerjoin(Sequence, Sequence.id == Task.sequence_id)
+    )
+    if assignee is not None:
+        query = query.where(User.email == assignee)
+    if status is not None:
+        query = query.where(Task.status == status)
+    query = query.order_by(Task.due_at, Task.id).limit(limit)
+    return [
+        {
+            "id": task.id,
+            "enrollment_id": task.enrollment_id,
+            "sequence": sequence,
+            "contact_id": task.contact_id,
+            "step": task.step,
+            "kind": task.kind,
+            "title": task.title,
+            "assignee": email,
+            "status": task.status,
+            "outcome": task.outcome,
+            "priority": task.priority,
+            "reminder": task.reminder,
+            "error": task.error,
+            "subject": task.subject,
+            "body": task.body,
+            "due_at": task.due_at.isoformat() if task.due_at else None,
+        }
+        for task, email, sequence in session.execute(query)
+    ]
+
+
+def remaining_by_sequence(*, session: Session) -> dict[str, int]:
+    """Tasks still to do (open or in error) per sequence name."""
+    query = (
+        select(Sequence.name, func.count())
+        .join(Task, Task.sequence_id == Sequence.id)
+        .where(Task.status.in_(OPEN))
+        .group_by(Sequence.name)
+    )
+    return dict(session.execute(query).all())
+
+
+def outcome_choices(
+    *, session: Session, task_ids: Iterable[int]
+) -> dict[int, dict[str, Route | None]]:
+    """Each manual task's outcomes and their routes, from its enrollment's pinned version."""
+    choices: dict[int, dict[str, Route | None]] = {}
+    for batch in chunks(task_ids):
+        query = (
+            select(Task.id, Task.step, Enrollment.version_id)
+            .join(Enrollment, Enrollment.id == Task.enrollment_id)
+            .where(Task.id.in_(batch))
+        )
+        for task_id, key, version_id in session.execute(query):
+            definition = definition_for(session=session, version_id=version_id)
+            step = next((s for s in definition.steps if s.key == key), None)
+            if isinstance(step, ManualStepBase):
+                choices[task_id] = step.outcome_routes()
+    return choices
