@@ -168,10 +168,33 @@ def test_day_five_at_half_past_nine_lands_on_day_five() -> None:
     assert reasons == []
 
 
-def test_day_five_on_a_sunday_moves_to_the_next_business_day() -> None:
-    enrolled = local(NY, 2026, 5, 13, 14, 0)  # Wednesday: day 5 is Sunday
-    wait = WAIT.validate_python({"day": 5, "at": "09:30"})
-    result, reasons = due(
+def test_day_n_counts_open_days_so_a_cadence_keeps_its_order_and_its_time() -> None:
+    enrolled = local(NY, 2026, 5, 13, 14, 0)  # Wednesday: day 1; Thursday 2, Friday 3...
+    steps = {n: WAIT.validate_python({"day": n, "at": "09:30"}) for n in (3, 4, 5)}
+    found = {
+        n: due(
+            wait,
+            previous=enrolled,
+            enrolled_at=enrolled,
+            policy=policy(),
+            channel="email",
+            contact_tz=NY,
+        )
+        for n, wait in steps.items()
+    }
+    # The weekend is not counted: day 4 is Monday, day 5 Tuesday, each at its own 09:30.
+    assert shown(found[3][0], NY) == "Fri 2026-05-15 09:30" and found[3][1] == []
+    assert shown(found[4][0], NY) == "Mon 2026-05-18 09:30"
+    assert shown(found[5][0], NY) == "Tue 2026-05-19 09:30"
+    assert found[5][1] == [
+        "day 5 is Tuesday 2026-05-19: only open days count (business days only, holidays off)"
+    ]
+
+
+def test_day_one_on_a_closed_day_is_the_first_open_day() -> None:
+    enrolled = local(NY, 2026, 11, 26, 11, 0)  # Thanksgiving (us-sales): day 1 is Friday
+    wait = WAIT.validate_python({"day": 2, "at": "10:30"})
+    result, _ = due(
         wait,
         previous=enrolled,
         enrolled_at=enrolled,
@@ -179,9 +202,7 @@ def test_day_five_on_a_sunday_moves_to_the_next_business_day() -> None:
         channel="email",
         contact_tz=NY,
     )
-    # Pushed to the first allowed instant (§5), which is Monday's opening.
-    assert shown(result, NY) == "Mon 2026-05-18 09:00"
-    assert reasons == ["Sunday → Monday 09:00 America/New_York: business days only"]
+    assert shown(result, NY) == "Mon 2026-11-30 10:30"  # day 1 Friday, day 2 Monday
 
 
 def test_day_n_already_past_runs_as_soon_as_allowed() -> None:
@@ -504,8 +525,23 @@ def test_days_at_counts_calendar_days_from_the_previous_local_date() -> None:
         channel="call",
         contact_tz=LA,
     )
-    assert shown(result, LA) == "Mon 2026-05-18 09:00"
-    assert reasons == ["Saturday, Sunday → Monday 09:00 America/Los_Angeles: business days only"]
+    # Saturday is closed: the wait keeps its 10:00 on the next open day.
+    assert shown(result, LA) == "Mon 2026-05-18 10:00"
+    assert reasons == ["Saturday 2026-05-16: business days only → Monday 10:00 America/Los_Angeles"]
+
+
+def test_days_at_outside_the_hours_on_a_closed_day_takes_the_next_opening() -> None:
+    friday = local(NY, 2026, 5, 15, 11, 0)
+    wait = WAIT.validate_python({"days": 1, "at": "19:30"})
+    result, _ = due(
+        wait,
+        previous=friday,
+        enrolled_at=friday,
+        policy=policy(),
+        channel="email",
+        contact_tz=NY,
+    )
+    assert shown(result, NY) == "Mon 2026-05-18 09:00"
 
 
 def test_a_repeated_question_gets_the_same_answer_and_a_list_of_its_own() -> None:

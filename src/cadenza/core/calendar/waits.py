@@ -5,7 +5,7 @@ Pure, as the rest of the calendar: instants in and out are aware datetimes in UT
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from cadenza.core.calendar.allowed import (
@@ -20,7 +20,7 @@ from cadenza.core.calendar.allowed import (
     policy_zone,
     utc,
 )
-from cadenza.core.calendar.holidays import DayRules, day_rules
+from cadenza.core.calendar.holidays import DAY_NAMES, DayRules, day_rules
 from cadenza.core.definition import (
     Duration,
     Schedule,
@@ -47,19 +47,71 @@ def apply_wait(
     contact_tz: str | None,
 ) -> datetime:
     """The raw due instant of a wait, before it is pushed into allowed time."""
-    previous = utc(previous)
+    return _placed(wait, utc(previous), enrolled_at, policy, contact_tz)[0]
+
+
+def _placed(
+    wait: Wait,
+    previous: datetime,
+    enrolled_at: datetime,
+    policy: Schedule,
+    contact_tz: str | None,
+) -> tuple[datetime, list[str]]:
+    """A wait's instant, and why a wait with `at` left the day it counted to (if it did)."""
     if isinstance(wait, Duration):
-        return add_duration(previous, wait)
+        return add_duration(previous, wait), []
     if not isinstance(wait, WaitBusinessDays | WaitDaysAt | WaitDayAt):
-        return previous  # "none"
+        return previous, []  # "none"
     tz = policy_zone(policy, contact_tz)
+    rules = day_rules(policy)
     if isinstance(wait, WaitBusinessDays):
-        return _business_days_later(previous, wait.business_days, day_rules(policy), tz)
-    if isinstance(wait, WaitDaysAt):
-        day = previous.astimezone(tz).date() + timedelta(days=wait.days)
-    else:
-        day = utc(enrolled_at).astimezone(tz).date() + timedelta(days=wait.day - 1)
-    return local_instant(day, wait.at, tz)
+        return _business_days_later(previous, wait.business_days, rules, tz), []
+    if isinstance(wait, WaitDayAt):
+        # Day N counts open days: a cadence's days keep their order and spacing.
+        first = utc(enrolled_at).astimezone(tz).date()
+        day = _open_day(first, wait.day, rules)
+        why = [] if day == first + timedelta(days=wait.day - 1) else [_counted(wait, day, rules)]
+        return local_instant(day, wait.at, tz), why
+    day = previous.astimezone(tz).date() + timedelta(days=wait.days)
+    if rules.working(day):
+        return local_instant(day, wait.at, tz), []
+    # A closed day: the same time on the next open day (its opening if `at` is outside hours).
+    landed, day = day, _open_day(day, 1, rules)
+    at = wait.at if _within_hours(wait.at, rules) else rules.opens
+    why = f"{_closed(landed, rules)} → {DAY_NAMES[day.weekday()]} {at:%H:%M} {tz.key}"
+    return local_instant(day, at, tz), [why]
+
+
+def _open_day(start: date, count: int, rules: DayRules) -> date:
+    """The `count`-th open day from `start` on (`start` itself is the first when open)."""
+    day = start
+    for _ in range(count + SEARCH_DAYS):
+        if rules.working(day):
+            count -= 1
+            if count == 0:
+                return day
+        day += _ONE_DAY
+    raise NoAllowedTime(f"no open day within {SEARCH_DAYS} days of {start:%Y-%m-%d}")
+
+
+def _within_hours(at: time, rules: DayRules) -> bool:
+    return rules.opens <= at and (rules.closes is None or at < rules.closes)
+
+
+def _closed(day: date, rules: DayRules) -> str:
+    """Why a local day is not an open day, in words."""
+    holiday = rules.holiday(day)
+    if not rules.off_day(day) and holiday is not None:
+        return f"{holiday} {day:%Y-%m-%d}"
+    return f"{DAY_NAMES[day.weekday()]} {day:%Y-%m-%d}: {rules.days_rule}"
+
+
+def _counted(wait: WaitDayAt, day: date, rules: DayRules) -> str:
+    """Why day N falls where it does: open days are counted, closed ones are not."""
+    return (
+        f"day {wait.day} is {DAY_NAMES[day.weekday()]} {day:%Y-%m-%d}: "
+        f"only open days count ({rules.days_rule}, holidays off)"
+    )
 
 
 def _business_days_later(previous: datetime, count: int, rules: DayRules, tz: ZoneInfo) -> datetime:
@@ -116,11 +168,8 @@ def _due_now(
     contact_tz: str | None,
     quiet: QuietHours,
 ) -> tuple[datetime, list[str]]:
-    raw = apply_wait(
-        wait, previous=previous, enrolled_at=enrolled_at, policy=policy, contact_tz=contact_tz
-    )
-    reasons: list[str] = []
     previous = utc(previous)
+    raw, reasons = _placed(wait, previous, enrolled_at, policy, contact_tz)
     if raw < previous:
         # A day-N step reached after day N (or "0 days at" an earlier hour) runs at once.
         reasons.append(f"{describe_wait(wait)} had already passed → as soon as allowed")
