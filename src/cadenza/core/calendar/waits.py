@@ -78,8 +78,8 @@ def _placed(
     # A closed day: the same time on the next open day (its opening if `at` is outside hours).
     landed, day = day, _open_day(day, 1, rules)
     at = wait.at if _within_hours(wait.at, rules) else rules.opens
-    why = f"{_closed(landed, rules)} → {DAY_NAMES[day.weekday()]} {at:%H:%M} {tz.key}"
-    return local_instant(day, at, tz), [why]
+    moved = f"{_closed(landed, rules)} → {DAY_NAMES[day.weekday()]} {at:%H:%M} {tz.key}"
+    return local_instant(day, at, tz), [moved]
 
 
 def _open_day(start: date, count: int, rules: DayRules) -> date:

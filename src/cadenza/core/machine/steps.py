@@ -45,6 +45,8 @@ def execute_due_step(sit: Situation, decision: Decision) -> bool:
         decision.log("skipped", sit.now, step.key, f"condition false: {describe(step.when)}")
         follow(sit, decision, step.key, "next")
         return True
+    if _blocked(sit, decision, step):
+        return True  # a step the contact's flags forbid never waits for its time first
     try:
         allowed, reasons = next_allowed(sit, step, sit.now)
     except calendar.NoAllowedTime as exc:
@@ -74,12 +76,7 @@ def run_action(sit: Situation, decision: Decision, step: Step) -> None:
     state.visits[step.key] = visit
     state.last_step_at = sit.now
     row = reach.of(step.action)
-    if row.blocked_by:
-        blocked = reach.blocked(step.action, sit.contact)
-        if blocked:
-            decision.log("skipped", sit.now, step.key, blocked)
-            follow(sit, decision, step.key, "next")
-            return
+    if row.address is not None:
         missing = _missing_address(sit.contact, row)
         if missing:
             fail(sit, decision, step, visit, missing)
@@ -88,6 +85,21 @@ def run_action(sit: Situation, decision: Decision, step: Step) -> None:
         _act(sit, decision, step, visit)
     except StepFailed as exc:
         fail(sit, decision, step, visit, str(exc))
+
+
+def _blocked(sit: Situation, decision: Decision, step: Step) -> bool:
+    """Skip the step, with the reason, when the contact's flags forbid its action."""
+    if not reach.of(step.action).blocked_by:
+        return False
+    blocked = reach.blocked(step.action, sit.contact)
+    if blocked is None:
+        return False
+    state = decision.state
+    state.visits[step.key] = state.visits.get(step.key, 0) + 1
+    state.last_step_at = sit.now
+    decision.log("skipped", sit.now, step.key, blocked)
+    follow(sit, decision, step.key, "next")
+    return True
 
 
 def _act(sit: Situation, decision: Decision, step: Step, visit: int) -> None:

@@ -90,13 +90,7 @@ def task_row(
     if effect.status == "error":
         row["title"] = f"Fix and retry: {step.key} for {name}"
         return row
-    variables = build_variables(
-        contact, sender=definition.senders.model_dump(), sequence={"name": definition.name}
-    )
     if isinstance(step, ManualStepBase):
-        row["priority"] = step.priority
-        row["title"] = _draft(step.title, variables) if step.title else row["title"]
-        row["body"] = _draft(step.instructions, variables) if step.instructions else None
         row["assignee_id"] = resolve_assignee(
             session,
             step.assignee,
@@ -104,11 +98,28 @@ def task_row(
             initiator_id=initiator_id,
             contact=contact,
         )
+    variables = build_variables(
+        contact,
+        user=_person(session, row["assignee_id"]),  # `user.*` is the task's assignee
+        sender=definition.senders.model_dump(),
+        sequence={"name": definition.name},
+    )
+    if isinstance(step, ManualStepBase):
+        row["priority"] = step.priority
+        row["title"] = _draft(step.title, variables) if step.title else row["title"]
+        row["body"] = _draft(step.instructions, variables) if step.instructions else None
     if isinstance(step, ManualEmailStep | ManualSmsStep):
         row["body"] = _draft(step.body, variables)
         if isinstance(step, ManualEmailStep):
             row["subject"] = _draft(step.subject, variables)
     return row
+
+
+def _person(session: Session, user_id: int | None) -> dict[str, str]:
+    if user_id is None:
+        return {}
+    user = session.get(User, user_id)
+    return {"name": user.name, "email": user.email, "phone": user.phone or ""} if user else {}
 
 
 def _draft(template: str, variables: dict[str, Any]) -> str:

@@ -42,7 +42,7 @@ def propagate(
                 settings,
                 actor=actor,
                 exclude_enrollment=ref.id,
-                depth=ref.depth + 1,
+                depth=ref.depth,
             )
     for ref, name in consequences.enroll:
         enrolling.enroll(

@@ -50,7 +50,7 @@ def fire(
         for trigger in definition.enrollment.triggers:
             if not matches(trigger, event):
                 continue
-            if depth > MAX_DEPTH:
+            if depth >= MAX_DEPTH:
                 history.record(
                     session,
                     history.Subject(contact_id, sequence_id),
