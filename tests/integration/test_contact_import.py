@@ -24,6 +24,7 @@ from cadenza.services.users import add_user
 from cadenza.store.db import writing
 from cadenza.store.models import Contact, ContactTag
 from tests.conftest import Database
+from tests.engine_helpers import SETTINGS
 
 NOW = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "csv"
@@ -249,7 +250,7 @@ def test_create_contact_follows_the_import_rules(ana: Database) -> None:
             data={"email": "Zoe@Example.com", "phone": "(312) 555-0177", "owner": "ana@example.com",
                   "tags": ["vip", "vip", "new"], "fields": {"score": 7}, "dnc": True},
             now=NOW,
-            default_region="US",
+            settings=SETTINGS,
         )  # fmt: skip
         view = load_view(session=session, contact_id=contact.id)
     assert (view.email, view.phone, view.timezone) == (
@@ -271,7 +272,7 @@ def test_create_contact_lists_every_problem_and_refuses_duplicates(ana: Database
             session=session,
             data={"email": "bad@", "phone": "12", "owner": "who@example.com", "colour": "red"},
             now=NOW,
-            default_region="US",
+            settings=SETTINGS,
         )
     message = str(caught.value)
     for part in (
@@ -283,9 +284,9 @@ def test_create_contact_lists_every_problem_and_refuses_duplicates(ana: Database
         assert part in message
     with writing(ana.sessions) as session:
         create_contact(
-            session=session, data={"email": "a@example.com"}, now=NOW, default_region="US"
+            session=session, data={"email": "a@example.com"}, now=NOW, settings=SETTINGS
         )
     with writing(ana.sessions) as session, pytest.raises(Conflict, match="already has email"):
         create_contact(
-            session=session, data={"email": "A@example.com"}, now=NOW, default_region="US"
+            session=session, data={"email": "A@example.com"}, now=NOW, settings=SETTINGS
         )

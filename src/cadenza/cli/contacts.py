@@ -49,6 +49,8 @@ def import_contacts(
             now=ctx.clock.now(),
             default_tags=tag,
             progress=progress,
+            settings=ctx.settings,
+            actor="cli",
         )
     _print_report(report)
     if report.imported + report.updated == 0:
@@ -140,10 +142,7 @@ def add_contact(
     ctx = context()
     with writing(ctx.sessions) as session:
         contact = service.create_contact(
-            session=session,
-            data=data,
-            now=ctx.clock.now(),
-            default_region=ctx.settings.default_region,
+            session=session, data=data, now=ctx.clock.now(), settings=ctx.settings, actor="cli"
         )
         typer.echo(f"added contact {contact.id}")
 

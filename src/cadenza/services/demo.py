@@ -51,6 +51,8 @@ def load_demo(
             mapping={},
             default_region=settings.default_region,
             now=now,
+            settings=settings,
+            actor="demo",
         )
         report.lines.append(
             f"contacts: {imported.imported} new, {imported.updated} updated from {contacts.name}"

@@ -122,14 +122,19 @@ def list_contacts(
 
 @router.post("", status_code=201, responses=CONFLICT)
 def create_contact(
-    body: NewContact, session: WriteSessionDep, clock: ClockDep, settings: SettingsDep
+    body: NewContact,
+    session: WriteSessionDep,
+    clock: ClockDep,
+    settings: SettingsDep,
+    caller: ApiKeyDep,
 ) -> ContactRow:
     """Create a contact; each bad field is named (422); the same email or phone is 409."""
     contact = service.create_contact(
         session=session,
         data=body.model_dump(exclude_none=True),
         now=clock.now(),
-        default_region=settings.default_region,
+        settings=settings,
+        actor=caller.actor,
     )
     return ContactRow.model_validate(service.contact_row(session=session, contact_id=contact.id))
 
@@ -140,6 +145,7 @@ def import_contacts(
     sessions: SessionsDep,
     clock: ClockDep,
     settings: SettingsDep,
+    caller: ApiKeyDep,
     tags: Annotated[list[str] | None, Form(description="Tags for every imported contact")] = None,
     map: Annotated[list[str] | None, Form(description="field=Column header (repeatable)")] = None,
 ) -> Imported:
@@ -156,6 +162,8 @@ def import_contacts(
             default_region=settings.default_region,
             now=clock.now(),
             default_tags=tags or (),
+            settings=settings,
+            actor=caller.actor,
         )
     return _imported(report)
 

@@ -10,9 +10,10 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 
 from sqlalchemy import func, select
@@ -21,6 +22,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from cadenza.core.contact_fields import KNOWN_FIELDS, TAG_LIMIT, Draft, clean
 from cadenza.errors import ValidationFailed
 from cadenza.services.contacts.upsert import Progress, merge_duplicates, upsert
+from cadenza.services.events import contacts_created
+from cadenza.settings import Settings, get_settings
 from cadenza.store.bulk import cyclic_gc_paused
 from cadenza.store.db import writing
 from cadenza.store.models import User
@@ -242,6 +245,8 @@ def import_csv(
     now: datetime,
     default_tags: Sequence[str] = (),
     progress: Progress | None = None,
+    settings: Settings | None = None,
+    actor: str = "import",
 ) -> ImportReport:
     """Import contacts from a CSV file; refuse a file that is not one (nothing written).
 
@@ -249,8 +254,11 @@ def import_csv(
     `<name>.rejects.csv` beside the file (a stale one is removed when none are rejected).
     A contact with the same email, else the same phone, is updated rather than duplicated.
     """
+    announce = partial(contacts_created, settings=settings or get_settings(), actor=actor)
     with cyclic_gc_paused():
-        return _import(session_factory, path, mapping, default_region, now, default_tags, progress)
+        return _import(
+            session_factory, path, mapping, default_region, now, default_tags, progress, announce
+        )
 
 
 def _import(
@@ -261,6 +269,7 @@ def _import(
     now: datetime,
     default_tags: Sequence[str],
     progress: Progress | None,
+    announce: Callable[..., None],
 ) -> ImportReport:
     table = read_table(path)
     columns = plan_columns(table.header, mapping)
@@ -278,9 +287,11 @@ def _import(
     report = ImportReport(rows=len(table.rows), merged=merged, rejections=rejections)
     if targets:
         with writing(session_factory) as session:
-            report.imported, report.updated = upsert(
+            created, report.updated = upsert(
                 session=session, drafts=targets, now=now, progress=progress
             )
+            report.imported = len(created)
+            announce(session=session, contact_ids=created, now=now)
     report.rejects_path = _write_rejects(path, table, rejections)
     return report
 

@@ -14,6 +14,8 @@ from sqlalchemy.orm import Session
 from cadenza.core.contact import ContactView
 from cadenza.core.contact_fields import TAG_LIMIT, Draft, clean
 from cadenza.errors import Conflict, NotFound, ValidationFailed
+from cadenza.services.events import contacts_created
+from cadenza.settings import Settings
 from cadenza.store.bulk import chunks
 from cadenza.store.models import Contact, ContactTag, User
 
@@ -96,14 +98,20 @@ def _rows(session: Session, contacts: Sequence[Contact]) -> list[dict[str, Any]]
 
 
 def create_contact(
-    *, session: Session, data: Mapping[str, Any], now: datetime, default_region: str
+    *,
+    session: Session,
+    data: Mapping[str, Any],
+    now: datetime,
+    settings: Settings,
+    actor: str = "system",
 ) -> Contact:
     """Create one contact with the import's rules; ValidationFailed lists every problem.
 
     `tags` may be a list or a separated string, `fields` a dict (values kept as given), flags
     booleans or yes/no text. A contact with the same email (else phone) is a Conflict.
+    The new contact is announced: `contact_created` is recorded and its triggers fire.
     """
-    draft = _checked_draft(session, data, default_region)
+    draft = _checked_draft(session, data, settings.default_region)
     _refuse_duplicate(session, draft)
     values = {"timezone": draft.zone_guess} | draft.values  # a given zone beats a guessed one
     contact = Contact(**values, fields=draft.fields, created_at=now, updated_at=now)
@@ -111,6 +119,9 @@ def create_contact(
     session.flush()
     session.add_all(ContactTag(contact_id=contact.id, tag=tag) for tag in draft.tags)
     session.flush()
+    contacts_created(
+        session=session, contact_ids=[contact.id], now=now, settings=settings, actor=actor
+    )
     return contact
 
 

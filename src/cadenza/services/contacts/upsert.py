@@ -89,8 +89,11 @@ _COLUMNS = (
 
 def upsert(
     *, session: Session, drafts: list[Draft], now: datetime, progress: Progress | None = None
-) -> tuple[int, int]:
-    """Insert new contacts, update matching ones; (new, updated). Call inside `writing`."""
+) -> tuple[list[int], int]:
+    """Insert new contacts, update matching ones; (the new ids, how many updated).
+
+    Call inside `writing`.
+    """
     rows = _existing(session, drafts)
     before = {row["id"]: dict(row) for row in rows}
     by_email, by_phone = _indexed(rows)
@@ -118,7 +121,7 @@ def upsert(
             _update(session, changed, _new_links(session, update_tags))
     except IntegrityError:
         raise Conflict("contacts changed while importing (another import?); run it again") from None
-    return len(inserts), len(updates)
+    return [row["id"] for row in inserts], len(updates)
 
 
 def _existing(session: Session, drafts: list[Draft]) -> list[dict[str, Any]]:

@@ -41,7 +41,7 @@ def propagate(
                 record,
                 settings,
                 actor=actor,
-                exclude_enrollment=ref.id,
+                source=ref,
                 depth=ref.depth,
             )
     for ref, name in consequences.enroll:

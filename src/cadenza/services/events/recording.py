@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence as Seq
 from datetime import datetime
 from typing import Any
 
@@ -13,7 +14,7 @@ from cadenza.core.contact import FLAG_EVENTS
 from cadenza.core.decisions import HistoryEntry
 from cadenza.core.events import CONTACT_EVENTS, EventRecord
 from cadenza.services import history
-from cadenza.services.enrollments.applying import Applier, ref_of, state_of
+from cadenza.services.enrollments.applying import Applier, Ref, ref_of, state_of
 from cadenza.services.events import changes as contact_changes
 from cadenza.services.events import triggers
 from cadenza.settings import Settings
@@ -49,6 +50,24 @@ def record_event(
     for record in records:
         record_contact_event(session, contact_id, record, settings, actor=actor)
     return records
+
+
+def contacts_created(
+    *,
+    session: Session,
+    contact_ids: Seq[int],
+    now: datetime,
+    settings: Settings,
+    actor: str = "system",
+) -> None:
+    """New contacts are announced: `contact_created` in history, and the triggers on it fire."""
+    entry = HistoryEntry("contact_created", now)
+    history.write(session, [history.row(history.Subject(cid), entry, actor) for cid in contact_ids])
+    if not contact_ids or not triggers.listening(session, "contact_created"):
+        return
+    record = EventRecord("contact_created", now)
+    for contact_id in contact_ids:
+        triggers.fire(session=session, contact_id=contact_id, event=record, settings=settings)
 
 
 def _apply_to_contact(
@@ -91,22 +110,40 @@ def record_contact_event(
     settings: Settings,
     *,
     actor: str = "system",
-    exclude_enrollment: int | None = None,
+    source: Ref | None = None,
     depth: int = 0,
 ) -> None:
-    """Write the event to history, then move the contact's enrollments and fire triggers."""
+    """Write the event to history, then move the contact's enrollments and fire triggers.
+
+    `source`: the enrollment whose step made the event (its own decision moved it already).
+    The event is written once for each running enrollment of the contact and its source, so
+    that it is found under each of their sequences; once on its own when there is none.
+    """
+    rows = _running(session, contact_id, source.id if source is not None else None)
+    subjects = [history.Subject(contact_id, e.sequence_id, e.id) for e, _name, _status in rows]
+    if source is not None:
+        subjects.insert(0, history.Subject(contact_id, source.sequence_id, source.id))
     # The event's data is whatever its sender said: it goes in as data, never as arguments.
     entry = HistoryEntry(record.type, record.time, record.step, None, dict(record.data))
-    history.write(session, [history.row(history.Subject(contact_id), entry, actor)])
-    _fan_out(session, contact_id, record, settings, exclude_enrollment)
+    history.write(
+        session,
+        [
+            history.row(subject, entry, actor)
+            for subject in subjects or [history.Subject(contact_id)]
+        ],
+    )
+    if rows:
+        _fan_out(session, contact_id, record, settings, rows)
     triggers.fire(
         session=session, contact_id=contact_id, event=record, settings=settings, depth=depth
     )
 
 
-def _fan_out(
-    session: Session, contact_id: int, record: EventRecord, settings: Settings, exclude: int | None
-) -> None:
+Running = list[tuple[Enrollment, str, str]]
+
+
+def _running(session: Session, contact_id: int, exclude: int | None) -> Running:
+    """The contact's live and paused enrollments (locked), with their sequence's name, status."""
     query = (
         select(Enrollment, Sequence.name, Sequence.status)
         .join(Sequence, Sequence.id == Enrollment.sequence_id)
@@ -119,9 +156,12 @@ def _fan_out(
     )
     if exclude is not None:
         query = query.where(Enrollment.id != exclude)
-    rows = session.execute(query).all()
-    if not rows:
-        return
+    return [(enrollment, name, status) for enrollment, name, status in session.execute(query)]
+
+
+def _fan_out(
+    session: Session, contact_id: int, record: EventRecord, settings: Settings, rows: Running
+) -> None:
     contact = load_views(session=session, contact_ids=[contact_id])[contact_id]
     applier = Applier(session, record.time)
     for enrollment, name, status in rows:

@@ -82,6 +82,15 @@ def fire(
                 )
 
 
+def listening(session: Session, event: str) -> bool:
+    """Whether any active sequence has a trigger on this event."""
+    for _sequence_id, _name, version_id in _active_latest(session):
+        definition = definition_for(session=session, version_id=version_id)
+        if any(trigger.on == event for trigger in definition.enrollment.triggers):
+            return True
+    return False
+
+
 def _active_latest(session: Session) -> list[tuple[int, str, int]]:
     latest = (
         select(SequenceVersion.sequence_id, func.max(SequenceVersion.number).label("number"))

@@ -112,7 +112,7 @@ def save_lead(
     if contact is None:
         data: dict[str, Any] = {**draft.values, "fields": draft.fields}
         created = contacts.create_contact(
-            session=session, data=data, now=now, default_region=settings.default_region
+            session=session, data=data, now=now, settings=settings, actor=ACTOR
         )
         return created.id, True
     # As an import would: what the form says wins, custom fields merge, a known zone stays.
