@@ -55,7 +55,7 @@ def load_demo(
             actor="demo",
         )
         report.lines.append(
-            f"contacts: {imported.imported} new, {imported.updated} updated from {contacts.name}"
+            f"contacts: {imported.imported} new, {imported.updated} known from {contacts.name}"
         )
     with writing(sessions) as session:
         _enroll_by_trigger_tags(session, names, now, settings, report)
@@ -78,9 +78,14 @@ def _people(
                 default_region=settings.default_region,
             )
             report.lines.append(f"user {person['email']}")
+    before = {
+        group.name: [user.email for user in users.group_members(session=session, group_id=group.id)]
+        for group in users.list_groups(session=session)
+    }
     for group in data.get("groups", []):
         users.add_group(session=session, name=group["name"], member_emails=group["members"])
-        report.lines.append(f"group {group['name']}: {', '.join(group['members'])}")
+        if before.get(group["name"]) != group["members"]:
+            report.lines.append(f"group {group['name']}: {', '.join(group['members'])}")
 
 
 def _sequences(session: Session, files: list[Path], now: datetime, report: DemoReport) -> list[str]:
@@ -103,13 +108,21 @@ def _sequences(session: Session, files: list[Path], now: datetime, report: DemoR
 def _enroll_by_trigger_tags(
     session: Session, names: list[str], now: datetime, settings: Settings, report: DemoReport
 ) -> None:
-    """Contacts already carrying a sequence's trigger tag are enrolled, as if just tagged."""
+    """Contacts carrying a sequence's trigger tag are enrolled, as if just tagged.
+
+    Only contacts never enrolled in it: loading the demo again (every `make run`) must not
+    put a contact who finished a sequence back into it.
+    """
     for name in names:
         _version, definition = sequences.latest_definition(session=session, name=name)
         for trigger in definition.enrollment.triggers:
             if trigger.on != "tag_added" or trigger.action != "enroll" or not trigger.tag:
                 continue
-            ids = enrollments.audience(session=session, tag=trigger.tag, now=now)
+            tagged = enrollments.audience(session=session, tag=trigger.tag, now=now)
+            before = enrollments.ever_enrolled(session=session, sequence=name)
+            ids = [contact_id for contact_id in tagged if contact_id not in before]
+            if not ids:
+                continue
             result = enrollments.enroll(
                 session=session,
                 sequence=name,
@@ -118,7 +131,7 @@ def _enroll_by_trigger_tags(
                 settings=settings,
                 actor="demo",
             )
+            refused = f" ({len(result.refused)} refused)" if result.refused else ""
             report.lines.append(
-                f"{name}: enrolled {len(result.enrolled)} tagged "
-                f"{trigger.tag} ({len(result.refused)} already in it or refused)"
+                f"{name}: enrolled {len(result.enrolled)} tagged {trigger.tag}{refused}"
             )

@@ -113,6 +113,13 @@ def exit_contact(
     return len(exited)
 
 
+def ever_enrolled(*, session: Session, sequence: str) -> set[int]:
+    """The contacts with an enrollment of any status in the sequence."""
+    seq = sequence_by_name(session, sequence)
+    query = select(Enrollment.contact_id).where(Enrollment.sequence_id == seq.id).distinct()
+    return set(session.scalars(query))
+
+
 def count_live(session: Session, sequence_id: int) -> int:
     return session.execute(
         select(func.count())

@@ -79,6 +79,8 @@ def add_group(*, session: Session, name: str, member_emails: list[str]) -> Group
         group = Group(name=name, rr_cursor=-1)
         session.add(group)
         session.flush()
+    elif [u.email for u in group_members(session=session, group_id=group.id)] == emails:
+        return group  # already exactly so: nothing changes, the round robin's turn stays
     session.execute(delete(GroupMember).where(GroupMember.group_id == group.id))
     rows = [
         {"group_id": group.id, "user_id": users[email].id, "position": position}
