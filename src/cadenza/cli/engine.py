@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import signal
+from collections.abc import Mapping, Sequence
 import threading
 from typing import Any
 
@@ -230,7 +231,7 @@ def history(
     _show(rows, as_json, ("time", "type", "sequence", "contact_id", "step", "reason"))
 
 
-def _show(rows: list[dict[str, Any]], as_json: bool, columns: tuple[str, ...]) -> None:
+def _show(rows: Sequence[Mapping[str, Any]], as_json: bool, columns: tuple[str, ...]) -> None:
     if as_json:
         print_json(rows)
         return

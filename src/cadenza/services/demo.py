@@ -10,8 +10,7 @@ from typing import Any
 import yaml
 from sqlalchemy.orm import Session, sessionmaker
 
-from cadenza.core.lint import lint_file
-from cadenza.errors import DefinitionError, ValidationFailed
+from cadenza.errors import ValidationFailed
 from cadenza.services import enrollments, sequences, users
 from cadenza.services.contacts.importing import import_csv
 from cadenza.settings import Settings
@@ -89,20 +88,11 @@ def _people(
 
 
 def _sequences(session: Session, files: list[Path], now: datetime, report: DemoReport) -> list[str]:
-    names = []
-    for path in files:
-        if path.name == "users.yaml":
-            continue
-        definition, problems = lint_file(path)
-        if problems or definition is None:
-            raise DefinitionError(problems)
-        result = sequences.apply_definition(
-            session=session, definition=definition, source=path.read_text(encoding="utf-8"), now=now
-        )
-        verb = "created" if result.created else "updated" if result.changed else "unchanged"
-        report.lines.append(f"sequence {result.name}: {verb} v{result.version}")
-        names.append(result.name)
-    return names
+    paths = [path for path in files if path.name != "users.yaml"]
+    results = sequences.apply_sources(session=session, sources=sequences.lint_files(paths), now=now)
+    for result in results:
+        report.lines.append(f"sequence {result.name}: {result.verb} v{result.version}")
+    return [result.name for result in results]
 
 
 def _enroll_by_trigger_tags(

@@ -8,8 +8,10 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from typing_extensions import TypedDict
 
 from cadenza.core.decisions import HistoryEntry
+from cadenza.services.times import IsoTime
 from cadenza.store import bulk
 from cadenza.store.models import Event, Sequence
 
@@ -58,6 +60,20 @@ def record(
     write(session, [row(subject, HistoryEntry(type_, time, step, reason, data), actor)])
 
 
+class HistoryRow(TypedDict):
+    """An event in a listing (its time as ISO 8601 with offset)."""
+
+    time: IsoTime
+    type: str
+    sequence: str | None
+    contact_id: int | None
+    enrollment_id: int | None
+    step: str | None
+    actor: str
+    reason: str | None
+    data: dict[str, Any]
+
+
 def list_history(
     *,
     session: Session,
@@ -66,7 +82,7 @@ def list_history(
     types: list[str] | None = None,
     since: datetime | None = None,
     limit: int = 1000,
-) -> list[dict[str, Any]]:
+) -> list[HistoryRow]:
     """History rows, newest last, filtered as asked."""
     query = select(Event, Sequence.name).outerjoin(Sequence, Sequence.id == Event.sequence_id)
     if sequence is not None:
@@ -78,7 +94,7 @@ def list_history(
     if since is not None:
         query = query.where(Event.time >= since)
     query = query.order_by(Event.time.desc(), Event.id.desc()).limit(limit)
-    rows = [
+    rows: list[HistoryRow] = [
         {
             "time": event.time.isoformat(),
             "type": event.type,

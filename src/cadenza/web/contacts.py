@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -10,7 +10,7 @@ from fastapi import Form, Request
 from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
-from cadenza.core.contact_fields import FLAGS
+from cadenza.core import reach
 from cadenza.errors import NotFound
 from cadenza.services import contacts, enrollments, history, outbox
 from cadenza.web.actions import ACTOR, Change, perform
@@ -61,12 +61,12 @@ def contact_page(request: Request, contact_id: int) -> Response:
 
 
 def _contact_context(session: Session, contact_id: int) -> dict[str, Any]:
-    contact = contacts.contact_row(session=session, contact_id=contact_id)
+    contact: Mapping[str, Any] = contacts.contact_row(session=session, contact_id=contact_id)
     name = f"{contact['first_name']} {contact['last_name']}".strip()
     return {
         "contact": contact,
         "name": name or contact["email"] or contact["phone"] or f"Contact {contact_id}",
-        "flags": [flag for flag in FLAGS if contact[flag]],
+        "flags": [flag for flag in reach.FLAGS if contact[flag]],
         "enrollments": enrollments.list_enrollments(session=session, contact_id=contact_id),
         "messages": outbox.list_messages(session=session, contact_id=contact_id)[::-1],
         "events": history.list_history(session=session, contact_id=contact_id, limit=300)[::-1],

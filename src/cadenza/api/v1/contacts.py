@@ -22,29 +22,10 @@ from cadenza.api.deps import (
 from cadenza.api.v1.schemas import CONFLICT, MAX_ID, MISSING, Instant, Model, PathId
 from cadenza.errors import ValidationFailed
 from cadenza.services import contacts as service
-from cadenza.services.contacts import ImportReport, import_csv
+from cadenza.services.contacts import ContactRow, ImportReport, import_csv
 from cadenza.services.events import record_event
 
 router = APIRouter(prefix="/contacts", tags=["contacts"])
-
-
-class ContactRow(BaseModel):
-    id: int
-    first_name: str
-    last_name: str
-    email: str | None
-    phone: str | None
-    timezone: str | None
-    company: str | None
-    owner: str | None = Field(description="The owner's email")
-    lead_source: str | None
-    disposition: str | None
-    tags: list[str]
-    fields: dict[str, Any]
-    dnc: bool
-    sms_opted_out: bool
-    email_unsubscribed: bool
-    email_bounced: bool
 
 
 class NewContact(Model):
@@ -117,7 +98,7 @@ def list_contacts(
     rows = service.list_contacts(
         session=session, tag=tag, search=search, limit=limit, offset=offset
     )
-    return [ContactRow.model_validate(row) for row in rows]
+    return rows
 
 
 @router.post("", status_code=201, responses=CONFLICT)
@@ -136,7 +117,7 @@ def create_contact(
         settings=settings,
         actor=caller.actor,
     )
-    return ContactRow.model_validate(service.contact_row(session=session, contact_id=contact.id))
+    return service.contact_row(session=session, contact_id=contact.id)
 
 
 @router.post("/import")
@@ -171,7 +152,7 @@ def import_contacts(
 @router.get("/{contact_id}", responses=MISSING)
 def show_contact(contact_id: PathId, session: SessionDep) -> ContactRow:
     """One contact."""
-    return ContactRow.model_validate(service.contact_row(session=session, contact_id=contact_id))
+    return service.contact_row(session=session, contact_id=contact_id)
 
 
 @router.post("/{contact_id}/events", responses=MISSING)

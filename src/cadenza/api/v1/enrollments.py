@@ -11,9 +11,10 @@ from pydantic import BaseModel, Field, model_validator
 from sqlalchemy.orm import Session
 
 from cadenza.api.deps import ApiKeyDep, ClockDep, SessionDep, SettingsDep, WriteSessionDep
-from cadenza.api.v1.schemas import CONFLICT, MISSING, Id, Instant, Model, PathId
+from cadenza.api.v1.schemas import CONFLICT, MISSING, Id, Model, PathId
 from cadenza.core.definition import Condition
 from cadenza.services import enrollments as service
+from cadenza.services.enrollments import EnrollmentRow
 from cadenza.settings import Settings
 from cadenza.store.models import Enrollment
 
@@ -46,18 +47,6 @@ class EnrollReport(BaseModel):
     refused: list[Refusal]
 
 
-class EnrollmentRow(BaseModel):
-    id: int
-    sequence: str
-    contact_id: int
-    status: str
-    step: str | None
-    due_at: Instant | None
-    outcome: str | None
-    exit_reason: str | None
-    enrolled_at: Instant
-
-
 def _operations(settings: Settings) -> dict[str, Callable[..., Enrollment]]:
     return {
         "pause": service.pause_enrollment,
@@ -70,7 +59,7 @@ def _operations(settings: Settings) -> dict[str, Callable[..., Enrollment]]:
 
 def _row(session: Session, enrollment: Enrollment) -> EnrollmentRow:
     rows = service.list_enrollments(session=session, contact_id=enrollment.contact_id)
-    return EnrollmentRow.model_validate(next(r for r in rows if r["id"] == enrollment.id))
+    return next(r for r in rows if r["id"] == enrollment.id)
 
 
 @router.post("", responses=MISSING | CONFLICT)
@@ -82,15 +71,13 @@ def enroll(
     caller: ApiKeyDep,
 ) -> EnrollReport:
     """Enroll contacts by id, tag or condition; each refusal comes with its reason."""
-    now = clock.now()
-    ids = list(body.contact_ids)
-    if body.tag is not None or body.where is not None:
-        ids += service.audience(session=session, tag=body.tag, where=body.where, now=now)
-    report = service.enroll(
+    report = service.enroll_audience(
         session=session,
         sequence=body.sequence,
-        contact_ids=ids,
-        now=now,
+        contact_ids=body.contact_ids,
+        tag=body.tag,
+        where=body.where,
+        now=clock.now(),
         settings=settings,
         initiator_id=caller.user_id,
         actor=caller.actor,
@@ -105,7 +92,7 @@ def list_all(
 ) -> list[EnrollmentRow]:
     """Enrollments with their status, step and next due time."""
     rows = service.list_enrollments(session=session, sequence=sequence, status=status)
-    return [EnrollmentRow.model_validate(row) for row in rows]
+    return rows
 
 
 @router.post("/{enrollment_id}/{action}", responses=MISSING | CONFLICT)

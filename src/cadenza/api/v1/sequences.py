@@ -18,9 +18,7 @@ from cadenza.api.v1.errors import (
     UnsupportedMediaType,
 )
 from cadenza.api.v1.schemas import CONFLICT, MISSING, Instant, Model
-from cadenza.core.definition import Definition
-from cadenza.core.lint import lint_text
-from cadenza.errors import ValidationFailed
+from cadenza.errors import DefinitionError, ValidationFailed
 from cadenza.services import sequences as service
 
 router = APIRouter(prefix="/sequences", tags=["sequences"])
@@ -124,15 +122,14 @@ def _unwrapped(body: bytes) -> str:
         raise RequestValidationError(exc.errors(include_url=False)) from None
 
 
-def _linted(text: Annotated[str, Depends(_definition_text)]) -> tuple[Definition, str]:
+def _linted(text: Annotated[str, Depends(_definition_text)]) -> service.Source:
     # A dependency, so that lint runs before the write transaction takes its lock.
     try:
-        definition, problems = lint_text(text, SOURCE, read_files=False)
+        return service.lint_source(text, SOURCE)
     except RecursionError:
         raise ValidationFailed("the definition is nested too deeply to read") from None
-    if problems or definition is None:
-        raise InvalidDefinition(problems)
-    return definition, text
+    except DefinitionError as exc:
+        raise InvalidDefinition(exc.problems) from None
 
 
 _BODY = {
@@ -163,17 +160,14 @@ def show_sequence(name: str, session: SessionDep) -> SequenceDetail:
     openapi_extra={"requestBody": _BODY},
 )
 def apply_definition(
-    linted: Annotated[tuple[Definition, str], Depends(_linted)],
+    linted: Annotated[service.Source, Depends(_linted)],
     session: WriteSessionDep,
     clock: ClockDep,
     response: Response,
 ) -> Applied:
     """Lint and store a definition: 201 created, 200 updated (a new version) or unchanged."""
-    definition, text = linted
     try:
-        result = service.apply_definition(
-            session=session, definition=definition, source=text, now=clock.now()
-        )
+        [result] = service.apply_sources(session=session, sources=[linted], now=clock.now())
     except service.UnknownReferences as exc:
         raise Refused(str(exc), exc.missing) from None
     if result.created:

@@ -7,28 +7,9 @@ from pydantic import BaseModel, Field
 
 from cadenza.api.deps import ApiKeyDep, ClockDep, SessionDep, SettingsDep, WriteSessionDep
 from cadenza.api.v1.schemas import CONFLICT, MISSING, Instant, Model, PathId
-from cadenza.services.tasks import complete_task, list_tasks
+from cadenza.services.tasks import TaskRow, complete_task, list_tasks
 
 router = APIRouter(prefix="/tasks", tags=["tasks"])
-
-
-class TaskRow(BaseModel):
-    id: int
-    enrollment_id: int | None
-    sequence: str | None
-    contact_id: int
-    step: str | None
-    kind: str
-    title: str
-    assignee: str | None = Field(description="The assignee's email")
-    status: str
-    outcome: str | None
-    priority: str
-    reminder: bool
-    error: str | None
-    subject: str | None
-    body: str | None
-    due_at: Instant | None
 
 
 class Completion(Model):
@@ -52,7 +33,7 @@ def list_all(
 ) -> list[TaskRow]:
     """Tasks, soonest due first."""
     rows = list_tasks(session=session, assignee=assignee, status=status)
-    return [TaskRow.model_validate(row) for row in rows]
+    return rows
 
 
 @router.post("/{task_id}/complete", responses=MISSING | CONFLICT)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from cadenza.services.contacts.importing import ImportReport as ImportReport
 from cadenza.services.contacts.importing import Rejection as Rejection
 from cadenza.services.contacts.importing import import_csv as import_csv
+from cadenza.services.contacts.records import ContactRow as ContactRow
 from cadenza.services.contacts.records import contact_names as contact_names
 from cadenza.services.contacts.records import contact_row as contact_row
 from cadenza.services.contacts.records import create_contact as create_contact

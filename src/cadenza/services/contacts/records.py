@@ -6,10 +6,12 @@ import re
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
+from pydantic import Field
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
+from typing_extensions import TypedDict
 
 from cadenza.core.contact import ContactView
 from cadenza.core.contact_fields import TAG_LIMIT, Draft, clean
@@ -20,6 +22,27 @@ from cadenza.store.bulk import chunks
 from cadenza.store.models import Contact, ContactTag, User
 
 
+class ContactRow(TypedDict):
+    """A contact in a listing: the shape `simulate --contact` and ContactView accept."""
+
+    id: int
+    first_name: str
+    last_name: str
+    email: str | None
+    phone: str | None
+    timezone: str | None
+    company: str | None
+    owner: Annotated[str | None, Field(description="The owner's email")]
+    lead_source: str | None
+    disposition: str | None
+    tags: list[str]
+    fields: dict[str, Any]
+    dnc: bool
+    sms_opted_out: bool
+    email_unsubscribed: bool
+    email_bounced: bool
+
+
 def get_contact(*, session: Session, contact_id: int) -> Contact:
     """The contact with this id, or NotFound."""
     contact = session.get(Contact, contact_id)
@@ -28,7 +51,7 @@ def get_contact(*, session: Session, contact_id: int) -> Contact:
     return contact
 
 
-def contact_row(*, session: Session, contact_id: int) -> dict[str, Any]:
+def contact_row(*, session: Session, contact_id: int) -> ContactRow:
     """One contact as a listing row (the shape ContactView and `simulate --contact` accept)."""
     return _rows(session, [get_contact(session=session, contact_id=contact_id)])[0]
 
@@ -45,7 +68,7 @@ def list_contacts(
     search: str | None = None,
     limit: int | None = None,
     offset: int = 0,
-) -> list[dict[str, Any]]:
+) -> list[ContactRow]:
     """Contacts in id order as listing rows, optionally with a tag or matching a search."""
     query = select(Contact).order_by(Contact.id).offset(offset).limit(limit)
     if tag is not None:
@@ -65,7 +88,7 @@ def list_contacts(
     return _rows(session, list(session.scalars(query)))
 
 
-def _rows(session: Session, contacts: Sequence[Contact]) -> list[dict[str, Any]]:
+def _rows(session: Session, contacts: Sequence[Contact]) -> list[ContactRow]:
     ids = [contact.id for contact in contacts]
     owner_ids = {contact.owner_id for contact in contacts if contact.owner_id is not None}
     query_owners = select(User.id, User.email).where(User.id.in_(owner_ids))

@@ -8,8 +8,10 @@ from cadenza.services.enrollments.enrolling import ENROLLABLE as ENROLLABLE
 from cadenza.services.enrollments.enrolling import audience as audience
 from cadenza.services.enrollments.enrolling import count_live as count_live
 from cadenza.services.enrollments.enrolling import enroll as enroll
+from cadenza.services.enrollments.enrolling import enroll_audience as enroll_audience
 from cadenza.services.enrollments.enrolling import ever_enrolled as ever_enrolled
 from cadenza.services.enrollments.enrolling import exit_contact as exit_contact
+from cadenza.services.enrollments.listing import EnrollmentRow as EnrollmentRow
 from cadenza.services.enrollments.listing import enrollment_counts as enrollment_counts
 from cadenza.services.enrollments.listing import list_enrollments as list_enrollments
 from cadenza.services.enrollments.operations import locked_enrollment as locked_enrollment

@@ -72,6 +72,33 @@ def enroll(
     return report
 
 
+def enroll_audience(
+    *,
+    session: Session,
+    sequence: str,
+    contact_ids: Iterable[int] = (),
+    tag: str | None = None,
+    where: Condition | None = None,
+    now: datetime,
+    settings: Settings,
+    initiator_id: int | None = None,
+    actor: str = "system",
+) -> EnrollReport:
+    """Enroll the contacts named, everyone with `tag` and everyone matching `where` (once each)."""
+    ids = list(contact_ids)
+    if tag is not None or where is not None:
+        ids += audience(session=session, tag=tag, where=where, now=now)
+    return enroll(
+        session=session,
+        sequence=sequence,
+        contact_ids=ids,
+        now=now,
+        settings=settings,
+        initiator_id=initiator_id,
+        actor=actor,
+    )
+
+
 def audience(
     *, session: Session, tag: str | None = None, where: Condition | None = None, now: datetime
 ) -> list[int]:

@@ -1,13 +1,31 @@
-"""Rows for the listing commands and API (enrollments and outbox messages)."""
+"""Enrollments as every surface lists them: one typed row shared by the CLI, API and UI."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated
 
+from pydantic import Field
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
+from typing_extensions import TypedDict
 
+from cadenza.services.times import IsoTime
 from cadenza.store.models import Enrollment, Sequence, SequenceVersion
+
+
+class EnrollmentRow(TypedDict):
+    """An enrollment in a listing (times as ISO 8601 with offset)."""
+
+    id: int
+    sequence: str
+    contact_id: int
+    status: str
+    step: str | None
+    due_at: IsoTime | None
+    outcome: str | None
+    exit_reason: str | None
+    enrolled_at: IsoTime
+    version: Annotated[int, Field(description="The version the enrollment runs on")]
 
 
 def list_enrollments(
@@ -17,7 +35,7 @@ def list_enrollments(
     status: str | None = None,
     contact_id: int | None = None,
     limit: int = 1000,
-) -> list[dict[str, Any]]:
+) -> list[EnrollmentRow]:
     """Enrollments as rows: id, sequence, contact_id, status, step, due_at, outcome, exit_reason."""
     query = (
         select(Enrollment, Sequence.name, SequenceVersion.number)

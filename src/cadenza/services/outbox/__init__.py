@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from cadenza.services.outbox.last_check import last_moment_check as last_moment_check
+from cadenza.services.outbox.listing import MessageRow as MessageRow
 from cadenza.services.outbox.listing import list_messages as list_messages
 from cadenza.services.outbox.meta import MessageMeta as MessageMeta
 from cadenza.services.outbox.rendering import RenderError as RenderError

@@ -2,12 +2,37 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated
 
+from pydantic import Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from typing_extensions import TypedDict
 
+from cadenza.services.times import IsoTime
 from cadenza.store.models import Message
+
+MessageRow = TypedDict(  # functional: one of its keys is `from`
+    "MessageRow",
+    {
+        "id": int,
+        "key": Annotated[str, Field(description="Idempotency key enrollment:step:visit")],
+        "channel": str,
+        "to": str,
+        "from": str | None,
+        "status": str,
+        "step": str | None,
+        "contact_id": int | None,
+        "enrollment_id": int | None,
+        "subject": str | None,
+        "body": str,
+        "attempts": int,
+        "error": str | None,
+        "provider_id": str | None,
+        "created_at": IsoTime,
+        "sent_at": IsoTime | None,
+    },
+)
 
 
 def list_messages(
@@ -18,7 +43,7 @@ def list_messages(
     contact_id: int | None = None,
     limit: int = 1000,
     newest_first: bool = False,
-) -> list[dict[str, Any]]:
+) -> list[MessageRow]:
     """Outbox rows: id, key, channel, to, status, step, contact_id (and what was sent)."""
     query = select(Message)
     if status is not None:

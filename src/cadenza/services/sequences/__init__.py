@@ -4,10 +4,14 @@ their lifecycle (activate, pause, resume, end, archive, clone, delete, migrate).
 from __future__ import annotations
 
 from cadenza.services.sequences.applying import ApplyResult as ApplyResult
+from cadenza.services.sequences.applying import Source as Source
 from cadenza.services.sequences.applying import UnknownReferences as UnknownReferences
 from cadenza.services.sequences.applying import apply_definition as apply_definition
+from cadenza.services.sequences.applying import apply_sources as apply_sources
 from cadenza.services.sequences.applying import canonical as canonical
 from cadenza.services.sequences.applying import digest as digest
+from cadenza.services.sequences.applying import lint_files as lint_files
+from cadenza.services.sequences.applying import lint_source as lint_source
 from cadenza.services.sequences.applying import references as references
 from cadenza.services.sequences.lifecycle import activate as activate
 from cadenza.services.sequences.lifecycle import archive as archive

@@ -1,22 +1,88 @@
-"""Sequences and their immutable versions: apply a definition, list and show sequences."""
+"""Sequences as code: lint definitions, then store each as its sequence's next version.
+
+`lint_files` and `lint_source` are the first half of "lint then apply" (no database: the
+API lints before its write transaction takes a lock), `apply_sources` the second; every
+adapter goes through both, so a definition is refused the same way from a file, the API
+or the demo.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from cadenza.core.definition import Definition, ManualStepBase, NotifyStep, SetOwnerStep
-from cadenza.errors import NotFound
-from cadenza.store.models import Group, Sequence, SequenceVersion, User
+from cadenza.core.lint import lint_file, lint_text
+from cadenza.errors import DefinitionError, NotFound, Problem
+from cadenza.store.models import Group, SequenceVersion, User
+from cadenza.store.models import Sequence as SequenceRow
 
-# Enrollments that count as "in" a sequence on listings.
-ENROLLED_STATUSES = ("active", "waiting", "paused")
+
+@dataclass(frozen=True)
+class Source:
+    """A linted definition: where it came from, its text, and what it defines."""
+
+    name: str
+    text: str
+    definition: Definition
+
+
+def lint_files(paths: Sequence[str | Path]) -> list[Source]:
+    """Every file linted; DefinitionError with all their problems when any has one."""
+    sources: list[Source] = []
+    problems: list[Problem] = []
+    for path in paths:
+        try:
+            definition, found = lint_file(path)
+        except NotFound as exc:
+            problems.append(Problem(str(path), 1, 1, str(exc).removeprefix(f"{path}: ")))
+            continue
+        problems += found
+        if definition is not None and not found:
+            text = Path(path).read_text(encoding="utf-8")
+            sources.append(Source(str(path), text, definition))
+    if problems:
+        raise DefinitionError(problems)
+    return sources
+
+
+def lint_source(text: str, name: str) -> Source:
+    """A definition sent as text (no template file is read); DefinitionError on problems."""
+    definition, problems = lint_text(text, name, read_files=False)
+    if problems or definition is None:
+        raise DefinitionError(problems)
+    return Source(name, text, definition)
+
+
+def apply_sources(
+    *, session: Session, sources: Sequence[Source], now: datetime
+) -> list[ApplyResult]:
+    """Apply linted definitions, all or none: every unknown user or group of every one is named."""
+    results: list[ApplyResult] = []
+    refused: list[UnknownReferences] = []
+    for source in sources:
+        try:
+            results.append(
+                apply_definition(
+                    session=session, definition=source.definition, source=source.text, now=now
+                )
+            )
+        except UnknownReferences as exc:
+            refused.append(exc)
+    if len(refused) == 1:
+        raise refused[0]
+    if refused:
+        missing = [item for exc in refused for item in exc.missing]
+        raise UnknownReferences("; ".join(str(exc) for exc in refused), missing, whole=True)
+    return results
 
 
 @dataclass(frozen=True)
@@ -34,9 +100,9 @@ class ApplyResult:
 class UnknownReferences(NotFound):
     """A definition names users or groups that do not exist; nothing was written."""
 
-    def __init__(self, name: str, missing: list[str]) -> None:
+    def __init__(self, name: str, missing: list[str], *, whole: bool = False) -> None:
         self.missing = missing
-        super().__init__(f"sequence {name!r} refused: " + "; ".join(missing))
+        super().__init__(name if whole else f"sequence {name!r} refused: " + "; ".join(missing))
 
 
 def canonical(definition: Definition) -> dict[str, Any]:
@@ -61,10 +127,12 @@ def apply_definition(
     owner_id = _check_references(session=session, definition=definition)
     stored = canonical(definition)
     fingerprint = digest(stored)
-    sequence = session.scalar(select(Sequence).where(Sequence.name == definition.name))
+    sequence = session.scalar(select(SequenceRow).where(SequenceRow.name == definition.name))
     created = sequence is None
     if sequence is None:
-        sequence = Sequence(name=definition.name, status="active", created_at=now, updated_at=now)
+        sequence = SequenceRow(
+            name=definition.name, status="active", created_at=now, updated_at=now
+        )
         session.add(sequence)
         session.flush()
     latest = _latest(session=session, sequence_id=sequence.id)

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import Annotated
 
+from pydantic import Field
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
+from typing_extensions import TypedDict
 
 from cadenza.core.definition import (
     ManualStepBase,
@@ -14,6 +16,7 @@ from cadenza.core.definition import (
 )
 from cadenza.errors import NotFound
 from cadenza.services.enrollments.task_rows import OPEN
+from cadenza.services.times import IsoTime
 from cadenza.store.bulk import chunks
 from cadenza.store.catalog import definition_for
 from cadenza.store.models import Enrollment, Sequence, Task, User
@@ -26,13 +29,34 @@ def get_task(*, session: Session, task_id: int) -> Task:
     return task
 
 
+class TaskRow(TypedDict):
+    """A task in a listing (times as ISO 8601 with offset)."""
+
+    id: int
+    enrollment_id: int | None
+    sequence: str | None
+    contact_id: int
+    step: str | None
+    kind: str
+    title: str
+    assignee: Annotated[str | None, Field(description="The assignee's email")]
+    status: str
+    outcome: str | None
+    priority: str
+    reminder: bool
+    error: str | None
+    subject: str | None
+    body: str | None
+    due_at: IsoTime | None
+
+
 def list_tasks(
     *,
     session: Session,
     assignee: str | None = None,
     status: str | None = None,
     limit: int = 1000,
-) -> list[dict[str, Any]]:
+) -> list[TaskRow]:
     """Tasks as rows for listings (id, enrollment_id, step, kind, assignee, status...)."""
     query = (
         select(Task, User.email, Sequence.name)
