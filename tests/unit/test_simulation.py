@@ -94,3 +94,13 @@ def test_a_window_that_always_falls_in_quiet_hours_ends_instead_of_texting_at_ni
     assert _executed(timeline) == []
     assert timeline.rows[-1].kind == "exited"
     assert "no allowed time" in timeline.ending
+
+
+def test_a_template_that_fails_for_this_contact_is_an_error_task_in_the_dry_run_too() -> None:
+    # The body reads a custom field Ana does not have: production makes it an error task.
+    text = LEAD.replace('body: "<p>x</p>"', 'body: "<p>{{ contact.fields.budget }}</p>"')
+    timeline = _run(text, outcomes={"first_call": "no_answer"})
+    [error] = [r for r in timeline.rows if r.kind == "step_error"]
+    assert error.step == "follow_up"
+    assert "undefined variable contact.fields.budget" in error.detail
+    assert timeline.ending == "blocked at follow_up: a task in error needs a person"

@@ -6,11 +6,28 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from cadenza.core import calendar, machine
+from cadenza.core import calendar, machine, reach
 from cadenza.core.contact import ContactView, with_flags_of
-from cadenza.core.decisions import LIVE, CreateTask, Decision, EnrollmentState, HistoryEntry
-from cadenza.core.definition import Definition, ManualStepBase, Step
+from cadenza.core.decisions import (
+    LIVE,
+    CreateTask,
+    Decision,
+    EnrollmentState,
+    HistoryEntry,
+    StepFailed,
+)
+from cadenza.core.definition import (
+    Definition,
+    EmailStep,
+    ManualStepBase,
+    MmsStep,
+    NotifyStep,
+    SmsStep,
+    Step,
+    WebhookStep,
+)
 from cadenza.core.events import EventRecord
+from cadenza.core.templates import TemplateError, build_variables, render
 
 MAX_TRANSITIONS = 2000
 SHOWN = {
@@ -102,6 +119,54 @@ class _Recorder:
             return None
 
 
+class DryRenderer:
+    """The dry run's Renderer: what production would refuse to send, refused the same way.
+
+    It checks the sender a step needs and renders its templates for the contact (the owner's
+    `user.*` blank: a dry run knows no users), so that a template that fails or a missing
+    sender shows as the error task production would make.
+    """
+
+    def __init__(self, definition: Definition) -> None:
+        self.definition = definition
+
+    def render(
+        self, step: Step, contact: ContactView, visit: int, check: reach.SendCheck | None
+    ) -> None:
+        """Raise StepFailed where production could not write the step's message."""
+        senders = self.definition.senders
+        kind = reach.of(step.action).sender
+        own = getattr(step, "sender", None)
+        if kind == "email" and not (own or senders.email):
+            raise StepFailed("no email sender: set senders.email or the step's sender")
+        if kind == "sms" and not (own or senders.sms):
+            raise StepFailed("no SMS sender: set senders.sms or the step's sender")
+        variables = build_variables(
+            contact,
+            sender={"email": senders.email or "", "sms": senders.sms or ""},
+            sequence={"name": self.definition.name},
+        )
+        for what, text, html in _templates(step):
+            try:
+                render(text, variables, html=html)
+            except TemplateError as exc:
+                raise StepFailed(f"{what}: {exc}") from None
+
+
+def _templates(step: Step) -> list[tuple[str, str, bool]]:
+    """A step's templates: (what, text, rendered as HTML)."""
+    if isinstance(step, EmailStep):
+        return [("subject", step.subject, False), ("body", step.body, True)]
+    if isinstance(step, NotifyStep):
+        return [("subject", step.subject, False), ("body", step.body, step.via == "email")]
+    if isinstance(step, SmsStep | MmsStep):
+        return [("body", step.body, False)]
+    if isinstance(step, WebhookStep):
+        headers = [(f"header {name}", value, False) for name, value in step.headers.items()]
+        return [("url", step.url, False), *headers]
+    return []
+
+
 def default_outcome(step: ManualStepBase) -> str:
     """The outcome a dry run assumes when none is given: the first one that carries on."""
     routes = step.outcome_routes()
@@ -123,7 +188,9 @@ def simulate(
     recorder = _Recorder(definition, contact)
     upcoming = sorted(events, key=lambda e: e.time)
     seen: list[EventRecord] = []
-    sit = machine.Situation(definition, contact, now=start, quiet=quiet)
+    sit = machine.Situation(
+        definition, contact, now=start, quiet=quiet, renderer=DryRenderer(definition)
+    )
     decision = machine.enroll(sit)
     recorder.take(decision)
     state = decision.state
