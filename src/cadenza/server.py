@@ -10,10 +10,11 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.responses import JSONResponse
 
 from cadenza import __version__, api, web
 from cadenza.clock import Clock, SystemClock
-from cadenza.engine.embedded import EmbeddedEngine
+from cadenza.engine.embedded import RESTART_AFTER, EmbeddedEngine
 from cadenza.settings import Settings, get_settings
 from cadenza.store.db import make_engine, session_factory
 
@@ -23,13 +24,16 @@ def create_app(
     *,
     clock: Clock | None = None,
     embedded_worker: bool = False,
+    restart_after: float = RESTART_AFTER,
 ) -> FastAPI:
     """Build the application; everything it needs hangs off `app.state`."""
     settings = settings or get_settings()
     clock = clock or SystemClock()
     engine = make_engine(settings.database_url)
     sessions = session_factory(engine)
-    embedded = EmbeddedEngine(sessions, clock, settings, worker=embedded_worker)
+    embedded = EmbeddedEngine(
+        sessions, clock, settings, worker=embedded_worker, restart_after=restart_after
+    )
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -56,8 +60,17 @@ def create_app(
     api.mount(app)
     web.mount(app)
 
+    app.state.embedded = embedded
+
     @app.get("/healthz", include_in_schema=False)
-    def healthz() -> dict[str, str]:
-        return {"status": "ok", "version": __version__}
+    def healthz() -> JSONResponse:
+        """200 when the process and its embedded worker do their work; 503 with why, if not."""
+        body: dict[str, object] = {"status": "ok", "version": __version__}
+        if embedded.worker:
+            body["worker"] = embedded.health.as_json(SystemClock().now())
+        if not embedded.healthy():
+            body["status"] = "unhealthy"
+            return JSONResponse(body, status_code=503)
+        return JSONResponse(body)
 
     return app

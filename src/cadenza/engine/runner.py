@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -41,12 +42,22 @@ def run_until_stopped(
     stop: threading.Event,
     *,
     batch: int = DEFAULT_BATCH,
+    on_tick: Callable[[], object] | None = None,
 ) -> None:
-    """The long-running worker: advance and send until `stop` is set."""
+    """The long-running worker: advance and send until `stop` is set.
+
+    `on_tick`: called after each tick and its sending (a heartbeat for supervision).
+    """
     from cadenza.engine.dispatcher import Dispatcher
 
     dispatcher = Dispatcher(sessions, clock, settings)
+
+    def after_tick() -> None:
+        dispatcher.drain()
+        if on_tick is not None:
+            on_tick()
+
     try:
-        Worker(sessions, clock, settings, batch_size=batch).run(stop, after_tick=dispatcher.drain)
+        Worker(sessions, clock, settings, batch_size=batch).run(stop, after_tick=after_tick)
     finally:
         dispatcher.close()

@@ -90,6 +90,7 @@ class Worker:
     def _tick(self, now: datetime | None, *, behind: bool) -> int:
         """One batch; with `behind`, its writes may still be on their way when this returns."""
         now = now or self.clock.now()
+        failure: Exception | None = None
         for attempt in range(5):
             connection = self._take_turn()
             try:
@@ -100,8 +101,9 @@ class Worker:
                 # a lost connection (SQLAlchemy then invalidates it, and its next use
                 # reconnects): the transaction rolled back whole, so trying again is safe.
                 log.warning("batch rolled back, retrying", extra={"error": str(exc)[:200]})
+                failure = exc
                 time.sleep(0.05 * (attempt + 1))
-        raise RuntimeError("a batch failed five times in a row")
+        raise RuntimeError(f"a batch failed five times in a row: {failure}") from failure
 
     def _batch(
         self, connection: Connection | None, now: datetime, *, behind: bool, ahead: bool = True
