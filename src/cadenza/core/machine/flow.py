@@ -23,7 +23,12 @@ def enroll(sit: Situation, *, depth: int = 0) -> Decision:
     first = sit.definition.steps[0]
     state = EnrollmentState("active", first.key, None, sit.now, depth=depth)
     decision = Decision(state)
-    due_at, reasons = due(sit, state, first, previous=sit.now)
+    try:
+        due_at, reasons = due(sit, state, first, previous=sit.now)
+    except calendar.NoAllowedTime as exc:
+        decision.log("enrolled", sit.now, None, None, next=first.key)
+        leave(decision, sit.now, f"{first.key}: {exc}")
+        return decision
     state.due_at = due_at
     decision.log(
         "enrolled", sit.now, None, None, next=first.key, due_at=iso(due_at), reasons=reasons

@@ -250,7 +250,13 @@ def follow(sit: Situation, decision: Decision, from_key: str, route: Route) -> N
     else:
         target = sit.definition.step(route)
     state.status, state.step = "active", target.key
-    due_at, reasons = due(sit, state, target, previous=sit.now)
+    try:
+        due_at, reasons = due(sit, state, target, previous=sit.now)
+    except calendar.NoAllowedTime as exc:
+        # The step could never run (after the sequence's end, or no allowed time at all):
+        # the enrollment ends here with the reason, rather than waiting for nothing.
+        leave(decision, sit.now, f"{target.key}: {exc}")
+        return
     state.due_at = due_at
     decision.log(
         "scheduled",
@@ -265,27 +271,19 @@ def follow(sit: Situation, decision: Decision, from_key: str, route: Route) -> N
 def due(
     sit: Situation, state: EnrollmentState, step: Step, previous: datetime
 ) -> tuple[datetime, list[str]]:
-    """When the step comes due after `previous`, and the reasons it moved."""
-    try:
-        return calendar.due(
-            step.wait,
-            previous=previous,
-            enrolled_at=state.enrolled_at,
-            policy=sit.definition.schedule,
-            channel=reach.of(step.action).channel or "none",
-            contact_tz=sit.contact.timezone,
-            quiet=sit.quiet,
-        )
-    except calendar.PastEnd as exc:
-        # The step's time falls after the sequence's end: it never runs. The enrollment
-        # stays where it is until the end, and then exits with that reason.
-        end = sit.definition.schedule.end
-        assert end is not None
-        return max(end, previous), [f"{exc}: the enrollment exits then"]
-    except calendar.NoAllowedTime as exc:
-        # Nothing allowed ahead: the step comes due now, and executing it ends the
-        # enrollment with this reason (see execute_due_step).
-        return previous, [str(exc)]
+    """When the step comes due after `previous`, and the reasons it moved.
+
+    NoAllowedTime when it never can: the caller ends the enrollment with the reason.
+    """
+    return calendar.due(
+        step.wait,
+        previous=previous,
+        enrolled_at=state.enrolled_at,
+        policy=sit.definition.schedule,
+        channel=reach.of(step.action).channel or "none",
+        contact_tz=sit.contact.timezone,
+        quiet=sit.quiet,
+    )
 
 
 def next_allowed(sit: Situation, step: Step, instant: datetime) -> tuple[datetime, list[str]]:

@@ -2,7 +2,7 @@
 
 The question is `core.last_check.check_again`, asked with what the decision to send used
 (carried in the message) and the contact's flags as the database has them now. A message
-whose enrollment exited or was removed meanwhile does not go either.
+whose enrollment exited or was removed after it was written does not go either.
 """
 
 from __future__ import annotations
@@ -47,12 +47,12 @@ def last_moment_check(
             Contact.timezone,
         ).where(Contact.id.in_(contact_ids))
         contacts = {c.id: c for c in session.execute(query).all()}  # type: ignore[misc]
-    ended: dict[int, str | None] = {}
+    ended: dict[int, tuple[str | None, datetime]] = {}
     if enrollment_ids:
-        query_ended = select(Enrollment.id, Enrollment.exit_reason).where(
+        query_ended = select(Enrollment.id, Enrollment.exit_reason, Enrollment.updated_at).where(
             Enrollment.id.in_(enrollment_ids), Enrollment.status.in_(ENDED)
         )
-        ended = {row[0]: row[1] for row in session.execute(query_ended)}
+        ended = {row[0]: (row[1], row[2]) for row in session.execute(query_ended)}
     verdicts: dict[int, Verdict] = {}
     for row in rows:
         contact = contacts.get(row["contact_id"])
@@ -61,9 +61,11 @@ def last_moment_check(
             verdicts[row["id"]] = SEND
             continue
         verdict = check_again(check, contact, now)
-        if verdict.kind != "suppress" and row["enrollment_id"] in ended:
-            reason = ended[row["enrollment_id"]] or "removed"
-            verdict = Verdict("suppress", f"enrollment ended: {reason}")
+        end = ended.get(row["enrollment_id"])
+        # Ended after the message was written (a reply, a removal): it must not go. Ended by
+        # the very decision that wrote it (its next step could never run): it goes.
+        if verdict.kind != "suppress" and end is not None and end[1] > row["created_at"]:
+            verdict = Verdict("suppress", f"enrollment ended: {end[0] or 'removed'}")
         verdicts[row["id"]] = verdict
     return verdicts
 
