@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event, make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -34,6 +35,11 @@ def make_engine(url: str | None = None, *, synchronous: str | None = None) -> En
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
     if url.startswith("sqlite"):
+        database = make_url(url).database
+        if database and database != ":memory:":
+            # `cadenza init` with CADENZA_DATABASE_URL=sqlite:///var/cadenza.db on a fresh
+            # clone: the folder is made, as SQLite makes the file.
+            Path(database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, connect_args={"timeout": 30}, json_deserializer=orjson.loads)
         _configure_sqlite(engine, synchronous or settings.sqlite_synchronous)
         return engine
