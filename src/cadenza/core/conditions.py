@@ -240,5 +240,4 @@ def _show(value: Any) -> str:
 
 def describe_duration(duration: Duration) -> str:
     """`{days: 1, hours: 2}` -> "1 day 2 hours"."""
-    parts = [(duration.days, "day"), (duration.hours, "hour"), (duration.minutes, "minute")]
-    return " ".join(f"{n} {unit}{'' if n == 1 else 's'}" for n, unit in parts if n)
+    return duration.in_words()

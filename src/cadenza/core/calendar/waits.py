@@ -181,8 +181,7 @@ def _due_now(
 def describe_wait(wait: Wait) -> str:
     """A wait in words: "2 business days", "day 5 at 09:30", "1 day at 10:00", "immediately"."""
     if isinstance(wait, Duration):
-        parts = [(wait.days, "day"), (wait.hours, "hour"), (wait.minutes, "minute")]
-        return " ".join(_count(n, unit) for n, unit in parts if n)
+        return wait.in_words()
     if isinstance(wait, WaitBusinessDays):
         return _count(wait.business_days, "business day")
     if isinstance(wait, WaitDaysAt):

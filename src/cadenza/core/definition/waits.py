@@ -27,6 +27,11 @@ class Duration(Model):
     def total_minutes(self) -> int:
         return self.minutes + 60 * self.hours + 1440 * self.days
 
+    def in_words(self) -> str:
+        """`{days: 1, hours: 2}` -> "1 day 2 hours" (the one wording of a duration)."""
+        parts = [(self.days, "day"), (self.hours, "hour"), (self.minutes, "minute")]
+        return " ".join(f"{n} {unit}{'' if n == 1 else 's'}" for n, unit in parts if n)
+
 
 class WaitElapsed(Duration):
     """`{minutes|hours|days: N}`: elapsed time since the previous step."""
