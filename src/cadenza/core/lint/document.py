@@ -23,7 +23,7 @@ from cadenza.core import templates
 from cadenza.core.definition import Definition, Step
 from cadenza.core.lint.graph import graph_problems
 from cadenza.core.lint.model import display, model_problems
-from cadenza.core.lint.yamlmap import Mark, Path, SourceMap, YamlSyntaxError, load
+from cadenza.core.lint.yamlmap import Mark, Path, SourceMap, Unreadable, load
 from cadenza.errors import NotFound, Problem
 
 TEMPLATE_FILE = re.compile(r"^[^\s{}]+\.(html?|txt|md|j2)$", re.IGNORECASE)
@@ -51,9 +51,16 @@ def lint_text(
     With `read_files=False` (text from the network) a body naming a file is a problem.
     """
     try:
-        document = load(text)
-    except YamlSyntaxError as exc:
-        return None, [Problem(path, exc.mark.line, exc.mark.col, f"not valid YAML: {exc.message}")]
+        return _lint(text, path, read_files)
+    except Unreadable as exc:
+        return None, [Problem(path, exc.mark.line, exc.mark.col, exc.message)]
+    except RecursionError:
+        # Input is bounded where it is read; this is the net under what was missed.
+        return None, [Problem(path, 1, 1, "nested too deeply to check")]
+
+
+def _lint(text: str, path: str, read_files: bool) -> tuple[Definition | None, list[Problem]]:
+    document = load(text)
     problems = [
         Problem(
             path,

@@ -14,12 +14,41 @@ Path = tuple[PathKey, ...]
 _MERGE_TAG = "tag:yaml.org,2002:merge"
 
 
+# A definition is a few hundred values; aliases can make a short text expand exponentially.
+MAX_NODES = 50_000
+# Conditions nest a few levels; PyYAML composes recursively and would exhaust the stack.
+MAX_DEPTH = 64
+
+
+class Unreadable(Exception):
+    """The text cannot be read as a definition; `mark` is where, `message` says why."""
+
+    def __init__(self, mark: Mark, message: str) -> None:
+        super().__init__(message)
+        self.mark = mark
+        self.message = message
+
+
 class Loader(yaml.SafeLoader):
-    """A safe loader with YAML 1.2 booleans.
+    """A safe loader with YAML 1.2 booleans and a bound on nesting.
 
     YAML 1.1 reads `on`, `off`, `yes`, `no` as booleans, which would turn a trigger's
     `on: tag_added` into `{True: tag_added}`; only true/false are booleans here.
     """
+
+    depth = 0
+
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:
+        self.depth += 1
+        try:
+            if self.depth > MAX_DEPTH:
+                raise Unreadable(
+                    _mark(self.get_mark()),
+                    f"nested too deeply: more than {MAX_DEPTH} levels of lists and mappings",
+                )
+            return super().compose_node(parent, index)
+        finally:
+            self.depth -= 1
 
 
 Loader.yaml_implicit_resolvers = {
@@ -39,15 +68,6 @@ class Mark:
 
     line: int
     col: int
-
-
-class YamlSyntaxError(Exception):
-    """The text is not YAML; `mark` is where the parser gave up."""
-
-    def __init__(self, mark: Mark, message: str) -> None:
-        super().__init__(message)
-        self.mark = mark
-        self.message = message
 
 
 @dataclass(frozen=True)
@@ -106,36 +126,74 @@ class Document:
 
 
 def load(text: str) -> Document:
-    """Parse one YAML document; raise YamlSyntaxError with the parser's position."""
-    loader = Loader(text)
+    """Parse one YAML document; raise Unreadable, located, when it cannot be read."""
+    try:
+        loader = Loader(text)  # which refuses control characters at once
+    except yaml.reader.ReaderError as exc:
+        raise _unreadable_character(text, exc) from None
     source = SourceMap(text.splitlines())
     try:
         node = loader.get_single_node()
         if node is None:
             return Document(None, source, [])
         if _expanded_size(node, {}, set()) > MAX_NODES:
-            raise YamlSyntaxError(
+            raise Unreadable(
                 _mark(node.start_mark),
                 f"the document expands to more than {MAX_NODES:,} values "
                 "(aliases repeating aliases?): refused",
             )
         duplicates = _duplicates(node, (), frozenset())
-        data = loader.construct_document(node)
+        data = _construct(loader, node)
         _locate(loader, node, (), source, frozenset())
+    except yaml.reader.ReaderError as exc:
+        raise _unreadable_character(text, exc) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = Mark(mark.line + 1, mark.column + 1) if mark else Mark(1, 1)
-        message = " ".join(p for p in (exc.context, exc.problem) if p) or "not valid YAML"
-        raise YamlSyntaxError(where, message) from None
+        message = " ".join(p for p in (exc.context, exc.problem) if p) or "syntax error"
+        raise Unreadable(where, f"not valid YAML: {message}") from None
     except yaml.YAMLError as exc:
-        raise YamlSyntaxError(Mark(1, 1), str(exc)) from None
+        raise Unreadable(Mark(1, 1), f"not valid YAML: {exc}") from None
+    except RecursionError:
+        raise Unreadable(Mark(1, 1), "nested too deeply to read") from None
     finally:
         loader.dispose()
     return Document(data, source, duplicates)
 
 
-# A definition is a few hundred values; aliases can make a short text expand exponentially.
-MAX_NODES = 50_000
+def _unreadable_character(text: str, error: yaml.reader.ReaderError) -> Unreadable:
+    before = text[: error.position]
+    mark = Mark(before.count("\n") + 1, len(before) - (before.rfind("\n") + 1) + 1)
+    code = error.character if isinstance(error.character, int) else ord(str(error.character)[:1])
+    return Unreadable(
+        mark, f"not valid YAML: character #x{code:04x} is not allowed (a control character?)"
+    )
+
+
+def _construct(loader: Loader, node: yaml.Node) -> Any:
+    try:
+        return loader.construct_document(node)
+    except (ValueError, TypeError, OverflowError) as exc:
+        # A value its tag cannot read: 2026-13-45, !!int abc, a 5,000-digit number.
+        where = _mark(_unreadable_scalar(loader, node).start_mark)
+        raise Unreadable(where, f"not valid YAML: {exc}") from None
+
+
+def _unreadable_scalar(loader: Loader, root: yaml.Node) -> yaml.Node:
+    """The first scalar (in document order) that its tag's constructor refuses."""
+    todo = [root]
+    while todo:
+        node = todo.pop()
+        if isinstance(node, yaml.ScalarNode):
+            try:
+                loader.construct_object(node, deep=True)
+            except (ValueError, TypeError, OverflowError, yaml.YAMLError):
+                return node
+        elif isinstance(node, yaml.MappingNode):
+            todo.extend(child for pair in reversed(node.value) for child in reversed(pair))
+        elif isinstance(node, yaml.SequenceNode):
+            todo.extend(reversed(node.value))
+    return root
 
 
 def _expanded_size(node: yaml.Node, memo: dict[int, int], visiting: set[int]) -> int:
