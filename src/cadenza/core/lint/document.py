@@ -1,7 +1,8 @@
 """`cadenza lint`: every problem of a definition file, each at its line and column.
 
 Order of work: YAML (syntax, duplicate keys) -> the model (pydantic, mapped back to lines)
--> if the model parsed, template files, templates, and the step graph (`lint_graph`).
+-> template files, templates and step rules on every step that parsed, and the step graph
+(`graph_problems`) when every step parsed, else what is certain of it (`parts`).
 
 A `body` that is a single file name ending in .html, .htm, .txt, .md or .j2 names a template
 file, read relative to the definition's folder; the definition returned has it inlined,
@@ -10,24 +11,18 @@ which is what `apply` stores.
 
 from __future__ import annotations
 
-import difflib
-import re
-from collections.abc import Callable, Iterator
-from functools import partial
 from pathlib import Path as FilePath
-from typing import Any
 
 from pydantic import ValidationError
 
-from cadenza.core import templates
 from cadenza.core.definition import Definition, Step
 from cadenza.core.lint.graph import graph_problems
-from cadenza.core.lint.model import display, model_problems
-from cadenza.core.lint.yamlmap import Mark, Path, SourceMap, Unreadable, load
+from cadenza.core.lint.model import model_problems
+from cadenza.core.lint.parts import Parts, partial_graph_problems, parts
+from cadenza.core.lint.texts import TEMPLATE_FILE as TEMPLATE_FILE
+from cadenza.core.lint.texts import inline_template_files, named_files, template_problems
+from cadenza.core.lint.yamlmap import SourceMap, Unreadable, load
 from cadenza.errors import NotFound, Problem
-
-TEMPLATE_FILE = re.compile(r"^[^\s{}]+\.(html?|txt|md|j2)$", re.IGNORECASE)
-_TEXT_FIELDS = ("subject", "body", "title", "instructions", "url")
 
 
 def lint_file(path: str | FilePath) -> tuple[Definition | None, list[Problem]]:
@@ -75,115 +70,38 @@ def _lint(text: str, path: str, read_files: bool) -> tuple[Definition | None, li
             Problem(path, 1, 1, "a definition is a mapping with at least name and steps")
         )
         return None, _sorted(problems, path)
+    definition: Definition | None
     try:
         definition = Definition.model_validate(document.data)
+        found = Parts.of(definition)
     except ValidationError as exc:
+        definition = None
         problems += model_problems(exc, document.data, document.source, path)
-        return None, _sorted(problems, path)
+        found = parts(document.data)
+    steps, more = _checks(found, document.source, path, read_files)
+    if definition is not None and read_files:
+        definition = definition.model_copy(update={"steps": [steps[i] for i in sorted(steps)]})
+    return definition, _sorted(problems + more, path)
+
+
+def _checks(
+    found: Parts, source: SourceMap, path: str, read_files: bool
+) -> tuple[dict[int, Step], list[Problem]]:
+    """The steps (template files inlined) and the problems of templates, steps and graph."""
     if read_files:
-        definition, file_problems = _inline_template_files(definition, document.source, path)
-        problems += file_problems
+        steps, problems = inline_template_files(found.steps, source, path)
     else:
-        problems += _named_files(definition, document.source, path)
-    problems += _template_problems(definition, document.source, path)
-    problems += graph_problems(definition, document.source, path)
-    return definition, _sorted(problems, path)
+        steps, problems = dict(found.steps), named_files(found.steps, source, path)
+    problems += template_problems(steps, source, path)
+    if found.complete:
+        ordered = [steps[i] for i in sorted(steps)]
+        problems += graph_problems(ordered, found.exit_when, source, path)
+    else:
+        problems += partial_graph_problems(found, source, path)
+    return steps, problems
 
 
 def _sorted(problems: list[Problem], path: str) -> list[Problem]:
     # Problems in the definition first, then those inside the template files it names.
-    return sorted(problems, key=lambda p: (p.path != path, p.path, p.line, p.col, p.message))
-
-
-def _inline_template_files(
-    definition: Definition, source: SourceMap, path: str
-) -> tuple[Definition, list[Problem]]:
-    folder = FilePath(path).parent
-    steps: list[Step] = []
-    problems: list[Problem] = []
-    for index, step in enumerate(definition.steps):
-        body = getattr(step, "body", None)
-        if not isinstance(body, str) or not TEMPLATE_FILE.match(body.strip()):
-            steps.append(step)
-            continue
-        file = folder / body.strip()
-        try:
-            content = file.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            mark = source.at(("steps", index, "body"))
-            reason = "not found" if isinstance(exc, FileNotFoundError) else "not readable"
-            message = f"steps[{index}].body: template file {str(file)!r} {reason}"
-            problems.append(Problem(path, mark.line, mark.col, message))
-            steps.append(step)
-            continue
-        steps.append(step.model_copy(update={"body": content}))
-        problems += _check(content, str(file), lambda line: Mark(line, 1), "")
-    return definition.model_copy(update={"steps": steps}), problems
-
-
-def _named_files(definition: Definition, source: SourceMap, path: str) -> list[Problem]:
-    # A server must not read its own files because a request names them (../../etc/x.txt).
-    problems = []
-    for index, step in enumerate(definition.steps):
-        body = getattr(step, "body", None)
-        if isinstance(body, str) and TEMPLATE_FILE.match(body.strip()):
-            mark = source.at(("steps", index, "body"))
-            message = f"steps[{index}].body: names a template file; send the template's text"
-            problems.append(Problem(path, mark.line, mark.col, message))
-    return problems
-
-
-def _template_problems(definition: Definition, source: SourceMap, path: str) -> list[Problem]:
-    problems: list[Problem] = []
-    for index, step in enumerate(definition.steps):
-        for where, text in _texts(step, ("steps", index)):
-            if where[-1] == "body" and _is_inlined(source, where, text):
-                continue  # checked in its own file, with that file's lines
-            mark_of = partial(source.template_mark, where)
-            problems += _check(text, path, mark_of, f"{display(where)}: ")
-    return problems
-
-
-def _is_inlined(source: SourceMap, where: Path, text: str) -> bool:
-    node = source.node(where)
-    written = getattr(node, "value", None)
-    return isinstance(written, str) and written != text and bool(TEMPLATE_FILE.match(written))
-
-
-def _texts(step: Step, here: Path) -> Iterator[tuple[Path, str]]:
-    """The templated texts of a step and where each is written."""
-    for name in _TEXT_FIELDS:
-        value: Any = getattr(step, name, None)
-        if isinstance(value, str) and value:
-            yield (*here, name), value
-    headers: Any = getattr(step, "headers", None)
-    for header, value in (headers or {}).items():
-        yield (*here, "headers", header), value
-
-
-def _check(text: str, file: str, mark_of: Callable[[int], Mark], label: str) -> list[Problem]:
-    """Syntax and variables of one template; `mark_of(line)` places a template line."""
-    error = templates.syntax_error(text)
-    if error is not None:
-        mark = mark_of(error[1])
-        return [Problem(file, mark.line, mark.col, f"{label}template syntax error: {error[0]}")]
-    problems = []
-    for name, line in templates.unknown_variables(text):
-        mark = mark_of(line)
-        problems.append(
-            Problem(file, mark.line, mark.col, f"{label}unknown variable {name}{_hint(name)}")
-        )
-    return problems
-
-
-def _hint(name: str) -> str:
-    root, _, attribute = name.partition(".")
-    known = templates.KNOWN.get(root)
-    if known is None:
-        return " (variables are contact.*, user.*, sender.*, sequence.*)"
-    close = difflib.get_close_matches(attribute, sorted(known), n=1)
-    if close:
-        return f" (did you mean {root}.{close[0]}?)"
-    if root == "contact":
-        return f" (custom fields are contact.fields.{attribute})"
-    return f" (known: {', '.join(f'{root}.{k}' for k in sorted(known))})"
+    unique = dict.fromkeys(problems)
+    return sorted(unique, key=lambda p: (p.path != path, p.path, p.line, p.col, p.message))

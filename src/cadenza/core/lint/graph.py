@@ -3,12 +3,15 @@
 A step leads to the steps its routes name. It also falls through to the next step when it
 can be skipped (it has a `when`), when it is an automatic step, or when it is a manual step
 created as a reminder. `end` never falls through.
+
+The rules of one step (an assignee, a webhook URL, known events) need only that
+step and the step keys, so they also run on the steps of a definition that did not parse.
 """
 
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import time
 
@@ -17,7 +20,6 @@ from cadenza.core.definition import (
     AnyCondition,
     BranchStep,
     Condition,
-    Definition,
     EndRoute,
     EndStep,
     EventCondition,
@@ -49,7 +51,9 @@ class Edge:
     path: Path  # where the route is written (the step itself for a default route)
 
 
-class _Report:
+class Report:
+    """Problems found, each located at a path of the definition."""
+
     def __init__(self, source: SourceMap, file: str) -> None:
         self.source, self.file, self.problems = source, file, list[Problem]()
 
@@ -58,32 +62,32 @@ class _Report:
         self.problems.append(Problem(self.file, mark.line, mark.col, f"{display(path)}: {message}"))
 
 
-def graph_problems(definition: Definition, source: SourceMap, file: str) -> list[Problem]:
+def graph_problems(
+    steps: Sequence[Step], exit_when: Condition | None, source: SourceMap, file: str
+) -> list[Problem]:
     """Every problem of the step graph (keys, routes, reachability, loops, waits, rules)."""
-    report = _Report(source, file)
-    keys = _keys(definition, report)
-    targets = _targets(definition, keys, report)
-    _unreachable(definition, targets, report)
-    _instant_loops(definition, targets, report)
-    _day_order(definition, targets, report)
-    for index, step in enumerate(definition.steps):
-        _step_rules(index, step, report)
-    for condition, path in _conditions(definition):
-        _condition_rules(condition, path, keys, report)
+    report = Report(source, file)
+    known = keys(enumerate(step.key for step in steps), report)
+    targets = _targets(steps, known, report)
+    _unreachable(steps, targets, report)
+    _instant_loops(steps, targets, report)
+    _day_order(steps, targets, report)
+    step_rules(dict(enumerate(steps)), exit_when, known, report)
     return report.problems
 
 
-def _keys(definition: Definition, report: _Report) -> dict[str, int]:
-    keys: dict[str, int] = {}
-    for index, step in enumerate(definition.steps):
-        if step.key in keys:
-            first = report.source.at(("steps", keys[step.key], "key")).line
+def keys(written: Iterable[tuple[int, str]], report: Report) -> dict[str, int]:
+    """Each step key and the step it names (the first); a repeated key is reported."""
+    found: dict[str, int] = {}
+    for index, key in written:
+        if key in found:
+            first = report.source.at(("steps", found[key], "key")).line
             report.at(
-                ("steps", index, "key"), f"duplicate step key {step.key!r} (first on line {first})"
+                ("steps", index, "key"), f"duplicate step key {key!r} (first on line {first})"
             )
         else:
-            keys[step.key] = index
-    return keys
+            found[key] = index
+    return found
 
 
 def edges(index: int, step: Step) -> list[Edge]:
@@ -115,11 +119,11 @@ def edges(index: int, step: Step) -> list[Edge]:
     return [*found, Edge(index, "next", here)]
 
 
-def _targets(definition: Definition, keys: dict[str, int], report: _Report) -> dict[int, set[int]]:
+def _targets(steps: Sequence[Step], keys: dict[str, int], report: Report) -> dict[int, set[int]]:
     """Each step's successors (END for the end of the sequence); unknown keys are reported."""
-    last = len(definition.steps) - 1
+    last = len(steps) - 1
     targets: dict[int, set[int]] = {}
-    for index, step in enumerate(definition.steps):
+    for index, step in enumerate(steps):
         targets[index] = set()
         for edge in edges(index, step):
             if edge.route is None or isinstance(edge.route, EndRoute):
@@ -129,11 +133,16 @@ def _targets(definition: Definition, keys: dict[str, int], report: _Report) -> d
             elif edge.route in keys:
                 targets[index].add(keys[edge.route])
             else:
-                report.at(edge.path, f"unknown step {edge.route!r}{_suggest(edge.route, keys)}")
+                unknown_step(edge.path, edge.route, keys, report)
     return targets
 
 
-def _suggest(word: str, keys: dict[str, int]) -> str:
+def unknown_step(path: Path, key: str, keys: Mapping[str, int], report: Report) -> None:
+    """Report a step key that names no step, with the closest key or the list of them."""
+    report.at(path, f"unknown step {key!r}{_suggest(key, keys)}")
+
+
+def _suggest(word: str, keys: Mapping[str, int]) -> str:
     close = difflib.get_close_matches(word, list(keys), n=1)
     return f" (did you mean {close[0]!r}?)" if close else f" (steps are: {', '.join(keys)})"
 
@@ -148,9 +157,9 @@ def _reachable(targets: dict[int, set[int]]) -> set[int]:
     return seen
 
 
-def _unreachable(definition: Definition, targets: dict[int, set[int]], report: _Report) -> None:
+def _unreachable(steps: Sequence[Step], targets: dict[int, set[int]], report: Report) -> None:
     seen = _reachable(targets)
-    for index, step in enumerate(definition.steps):
+    for index, step in enumerate(steps):
         if index not in seen:
             report.at(
                 ("steps", index),
@@ -173,11 +182,11 @@ def _instant(step: Step) -> bool:
     )
 
 
-def _instant_loops(definition: Definition, targets: dict[int, set[int]], report: _Report) -> None:
-    instant = {i for i, step in enumerate(definition.steps) if _instant(step)}
+def _instant_loops(steps: Sequence[Step], targets: dict[int, set[int]], report: Report) -> None:
+    instant = {i for i, step in enumerate(steps) if _instant(step)}
     graph = {i: {t for t in targets[i] if t in instant} for i in instant}
     for component in _cycles(graph):
-        names = [definition.steps[i].key for i in sorted(component)]
+        names = [steps[i].key for i in sorted(component)]
         loop = " → ".join([*names, names[0]])
         report.at(
             ("steps", min(component)),
@@ -233,14 +242,14 @@ def _strongconnect(
                 found.append(component)
 
 
-def _day_order(definition: Definition, targets: dict[int, set[int]], report: _Report) -> None:
+def _day_order(steps: Sequence[Step], targets: dict[int, set[int]], report: Report) -> None:
     """A `{day: N}` wait earlier than a day wait before it on some path fires at once."""
     latest: dict[int, tuple[int, time, int]] = {}  # step -> (day, at, step that set it)
-    for index, step in enumerate(definition.steps):
+    for index, step in enumerate(steps):
         before = latest.get(index)
         wait = step.wait
         if isinstance(wait, WaitDayAt) and before and (wait.day, wait.at) < before[:2]:
-            earlier = definition.steps[before[2]].key
+            earlier = steps[before[2]].key
             report.at(
                 ("steps", index, "wait"),
                 f"day {wait.day} at {wait.at:%H:%M} comes after day {before[0]} at "
@@ -254,7 +263,17 @@ def _day_order(definition: Definition, targets: dict[int, set[int]], report: _Re
                 latest[target] = carried
 
 
-def _step_rules(index: int, step: Step, report: _Report) -> None:
+def step_rules(
+    steps: Mapping[int, Step], exit_when: Condition | None, keys: Mapping[str, int], report: Report
+) -> None:
+    """The rules each step (and each condition) must follow on its own."""
+    for index, step in steps.items():
+        _step_rules(index, step, report)
+    for condition, path in _conditions(steps, exit_when):
+        _condition_rules(condition, path, keys, report)
+
+
+def _step_rules(index: int, step: Step, report: Report) -> None:
     here: Path = ("steps", index)
     if isinstance(step, ManualStepBase):
         if step.assignee is None:
@@ -274,7 +293,7 @@ def _step_rules(index: int, step: Step, report: _Report) -> None:
         report.at((*here, "url"), f"webhook URL {step.url!r} must start with http:// or https://")
 
 
-def _wait_for_rules(step: WaitForStep, here: Path, report: _Report) -> None:
+def _wait_for_rules(step: WaitForStep, here: Path, report: Report) -> None:
     for position, event in enumerate(step.events):
         if event not in KNOWN_EVENTS:
             report.at((*here, "events", position), f"unknown event {event!r}{_known(event)}")
@@ -293,10 +312,12 @@ def _known(event: str) -> str:
     return f" (did you mean {close[0]!r}?)" if close else ""
 
 
-def _conditions(definition: Definition) -> Iterator[tuple[Condition, Path]]:
-    if definition.exit.when is not None:
-        yield from _walk(definition.exit.when, ("exit", "when"))
-    for index, step in enumerate(definition.steps):
+def _conditions(
+    steps: Mapping[int, Step], exit_when: Condition | None
+) -> Iterator[tuple[Condition, Path]]:
+    if exit_when is not None:
+        yield from _walk(exit_when, ("exit", "when"))
+    for index, step in steps.items():
         if step.when is not None:
             yield from _walk(step.when, ("steps", index, "when"))
         if isinstance(step, BranchStep):
@@ -316,13 +337,11 @@ def _walk(condition: Condition, path: Path) -> Iterator[tuple[Condition, Path]]:
 
 
 def _condition_rules(
-    condition: Condition, path: Path, keys: dict[str, int], report: _Report
+    condition: Condition, path: Path, keys: Mapping[str, int], report: Report
 ) -> None:
     if not isinstance(condition, EventCondition):
         return
     if condition.event not in KNOWN_EVENTS:
         report.at((*path, "event"), f"unknown event {condition.event!r}{_known(condition.event)}")
     if condition.step is not None and condition.step not in keys:
-        report.at(
-            (*path, "step"), f"unknown step {condition.step!r}{_suggest(condition.step, keys)}"
-        )
+        unknown_step((*path, "step"), condition.step, keys, report)
