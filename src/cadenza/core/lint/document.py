@@ -95,7 +95,7 @@ def _checks(
     problems += template_problems(steps, source, path)
     if found.complete:
         ordered = [steps[i] for i in sorted(steps)]
-        problems += graph_problems(ordered, found.exit_when, source, path)
+        problems += graph_problems(ordered, found.exit_when, found.senders, source, path)
     else:
         problems += partial_graph_problems(found, source, path)
     return steps, problems

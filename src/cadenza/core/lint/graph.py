@@ -4,7 +4,7 @@ A step leads to the steps its routes name. It also falls through to the next ste
 can be skipped (it has a `when`), when it is an automatic step, or when it is a manual step
 created as a reminder. `end` never falls through.
 
-The rules of one step (an assignee, a webhook URL, known events) need only that
+The rules of one step (an assignee, a sender, a webhook URL, known events) need only that
 step and the step keys, so they also run on the steps of a definition that did not parse.
 """
 
@@ -15,6 +15,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import time
 
+from cadenza.core import reach
 from cadenza.core.definition import (
     AllCondition,
     AnyCondition,
@@ -26,6 +27,7 @@ from cadenza.core.definition import (
     ManualStepBase,
     NotCondition,
     Route,
+    Senders,
     Step,
     WaitBusinessDays,
     WaitDayAt,
@@ -63,7 +65,11 @@ class Report:
 
 
 def graph_problems(
-    steps: Sequence[Step], exit_when: Condition | None, source: SourceMap, file: str
+    steps: Sequence[Step],
+    exit_when: Condition | None,
+    senders: Senders | None,
+    source: SourceMap,
+    file: str,
 ) -> list[Problem]:
     """Every problem of the step graph (keys, routes, reachability, loops, waits, rules)."""
     report = Report(source, file)
@@ -72,7 +78,7 @@ def graph_problems(
     _unreachable(steps, targets, report)
     _instant_loops(steps, targets, report)
     _day_order(steps, targets, report)
-    step_rules(dict(enumerate(steps)), exit_when, known, report)
+    step_rules(dict(enumerate(steps)), exit_when, senders, known, report)
     return report.problems
 
 
@@ -264,11 +270,17 @@ def _day_order(steps: Sequence[Step], targets: dict[int, set[int]], report: Repo
 
 
 def step_rules(
-    steps: Mapping[int, Step], exit_when: Condition | None, keys: Mapping[str, int], report: Report
+    steps: Mapping[int, Step],
+    exit_when: Condition | None,
+    senders: Senders | None,
+    keys: Mapping[str, int],
+    report: Report,
 ) -> None:
     """The rules each step (and each condition) must follow on its own."""
     for index, step in steps.items():
         _step_rules(index, step, report)
+        if senders is not None:
+            _sender_rule(index, step, senders, report)
     for condition, path in _conditions(steps, exit_when):
         _condition_rules(condition, path, keys, report)
 
@@ -291,6 +303,20 @@ def _step_rules(index: int, step: Step, report: Report) -> None:
         _wait_for_rules(step, here, report)
     if isinstance(step, WebhookStep) and not step.url.lower().startswith(("http://", "https://")):
         report.at((*here, "url"), f"webhook URL {step.url!r} must start with http:// or https://")
+
+
+def _sender_rule(index: int, step: Step, senders: Senders, report: Report) -> None:
+    """A message the dispatcher sends needs a sender, else every enrollment stops there."""
+    kind = reach.of(step.action).sender
+    if not reach.of(step.action).sent or kind is None:
+        return
+    if getattr(step, "sender", None) or getattr(senders, kind):
+        return
+    report.at(
+        ("steps", index),
+        f"step {step.key!r} ({step.action}) has no {kind} sender: "
+        f"set senders.{kind} or the step's sender",
+    )
 
 
 def _wait_for_rules(step: WaitForStep, here: Path, report: Report) -> None:

@@ -1,10 +1,10 @@
 """A definition that did not validate, validated part by part so that lint can go on.
 
 Pydantic stops at the definition: one bad step would hide every problem of the others. Each
-step is validated on its own, and so are the exit rules; the template and step rules then
-run on what parsed. Step keys and route targets are plain strings in the raw data, which
-every step has even when it did not parse: duplicate keys and routes to missing steps are
-reported from there. The rest of the graph (reachability, loops, day order) is
+step is validated on its own, and so are the senders and the exit rules; the template and
+step rules then run on what parsed. Step keys and route targets are plain strings in the raw
+data, which every step has even when it did not parse: duplicate keys and routes to missing
+steps are reported from there. The rest of the graph (reachability, loops, day order) is
 only checked when every step parsed, since a step that did not parse has unknown routes.
 """
 
@@ -13,11 +13,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cache
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import TypeAdapter, ValidationError
 
-from cadenza.core.definition import Condition, Definition, ExitRules, Step
+from cadenza.core.definition import Condition, Definition, ExitRules, Senders, Step
 from cadenza.core.lint.graph import Report, keys, step_rules, unknown_step
 from cadenza.core.lint.yamlmap import Path, SourceMap
 from cadenza.errors import Problem
@@ -25,17 +25,21 @@ from cadenza.errors import Problem
 
 @dataclass(frozen=True)
 class Parts:
-    """What of a definition parsed: its steps by position and its exit condition."""
+    """What of a definition parsed: its steps by position, senders and exit condition."""
 
     steps: dict[int, Step]
     raw_steps: list[Any]
+    senders: Senders | None  # None: they did not parse (and were reported)
     exit_when: Condition | None
     complete: bool  # every step parsed: the whole graph can be checked
 
     @classmethod
     def of(cls, definition: Definition) -> Parts:
         steps = dict(enumerate(definition.steps))
-        return cls(steps, [], definition.exit.when, complete=True)
+        return cls(steps, [], definition.senders, definition.exit.when, complete=True)
+
+
+_Part = TypeVar("_Part", Senders, ExitRules)
 
 
 @cache
@@ -54,13 +58,16 @@ def parts(data: dict[str, Any]) -> Parts:
             steps[index] = _step_adapter().validate_python(raw)
         except ValidationError:
             continue  # reported with the whole definition's errors
+    senders = _valid(Senders, data.get("senders", {}))
+    exit_rules = _valid(ExitRules, data.get("exit", {}))
     complete = bool(raw_steps) and len(steps) == len(raw_steps)
-    return Parts(steps, raw_steps, _exit_when(data.get("exit", {})), complete)
+    exit_when = exit_rules.when if exit_rules is not None else None
+    return Parts(steps, raw_steps, senders, exit_when, complete)
 
 
-def _exit_when(value: Any) -> Condition | None:
+def _valid(model: type[_Part], value: Any) -> _Part | None:
     try:
-        return ExitRules.model_validate(value).when
+        return model.model_validate(value)
     except ValidationError:
         return None
 
@@ -78,7 +85,7 @@ def partial_graph_problems(found: Parts, source: SourceMap, file: str) -> list[P
         for path, target in _routes(index, raw):
             if isinstance(target, str) and target != "next" and target not in known:
                 unknown_step(path, target, known, report)
-    step_rules(found.steps, found.exit_when, known, report)
+    step_rules(found.steps, found.exit_when, found.senders, known, report)
     return report.problems
 
 
