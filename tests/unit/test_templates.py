@@ -11,6 +11,7 @@ from cadenza.core.templates import (
     build_variables,
     check_syntax,
     render,
+    unknown_shortcodes,
     unknown_variables,
 )
 
@@ -124,3 +125,16 @@ def test_check_syntax() -> None:
     assert check_syntax("Hi {{ contact.first_name }}") is None
     message = check_syntax("Hi\n{% if contact.first_name %}")
     assert message is not None and message.startswith("line 2:")
+
+
+def test_unknown_shortcodes_with_their_lines() -> None:
+    text = "Hi [FirstName] [Frstname],\n\nyour parcel [TrackingNumber]\n[firstname] [SENDERNAME]"
+    assert unknown_shortcodes(text) == [("Frstname", 1), ("TrackingNumber", 3)]
+
+
+def test_brackets_that_are_no_shortcodes() -> None:
+    text = (
+        "[1] [ ] [a b] [docs](https://x.example) [ref][1] {{ '[Quoted]' }}"
+        " {% if x %}[In]{% endif %}"
+    )
+    assert unknown_shortcodes(text) == [("In", 1)]

@@ -84,6 +84,8 @@ SHORTCODES: dict[str, str] = {
 }
 _SHORTCODE_OF = {name.lower(): variable for name, variable in SHORTCODES.items()}
 _SHORTCODE = re.compile(r"\[(" + "|".join(SHORTCODES) + r")\]", re.IGNORECASE)
+# A bracketed word that reads as a shortcode; not [1], [ ], nor a markdown link [text](url).
+_BRACKETED = re.compile(r"(?<!\])\[([A-Za-z][A-Za-z0-9]*)\](?![(\[])")
 
 KNOWN: dict[str, frozenset[str]] = {
     "contact": frozenset(ContactView.model_fields) | {"full_name"},
@@ -448,6 +450,19 @@ _HTML = _Sandbox(html=True)
 def expand_shortcodes(text: str) -> str:
     """`[FirstName]` -> `{{ contact.first_name }}` (case-insensitive; others left alone)."""
     return _SHORTCODE.sub(lambda m: "{{ " + _SHORTCODE_OF[m.group(1).lower()] + " }}", text)
+
+
+def unknown_shortcodes(text: str) -> list[tuple[str, int]]:
+    """Bracketed words in the text that look like shortcodes but are none, with their line."""
+    try:
+        tree = parse(text)
+    except (TemplateSyntaxError, RecursionError):
+        return []
+    found: list[tuple[str, int]] = []
+    for data in tree.find_all(nodes.TemplateData):
+        for match in _BRACKETED.finditer(data.data):
+            found.append((match.group(1), data.lineno + data.data.count("\n", 0, match.start())))
+    return found
 
 
 @lru_cache(maxsize=2048)

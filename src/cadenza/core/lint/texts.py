@@ -1,4 +1,4 @@
-"""The templated texts of the steps: template files, syntax and variables.
+"""The templated texts of the steps: template files, syntax, variables and shortcodes.
 
 A `body` that is a single file name ending in .html, .htm, .txt, .md or .j2 names a template
 file, read relative to the definition's folder; the steps returned have it inlined, which is
@@ -95,7 +95,7 @@ def _texts(step: Step, here: Path) -> Iterator[tuple[Path, str]]:
 
 
 def _check(text: str, file: str, mark_of: Callable[[int], Mark], label: str) -> list[Problem]:
-    """Syntax and variables of one template; `mark_of` places its lines."""
+    """Syntax, variables and shortcodes of one template; `mark_of` places its lines."""
     try:
         error = templates.syntax_error(text)
         if error is not None:
@@ -103,6 +103,10 @@ def _check(text: str, file: str, mark_of: Callable[[int], Mark], label: str) -> 
         found = [
             (line, f"unknown variable {name}{_hint(name)}")
             for name, line in templates.unknown_variables(text)
+        ]
+        found += [
+            (line, f"unknown shortcode [{name}] would be sent as written{_shortcode_hint(name)}")
+            for name, line in templates.unknown_shortcodes(text)
         ]
     except RecursionError:
         return [_at(file, mark_of(1), f"{label}template is nested too deeply")]
@@ -124,3 +128,11 @@ def _hint(name: str) -> str:
     if root == "contact":
         return f" (custom fields are contact.fields.{attribute})"
     return f" (known: {', '.join(f'{root}.{k}' for k in sorted(known))})"
+
+
+def _shortcode_hint(name: str) -> str:
+    names = {code.lower(): code for code in templates.SHORTCODES}
+    close = difflib.get_close_matches(name.lower(), list(names), n=1, cutoff=0.75)
+    if close:
+        return f" (did you mean [{names[close[0]]}]?)"
+    return f" (shortcodes are {', '.join(f'[{code}]' for code in templates.SHORTCODES)})"
