@@ -127,6 +127,11 @@ def test_check_syntax() -> None:
     assert message is not None and message.startswith("line 2:")
 
 
+def test_macros_the_template_defines_are_known_names() -> None:
+    text = "{% macro tag(t) %}#{{ t }}{% endmacro %}{{ tag(contact.first_name) }}"
+    assert unknown_variables(text) == []
+
+
 def test_unknown_shortcodes_with_their_lines() -> None:
     text = "Hi [FirstName] [Frstname],\n\nyour parcel [TrackingNumber]\n[firstname] [SENDERNAME]"
     assert unknown_shortcodes(text) == [("Frstname", 1), ("TrackingNumber", 3)]

@@ -587,8 +587,9 @@ def unknown_variables(text: str) -> list[tuple[str, int]]:
 
 
 def _local_names(tree: nodes.Template) -> set[str]:
-    """Names the template defines itself (loop variables, set, macro arguments) or Jinja has."""
+    """Names the template defines itself (loop variables, set, macros and their arguments)."""
     local = {n.name for n in tree.find_all(nodes.Name) if n.ctx in ("store", "param")}
+    local |= {macro.name for macro in tree.find_all(nodes.Macro)}
     return local | set(_PLAIN.globals) | {"loop", "caller", "varargs", "kwargs"}
 
 

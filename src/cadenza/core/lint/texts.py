@@ -1,4 +1,4 @@
-"""The templated texts of the steps: template files, syntax, variables and shortcodes.
+"""The templated texts of the steps: template files, syntax, variables, shortcodes, bounds.
 
 A `body` that is a single file name ending in .html, .htm, .txt, .md or .j2 names a template
 file, read relative to the definition's folder; the steps returned have it inlined, which is
@@ -16,6 +16,7 @@ from typing import Any
 
 from cadenza.core import templates
 from cadenza.core.definition import Step
+from cadenza.core.lint.bounds import unbounded
 from cadenza.core.lint.model import display
 from cadenza.core.lint.yamlmap import Mark, Path, SourceMap
 from cadenza.errors import Problem
@@ -95,7 +96,7 @@ def _texts(step: Step, here: Path) -> Iterator[tuple[Path, str]]:
 
 
 def _check(text: str, file: str, mark_of: Callable[[int], Mark], label: str) -> list[Problem]:
-    """Syntax, variables and shortcodes of one template; `mark_of` places its lines."""
+    """Syntax, variables, shortcodes and bounds of one template; `mark_of` places its lines."""
     try:
         error = templates.syntax_error(text)
         if error is not None:
@@ -108,6 +109,7 @@ def _check(text: str, file: str, mark_of: Callable[[int], Mark], label: str) -> 
             (line, f"unknown shortcode [{name}] would be sent as written{_shortcode_hint(name)}")
             for name, line in templates.unknown_shortcodes(text)
         ]
+        found += [(line, f"unbounded template: {what}") for what, line in unbounded(text)]
     except RecursionError:
         return [_at(file, mark_of(1), f"{label}template is nested too deeply")]
     return [_at(file, mark_of(line), label + message) for line, message in found]
