@@ -7,6 +7,7 @@ checks are left out of it and reported (and written to `<name>.rejects.csv`).
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 import re
@@ -49,6 +50,23 @@ _ALIAS_WORDS = {
 ALIASES = {word: name for name, words in _ALIAS_WORDS.items() for word in words.split()}
 DELIMITERS = ",;\t|"
 CHECK_BATCH = 5000
+# What a spreadsheet runs as a formula when a cell starts with it (OWASP "CSV injection").
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+_QUOTED_FORMULA = frozenset(FORMULA_STARTS)
+NUL = "\x00"
+# The columns a rejects file adds before the imported file's own.
+REJECTS_COLUMNS = ["row", "reason"]
+
+
+def spreadsheet_safe(cell: object) -> str:
+    """A cell as Cadenza writes it to CSV: a formula neutralised by a leading quote, no NULs."""
+    text = "" if cell is None else str(cell).replace(NUL, "")
+    return "'" + text if text.startswith(FORMULA_STARTS) else text
+
+
+def unquoted(cells: list[str]) -> list[str]:
+    """Cells as `spreadsheet_safe` wrote them, read back: `'+1415…` is `+1415…` again."""
+    return [c[1:] if c[:1] == "'" and c[1:2] in _QUOTED_FORMULA else c for c in cells]
 
 
 def header_key(name: str) -> str:
@@ -142,6 +160,7 @@ class Table:
     header: list[str]
     rows: list[tuple[int, list[str]]]
     delimiter: str
+    has_nul: bool = False
 
 
 def read_table(path: Path) -> Table:
@@ -162,18 +181,20 @@ def read_table(path: Path) -> Table:
         raise ValidationFailed(
             f"{name} is not a CSV file (line {reader.line_num}: {exc})"
         ) from None
+    if "'" in text:  # a rejects file, fixed and imported again (only then: 100,000 rows cost)
+        records = [unquoted(cells) for cells in records]
     header = [cell.strip() for cell in records[0]] if records else []
     if not any(header):
         raise ValidationFailed(f"{name} has no header row")
     # Row numbers as a spreadsheet shows them: the header is row 1.
     rows = [(n, cells) for n, cells in enumerate(records[1:], start=2) if "".join(cells).strip()]
-    return Table(header, rows, delimiter)
+    return Table(header, rows, delimiter, has_nul=NUL in text)
 
 
 def _decoded(data: bytes, name: str) -> str:
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
         encoding = "utf-16"
-    elif b"\x00" in data[:8192]:
+    elif _binary(data[:8192]):
         raise ValidationFailed(f"{name} is not a CSV file (it is binary)")
     else:
         encoding = "utf-8-sig"
@@ -183,6 +204,20 @@ def _decoded(data: bytes, name: str) -> str:
         raise ValidationFailed(
             f"{name} is not UTF-8 text (byte {exc.start}); save it as 'CSV UTF-8' and retry"
         ) from None
+
+
+def _binary(sample: bytes) -> bool:
+    """NULs that are not a stray one in text (that row is rejected): an image, a workbook."""
+    nuls = sample.count(b"\x00")
+    if not nuls:
+        return False
+    if nuls * 10 > len(sample):  # UTF-16 without its byte order mark, or not text at all
+        return True
+    try:  # incremental: the sample may end inside a character
+        codecs.getincrementaldecoder("utf-8")().decode(sample, final=False)
+    except UnicodeDecodeError:
+        return True
+    return False
 
 
 def _delimiter(text: str) -> tuple[str, str]:
@@ -272,19 +307,26 @@ def _import(
     announce: Callable[..., None],
 ) -> ImportReport:
     table = read_table(path)
+    if table.header[:2] == REJECTS_COLUMNS:
+        # A rejects file, fixed and imported again: its row and reason are not the contacts'.
+        table.header = table.header[2:]
+        table.rows = [(number, cells[2:]) for number, cells in table.rows]
     columns = plan_columns(table.header, mapping)
     if "email" not in columns.known and "phone" not in columns.known:
         raise ValidationFailed(_no_usable_column(path.name, table.header))
     if not table.rows:
         raise ValidationFailed(f"{path.name} has no rows after the header")
     tags = _checked_tags(default_tags)
+    damaged = _without_nul_rows(table) if table.has_nul else []
     with session_factory() as session:
         query = select(func.lower(User.email), User.id)
         owners: dict[str, int] = dict(session.execute(query).all())
     checker = _Checker(columns, default_region, owners, tuple(tags))
     drafts, rejections = _check_rows(table, checker, progress)
+    if damaged:
+        rejections = sorted([*damaged, *rejections], key=lambda rejection: rejection.row)
     targets, merged = merge_duplicates(drafts)
-    report = ImportReport(rows=len(table.rows), merged=merged, rejections=rejections)
+    report = ImportReport(rows=len(table.rows) + len(damaged), merged=merged, rejections=rejections)
     if targets:
         with writing(session_factory) as session:
             created, report.updated = upsert(
@@ -294,6 +336,21 @@ def _import(
             announce(session=session, contact_ids=created, now=now)
     report.rejects_path = _write_rejects(path, table, rejections)
     return report
+
+
+def _without_nul_rows(table: Table) -> list[Rejection]:
+    """Take the rows holding a NUL (no database text can) out of the table, as rejections."""
+    kept, damaged = [], []
+    for number, cells in table.rows:
+        index = next((i for i, cell in enumerate(cells) if NUL in cell), None)
+        if index is None:
+            kept.append((number, cells))
+            continue
+        column = table.header[index] if index < len(table.header) else ""
+        why = f"{cells[index]!r} holds a NUL character (the file may be damaged)"
+        damaged.append(Rejection(number, ((column, why),), tuple(cells)))
+    table.rows = kept
+    return damaged
 
 
 def _no_usable_column(name: str, header: list[str]) -> str:
@@ -366,6 +423,8 @@ def _write_rejects(path: Path, table: Table, rejections: list[Rejection]) -> Pat
     # utf-8-sig so that spreadsheet programs read non-ASCII names correctly.
     with target.open("w", newline="", encoding="utf-8-sig") as handle:
         writer = csv.writer(handle)
-        writer.writerow(["row", "reason", *table.header])
-        writer.writerows([r.row, r.reason, *r.cells] for r in rejections)
+        writer.writerow([spreadsheet_safe(c) for c in (*REJECTS_COLUMNS, *table.header)])
+        writer.writerows(
+            [spreadsheet_safe(c) for c in (r.row, r.reason, *r.cells)] for r in rejections
+        )
     return target
