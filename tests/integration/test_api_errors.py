@@ -111,6 +111,16 @@ def test_values_the_database_cannot_hold_are_refused(api: Api) -> None:
         assert nul.status_code == 201
     else:
         problem(nul, 422)
+    # Event data reaches PostgreSQL through a bulk write: the driver's own error, unwrapped.
+    with write(api.db) as session:
+        contact_id = add_contact(session, at(T0), email="nul@example.com")
+    nul_data = api.post(
+        f"/contacts/{contact_id}/events", json={"name": "replied", "data": {"t": "\u0000"}}
+    )
+    if api.db.backend == "sqlite":
+        assert nul_data.status_code == 200
+    else:
+        problem(nul_data, 422)
     deep = b"[" * 5_000 + b"]" * 5_000
     for media in ("application/yaml", "application/json"):
         response = api.post("/sequences", content=deep, headers={"Content-Type": media})

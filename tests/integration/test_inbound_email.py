@@ -298,3 +298,38 @@ def test_mail_to_an_intake_address_becomes_a_lead_enrolled_in_its_sequence(scene
         "lead_email_received",
         "enrolled",
     ]
+
+
+def test_a_reply_holding_nul_characters_still_exits_the_enrollment(scene: Scene) -> None:
+    contact_id = scene.start(email="jane@corp.example")
+    scene.run(START)
+    (sent,) = scene.catcher.messages
+    # NULs as a broken mailer writes them: encoded in the text, raw in the subject and sender.
+    reply = sample(
+        "gmail_reply.eml",
+        {
+            "<313da3205104c8a4eeca3c9c5c26a7b8@sales.example.com>": answering(sent),
+            "Tuesday at 2pm works": "Tuesday=00 at 2pm works",
+            "Subject: Re: Quick question": "Subject: Re: Quick\x00 question",
+            "<Jane@Corp.Example>": "<Jane@Corp\x00.Example>",
+        },
+    )
+    result = scene.post(reply, "2026-12-01T10:20:00-06:00")
+    assert (result["outcome"], result["contact_id"]) == ("replied", contact_id)
+    assert scene.enrollment()["status"] == "exited"
+    (event,) = scene.history("replied")
+    assert "Tuesday at 2pm works for me" in event["data"]["text"]
+    assert event["data"]["email_subject"] == "Re: Quick question, Jane"
+
+
+def test_a_lead_email_holding_nul_characters_still_becomes_a_contact(scene: Scene) -> None:
+    with write(scene.db) as session:
+        store(session, OUTREACH, at(START))
+    lead = (MAIL / "lead_text.eml").read_bytes().replace(b"Bakery", b"Bak\x00ery")
+    result = scene.post(
+        lead, "2026-12-01T10:00:00-06:00", recipients="leads+outreach\x00@intake.localhost"
+    )
+    assert result["outcome"] == "lead" and "enrolled in Outreach" in result["detail"]
+    with scene.db.sessions() as session:
+        contact = session.scalars(select(Contact)).one()
+    assert contact.company == "SmallBiz Bakery LLC"

@@ -218,3 +218,14 @@ def test_delivery_reports_update_the_message_and_failures_are_recorded(scene: Sc
     assert failed["status"] == "failed" and "30003" in failed["error"]
     (event,) = scene.history("message_failed")
     assert event["step"] == "intro" and "30003" in event["reason"]
+
+
+def test_a_reply_holding_nul_characters_still_exits_the_enrollment(scene: Scene) -> None:
+    (contact_id,) = scene.start(JANE)
+    response = scene.text("Call me\x00 tomorrow", sender=JANE + "\x00")
+    assert response.status_code == 200 and response.text == EMPTY_TWIML
+    (replied,) = scene.history("replied")
+    assert (replied["contact_id"], replied["data"]["text"]) == (contact_id, "Call me tomorrow")
+    assert scene.enrollments()[0]["status"] == "exited"
+    assert scene.text("\x00STOP\x00").status_code == 200
+    assert scene.contacts()[0].sms_opted_out

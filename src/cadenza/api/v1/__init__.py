@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from http import HTTPStatus
 
+import psycopg
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.exception_handlers import http_exception_handler
 from fastapi.responses import Response
@@ -30,6 +31,8 @@ def mount(app: FastAPI) -> None:
     app.include_router(router, prefix=PREFIX)
     app.add_exception_handler(HTTPException, _http_problem)
     app.add_exception_handler(DataError, _refused_by_database)
+    # Bulk writes (history, imports) reach the driver directly: its errors arrive unwrapped.
+    app.add_exception_handler(psycopg.DataError, _refused_by_database)
 
 
 def _in_api(request: Request) -> bool:

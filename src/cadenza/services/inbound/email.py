@@ -23,6 +23,8 @@ from cadenza.services.inbound.leads import handle_lead, intake_address
 from cadenza.services.inbound.matching import (
     InboundResult,
     apply_event,
+    clean_text,
+    cleaned,
     contact_by_email,
     excerpt,
     record_history,
@@ -46,6 +48,10 @@ def handle_email(
     *, session: Session, raw: bytes, recipients: list[str], now: datetime, settings: Settings
 ) -> InboundResult:
     """What one inbound email means for a contact and their sequences, applied."""
+    # NULs are cleaned here, once for every way mail arrives (API, SMTP intake): raw ones
+    # before parsing, encoded ones (=00, base64, RFC 2047) from what the parser decoded.
+    raw = raw.replace(b"\x00", b"")
+    recipients = [clean_text(recipient) for recipient in recipients]
     mail = _classify(raw)
     addresses = recipients or (mail.to_addresses if isinstance(mail, InboundEmail) else [])
     lead_to = intake_address(addresses, settings)
@@ -59,9 +65,9 @@ def handle_email(
 def _classify(raw: bytes) -> InboundEmail | str:
     """The classified email, or why it cannot be read."""
     try:
-        return classify_email(raw)
+        return cleaned(classify_email(raw))
     except Exception as exc:  # the stdlib's header parser crashes on some malformed headers
-        return f"unreadable email: {type(exc).__name__}: {exc}"
+        return clean_text(f"unreadable email: {type(exc).__name__}: {exc}")
 
 
 def intake_callback(

@@ -23,7 +23,13 @@ from cadenza.core.contact_fields import Draft, clean
 from cadenza.errors import CadenzaError, ValidationFailed
 from cadenza.services import contacts, enrollments, history
 from cadenza.services.events.recording import record_event
-from cadenza.services.inbound.matching import ACTOR, InboundResult, record_unmatched
+from cadenza.services.inbound.matching import (
+    ACTOR,
+    InboundResult,
+    clean_text,
+    cleaned,
+    record_unmatched,
+)
 from cadenza.settings import Settings
 from cadenza.store.models import Contact, Sequence
 
@@ -94,13 +100,13 @@ def handle_lead(
 
 
 def _read_lead(raw: bytes) -> LeadFields | str:
-    """The lead in the email, or why there is none."""
+    """The lead in the email, or why there is none (NULs the parser decoded removed)."""
     try:
-        return parse_lead_email(raw)
+        return cleaned(parse_lead_email(raw))
     except LeadParseError as exc:
-        return str(exc)
+        return clean_text(str(exc))
     except Exception as exc:  # the stdlib's header parser crashes on some malformed headers
-        return f"unreadable: {type(exc).__name__}: {exc}"
+        return clean_text(f"unreadable: {type(exc).__name__}: {exc}")
 
 
 def save_lead(

@@ -9,10 +9,11 @@ and the same query on SQLite and PostgreSQL (no JSON path look-up, no extra colu
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from dataclasses import asdict, dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -23,7 +24,11 @@ from cadenza.services.events.recording import record_event
 from cadenza.settings import Settings
 from cadenza.store.models import Contact, Message
 
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
 log = logging.getLogger(__name__)
+D = TypeVar("D", bound="DataclassInstance")
 
 ACTOR = "inbound"
 EXCERPT = 500
@@ -61,6 +66,27 @@ class InboundResult:
     def as_json(self) -> dict[str, Any]:
         """The result as the API answers it."""
         return asdict(self)
+
+
+def clean_text(text: str) -> str:
+    """Inbound text without NUL characters: they mean nothing, and no PostgreSQL text holds one."""
+    return text.replace("\x00", "")
+
+
+def cleaned(item: D) -> D:
+    """A parsed inbound thing with NULs removed from its strings (and lists and dicts of them)."""
+    changes = {f.name: _cleaned(getattr(item, f.name)) for f in dataclasses.fields(item)}
+    return dataclasses.replace(item, **changes)
+
+
+def _cleaned(value: Any) -> Any:
+    if isinstance(value, str):
+        return clean_text(value)
+    if isinstance(value, list):
+        return [_cleaned(item) for item in value]
+    if isinstance(value, dict):
+        return {_cleaned(key): _cleaned(item) for key, item in value.items()}
+    return value
 
 
 def excerpt(text: str | None, limit: int = EXCERPT) -> str:

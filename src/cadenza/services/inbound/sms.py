@@ -19,6 +19,7 @@ from cadenza.services.inbound.matching import (
     ACTOR,
     InboundResult,
     apply_event,
+    clean_text,
     contacts_by_phone,
     e164,
     excerpt,
@@ -44,8 +45,10 @@ def handle_sms(
     answer_inline: bool = False,
 ) -> InboundResult:
     """What a text means, applied; `answer_inline`: the caller sends the HELP answer itself."""
-    number = e164(from_number, settings.default_region)
-    ours = e164(to_number, settings.default_region)
+    # NULs cleaned here, before anything is read or stored: no PostgreSQL text holds one.
+    number = e164(clean_text(from_number), settings.default_region)
+    ours = e164(clean_text(to_number), settings.default_region)
+    body = clean_text(body)
     intent = classify_sms(body)
     contact_ids = contacts_by_phone(session, number)
     if intent is SmsIntent.HELP:
@@ -159,6 +162,7 @@ def record_sms_status(
     *, session: Session, params: Mapping[str, str], now: datetime, settings: Settings
 ) -> InboundResult:
     """A provider's delivery report: the outbox message's delivery status, and failures."""
+    params = {name: clean_text(value) for name, value in params.items()}
     report = parse_status_callback(params)
     number = e164(params.get("To", ""), settings.default_region)
     message = _by_provider_id(session, report.provider_id, number)
