@@ -21,11 +21,16 @@ from cadenza.cli import (  # noqa: F401  - each module registers its commands on
     users,
 )
 from cadenza.cli.app import app
+from cadenza.clock import parse_instant
 
 
-def _lift_now(argv: list[str]) -> list[str]:
-    """Every command takes `--now ISO`: lift it out of argv into CADENZA_NOW wherever it is."""
+def _lift_now(argv: list[str]) -> tuple[list[str], bool]:
+    """Every command takes `--now ISO`: lift it out of argv into CADENZA_NOW wherever it is.
+
+    Also says whether argv gave one (an empty CADENZA_NOW in the environment means unset).
+    """
     out: list[str] = []
+    given = False
     args = iter(argv)
     for arg in args:
         if arg == "--now":
@@ -33,15 +38,31 @@ def _lift_now(argv: list[str]) -> list[str]:
             if value is None:
                 out.append(arg)  # let Typer report the usage error
                 break
-            os.environ["CADENZA_NOW"] = value
+            os.environ["CADENZA_NOW"], given = value, True
         elif arg.startswith("--now="):
-            os.environ["CADENZA_NOW"] = arg.removeprefix("--now=")
+            os.environ["CADENZA_NOW"], given = arg.removeprefix("--now="), True
         else:
             out.append(arg)
-    return out
+    return out, given
+
+
+def _now_problem(given: bool) -> str | None:
+    """What is wrong with the clock's fixed time, if anything (checked before any command)."""
+    text = os.environ.get("CADENZA_NOW")
+    if text is None or (not text and not given):
+        return None
+    try:
+        parse_instant(text)
+    except ValueError as exc:
+        return f"{'--now' if given else 'CADENZA_NOW'} {exc}"
+    return None
 
 
 def main() -> None:
     """Console-script entry point."""
-    argv = _lift_now(sys.argv[1:])
+    argv, given = _lift_now(sys.argv[1:])
+    problem = _now_problem(given)
+    if problem is not None:
+        sys.stderr.write(f"error: {problem}\n")
+        raise SystemExit(2)
     app(args=argv, prog_name="cadenza")

@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import Path, Query
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainSerializer, WithJsonSchema
 
-from cadenza.clock import to_utc
+from cadenza.clock import in_range
 
 PROBLEM = "application/problem+json"
 MAX_ID = 2**63 - 1  # the databases' BIGINT: a larger id is refused, not sent to them
-EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
-LATEST = datetime(2200, 1, 1, tzinfo=UTC)
 
 Id = Annotated[int, Field(ge=1, le=MAX_ID)]
 PathId = Annotated[int, Path(ge=1, le=MAX_ID)]
@@ -24,21 +22,10 @@ def _iso(value: datetime) -> str:
     return value.isoformat()
 
 
-def _utc(value: datetime) -> datetime:
-    # Far-off instants overflow the calendar arithmetic: refuse them as input errors.
-    try:
-        instant: datetime | None = to_utc(value)
-    except OverflowError:
-        instant = None
-    if instant is None or not EARLIEST <= instant < LATEST:
-        raise ValueError(f"a time between {EARLIEST.year} and {LATEST.year} is expected")
-    return instant
-
-
 # Out: ISO 8601 with an offset ("+00:00", as the CLI's --json prints). In: naive means UTC.
 Instant = Annotated[
     datetime,
-    AfterValidator(_utc),
+    AfterValidator(in_range),
     PlainSerializer(_iso, return_type=str, when_used="json"),
     WithJsonSchema({"type": "string", "format": "date-time"}),
 ]
