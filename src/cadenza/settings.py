@@ -2,19 +2,26 @@
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from typing import Literal
 
-from pydantic import Field, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, ValidationError, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
 
 from cadenza.core.calendar import QuietHours
+from cadenza.errors import ConfigurationError
 
 DEV_SECRET = "dev-insecure-secret-change-me"
+PREFIX = "CADENZA_"
+WAYS_OUT = (
+    "set CADENZA_SECRET_KEY to a long random value (e.g. from `openssl rand -hex 32`), "
+    "or CADENZA_ENVIRONMENT=development for a local try-out"
+)
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="CADENZA_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix=PREFIX, extra="ignore")
 
     environment: Literal["development", "test", "production"] = "development"
     database_url: str = "sqlite:///cadenza.db"
@@ -63,10 +70,39 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _check(self) -> Settings:
-        if self.environment == "production" and self.secret_key == DEV_SECRET:
-            raise ValueError("CADENZA_SECRET_KEY must be set to a secret value in production")
-        self.quiet_hours  # noqa: B018 - parsing checks the hours: never looser than 21:00-08:00
+        if self.environment == "production" and self.public_secret:
+            raise ValueError(
+                "CADENZA_SECRET_KEY must be set to a secret value in production "
+                "(e.g. from `openssl rand -hex 32`)"
+            )
+        try:
+            self.quiet_hours  # noqa: B018 - parsing checks them: never looser than 21:00-08:00
+        except ValueError as exc:
+            start, end = self.quiet_hours_start, self.quiet_hours_end
+            raise ValueError(
+                f"CADENZA_QUIET_HOURS_START={start!r}, CADENZA_QUIET_HOURS_END={end!r}: {exc}"
+            ) from None
         return self
+
+    @property
+    def public_secret(self) -> bool:
+        """True when links would be signed with the development secret, which anyone can read."""
+        return self.secret_key.strip() in ("", DEV_SECRET)
+
+    @property
+    def development_chosen(self) -> bool:
+        """True when CADENZA_ENVIRONMENT=development was given, not merely the default."""
+        return self.environment == "development" and "environment" in self.model_fields_set
+
+    def signing_problem(self) -> str | None:
+        """Why links signed now could be forged by anyone; None when they cannot or may be."""
+        if not self.public_secret or self.development_chosen:
+            return None
+        return (
+            "CADENZA_SECRET_KEY is not set: tracking and unsubscribe links are signed with the "
+            "public development secret, so anyone can forge them (and unsubscribe any contact); "
+            f"{WAYS_OUT}"
+        )
 
     @property
     def quiet_hours(self) -> QuietHours:
@@ -76,5 +112,24 @@ class Settings(BaseSettings):
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    """The process-wide settings, read once from the environment."""
-    return Settings()
+    """The process-wide settings, read once from the environment; ConfigurationError if bad."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        raise ConfigurationError(describe(exc)) from None
+    except SettingsError as exc:  # a list or object setting that is not JSON
+        found = re.search(r'field "(\w+)"', str(exc))
+        name = PREFIX + found[1].upper() if found else "a setting"
+        raise ConfigurationError(f'{name}: write it as JSON, e.g. ["a", "b"]') from None
+
+
+def describe(error: ValidationError) -> str:
+    """Invalid settings in one line, each named by its environment variable."""
+    parts = []
+    for problem in error.errors():
+        message = problem["msg"].removeprefix("Value error, ")
+        if problem["loc"]:
+            name = PREFIX + str(problem["loc"][0]).upper()
+            message = f"{name}={problem['input']!r}: {message}"
+        parts.append(message)
+    return "; ".join(parts)

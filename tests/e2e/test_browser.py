@@ -44,6 +44,7 @@ def _environment(folder: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("CADENZA_")}
     env["CADENZA_DATABASE_URL"] = f"sqlite:///{folder / 'cadenza.db'}"
     env["CADENZA_SMS_SINK_PATH"] = str(folder / "sms.jsonl")
+    env["CADENZA_ENVIRONMENT"] = "development"  # serve refuses the public secret otherwise
     return env
 
 

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
+import httpx
 import pytest
 
 CADENZA = str(Path(sys.executable).parent / "cadenza")
@@ -100,3 +103,107 @@ def test_a_bad_now_is_a_usage_error_naming_the_value(enrolled: Cli) -> None:
 def test_cadenza_now_is_checked_like_now(bare: Cli) -> None:
     refused(bare("worker", "--once", CADENZA_NOW="next tuesday"), 2, "CADENZA_NOW", "ISO 8601")
     refused(bare("contacts", "list", CADENZA_NOW="0001-01-01T00:00:00+05:00"), 2, RANGE)
+
+
+# --- settings and the secret -------------------------------------------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_production_without_a_secret_key_says_so_for_every_command(bare: Cli) -> None:
+    for command in (
+        ("init",),
+        ("worker", "--once"),
+        ("serve",),
+        ("contacts", "import", "x.csv"),
+    ):
+        result = bare(*command, CADENZA_ENVIRONMENT="production")
+        refused(result, 1, "CADENZA_SECRET_KEY must be set")
+
+
+def test_an_invalid_setting_is_named_in_one_line(bare: Cli) -> None:
+    for variable, value, words in (
+        ("CADENZA_QUIET_HOURS_START", "23:00", ("CADENZA_QUIET_HOURS_START='23:00'", "stricter")),
+        ("CADENZA_SMTP_PORT", "abc", ("CADENZA_SMTP_PORT='abc'", "integer")),
+        ("CADENZA_SMS_PROVIDER", "carrier-pigeon", ("CADENZA_SMS_PROVIDER", "'twilio'")),
+        ("CADENZA_WEBHOOK_ALLOW", "10.0.0.1", ("CADENZA_WEBHOOK_ALLOW", "JSON")),
+    ):
+        refused(bare("sequences", "list", **{variable: value}), 1, *words)
+
+
+def test_serve_refuses_the_public_development_secret_unless_development_was_chosen(
+    cli: Cli,
+) -> None:
+    port = str(_free_port())
+    for env in ({}, {"CADENZA_ENVIRONMENT": "test"}):
+        line = refused(cli("serve", "--port", port, **env), 1, "CADENZA_SECRET_KEY")
+        assert "CADENZA_ENVIRONMENT=development" in line and "unsubscribe" in line
+    refused(cli("worker", "--batch", "10"), 1, "CADENZA_SECRET_KEY")
+    # Either way out starts the server.
+    for env in ({"CADENZA_ENVIRONMENT": "development"}, {"CADENZA_SECRET_KEY": "s" * 32}):
+        with subprocess.Popen(
+            [CADENZA, "serve", "--port", port, "--no-worker"],
+            cwd=cli.folder,
+            env={**cli.env, **env},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        ) as server:
+            try:
+                assert _answers(f"http://127.0.0.1:{port}/healthz", server)
+            finally:
+                server.terminate()
+                server.communicate(timeout=30)
+
+
+def _answers(url: str, server: subprocess.Popen[str]) -> bool:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        assert server.poll() is None, server.communicate()[1]
+        try:
+            return httpx.get(url, timeout=1).status_code == 200
+        except httpx.TransportError:
+            time.sleep(0.1)
+    return False
+
+
+def test_worker_once_warns_when_it_sends_with_the_public_secret(enrolled: Cli) -> None:
+    chosen = enrolled.ok("worker", "--once", "--now", NOW, CADENZA_ENVIRONMENT="development")
+    assert "sent 1 messages" in chosen.stdout and chosen.stderr == ""
+    enrolled.ok("contacts", "add", "--phone", "+13125550177", "--first-name", "Liam", "--tag", "b")
+    enrolled.ok("enroll", "Hello", "--tag", "b", "--now", NOW)
+    result = enrolled.ok("worker", "--once", "--now", NOW)
+    assert "sent 1 messages" in result.stdout
+    warning = refused(result, 0, "warning: CADENZA_SECRET_KEY is not set")
+    assert "CADENZA_ENVIRONMENT=development" in warning
+    assert enrolled.ok("worker", "--once", "--now", NOW).stderr == ""  # nothing sent this time
+
+
+def test_the_long_running_worker_with_no_send_needs_no_secret_and_sends_nothing(
+    enrolled: Cli,
+) -> None:
+    with subprocess.Popen(
+        [CADENZA, "worker", "--no-send", "--now", NOW],
+        cwd=enrolled.folder,
+        env=enrolled.env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    ) as worker:
+        try:
+            deadline = time.monotonic() + 60
+            while not json.loads(enrolled.ok("messages", "list", "--json").stdout):
+                assert worker.poll() is None, worker.communicate()[1]
+                assert time.monotonic() < deadline, "the worker advanced nothing in 60 s"
+                time.sleep(0.5)
+            time.sleep(2)  # time enough to send, had it been sending
+        finally:
+            worker.terminate()
+            worker.communicate(timeout=30)
+    (message,) = json.loads(enrolled.ok("messages", "list", "--json").stdout)
+    assert message["status"] == "queued"
+    assert not (enrolled.folder / "sms.jsonl").exists()

@@ -82,7 +82,9 @@ def test_lint_reports_each_problem_at_its_line_and_exits_1(cli: Cli) -> None:
     assert result.returncode == 1
     lines = result.stdout.splitlines()
     assert lines[0].startswith("broken.yaml:4:13: steps[0].action: unknown action 'smss'")
-    assert lines[1:] == ["examples/recruiting.yaml: ok", "1 problem in 1 file"]
+    # The step after the broken one is still checked: every problem in one pass.
+    assert lines[1].startswith("broken.yaml:6:5: steps[1]: a call step needs an assignee")
+    assert lines[2:] == ["examples/recruiting.yaml: ok", "2 problems in 1 file"]
 
 
 def test_lint_of_a_missing_file_exits_1(cli: Cli) -> None:

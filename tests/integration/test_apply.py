@@ -28,6 +28,7 @@ SOURCE = """\
 name: Inbound
 description: First touches
 owner: ana@example.com
+senders: {sms: "+13125550100"}
 steps:
   - key: intro
     action: sms

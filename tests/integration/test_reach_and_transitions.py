@@ -389,3 +389,34 @@ def test_a_stop_ends_a_sequence_that_texts_by_default(db: Database, settings: Se
     enrollment = _enrollment(db)
     assert enrollment["status"] == "exited"
     assert str(enrollment["exit_reason"]).startswith("sms_opted_out at")
+
+
+POISON = """
+name: Poison
+senders: {email: "sales@acme.example"}
+schedule: {timezone: UTC, days: every_day, holidays: none}
+steps:
+  - {key: hello, action: email, subject: "Hi",
+     body: "<p>{{ 'x' * (contact.fields.repeat | int) }}</p>"}
+"""
+
+
+def test_a_template_over_its_limits_is_that_enrollments_error_and_the_batch_goes_on(
+    db: Database, settings: Settings, catcher: Catcher
+) -> None:
+    now = "2026-12-01T15:00:00Z"
+    with write(db) as session:
+        store(session, POISON, at(now))
+        benign = add_contact(session, at(now), email="ok@x.example", fields={"repeat": 3})
+        poisoned = add_contact(session, at(now), email="bad@x.example", fields={"repeat": 10**10})
+        enrollments.enroll(
+            session=session, sequence="Poison", contact_ids=[poisoned, benign], now=at(now),
+            settings=settings,
+        )  # fmt: skip
+    _run(db, settings, now)
+    assert [(m["contact_id"], m["status"]) for m in _messages(db)] == [(benign, "sent")]
+    assert len(catcher.messages) == 1
+    with db.sessions() as session:
+        [task] = list_tasks(session=session, status="error")
+    assert task["contact_id"] == poisoned
+    assert "larger than" in str(task["error"])

@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from cadenza.cli.app import app, context, guarded, out
+from cadenza.errors import ConfigurationError
 
 
 @app.command()
@@ -31,5 +32,8 @@ def serve(
     from cadenza.server import create_app
 
     ctx = context()
+    problem = ctx.settings.signing_problem()
+    if problem is not None:
+        raise ConfigurationError(f"not serving: {problem}")
     application = create_app(ctx.settings, clock=ctx.clock, embedded_worker=worker)
     uvicorn.run(application, host=host, port=port, log_level="info")

@@ -13,7 +13,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from cadenza.cli.app import app, context, err, guarded, out, parse_time_option, print_json
 from cadenza.core.definition import Condition
-from cadenza.errors import ValidationFailed
+from cadenza.errors import ConfigurationError, ValidationFailed
 from cadenza.store.db import writing
 
 tasks_app = typer.Typer(help="Tasks: manual steps on people's to-do lists.", no_args_is_help=True)
@@ -82,14 +82,26 @@ def worker(
     from cadenza.engine.runner import drain_once, run_until_stopped
 
     ctx = context()
+    problem = ctx.settings.signing_problem() if send else None
+    if problem is not None and not once:
+        raise ConfigurationError(f"the worker would send: {problem}")
     if once:
         advanced, sent = drain_once(ctx.sessions, ctx.clock, ctx.settings, batch=batch, send=send)
         out.print(f"advanced {advanced} steps; sent {sent} messages")
+        if problem is not None and sent:
+            # Tests and the README's tour drain once with no secret: a warning, not a refusal.
+            err.print(f"warning: {problem}", markup=False, highlight=False)
         return
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
-    run_until_stopped(ctx.sessions, ctx.clock, ctx.settings, stop, batch=batch)
+    if send:
+        run_until_stopped(ctx.sessions, ctx.clock, ctx.settings, stop, batch=batch)
+        return
+    # run_until_stopped always sends: --no-send runs the bare worker, without a dispatcher.
+    from cadenza.engine.worker import Worker
+
+    Worker(ctx.sessions, ctx.clock, ctx.settings, batch_size=batch).run(stop)
 
 
 @app.command()

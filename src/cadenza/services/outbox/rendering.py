@@ -15,7 +15,6 @@ from functools import lru_cache
 from typing import Any
 
 from jinja2 import TemplateSyntaxError, meta
-from jinja2.sandbox import SandboxedEnvironment
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
@@ -34,7 +33,7 @@ from cadenza.core.definition import (
 )
 from cadenza.core.messages import append_opt_out, message_id_for, reply_subject
 from cadenza.core.reach import SendCheck
-from cadenza.core.templates import build_variables, expand_shortcodes, render
+from cadenza.core.templates import build_variables, parse, render
 from cadenza.errors import CadenzaError
 from cadenza.services.outbox.meta import Check, MessageMeta
 from cadenza.settings import Settings
@@ -180,15 +179,12 @@ def _templates(step: Step) -> Iterator[str]:
         yield from step.headers.values()
 
 
-_PARSER = SandboxedEnvironment()  # only parses: the same syntax the renderer reads
-
-
 @lru_cache(maxsize=4096)
 def _template_reads_owner(text: str) -> bool:
     """Whether a template reads `user` or `sender`, the variables the contact's owner fills."""
     try:
-        names = meta.find_undeclared_variables(_PARSER.parse(expand_shortcodes(text)))
-    except TemplateSyntaxError:
+        names = meta.find_undeclared_variables(parse(text))
+    except (TemplateSyntaxError, RecursionError):
         return True  # rendering it will say what is wrong
     return not names.isdisjoint(("user", "sender"))
 
