@@ -24,6 +24,7 @@ steps:
 CONTACTS = "first_name,phone,tags\nMaya,(312) 555-0134,web\n"
 NOW = "2026-12-01T16:00:00Z"  # 10:00 in Chicago
 RANGE = "between 1900-01-01 and 2200-01-01 UTC"
+BIGINT_PLUS_ONE = str(2**63)
 
 
 class Cli:
@@ -207,3 +208,76 @@ def test_the_long_running_worker_with_no_send_needs_no_secret_and_sends_nothing(
     (message,) = json.loads(enrolled.ok("messages", "list", "--json").stdout)
     assert message["status"] == "queued"
     assert not (enrolled.folder / "sms.jsonl").exists()
+
+
+# --- options, files, ids, the database ---------------------------------------------------------
+
+
+def test_other_time_options_take_the_same_range_and_message(cli: Cli) -> None:
+    refused(cli("history", "--since", "0001-01-01T00:00:00Z"), 2, "--since", RANGE)
+    refused(cli("history", "--since", "yesterday"), 2, "--since 'yesterday'", "ISO 8601")
+    start = "9999-12-31T23:00:00Z"
+    refused(cli("simulate", "hello.yaml", "--start", start), 2, "--start", RANGE)
+    event = cli("simulate", "hello.yaml", "--event", "replied@1800-01-01T00:00:00Z")
+    refused(event, 1, "--event 'replied@1800-01-01T00:00:00Z'", RANGE)
+    assert cli("history", "--since", "2026-12-01", CADENZA_NOW="").returncode == 0
+
+
+def test_ids_beyond_what_the_database_holds_are_usage_errors(cli: Cli) -> None:
+    for command in (
+        ("event", BIGINT_PLUS_ONE, "replied"),
+        ("tasks", "complete", BIGINT_PLUS_ONE, "done"),
+        ("enrollments", "pause", BIGINT_PLUS_ONE),
+        ("history", "--contact", BIGINT_PLUS_ONE),
+        ("enroll", "Hello", "--contact", BIGINT_PLUS_ONE),
+        ("migrate", "Hello", "--to-version", str(2**31)),
+    ):
+        result = cli(*command)
+        assert result.returncode == 2, (command, result.stderr)
+        assert "Traceback" not in result.stderr and "less than or equal" in result.stderr
+
+
+def test_json_options_that_cannot_be_stored_are_refused(enrolled: Cli) -> None:
+    refused(enrolled("event", "1", "replied", "--data", '{"t": "a\\u0000b"}'), 1, "NUL")
+    deep = '{"a": ' * 900 + "1" + "}" * 900
+    refused(enrolled("event", "1", "replied", "--data", deep), 1, "--data nests deeper")
+    deeper = "[" * 50_000 + "]" * 50_000
+    refused(enrolled("event", "1", "replied", "--data", deeper), 1, "--data is nested too deep")
+    where = '{"not": ' * 900 + '{"tag": "web"}' + "}" * 900
+    refused(enrolled("enroll", "Hello", "--where", where), 1, "--where nests deeper")
+    refused(enrolled("enroll", "Hello", "--where", "[1]"), 1, "--where is not a condition")
+    assert enrolled.ok("history", "--json", "--type", "replied").stdout.strip() == "[]"
+
+
+def test_simulate_contact_files_that_cannot_be_read_are_named(bare: Cli) -> None:
+    (bare.folder / "latin1.json").write_bytes(b'{"first_name": "Ren\xe9"}')
+    (bare.folder / "folder").mkdir()
+    for given, why in (
+        ("latin1.json", "not UTF-8"),
+        ("folder", "Is a directory"),
+        ("missing.json", "No such file"),
+    ):
+        refused(bare("simulate", "hello.yaml", "--contact", given), 1, repr(given), why)
+    long_json = '{"first_name": "' + "a" * 300 + '"}'
+    assert bare.ok("simulate", "hello.yaml", "--contact", long_json).stdout
+
+
+def test_a_database_that_is_missing_or_unreachable_is_named(tmp_path: Path) -> None:
+    cli = Cli(tmp_path)
+    line = refused(cli("sequences", "list"), 1, "cadenza.db", "run `cadenza init`")
+    assert "no such table" in line
+    bad_url = {"CADENZA_DATABASE_URL": "not a url"}
+    refused(cli("contacts", "list", **bad_url), 1, "CADENZA_DATABASE_URL")
+    (tmp_path / "a-file").touch()
+    nowhere = {"CADENZA_DATABASE_URL": f"sqlite:///{tmp_path / 'a-file' / 'cadenza.db'}"}
+    refused(cli("contacts", "list", **nowhere), 1, "cannot use the database")
+    port = cli("serve", "--port", "70000", CADENZA_ENVIRONMENT="development")
+    assert port.returncode == 2 and "Traceback" not in port.stderr and "65535" in port.stderr
+
+
+def test_intake_on_a_taken_port_says_so(cli: Cli) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = str(taken.getsockname()[1])
+        refused(cli("intake", "--port", port), 1, f"cannot listen on 127.0.0.1:{port}")

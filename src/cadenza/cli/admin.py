@@ -23,7 +23,7 @@ def init() -> None:
 @guarded
 def serve(
     host: str = typer.Option("127.0.0.1", help="Address to listen on."),
-    port: int = typer.Option(8000, help="Port to listen on."),
+    port: int = typer.Option(8000, min=0, max=65535, help="Port to listen on."),
     worker: bool = typer.Option(True, "--worker/--no-worker", help="Run an embedded worker."),
 ) -> None:
     """Serve the API and UI (with an embedded worker and dispatcher unless --no-worker)."""

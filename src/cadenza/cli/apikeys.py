@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 from rich.table import Table
 
-from cadenza.cli.app import app, context, err, guarded, out, print_json
+from cadenza.cli.app import app, context, err, guarded, id_argument, out, print_json
 from cadenza.store.db import writing
 
 apikeys_app = typer.Typer(help="API keys (Bearer tokens for /api/v1).", no_args_is_help=True)
@@ -54,7 +54,7 @@ def list_command(
 
 @apikeys_app.command("revoke")
 @guarded
-def revoke(key_id: int = typer.Argument(..., help="The key's id (see `apikeys list`).")) -> None:
+def revoke(key_id: int = id_argument("The key's id (see `apikeys list`).")) -> None:
     """Revoke a key: requests bearing it are refused from now on."""
     from cadenza.services.users import revoke as revoke_key
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 import sys
 from collections.abc import Callable
 from datetime import datetime
@@ -11,11 +12,12 @@ from typing import Any, ParamSpec, TypeVar
 
 import typer
 from rich.console import Console
-from sqlalchemy import Engine
+from sqlalchemy import Engine, make_url
+from sqlalchemy.exc import ArgumentError, DataError, DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from cadenza.clock import Clock, clock_from_env, parse_instant
-from cadenza.errors import CadenzaError, DefinitionError
+from cadenza.errors import CadenzaError, ConfigurationError, DefinitionError, ValidationFailed
 from cadenza.settings import Settings, get_settings
 
 app = typer.Typer(
@@ -32,6 +34,12 @@ err = Console(stderr=True, soft_wrap=True)
 
 P = ParamSpec("P")
 R = TypeVar("R")
+# The databases' BIGINT (as the API's MAX_ID): a larger id is refused, never sent to them.
+MAX_ID = 2**63 - 1
+
+
+class BadValue(Exception):
+    """An option's value cannot be read: one line on stderr and exit 2 (usage)."""
 
 
 def guarded(fn: Callable[P, R]) -> Callable[P, R]:
@@ -41,6 +49,9 @@ def guarded(fn: Callable[P, R]) -> Callable[P, R]:
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
             return fn(*args, **kwargs)
+        except BadValue as exc:
+            err.print(f"error: {exc}", markup=False, highlight=False)
+            raise typer.Exit(2) from None
         except DefinitionError as exc:
             for problem in exc.problems:
                 err.print(str(problem), markup=False, highlight=False)
@@ -48,8 +59,47 @@ def guarded(fn: Callable[P, R]) -> Callable[P, R]:
         except CadenzaError as exc:
             err.print(f"error: {exc}", markup=False, highlight=False)
             raise typer.Exit(1) from None
+        except Exception as exc:
+            message = database_problem(exc)
+            if message is None:
+                raise  # a defect, not the user's database: the traceback is for us
+            err.print(f"error: {message}", markup=False, highlight=False)
+            raise typer.Exit(1) from None
 
     return wrapper
+
+
+# SQLite's and PostgreSQL's words for a table or column that is not there (yet).
+_MISSING_SCHEMA = re.compile(r'no such (table|column)|(relation|column) ".*" does not exist')
+
+
+def database_problem(exc: Exception) -> str | None:
+    """What a person can do about a database error: unreachable, not initialised, a value."""
+    driver = sys.modules.get("psycopg")  # bulk writes reach it directly, unwrapped
+    if driver is not None and isinstance(exc, driver.DataError):
+        return f"the database refused a value ({_first_line(exc)}); nothing was changed"
+    if not isinstance(exc, DBAPIError):
+        return None
+    reason = _first_line(exc.orig if exc.orig is not None else exc)
+    where = _database_url()
+    if isinstance(exc, DataError):
+        return f"the database refused a value ({reason}); nothing was changed"
+    if _MISSING_SCHEMA.search(reason):
+        return f"{where} lacks Cadenza's tables or columns ({reason}): run `cadenza init`"
+    if isinstance(exc, OperationalError):
+        return f"cannot use the database {where}: {reason} (see CADENZA_DATABASE_URL)"
+    return None
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+
+
+def _database_url() -> str:
+    try:
+        return make_url(get_settings().database_url).render_as_string(hide_password=True)
+    except (ArgumentError, CadenzaError):
+        return "CADENZA_DATABASE_URL"
 
 
 class Context:
@@ -65,7 +115,18 @@ class Context:
         if self._engine is None:
             from cadenza.store.db import make_engine
 
-            self._engine = make_engine(self.settings.database_url)
+            try:
+                self._engine = make_engine(self.settings.database_url)
+            except (ArgumentError, ImportError) as exc:  # unparsable, or an unknown driver
+                raise ConfigurationError(
+                    f"CADENZA_DATABASE_URL cannot be used ({exc}); write it as "
+                    "sqlite:///cadenza.db or postgresql+psycopg://user@host/database"
+                ) from None
+            except OSError as exc:  # SQLite's folder cannot be made
+                raise ConfigurationError(
+                    f"cannot use the database {_database_url()}: {exc.strerror} "
+                    f"({exc.filename}; see CADENZA_DATABASE_URL)"
+                ) from None
         return self._engine
 
     @property
@@ -80,13 +141,33 @@ def context() -> Context:
 
 
 def parse_time_option(value: str | None, name: str) -> datetime | None:
-    """Parse an ISO option or fail with a usage-style message."""
+    """Parse an ISO option (None when not given); BadValue says what is wrong with it."""
     if value is None:
         return None
     try:
         return parse_instant(value)
-    except ValueError:
-        raise typer.BadParameter(f"{value!r} is not an ISO 8601 time", param_hint=name) from None
+    except ValueError as exc:
+        raise BadValue(f"{name} {exc}") from None
+
+
+def json_option(text: str, name: str) -> Any:
+    """An option's JSON; ValidationFailed when it is not JSON or nests past Python's stack."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ValidationFailed(f"{name} is not JSON: {exc}") from None
+    except RecursionError:
+        raise ValidationFailed(f"{name} is nested too deeply") from None
+
+
+def id_argument(help_text: str) -> Any:
+    """A required id argument, refused (exit 2) beyond what the databases can hold."""
+    return typer.Argument(..., help=help_text, min=1, max=MAX_ID, show_default=False)
+
+
+def id_option(help_text: str) -> Any:
+    """An optional id option, refused (exit 2) beyond what the databases can hold."""
+    return typer.Option(None, help=help_text, min=1, max=MAX_ID)
 
 
 def print_json(rows: Any) -> None:

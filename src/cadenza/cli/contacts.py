@@ -11,7 +11,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from cadenza.cli.app import app, context, guarded, out, print_json
+from cadenza.cli.app import MAX_ID, app, context, guarded, out, print_json
 from cadenza.cli.bench import bench_app
 from cadenza.services import contacts as service
 from cadenza.services.contacts import ImportReport, import_csv
@@ -101,8 +101,8 @@ def _print_report(report: ImportReport) -> None:
 def list_contacts(
     tag: str | None = typer.Option(None, help="Only contacts with this tag."),
     search: str | None = typer.Option(None, help="Text in names, email, phone or company."),
-    limit: int | None = typer.Option(None, min=1, help="At most this many."),
-    offset: int = typer.Option(0, min=0, help="Skip this many first."),
+    limit: int | None = typer.Option(None, min=1, max=MAX_ID, help="At most this many."),
+    offset: int = typer.Option(0, min=0, max=MAX_ID, help="Skip this many first."),
     as_json: bool = typer.Option(False, "--json", help="Print a JSON array."),
 ) -> None:
     """List contacts in id order."""

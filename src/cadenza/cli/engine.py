@@ -2,16 +2,27 @@
 
 from __future__ import annotations
 
-import json
 import signal
-from collections.abc import Mapping, Sequence
 import threading
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import typer
 from pydantic import TypeAdapter, ValidationError
 
-from cadenza.cli.app import app, context, err, guarded, out, parse_time_option, print_json
+from cadenza.cli.app import (
+    MAX_ID,
+    app,
+    context,
+    err,
+    guarded,
+    id_argument,
+    id_option,
+    json_option,
+    out,
+    parse_time_option,
+    print_json,
+)
 from cadenza.core.definition import Condition
 from cadenza.errors import ConfigurationError, ValidationFailed
 from cadenza.store.db import writing
@@ -22,22 +33,49 @@ messages_app = typer.Typer(help="The outbox: messages written by steps.", no_arg
 app.add_typer(tasks_app, name="tasks")
 app.add_typer(enrollments_app, name="enrollments")
 app.add_typer(messages_app, name="messages")
+# Event data is stored as JSON, whose encoder stops at 254 levels; no real event nests past a few.
+MAX_DEPTH = 64
 
 
 def _json_option(text: str | None, name: str) -> Any:
     if text is None:
         return None
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ValidationFailed(f"{name} is not JSON: {exc}") from None
+    value = json_option(text, name)
+    _check_storable(value, name)
+    return value
+
+
+def _check_storable(value: Any, name: str) -> None:
+    """Refuse what the database cannot keep: a NUL character, or data nested past MAX_DEPTH."""
+    pending = [(value, 1)]  # a loop, not recursion: the JSON nests as deep as its parser let it
+    while pending:
+        item, depth = pending.pop()
+        if depth > MAX_DEPTH:
+            raise ValidationFailed(f"{name} nests deeper than {MAX_DEPTH} levels")
+        # Only JSON's "\u0000" spells a NUL (argv cannot hold one); PostgreSQL cannot store it.
+        if isinstance(item, str) and "\x00" in item:
+            raise ValidationFailed(f"{name} holds a NUL character (\\u0000): remove it")
+        if isinstance(item, dict):
+            pending += [(part, depth + 1) for pair in item.items() for part in pair]
+        elif isinstance(item, list):
+            pending += [(part, depth + 1) for part in item]
+
+
+def _reasons(error: ValidationError) -> str:
+    """A pydantic error's reasons on one line, each where it was found."""
+    return "; ".join(
+        ".".join(str(part) for part in e["loc"]) + f": {e['msg']}" if e["loc"] else e["msg"]
+        for e in error.errors()
+    )
 
 
 @app.command()
 @guarded
 def enroll(
     sequence: str = typer.Argument(..., help="The sequence's name."),
-    contact: list[int] = typer.Option([], "--contact", help="A contact id (repeatable)."),
+    contact: list[int] = typer.Option(
+        [], "--contact", help="A contact id (repeatable).", min=1, max=MAX_ID
+    ),
     tag: str | None = typer.Option(None, help="Everyone with this tag."),
     where: str | None = typer.Option(None, help="Everyone matching a condition (JSON)."),
 ) -> None:
@@ -51,7 +89,7 @@ def enroll(
         try:
             condition = TypeAdapter(Condition).validate_python(_json_option(where, "--where"))
         except ValidationError as exc:
-            raise ValidationFailed(f"--where is not a condition: {exc}") from None
+            raise ValidationFailed(f"--where is not a condition: {_reasons(exc)}") from None
     ctx = context()
     now = ctx.clock.now()
     with writing(ctx.sessions) as session:
@@ -75,7 +113,7 @@ def enroll(
 @guarded
 def worker(
     once: bool = typer.Option(False, "--once", help="Advance what is due, send, and exit."),
-    batch: int = typer.Option(500, help="Enrollments claimed per transaction."),
+    batch: int = typer.Option(500, min=1, help="Enrollments claimed per transaction."),
     send: bool = typer.Option(True, "--send/--no-send", help="Send the outbox after advancing."),
 ) -> None:
     """Advance due enrollments (and send the outbox) until stopped with SIGTERM or Ctrl-C."""
@@ -107,7 +145,7 @@ def worker(
 @app.command()
 @guarded
 def event(
-    contact: int = typer.Argument(..., help="The contact's id."),
+    contact: int = id_argument("The contact's id."),
     name: str = typer.Argument(..., help="replied, bounced, unsubscribed, tag_added, ..."),
     data: str | None = typer.Option(None, help="Event data as JSON."),
 ) -> None:
@@ -134,7 +172,7 @@ def event(
 @tasks_app.command("complete")
 @guarded
 def task_complete(
-    task_id: int = typer.Argument(...),
+    task_id: int = id_argument("The task's id."),
     outcome: str = typer.Argument(...),
 ) -> None:
     """Complete a task with an outcome (the enrollment follows the outcome's route)."""
@@ -189,7 +227,7 @@ def enrollments_list(
 
 @enrollments_app.command("retry")
 @guarded
-def enrollment_retry(enrollment_id: int = typer.Argument(...)) -> None:
+def enrollment_retry(enrollment_id: int = id_argument("The enrollment's id.")) -> None:
     """Run a step in error again (after fixing what was wrong)."""
     from cadenza.services.enrollments import retry_step
 
@@ -224,7 +262,7 @@ def messages_list(
 @guarded
 def history(
     sequence: str | None = typer.Argument(None),
-    contact: int | None = typer.Option(None),
+    contact: int | None = id_option("Only this contact."),
     type_: list[str] = typer.Option([], "--type", help="Event type (repeatable)."),
     since: str | None = typer.Option(None, help="ISO time."),
     as_json: bool = typer.Option(False, "--json"),

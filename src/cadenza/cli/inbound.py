@@ -10,13 +10,14 @@ import threading
 import typer
 
 from cadenza.cli.app import app, context, guarded, out
+from cadenza.errors import ConfigurationError
 
 
 @app.command()
 @guarded
 def intake(
     host: str = typer.Option("127.0.0.1", help="Address to listen on."),
-    port: int = typer.Option(2525, help="Port to listen on."),
+    port: int = typer.Option(2525, min=0, max=65535, help="Port to listen on."),
 ) -> None:
     """Receive email over SMTP until stopped: replies, bounces, auto-replies, leads."""
     from cadenza.channels.inbound_smtp import start_intake
@@ -30,7 +31,12 @@ def intake(
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
-    controller = start_intake(host, port, intake_callback(ctx.sessions, ctx.clock, ctx.settings))
+    try:
+        controller = start_intake(
+            host, port, intake_callback(ctx.sessions, ctx.clock, ctx.settings)
+        )
+    except OSError as exc:  # the port is taken, or the address is not this machine's
+        raise ConfigurationError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
     out.print(f"intake listening on {host}:{port}", markup=False, highlight=False)
     sys.stdout.flush()
     try:

@@ -8,14 +8,16 @@ from typing import Any, TypeVar
 
 import typer
 
-from cadenza.cli.app import app, context, guarded, out
+from cadenza.cli.app import app, context, guarded, id_argument, out
 from cadenza.cli.definitions import sequences_app
 from cadenza.cli.engine import enrollments_app
 from cadenza.store.db import writing
 
 ACTOR = "cli"
 NAME = typer.Argument(..., help="The sequence's name.", show_default=False)
-ENROLLMENT = typer.Argument(..., help="The enrollment's id.", show_default=False)
+ENROLLMENT = id_argument("The enrollment's id.")
+# Version numbers are INTEGER columns: a larger one is refused before it reaches PostgreSQL.
+MAX_VERSION = 2**31 - 1
 
 R = TypeVar("R")
 
@@ -168,7 +170,9 @@ def enrollment_skip(enrollment_id: int = ENROLLMENT) -> None:
 @guarded
 def migrate(
     sequence: str = NAME,
-    to_version: int = typer.Option(..., "--to-version", help="The version to move to."),
+    to_version: int = typer.Option(
+        ..., "--to-version", min=1, max=MAX_VERSION, help="The version to move to."
+    ),
     mapping: list[str] = typer.Option(
         [], "--map", help="old=new: where enrollments on a removed step go (repeatable)."
     ),

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from datetime import timedelta
 from pathlib import Path
 
@@ -10,7 +9,15 @@ import typer
 from pydantic import ValidationError
 from rich.table import Table
 
-from cadenza.cli.app import app, context, guarded, out, parse_time_option, print_json
+from cadenza.cli.app import (
+    app,
+    context,
+    guarded,
+    json_option,
+    out,
+    parse_time_option,
+    print_json,
+)
 from cadenza.clock import parse_instant
 from cadenza.core.contact import ContactView
 from cadenza.core.events import EventRecord
@@ -26,11 +33,25 @@ def _contact(text: str | None) -> ContactView:
         return ContactView(
             first_name="Sam", last_name="Sample", email="sam@example.com", phone="+13125550123"
         )
-    source = Path(text).read_text(encoding="utf-8") if Path(text).is_file() else text
     try:
-        return ContactView.model_validate(json.loads(source))
-    except (json.JSONDecodeError, ValidationError) as exc:
+        return ContactView.model_validate(json_option(_json_or_file(text), "--contact"))
+    except ValidationError as exc:
         raise ValidationFailed(f"--contact is not a contact as JSON: {exc}") from None
+
+
+def _json_or_file(text: str) -> str:
+    """`--contact`'s JSON: the text itself when it is an object, else the file it names."""
+    if text.lstrip().startswith("{"):
+        return text
+    try:
+        return Path(text).read_text(encoding="utf-8")
+    except OSError as exc:
+        why = exc.strerror or str(exc)
+    except UnicodeDecodeError as exc:
+        why = f"not UTF-8 text (byte {exc.start})"
+    raise ValidationFailed(
+        f"--contact {text!r} is neither a JSON object nor a readable file: {why}"
+    )
 
 
 def _event(spec: str) -> EventRecord:
@@ -43,8 +64,8 @@ def _event(spec: str) -> EventRecord:
     name, _, step = name.partition(":")
     try:
         time = parse_instant(when)
-    except ValueError:
-        raise ValidationFailed(f"--event {spec!r}: {when!r} is not an ISO 8601 time") from None
+    except ValueError as exc:
+        raise ValidationFailed(f"--event {spec!r}: {exc}") from None
     return EventRecord(type=name.strip(), time=time, step=step or None)
 
 
