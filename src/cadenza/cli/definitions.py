@@ -9,17 +9,12 @@ import typer
 from rich.table import Table
 
 from cadenza.cli.app import app, context, err, guarded, out, print_json
-from cadenza.core.conditions import describe_duration
+from cadenza.core.calendar import describe_wait
 from cadenza.core.definition import (
     Definition,
-    Step,
-    WaitBusinessDays,
-    WaitDayAt,
-    WaitDaysAt,
-    WaitElapsed,
 )
 from cadenza.core.lint import lint_file
-from cadenza.errors import NotFound, Problem
+from cadenza.errors import DefinitionError, NotFound, Problem
 
 sequences_app = typer.Typer(help="List and inspect sequences.", no_args_is_help=True)
 app.add_typer(sequences_app, name="sequences")
@@ -70,30 +65,24 @@ def lint(files: list[Path] = FILES) -> None:
 def apply(files: list[Path] = FILES) -> None:
     """Store sequences from definition files: a new version only when a definition changed.
 
-    Every file is linted first; if any has a problem, nothing is applied.
+    Every file is linted first; if any has a problem, or names a user or group that does not
+    exist, nothing is applied.
     """
-    from cadenza.services.sequences import UnknownReferences, apply_definition
+    from cadenza.services import sequences
     from cadenza.store.db import writing
 
-    clean, _, bad_files = _lint_all(files)
-    if bad_files:
+    try:
+        sources = sequences.lint_files(files)
+    except DefinitionError as exc:
+        _print_problems(exc.problems)
         err.print("nothing applied: fix the problems above", markup=False, highlight=False)
-        raise typer.Exit(1)
+        raise typer.Exit(1) from None
     ctx = context()
-    now = ctx.clock.now()
-    results, refused = [], []
-    with writing(ctx.sessions) as session:
-        for file, definition in clean:
-            source = file.read_text(encoding="utf-8")
-            try:
-                results.append(
-                    apply_definition(session=session, definition=definition, source=source, now=now)
-                )
-            except UnknownReferences as exc:
-                refused.append(f"{file}: {exc}")
-        if refused:
-            # Raising inside the transaction rolls back the files that did apply.
-            raise NotFound("nothing applied:\n" + "\n".join(refused))
+    try:
+        with writing(ctx.sessions) as session:
+            results = sequences.apply_sources(session=session, sources=sources, now=ctx.clock.now())
+    except sequences.UnknownReferences as exc:
+        raise NotFound(f"nothing applied: {exc}") from None
     for result in results:
         typer.echo(f"{result.verb} {result.name} v{result.version}")
 
@@ -159,18 +148,4 @@ def _print_detail(detail: dict[str, Any]) -> None:
     typer.echo("steps:")
     definition = Definition.model_validate(detail["definition"])
     for number, step in enumerate(definition.steps, start=1):
-        typer.echo(f"  {number:>2}. {step.key:<24} {step.action:<16} {describe_wait(step)}")
-
-
-def describe_wait(step: Step) -> str:
-    """A step's wait in words: "now", "2 business days", "day 3 at 10:30"."""
-    wait = step.wait
-    if isinstance(wait, WaitBusinessDays):
-        return f"{wait.business_days} business day{'' if wait.business_days == 1 else 's'}"
-    if isinstance(wait, WaitDayAt):
-        return f"day {wait.day} at {wait.at:%H:%M}"
-    if isinstance(wait, WaitDaysAt):
-        return f"{wait.days} day{'' if wait.days == 1 else 's'} later at {wait.at:%H:%M}"
-    if isinstance(wait, WaitElapsed):
-        return describe_duration(wait)
-    return "now"
+        typer.echo(f"  {number:>2}. {step.key:<24} {step.action:<16} {describe_wait(step.wait)}")

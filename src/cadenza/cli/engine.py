@@ -91,16 +91,14 @@ def enroll(
         except ValidationError as exc:
             raise ValidationFailed(f"--where is not a condition: {_reasons(exc)}") from None
     ctx = context()
-    now = ctx.clock.now()
     with writing(ctx.sessions) as session:
-        ids = list(contact)
-        if tag is not None or condition is not None:
-            ids += enrollments.audience(session=session, tag=tag, where=condition, now=now)
-        report = enrollments.enroll(
+        report = enrollments.enroll_audience(
             session=session,
             sequence=sequence,
-            contact_ids=ids,
-            now=now,
+            contact_ids=contact,
+            tag=tag,
+            where=condition,
+            now=ctx.clock.now(),
             settings=ctx.settings,
             actor="cli",
         )
@@ -133,13 +131,7 @@ def worker(
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
-    if send:
-        run_until_stopped(ctx.sessions, ctx.clock, ctx.settings, stop, batch=batch)
-        return
-    # run_until_stopped always sends: --no-send runs the bare worker, without a dispatcher.
-    from cadenza.engine.worker import Worker
-
-    Worker(ctx.sessions, ctx.clock, ctx.settings, batch_size=batch).run(stop)
+    run_until_stopped(ctx.sessions, ctx.clock, ctx.settings, stop, batch=batch, send=send)
 
 
 @app.command()

@@ -42,12 +42,17 @@ def run_until_stopped(
     stop: threading.Event,
     *,
     batch: int = DEFAULT_BATCH,
+    send: bool = True,
     on_tick: Callable[[], object] | None = None,
 ) -> None:
-    """The long-running worker: advance and send until `stop` is set.
+    """The long-running worker: advance (and send, unless `send` is off) until `stop` is set.
 
     `on_tick`: called after each tick and its sending (a heartbeat for supervision).
     """
+    worker = Worker(sessions, clock, settings, batch_size=batch)
+    if not send:
+        worker.run(stop, after_tick=on_tick)
+        return
     from cadenza.engine.dispatcher import Dispatcher
 
     dispatcher = Dispatcher(sessions, clock, settings)
@@ -58,6 +63,6 @@ def run_until_stopped(
             on_tick()
 
     try:
-        Worker(sessions, clock, settings, batch_size=batch).run(stop, after_tick=after_tick)
+        worker.run(stop, after_tick=after_tick)
     finally:
         dispatcher.close()
