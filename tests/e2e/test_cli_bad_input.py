@@ -281,3 +281,14 @@ def test_intake_on_a_taken_port_says_so(cli: Cli) -> None:
         taken.listen()
         port = str(taken.getsockname()[1])
         refused(cli("intake", "--port", port), 1, f"cannot listen on 127.0.0.1:{port}")
+
+
+def test_an_unknown_status_is_named_rather_than_an_empty_list(cli: Cli) -> None:
+    for listing, word in (
+        ("tasks", "tasks"),
+        ("enrollments", "enrollments"),
+        ("messages", "messages"),
+    ):
+        result = cli(listing, "list", "--status", "opne")
+        message = refused(result, 1, "'opne' is not a status of", word)
+        assert "one of" in message

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from cadenza.benchmarks.databases import DEFAULT_PG_URL, fresh_database
 from cadenza.services.contacts import ImportReport, import_csv
+from cadenza.services.contacts.importing import spreadsheet_safe
 from cadenza.store.db import make_engine, session_factory
 
 GOAL_PER_SECOND = {"sqlite": 10_000}  # DESIGN.md / issue 2; PostgreSQL has no stated goal
@@ -59,7 +60,7 @@ def write_csv(path: Path, rows: int, seed: int = 42) -> None:
         writer = csv.writer(handle)
         writer.writerow(HEADER)
         for i in range(rows):
-            writer.writerow(_row(rng, i))
+            writer.writerow([spreadsheet_safe(cell) for cell in _row(rng, i)])
 
 
 def _row(rng: random.Random, i: int) -> list[str]:

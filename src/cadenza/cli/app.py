@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from cadenza.clock import Clock, clock_from_env, parse_instant
 from cadenza.errors import CadenzaError, ConfigurationError, DefinitionError, ValidationFailed
 from cadenza.settings import Settings, get_settings
+from cadenza.store.models import MAX_ID as MAX_ID
 
 app = typer.Typer(
     name="cadenza",
@@ -34,8 +35,6 @@ err = Console(stderr=True, soft_wrap=True)
 
 P = ParamSpec("P")
 R = TypeVar("R")
-# The databases' BIGINT (as the API's MAX_ID): a larger id is refused, never sent to them.
-MAX_ID = 2**63 - 1
 
 
 class BadValue(Exception):

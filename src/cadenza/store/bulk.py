@@ -21,6 +21,7 @@ from sqlalchemy import JSON, Table
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 
+from cadenza.errors import ValidationFailed
 from cadenza.store.models import Enrollment, UTCDateTime
 
 ENROLLMENTS: Table = Enrollment.__table__  # type: ignore[assignment]
@@ -219,3 +220,12 @@ def cyclic_gc_paused() -> Iterator[None]:
     finally:
         if enabled:
             gc.enable()
+
+
+def known_status(status: str | None, statuses: tuple[str, ...], what: str) -> str | None:
+    """`status` when it is one of `statuses`; ValidationFailed naming them when it is not."""
+    if status is not None and status not in statuses:
+        raise ValidationFailed(
+            f"{status!r} is not a status of {what} (one of {', '.join(statuses)})"
+        )
+    return status

@@ -35,6 +35,12 @@ NAMING = {
 
 # Statuses whose enrollments the worker looks at; the due index covers only these.
 LIVE_STATUSES = ("active", "waiting")
+MAX_ID = 2**63 - 1  # the databases' BIGINT: a larger id is refused, never sent to them
+# Every status each kind of row may have (DESIGN.md section 3): listings refuse any other.
+SEQUENCE_STATUSES = ("draft", "active", "paused", "ended", "archived")
+ENROLLMENT_STATUSES = ("active", "waiting", "paused", "completed", "exited", "removed")
+TASK_STATUSES = ("open", "done", "skipped", "canceled", "error")
+MESSAGE_STATUSES = ("queued", "sending", "sent", "failed", "suppressed", "held")
 
 
 class UTCDateTime(TypeDecorator[datetime]):

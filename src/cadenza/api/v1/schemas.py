@@ -9,9 +9,9 @@ from fastapi import Path, Query
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainSerializer, WithJsonSchema
 
 from cadenza.clock import in_range
+from cadenza.store.models import MAX_ID as MAX_ID
 
 PROBLEM = "application/problem+json"
-MAX_ID = 2**63 - 1  # the databases' BIGINT: a larger id is refused, not sent to them
 
 Id = Annotated[int, Field(ge=1, le=MAX_ID)]
 PathId = Annotated[int, Path(ge=1, le=MAX_ID)]

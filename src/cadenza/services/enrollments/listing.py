@@ -10,7 +10,8 @@ from sqlalchemy.orm import Session
 from typing_extensions import TypedDict
 
 from cadenza.services.times import IsoTime
-from cadenza.store.models import Enrollment, Sequence, SequenceVersion
+from cadenza.store.bulk import known_status
+from cadenza.store.models import ENROLLMENT_STATUSES, Enrollment, Sequence, SequenceVersion
 
 
 class EnrollmentRow(TypedDict):
@@ -44,7 +45,7 @@ def list_enrollments(
     )
     if sequence is not None:
         query = query.where(Sequence.name == sequence)
-    if status is not None:
+    if known_status(status, ENROLLMENT_STATUSES, "enrollments") is not None:
         query = query.where(Enrollment.status == status)
     if contact_id is not None:
         query = query.where(Enrollment.contact_id == contact_id)

@@ -10,7 +10,8 @@ from sqlalchemy.orm import Session
 from typing_extensions import TypedDict
 
 from cadenza.services.times import IsoTime
-from cadenza.store.models import Message
+from cadenza.store.bulk import known_status
+from cadenza.store.models import MESSAGE_STATUSES, Message
 
 MessageRow = TypedDict(  # functional: one of its keys is `from`
     "MessageRow",
@@ -46,7 +47,7 @@ def list_messages(
 ) -> list[MessageRow]:
     """Outbox rows: id, key, channel, to, status, step, contact_id (and what was sent)."""
     query = select(Message)
-    if status is not None:
+    if known_status(status, MESSAGE_STATUSES, "messages") is not None:
         query = query.where(Message.status == status)
     if channel is not None:
         query = query.where(Message.channel == channel)

@@ -17,9 +17,9 @@ from cadenza.core.definition import (
 from cadenza.errors import NotFound
 from cadenza.services.enrollments.task_rows import OPEN
 from cadenza.services.times import IsoTime
-from cadenza.store.bulk import chunks
+from cadenza.store.bulk import chunks, known_status
 from cadenza.store.catalog import definition_for
-from cadenza.store.models import Enrollment, Sequence, Task, User
+from cadenza.store.models import TASK_STATUSES, Enrollment, Sequence, Task, User
 
 
 def get_task(*, session: Session, task_id: int) -> Task:
@@ -65,7 +65,7 @@ def list_tasks(
     )
     if assignee is not None:
         query = query.where(User.email == assignee)
-    if status is not None:
+    if known_status(status, TASK_STATUSES, "tasks") is not None:
         query = query.where(Task.status == status)
     query = query.order_by(Task.due_at, Task.id).limit(limit)
     return [
