@@ -314,6 +314,8 @@ def _lateness(sessions: sessionmaker[Session], figures: EngineFigures) -> None:
                     "outcome": None,
                     "exit_reason": None,
                     "state": {"visits": {}},
+                    "paused_from": None,
+                    "paused_by": None,
                     "updated_at": start,
                 }
                 for eid, at in due_by_id.items()
