@@ -84,6 +84,42 @@ class User(Base):
     role: Mapped[str] = mapped_column(String(16), default="agent")
     phone: Mapped[str | None] = mapped_column(String(32))
     created_at: Mapped[datetime]
+    # Login: an argon2id hash (None: the user cannot log in until invited or given one);
+    # failures in a row and, past the threshold, when the account opens again.
+    password_hash: Mapped[str | None] = mapped_column(String(200))
+    failed_logins: Mapped[int] = mapped_column(default=0)
+    locked_until: Mapped[datetime | None]
+    active: Mapped[bool] = mapped_column(default=True)
+    # Plan limits of this user (None: the role's limit from the settings applies).
+    max_active_sequences: Mapped[int | None]
+    max_emails_per_day: Mapped[int | None]
+
+
+class WebSession(Base):
+    """A logged-in browser: the cookie holds a token, the table only its SHA-256."""
+
+    __tablename__ = "web_sessions"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    csrf: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime]
+    last_seen_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+
+
+class UserToken(Base):
+    """A single-use, expiring link sent to a user: an invitation or a password reset."""
+
+    __tablename__ = "user_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    purpose: Mapped[str] = mapped_column(String(16))  # invite | reset
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
 
 
 class Group(Base):
@@ -115,6 +151,8 @@ class ApiKey(Base):
     key_hash: Mapped[str] = mapped_column(String(128), unique=True)
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     created_at: Mapped[datetime]
+    # What the key may call, space-separated: `api` (the REST API), `inbound` (webhooks).
+    scopes: Mapped[str] = mapped_column(String(100), default="api")
 
 
 class Sender(Base):
@@ -128,6 +166,19 @@ class Sender(Base):
     per_second: Mapped[float | None]
     per_hour: Mapped[int | None]
     per_day: Mapped[int | None]
+
+
+class SenderUser(Base):
+    """A sender assigned to a user (Aloware's lines per user)."""
+
+    __tablename__ = "sender_users"
+
+    sender_id: Mapped[int] = mapped_column(
+        ForeignKey("senders.id", ondelete="CASCADE"), primary_key=True
+    )
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
 
 
 class Contact(Base):
@@ -179,9 +230,23 @@ class Sequence(Base):
     name: Mapped[str] = mapped_column(String(200), unique=True)
     owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     sharing: Mapped[str] = mapped_column(String(16), default="everyone")
+    sharing_access: Mapped[str] = mapped_column(String(8), default="view")  # view | edit
     status: Mapped[str] = mapped_column(String(16), default="draft")
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
+
+
+class SequenceMember(Base):
+    """An additional team member of a sequence: may see it and work its tasks."""
+
+    __tablename__ = "sequence_members"
+
+    sequence_id: Mapped[int] = mapped_column(
+        ForeignKey("sequences.id", ondelete="CASCADE"), primary_key=True
+    )
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
 
 
 class SequenceVersion(Base):
