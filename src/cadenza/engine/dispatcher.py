@@ -14,13 +14,15 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.orm import Session, sessionmaker
 
-from cadenza.channels.email import build_email
+from cadenza.channels.email import MimeEmail, build_email
 from cadenza.channels.errors import SendError, TransientError
 from cadenza.channels.outgoing import (
     OutgoingEmail,
@@ -78,12 +80,21 @@ class Channels:
 
 
 class Recorder:
-    """Commits send results as they complete; a sender returns once its own is committed.
+    """Commits send results as they complete, in groups, for the senders that hand them in.
 
-    Group commit: the first sender to find no commit running writes every result waiting
-    (its own and the others'), the rest wait for that commit. Results never wait for a
-    whole batch, and a batch of results costs one transaction.
+    A sender hands its result in and goes on preparing its next message; before it sends
+    that one it `settle`s the ticket of the last: the result must be committed first. So a
+    crash can re-deliver at most one message per sender, the one it was sending, while
+    building a message overlaps with the commit of the one before.
+
+    Group commit: the first to settle with no commit running writes every result waiting
+    (its own and the others'); the rest wait for that commit. Before it writes, it gives
+    the sends still going a moment (`GATHER` at most) to finish, so that one transaction
+    takes the results of many senders rather than of one or two: commits, not sends, are
+    what a dispatcher would otherwise wait on.
     """
+
+    GATHER = 0.002  # seconds a commit waits for the sends still going
 
     def __init__(self, sessions: sessionmaker[Session], clock: Clock, settings: Settings) -> None:
         self.sessions, self.clock, self.settings = sessions, clock, settings
@@ -93,39 +104,73 @@ class Recorder:
         self._done = 0  # commits finished (successfully or not)
         self._failed: dict[int, BaseException] = {}
         self._writing = False
+        self._sending = 0  # sends started whose outcome is not yet handed in
+
+    def started(self) -> None:
+        """A send starts: a commit about to be made may wait a moment for its result."""
+        with self._lock:
+            self._sending += 1
+
+    def hand_in(self, outcome: Outcome) -> int:
+        """Queue a send's result for the next commit; the ticket to `settle`."""
+        with self._lock:
+            self._sending -= 1
+            self._waiting.append(outcome)
+            self._lock.notify_all()
+            return self._next
 
     def record(self, outcome: Outcome) -> None:
-        """Commit this outcome (with whatever else is waiting); raise what the commit raised."""
+        """Hand a result in and wait until it is committed."""
+        self.settle(self.hand_in(outcome))
+
+    def settle(self, ticket: int | None) -> None:
+        """Wait until the results of `ticket` (and before) are committed; raise what it raised."""
+        if ticket is None:
+            return
         with self._lock:
-            self._waiting.append(outcome)
-            mine = self._next
-            while self._done <= mine:
+            while self._done <= ticket:
                 if self._writing:
                     self._lock.wait()
                     continue
-                self._writing = True
-                batch, self._waiting = self._waiting, []
-                number = self._next
-                self._next += 1
-                self._lock.release()
-                error: BaseException | None = None
-                try:
-                    with writing(self.sessions) as session:
-                        record(session, batch, self.clock.now(), self.settings)
-                except BaseException as exc:
-                    error = exc
-                finally:
-                    self._lock.acquire()
-                    self._writing = False
-                    self._done = number + 1
-                    if error is not None:
-                        self._failed[number] = error
-                        for old in [n for n in self._failed if n < number - 1000]:
-                            del self._failed[old]
-                    self._lock.notify_all()
-            failed = self._failed.get(mine)
+                self._gather()
+                if self._writing or self._done > ticket:
+                    continue  # another one took the commit meanwhile
+                self._commit()
+            failed = self._failed.get(ticket)
         if failed is not None:
             raise failed
+
+    def _commit(self) -> None:
+        """Write every result waiting in one transaction (called, and returning, locked)."""
+        self._writing = True
+        batch, self._waiting = self._waiting, []
+        number = self._next
+        self._next += 1
+        self._lock.release()
+        error: BaseException | None = None
+        try:
+            with writing(self.sessions) as session:
+                record(session, batch, self.clock.now(), self.settings)
+        except BaseException as exc:
+            error = exc
+        finally:
+            self._lock.acquire()
+            self._writing = False
+            self._done = number + 1
+            if error is not None:
+                self._failed[number] = error
+                for old in [n for n in self._failed if n < number - 1000]:
+                    del self._failed[old]
+            self._lock.notify_all()
+
+    def _gather(self) -> None:
+        """Wait (locked) while sends are still going, `GATHER` at most."""
+        deadline = time.monotonic() + self.GATHER
+        while self._sending > 0 and not self._writing:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return
+            self._lock.wait(left)
 
 
 class Dispatcher:
@@ -144,6 +189,7 @@ class Dispatcher:
         self.channels = channels or Channels(settings)
         self.batch_size = batch_size
         self.recorder = Recorder(sessions, clock, settings)
+        self._last = threading.local()  # each sender's last ticket
         self._pool = ThreadPoolExecutor(
             max(1, settings.dispatch_concurrency), thread_name_prefix="send"
         )
@@ -164,7 +210,7 @@ class Dispatcher:
         going, so that the SMTP connections are not left idle while the database works.
         """
         total = 0
-        sending: list[Future[Outcome]] = []
+        sending: list[Future[Sent]] = []
         try:
             while True:
                 claimed, following = self._claim_and_send()
@@ -177,40 +223,68 @@ class Dispatcher:
             # rather than left `sending` to go out again when its lease expires.
             self._sent(sending)
 
-    def _claim_and_send(self) -> tuple[int, list[Future[Outcome]]]:
+    def _claim_and_send(self) -> tuple[int, list[Future[Sent]]]:
         """Claim a batch in its own transaction and queue its messages for the senders."""
         with writing(self.sessions) as session:
             claimed, ready = claim_ready(session, self.clock.now(), self.batch_size, self.settings)
         return claimed, [self._pool.submit(self._send_and_record, row) for row in ready]
 
-    @staticmethod
-    def _sent(sending: list[Future[Outcome]]) -> int:
-        """Wait for sends (each recorded by its sender); how many went."""
-        outcomes = [future.result() for future in sending]
-        return sum(1 for o in outcomes if o.result is not None)
+    def _sent(self, sending: list[Future[Sent]]) -> int:
+        """Wait for sends and for their results to be committed; how many went."""
+        done = [future.result() for future in sending]
+        self.recorder.settle(max((ticket for _o, ticket in done), default=None))
+        return sum(1 for outcome, _t in done if outcome.result is not None)
 
-    def _send_and_record(self, row: RowMapping) -> Outcome:
-        outcome = self._send_one(row)
-        self.recorder.record(outcome)
-        return outcome
-
-    def _send_one(self, row: RowMapping) -> Outcome:
+    def _send_and_record(self, row: RowMapping) -> Sent:
+        """Prepare, wait for this sender's last result to be committed, send, hand it in."""
         try:
-            return Outcome(row, result=self._send(row))
+            prepared: Outgoing | SendError = self._prepare(row)
+        except Exception as exc:  # a bug in one message must not stop the batch
+            log.exception("preparing a message failed", extra={"key": row["key"]})
+            prepared = TransientError(f"unexpected error: {exc}")
+        self.recorder.settle(getattr(self._last, "ticket", None))
+        self.recorder.started()
+        outcome = self._send_one(row, prepared)
+        self._last.ticket = ticket = self.recorder.hand_in(outcome)
+        return outcome, ticket
+
+    def _prepare(self, row: RowMapping) -> Outgoing:
+        """What goes out for a row: an email is built (MIME) before its turn to be sent."""
+        message = outgoing(row)
+        if isinstance(message, OutgoingEmail):
+            return Built(message, build_email(message, self.settings, date=self.clock.now()))
+        return message
+
+    def _send_one(self, row: RowMapping, prepared: Outgoing | SendError) -> Outcome:
+        if isinstance(prepared, SendError):
+            return Outcome(row, error=prepared)
+        try:
+            return Outcome(row, result=self._send(prepared))
         except SendError as exc:
             return Outcome(row, error=exc)
         except Exception as exc:  # a bug in one message must not stop the batch
             log.exception("sending failed unexpectedly", extra={"key": row["key"]})
             return Outcome(row, error=TransientError(f"unexpected error: {exc}"))
 
-    def _send(self, row: RowMapping) -> SendResult:
-        message = outgoing(row)
-        if isinstance(message, OutgoingEmail):
-            mime = build_email(message, self.settings, date=self.clock.now())
-            return self.channels.smtp.send(mime, message.envelope_from, message.recipients)
+    def _send(self, message: Outgoing) -> SendResult:
+        if isinstance(message, Built):
+            email = message.email
+            return self.channels.smtp.send(message.mime, email.envelope_from, email.recipients)
         if isinstance(message, OutgoingSms):
             return self.channels.sms.send_sms(message)
         if isinstance(message, OutgoingVoicemail):
             return self.channels.sms.send_voicemail(message)
         assert isinstance(message, OutgoingWebhook)
         return self.channels.webhooks.send(message)
+
+
+@dataclass(frozen=True, slots=True)
+class Built:
+    """An email ready to go: what it is, and its MIME message."""
+
+    email: OutgoingEmail
+    mime: MimeEmail
+
+
+Outgoing = Built | OutgoingSms | OutgoingVoicemail | OutgoingWebhook
+Sent = tuple[Outcome, int]  # a send's outcome, and the ticket of the commit that records it
