@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
-from sqlalchemy import delete, insert
+from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
 from cadenza.core.decisions import (
@@ -30,6 +30,7 @@ from cadenza.core.definition import Definition
 from cadenza.services import history
 from cadenza.services.enrollments import task_rows
 from cadenza.services.outbox import rendering as outbox
+from cadenza.services.users.people import Directory
 from cadenza.store import bulk
 from cadenza.store.models import Event, Message, Task
 
@@ -145,9 +146,17 @@ class Consequences:
 class Applier:
     """Collects the writes of many decisions and makes them in a few statements."""
 
-    def __init__(self, session: Session, now: datetime, actor: str = "system") -> None:
+    def __init__(
+        self,
+        session: Session,
+        now: datetime,
+        actor: str = "system",
+        people: Directory | None = None,
+    ) -> None:
         self.session, self.now, self.actor = session, now, actor
+        self.people = people or Directory(session)
         self.updates: list[dict[str, Any]] = []
+        self.tasks: list[dict[str, Any]] = []
         self.history: list[dict[str, Any]] = []
         self.messages: list[dict[str, Any]] = []
         self.consequences = Consequences()
@@ -163,6 +172,7 @@ class Applier:
             elif type(effect) is CreateTask:
                 self._task(ref, definition, effect)
             elif type(effect) is CloseTasks:
+                self._write_tasks()  # what it closes may have been made in this batch
                 task_rows.close(
                     self.session,
                     ref.id,
@@ -172,6 +182,7 @@ class Applier:
                     errors_only=effect.errors_only,
                 )
             elif type(effect) is MoveTasks:
+                self._write_tasks()
                 task_rows.move(self.session, ref.id, effect.from_step, effect.to_step)
             elif type(effect) is Forget:
                 self._forget(ref)
@@ -186,7 +197,7 @@ class Applier:
     def _task(self, ref: Ref, definition: Definition, effect: CreateTask) -> None:
         assert effect.contact is not None, "the machine gives every task its contact"
         row = task_rows.task_row(
-            self.session,
+            self.people,
             effect,
             definition,
             effect.contact,
@@ -196,7 +207,12 @@ class Applier:
             initiator_id=ref.initiator_id,
             now=self.now,
         )
-        self.session.execute(insert(Task), [row])
+        self.tasks.append(row)
+
+    def _write_tasks(self) -> None:
+        if self.tasks:
+            bulk.insert_rows(self.session, Task.__table__, self.tasks)  # type: ignore[arg-type]
+            self.tasks = []
 
     def _change(self, ref: Ref, effect: ChangeContact) -> None:
         if effect.action == "enroll":
@@ -210,6 +226,7 @@ class Applier:
         """The enrollment's history, tasks and unsent messages, gone (what was sent stays)."""
         self.history = [row for row in self.history if row["enrollment_id"] != ref.id]
         self.messages = [row for row in self.messages if row["enrollment_id"] != ref.id]
+        self.tasks = [row for row in self.tasks if row["enrollment_id"] != ref.id]
         self.session.execute(delete(Event).where(Event.enrollment_id == ref.id))
         self.session.execute(delete(Task).where(Task.enrollment_id == ref.id))
         self.session.execute(
@@ -223,7 +240,14 @@ class Applier:
 
     def flush(self) -> Consequences:
         """Write what was collected; what it asks of other enrollments is handed back."""
+        if len({row["_id"] for row in self.updates}) < len(self.updates):
+            # Decisions made one after another for one enrollment (events of one batch): its
+            # last state is the one to write. PostgreSQL's one-statement update would take
+            # any one of them.
+            self.updates = list({row["_id"]: row for row in self.updates}.values())
         bulk.update_enrollments(self.session, self.updates)
+        self._write_tasks()
+        self.people.flush()  # the round robins the tasks and owners took turns in
         history.write(self.session, self.history)
         outbox.write(self.session, self.messages)
         self.updates, self.history, self.messages = [], [], []

@@ -1,17 +1,33 @@
-"""Changes to a contact (by a step or a person) and the events they emit."""
+"""Changes to contacts (by steps or by people), made for a whole batch at once.
+
+A batch of changes is applied in memory, in the order given, to the contacts as they were
+read in one query, and then written in a few statements: tags added and removed, dialer
+entries, and the changed columns of each contact. Each change yields the events it makes
+(none when it changed nothing) with the contact as it stood right after it, which is what
+the contact's other enrollments see of it: the same as if the changes had been made and
+read back one at a time.
+"""
 
 from __future__ import annotations
 
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import Connection, bindparam, delete, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from cadenza.core.contact import ContactView
 from cadenza.core.events import EventRecord
 from cadenza.errors import NotFound, ValidationFailed
+from cadenza.services.users.people import next_round_robin
+from cadenza.store.bulk import chunks
+from cadenza.store.claims import CONTACT_VIEW_COLUMNS, VIEW_FIELDS
+from cadenza.store.machine_reads import load_tags
 from cadenza.store.models import Contact, ContactTag, DialerEntry, User
 
 BUILTIN_FIELDS = {
@@ -24,138 +40,244 @@ BUILTIN_FIELDS = {
     "lead_source",
     "disposition",
 }
+# Actions that change a contact's own columns (and so lock its row while the batch runs):
+# the steps' own, and what incoming events set (a flag, the time the contact last wrote).
+COLUMN_ACTIONS = {
+    "set_disposition",
+    "set_field",
+    "set_owner",
+    "mark_dnc",
+    "set_dnc",
+    "set_flag",
+    "touch_inbound",
+}
+FLAGS = ("dnc", "sms_opted_out", "email_unsubscribed", "email_bounced")
+ACTIONS = {*COLUMN_ACTIONS, "add_tag", "remove_tag", "add_to_dialer", "remove_from_dialer"}
 
 
-def _insert(session: Session) -> Any:
-    return pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+@dataclass(frozen=True, slots=True)
+class Change:
+    """One change to one contact: a contact-change step's action and parameters."""
+
+    contact_id: int
+    action: str
+    params: Mapping[str, Any]
 
 
-def add_tag(session: Session, contact_id: int, tag: str, now: datetime) -> list[EventRecord]:
-    stmt = _insert(session)(ContactTag).values(contact_id=contact_id, tag=tag)
-    result = session.execute(stmt.on_conflict_do_nothing())
-    return [EventRecord("tag_added", now, data={"tag": tag})] if result.rowcount else []  # type: ignore[attr-defined]
+@dataclass(frozen=True, slots=True)
+class Applied:
+    """The events a change made (none if it changed nothing), and the contact right after."""
+
+    records: list[EventRecord]
+    contact: ContactView
 
 
-def remove_tag(session: Session, contact_id: int, tag: str, now: datetime) -> list[EventRecord]:
-    result = session.execute(
-        delete(ContactTag).where(ContactTag.contact_id == contact_id, ContactTag.tag == tag)
-    )
-    return [EventRecord("tag_removed", now, data={"tag": tag})] if result.rowcount else []  # type: ignore[attr-defined]
+@dataclass(slots=True)
+class _Contact:
+    """A contact being changed: its view's values, tags, owner, and what changed."""
+
+    values: dict[str, Any]
+    tags: set[str]
+    owner_id: int | None
+    columns: dict[str, Any] = field(default_factory=dict)
+    tags_before: frozenset[str] = frozenset()
+
+    def view(self) -> ContactView:
+        return ContactView.trusted({**self.values, "tags": sorted(self.tags)})
 
 
-def set_disposition(
-    session: Session,
-    contact_id: int,
-    value: str | None,
+def apply(session: Session, changes: Sequence[Change], now: datetime) -> list[Applied]:
+    """Make every change, in order; for each, the events it made and the contact after it."""
+    if not changes:
+        return []
+    for change in changes:
+        if change.action not in ACTIONS:
+            raise ValidationFailed(f"not a contact change: {change.action}")
+    lock = any(change.action in COLUMN_ACTIONS for change in changes)
+    contacts = _load(session, {change.contact_id for change in changes}, lock=lock)
+    owners = _owners(session, changes)
+    dialer: dict[tuple[int, str], bool] = {}
+    made: list[Applied] = []
+    for position, change in enumerate(changes):
+        contact = contacts.get(change.contact_id)
+        if contact is None:
+            raise NotFound(f"no contact {change.contact_id}")
+        records = _one(contact, change, now, owners.get(position), dialer)
+        made.append(Applied(records, contact.view()))
+    _write(session, contacts, dialer, now)
+    return made
+
+
+def _one(
+    contact: _Contact,
+    change: Change,
     now: datetime,
+    owner: tuple[int, str] | None,
+    dialer: dict[tuple[int, str], bool],
 ) -> list[EventRecord]:
-    contact = _contact(session, contact_id)
-    before = contact.disposition
+    action, params = change.action, change.params
+    if action == "add_tag":
+        tag = str(params["tag"])
+        if tag in contact.tags:
+            return []
+        contact.tags.add(tag)
+        return [EventRecord("tag_added", now, data={"tag": tag})]
+    if action == "remove_tag":
+        tag = str(params["tag"])
+        if tag not in contact.tags:
+            return []
+        contact.tags.discard(tag)
+        return [EventRecord("tag_removed", now, data={"tag": tag})]
+    if action == "set_disposition":
+        value = params.get("disposition")
+        return _disposition(contact, None if value is None else str(value), now)
+    if action == "set_field":
+        return _field(contact, str(params["field"]), params.get("value"), now)
+    if action in ("mark_dnc", "set_dnc"):
+        value = bool(params.get("dnc", True))
+        if contact.values["dnc"] == value:
+            return []
+        _set(contact, "dnc", value, now)
+        return [EventRecord("dnc_changed", now, data={"dnc": value})]
+    if action == "set_flag":
+        flag, value = str(params["flag"]), bool(params["value"])
+        if flag not in FLAGS:
+            raise ValidationFailed(f"not a flag: {flag}")
+        _set(contact, flag, value, now)
+        return []
+    if action == "touch_inbound":  # the time the contact last wrote (skip_if_communicating)
+        contact.columns["last_inbound_at"] = now
+        return []
+    if action == "set_owner":
+        assert owner is not None, "every set_owner change has its user"
+        user_id, email = owner
+        contact.owner_id, contact.values["owner"] = user_id, email
+        contact.columns["owner_id"], contact.columns["updated_at"] = user_id, now
+        return [EventRecord("owner_changed", now, data={"owner": email})]
+    add, name = action == "add_to_dialer", str(params["list"])
+    dialer[(change.contact_id, name)] = add
+    return [EventRecord("dialer_added" if add else "dialer_removed", now, data={"list": name})]
+
+
+def _disposition(contact: _Contact, value: str | None, now: datetime) -> list[EventRecord]:
+    before = contact.values["disposition"]
     if before == value:
         return []
-    contact.disposition, contact.updated_at = value, now
+    _set(contact, "disposition", value, now)
     return [EventRecord("disposition_changed", now, data={"from": before, "to": value})]
 
 
-def set_field(
-    session: Session,
-    contact_id: int,
-    name: str,
-    value: Any,
-    now: datetime,
-) -> list[EventRecord]:
-    contact = _contact(session, contact_id)
+def _field(contact: _Contact, name: str, value: Any, now: datetime) -> list[EventRecord]:
+    if name == "disposition":
+        return _disposition(contact, value, now)
     if name in BUILTIN_FIELDS:
-        if name == "disposition":
-            return set_disposition(session, contact_id, value, now)
-        setattr(contact, name, value)
+        _set(contact, name, value, now)
     else:
-        contact.fields = {**(contact.fields or {}), name: value}
-    contact.updated_at = now
+        _set(contact, "fields", {**contact.values["fields"], name: value}, now)
     return [EventRecord("field_changed", now, data={"field": name, "value": value})]
 
 
-def set_dnc(session: Session, contact_id: int, value: bool, now: datetime) -> list[EventRecord]:
-    contact = _contact(session, contact_id)
-    if contact.dnc == value:
-        return []
-    contact.dnc, contact.updated_at = value, now
-    return [EventRecord("dnc_changed", now, data={"dnc": value})]
+def _set(contact: _Contact, column: str, value: Any, now: datetime) -> None:
+    contact.values[column] = value
+    contact.columns[column], contact.columns["updated_at"] = value, now
 
 
-def set_owner(session: Session, contact_id: int, rule: str, now: datetime) -> list[EventRecord]:
-    from cadenza.services.users.people import next_round_robin
+def _load(session: Session, ids: set[int], *, lock: bool) -> dict[int, _Contact]:
+    """The contacts as the machine sees them, with their owner's id (rows locked if asked)."""
+    tags = load_tags(session, ids)
+    found: dict[int, _Contact] = {}
+    connection = session.connection()
+    for batch in chunks(sorted(ids)):
+        query = (
+            select(*CONTACT_VIEW_COLUMNS, Contact.owner_id)
+            .outerjoin(User, User.id == Contact.owner_id)
+            .where(Contact.id.in_(batch))
+            .order_by(Contact.id)
+        )
+        if lock:
+            query = query.with_for_update(of=Contact)
+        for row in connection.execute(query):
+            values = dict(zip(VIEW_FIELDS, row, strict=False))
+            values["first_name"] = values["first_name"] or ""
+            values["last_name"] = values["last_name"] or ""
+            values["fields"] = values["fields"] or {}
+            own = set(tags.get(row[0], ()))
+            found[row[0]] = _Contact(values, own, row[-1], tags_before=frozenset(own))
+    return found
 
-    kind, _, name = rule.partition(":")
-    if kind == "round_robin":
-        user = next_round_robin(session=session, group_name=name)
-    else:
-        found = session.execute(select(User).where(User.email == name)).scalar_one_or_none()
-        if found is None:
+
+def _owners(session: Session, changes: Sequence[Change]) -> dict[int, tuple[int, str]]:
+    """The user each `set_owner` change names (by its position): id and email.
+
+    The machine names the user (`user:<email>`, a round robin's pick made once); a round
+    robin still to pick takes the group's next member here.
+    """
+    rules = {i: str(c.params["owner"]) for i, c in enumerate(changes) if c.action == "set_owner"}
+    if not rules:
+        return {}
+    named = {i: rule.partition(":") for i, rule in rules.items()}
+    wanted = {name for kind, _, name in named.values() if kind != "round_robin"}
+    query = select(User.email, User.id).where(User.email.in_(wanted))
+    users: dict[str, int] = dict(session.execute(query).all())
+    owners: dict[int, tuple[int, str]] = {}
+    for i, (kind, _, name) in named.items():
+        if kind == "round_robin":
+            user = next_round_robin(session=session, group_name=name)
+            owners[i] = (user.id, user.email)
+        elif name in users:
+            owners[i] = (users[name], name)
+        else:
             raise NotFound(f"no user {name}")
-        user = found
-    contact = _contact(session, contact_id)
-    contact.owner_id, contact.updated_at = user.id, now
-    return [EventRecord("owner_changed", now, data={"owner": user.email})]
+    return owners
 
 
-def dialer(
+def _write(
     session: Session,
-    contact_id: int,
-    list_name: str,
-    add: bool,
+    contacts: dict[int, _Contact],
+    dialer: dict[tuple[int, str], bool],
     now: datetime,
-) -> list[EventRecord]:
-    if add:
-        stmt = _insert(session)(DialerEntry).values(
-            contact_id=contact_id, list_name=list_name, added_at=now
+) -> None:
+    """Write what changed: tags, dialer entries, and each contact's changed columns."""
+    added = [(cid, t) for cid, c in contacts.items() for t in sorted(c.tags - c.tags_before)]
+    removed = [(cid, t) for cid, c in contacts.items() for t in sorted(c.tags_before - c.tags)]
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    connection = session.connection()  # Core statements: many rows, no ORM objects
+    if added:
+        rows = [{"contact_id": cid, "tag": tag} for cid, tag in added]
+        connection.execute(insert(ContactTag).on_conflict_do_nothing(), rows)
+    if removed:
+        connection.execute(
+            delete(ContactTag).where(
+                ContactTag.contact_id == bindparam("cid"), ContactTag.tag == bindparam("t")
+            ),
+            [{"cid": cid, "t": tag} for cid, tag in removed],
         )
-        session.execute(stmt.on_conflict_do_nothing())
-    else:
-        session.execute(
+    _write_dialer(connection, dialer, now, insert)
+    by_columns: dict[tuple[str, ...], list[dict[str, Any]]] = defaultdict(list)
+    for contact_id, contact in contacts.items():
+        if contact.columns:
+            names = tuple(sorted(contact.columns))
+            by_columns[names].append({"_id": contact_id, **contact.columns})
+    for names, rows in by_columns.items():
+        statement = (
+            update(Contact)
+            .where(Contact.id == bindparam("_id"))
+            .values({name: bindparam(name) for name in names})
+        )
+        connection.execute(statement, rows)
+
+
+def _write_dialer(
+    connection: Connection, dialer: dict[tuple[int, str], bool], now: datetime, insert: Any
+) -> None:
+    adds = [{"contact_id": c, "list_name": n, "added_at": now} for (c, n), a in dialer.items() if a]
+    drops = [{"c": c, "n": n} for (c, n), a in dialer.items() if not a]
+    if adds:
+        connection.execute(insert(DialerEntry).on_conflict_do_nothing(), adds)
+    if drops:
+        connection.execute(
             delete(DialerEntry).where(
-                DialerEntry.contact_id == contact_id, DialerEntry.list_name == list_name
-            )
+                DialerEntry.contact_id == bindparam("c"), DialerEntry.list_name == bindparam("n")
+            ),
+            drops,
         )
-    name = "dialer_added" if add else "dialer_removed"
-    return [EventRecord(name, now, data={"list": list_name})]
-
-
-def set_flag(session: Session, contact_id: int, flag: str, value: bool, now: datetime) -> None:
-    """Set a compliance flag (sms_opted_out, email_unsubscribed, email_bounced, dnc)."""
-    session.execute(
-        update(Contact).where(Contact.id == contact_id).values({flag: value, "updated_at": now})
-    )
-
-
-def touch_inbound(session: Session, contact_id: int, now: datetime) -> None:
-    """Remember the contact wrote to us (for `skip_if_communicating`)."""
-    session.execute(update(Contact).where(Contact.id == contact_id).values(last_inbound_at=now))
-
-
-def apply_step_change(
-    session: Session, contact_id: int, action: str, params: dict[str, Any], now: datetime
-) -> list[EventRecord]:
-    """Apply a contact-change step's action; enroll/unenroll are the caller's."""
-    if action == "add_tag":
-        return add_tag(session, contact_id, str(params["tag"]), now)
-    if action == "remove_tag":
-        return remove_tag(session, contact_id, str(params["tag"]), now)
-    if action == "set_disposition":
-        return set_disposition(session, contact_id, str(params["disposition"]), now)
-    if action == "set_field":
-        return set_field(session, contact_id, str(params["field"]), params.get("value"), now)
-    if action == "set_owner":
-        return set_owner(session, contact_id, str(params["owner"]), now)
-    if action == "mark_dnc":
-        return set_dnc(session, contact_id, True, now)
-    if action in ("add_to_dialer", "remove_from_dialer"):
-        return dialer(session, contact_id, str(params["list"]), action == "add_to_dialer", now)
-    raise ValidationFailed(f"not a contact change: {action}")
-
-
-def _contact(session: Session, contact_id: int) -> Contact:
-    contact = session.get(Contact, contact_id)
-    if contact is None:
-        raise NotFound(f"no contact {contact_id}")
-    return contact

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from cadenza.services.enrollments import enrolling
 from cadenza.services.enrollments.applying import Applier, Consequences
 from cadenza.services.events import changes
-from cadenza.services.events.recording import record_contact_event
+from cadenza.services.events.recording import Arrival, record_arrivals
 from cadenza.settings import Settings
 
 
@@ -28,22 +28,33 @@ def settle(session: Session, applier: Applier, settings: Settings) -> None:
 def propagate(
     session: Session, consequences: Consequences, now: datetime, settings: Settings
 ) -> None:
-    """Apply contact changes and hand-overs, in the order the decisions made them."""
-    for ref, change in consequences.changes:
-        records = changes.apply_step_change(
-            session, ref.contact_id, change.action, change.params, now
+    """Apply contact changes and hand-overs, in the order the decisions made them.
+
+    The changes of a whole batch are made at once, then their events recorded at once
+    (`record_arrivals`): a few statements for the batch, whatever its size.
+    """
+    if consequences.changes:
+        wanted = [
+            changes.Change(ref.contact_id, change.action, change.params)
+            for ref, change in consequences.changes
+        ]
+        applied = changes.apply(session, wanted, now)
+        record_arrivals(
+            session,
+            [
+                Arrival(
+                    ref.contact_id,
+                    record,
+                    f"sequence:{ref.sequence_name}",
+                    ref,
+                    ref.depth,
+                    done.contact,
+                )
+                for (ref, _change), done in zip(consequences.changes, applied, strict=True)
+                for record in done.records
+            ],
+            settings,
         )
-        actor = f"sequence:{ref.sequence_name}"
-        for record in records:
-            record_contact_event(
-                session,
-                ref.contact_id,
-                record,
-                settings,
-                actor=actor,
-                source=ref,
-                depth=ref.depth,
-            )
     for ref, name in consequences.enroll:
         enrolling.enroll(
             session=session,

@@ -1,8 +1,17 @@
-"""Events arriving for a contact: applied to the contact, its enrollments and the triggers."""
+"""Events arriving for contacts: recorded, and applied to their enrollments and the triggers.
+
+A batch of events — the changes a batch of steps made, a burst of opens, one reply — is
+recorded with the same few statements whatever its size: one query for the contacts'
+running enrollments, one for the trigger index, one insert of history, one update of the
+enrollments that moved. Each event is still applied in its order, to the enrollments as the
+events before it left them, so a batch ends exactly where the same events one by one would.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from collections.abc import Sequence as Seq
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -10,20 +19,58 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from cadenza.core import machine
-from cadenza.core.contact import FLAG_EVENTS
-from cadenza.core.decisions import HistoryEntry
+from cadenza.core.contact import FLAG_EVENTS, ContactView
+from cadenza.core.decisions import EnrollmentState, HistoryEntry
 from cadenza.core.events import CONTACT_EVENTS, EventRecord
+from cadenza.errors import NotFound, ValidationFailed
 from cadenza.services import history
 from cadenza.services.enrollments.applying import Applier, Ref, ref_of, state_of
 from cadenza.services.events import changes as contact_changes
 from cadenza.services.events import triggers
 from cadenza.settings import Settings
+from cadenza.store.bulk import chunks
 from cadenza.store.catalog import definition_for
+from cadenza.store.claims import ENROLLMENT_COLUMNS
 from cadenza.store.machine_reads import load_views
 from cadenza.store.models import Contact, Enrollment, Sequence
 
 INBOUND = {"replied", "inbound_message", "out_of_office"}
-FLAGS = {name: flag for name, (flag, _value) in FLAG_EVENTS.items()}
+RUNNING = ("active", "waiting", "paused")
+
+
+@dataclass(frozen=True, slots=True)
+class Incoming:
+    """An event someone or something reports for a contact (`record_events`)."""
+
+    contact_id: int
+    name: str
+    data: dict[str, Any] | None = None
+
+
+@dataclass(slots=True)
+class Arrival:
+    """An event to record for a contact.
+
+    `source`: the enrollment whose step made it (its own decision moved it already);
+    `depth`: the trigger chain's count so far; `contact`: the contact as it stood right
+    after the event's change, when the change was made in this batch (else read here).
+    """
+
+    contact_id: int
+    record: EventRecord
+    actor: str = "system"
+    source: Ref | None = None
+    depth: int = 0
+    contact: ContactView | None = None
+
+
+@dataclass(slots=True)
+class _Live:
+    """A running enrollment of a contact, as the events of the batch so far left it."""
+
+    ref: Ref
+    state: EnrollmentState
+    sequence_status: str
 
 
 def record_event(
@@ -37,19 +84,43 @@ def record_event(
     actor: str = "system",
 ) -> list[EventRecord]:
     """Record what happened to a contact and apply it everywhere it matters."""
-    from cadenza.errors import NotFound, ValidationFailed
-
-    if name not in CONTACT_EVENTS:
-        raise ValidationFailed(
-            f"unknown event {name!r} (one of {', '.join(sorted(CONTACT_EVENTS))})"
-        )
-    if session.get(Contact, contact_id) is None:
-        raise NotFound(f"no contact {contact_id}")
-    data = dict(data or {})
-    records = _apply_to_contact(session, contact_id, name, data, now)
-    for record in records:
-        record_contact_event(session, contact_id, record, settings, actor=actor)
+    [records] = record_events(
+        session=session,
+        events=[Incoming(contact_id, name, data)],
+        now=now,
+        settings=settings,
+        actor=actor,
+    )
     return records
+
+
+def record_events(
+    *,
+    session: Session,
+    events: Seq[Incoming],
+    now: datetime,
+    settings: Settings,
+    actor: str = "system",
+) -> list[list[EventRecord]]:
+    """Record a batch of events, in order, and apply them; the events each one made."""
+    for event in events:
+        if event.name not in CONTACT_EVENTS:
+            raise ValidationFailed(
+                f"unknown event {event.name!r} (one of {', '.join(sorted(CONTACT_EVENTS))})"
+            )
+    _check_contacts(session, {event.contact_id for event in events})
+    wanted = [_change_of(event) for event in events]
+    applied = iter(contact_changes.apply(session, [c for c in wanted if c is not None], now))
+    made: list[list[EventRecord]] = []
+    arrivals: list[Arrival] = []
+    for event, change in zip(events, wanted, strict=True):
+        after = next(applied) if change is not None else None
+        records = _records_of(event, now, after)
+        contact = after.contact if after is not None else None
+        arrivals.extend(Arrival(event.contact_id, r, actor, contact=contact) for r in records)
+        made.append(records)
+    record_arrivals(session, arrivals, settings)
+    return made
 
 
 def contacts_created(
@@ -63,18 +134,32 @@ def contacts_created(
     """New contacts are announced: `contact_created` in history, and the triggers on it fire."""
     entry = HistoryEntry("contact_created", now)
     history.write(session, [history.row(history.Subject(cid), entry, actor) for cid in contact_ids])
-    if not contact_ids or not triggers.listening(session, "contact_created"):
+    if not contact_ids:
         return
     record = EventRecord("contact_created", now)
-    for contact_id in contact_ids:
-        triggers.fire(session=session, contact_id=contact_id, event=record, settings=settings)
+    listeners = triggers.index(session).matching(record)
+    for contact_id in contact_ids if listeners else ():
+        triggers.fire(
+            session=session,
+            contact_id=contact_id,
+            event=record,
+            settings=settings,
+            listeners=listeners,
+        )
 
 
-def _apply_to_contact(
-    session: Session, contact_id: int, name: str, data: dict[str, Any], now: datetime
-) -> list[EventRecord]:
-    """Change the contact as the event says; the events that result (none if nothing changed)."""
-    from cadenza.errors import ValidationFailed
+def _check_contacts(session: Session, ids: set[int]) -> None:
+    found: set[int] = set()
+    for batch in chunks(sorted(ids)):
+        found.update(session.scalars(select(Contact.id).where(Contact.id.in_(batch))))
+    missing = sorted(ids - found)
+    if missing:
+        raise NotFound(f"no contact {missing[0]}")
+
+
+def _change_of(event: Incoming) -> contact_changes.Change | None:
+    """The change an incoming event makes to its contact, if any."""
+    data, name, cid = event.data or {}, event.name, event.contact_id
 
     def need(key: str) -> Any:
         if key not in data:
@@ -82,99 +167,136 @@ def _apply_to_contact(
         return data[key]
 
     if name == "tag_added":
-        return contact_changes.add_tag(session, contact_id, str(need("tag")), now)
+        return contact_changes.Change(cid, "add_tag", {"tag": str(need("tag"))})
     if name == "tag_removed":
-        return contact_changes.remove_tag(session, contact_id, str(need("tag")), now)
+        return contact_changes.Change(cid, "remove_tag", {"tag": str(need("tag"))})
     if name == "disposition_changed":
         value = data.get("to", data.get("disposition"))
-        return contact_changes.set_disposition(session, contact_id, value, now)
+        return contact_changes.Change(cid, "set_disposition", {"disposition": value})
     if name == "field_changed":
-        return contact_changes.set_field(
-            session, contact_id, str(need("field")), data.get("value"), now
-        )
+        params = {"field": str(need("field")), "value": data.get("value")}
+        return contact_changes.Change(cid, "set_field", params)
     if name in ("dnc", "dnc_changed"):
-        value = bool(data.get("dnc", True))
-        changed = contact_changes.set_dnc(session, contact_id, value, now)
-        return [EventRecord("dnc", now, data=data), *changed] if value else changed
-    if name in FLAGS:
-        contact_changes.set_flag(session, contact_id, FLAGS[name], FLAG_EVENTS[name][1], now)
+        return contact_changes.Change(cid, "set_dnc", {"dnc": bool(data.get("dnc", True))})
+    if name in FLAG_EVENTS:
+        flag, value = FLAG_EVENTS[name]
+        return contact_changes.Change(cid, "set_flag", {"flag": flag, "value": value})
     if name in INBOUND:
-        contact_changes.touch_inbound(session, contact_id, now)
-    return [EventRecord(name, now, step=data.pop("step", None), data=data)]
+        return contact_changes.Change(cid, "touch_inbound", {})
+    return None
 
 
-def record_contact_event(
-    session: Session,
-    contact_id: int,
-    record: EventRecord,
-    settings: Settings,
-    *,
-    actor: str = "system",
-    source: Ref | None = None,
-    depth: int = 0,
-) -> None:
-    """Write the event to history, then move the contact's enrollments and fire triggers.
+def _records_of(
+    event: Incoming, now: datetime, applied: contact_changes.Applied | None
+) -> list[EventRecord]:
+    """The events to record for an incoming one: what its change made, or the event itself."""
+    data = dict(event.data or {})
+    if event.name in ("tag_added", "tag_removed", "disposition_changed", "field_changed"):
+        return applied.records if applied is not None else []
+    if event.name in ("dnc", "dnc_changed"):
+        changed = applied.records if applied is not None else []
+        return [EventRecord("dnc", now, data=data), *changed] if data.get("dnc", True) else changed
+    return [EventRecord(event.name, now, step=data.pop("step", None), data=data)]
 
-    `source`: the enrollment whose step made the event (its own decision moved it already).
-    The event is written once for each running enrollment of the contact and its source, so
+
+def record_arrivals(session: Session, arrivals: Seq[Arrival], settings: Settings) -> None:
+    """Write each event to history, then move the contacts' enrollments and fire triggers.
+
+    An event is written once for each running enrollment of its contact and its source, so
     that it is found under each of their sequences; once on its own when there is none.
     """
-    rows = _running(session, contact_id, source.id if source is not None else None)
-    subjects = [history.Subject(contact_id, e.sequence_id, e.id) for e, _name, _status in rows]
-    if source is not None:
-        subjects.insert(0, history.Subject(contact_id, source.sequence_id, source.id))
+    if not arrivals:
+        return
+    index = triggers.index(session)
+    running = _running(session, {a.contact_id for a in arrivals})
+    views = _views_needed(session, arrivals, running)
+    applier = Applier(session, arrivals[0].record.time)
+    for arrival in arrivals:
+        if arrival.record.time != applier.now:
+            applier.flush()
+            applier = Applier(session, arrival.record.time)
+        live = _live_for(running.get(arrival.contact_id, ()), arrival.source)
+        _write_history(applier, arrival, live)
+        contact = arrival.contact or views.get(arrival.contact_id)
+        for enrollment in live:
+            assert contact is not None, "a contact with running enrollments has its view"
+            _move(applier, enrollment, contact, arrival.record, settings)
+        listeners = index.matching(arrival.record)
+        if listeners:
+            applier.flush()  # what the trigger does sees what the events before it did
+            triggers.fire(
+                session=session,
+                contact_id=arrival.contact_id,
+                event=arrival.record,
+                settings=settings,
+                listeners=listeners,
+                depth=arrival.depth,
+            )
+            running.update(_running(session, {arrival.contact_id}))  # it may have moved them
+            running.setdefault(arrival.contact_id, [])
+            if arrival.contact is None:
+                views.update(load_views(session=session, contact_ids=[arrival.contact_id]))
+    applier.flush()  # an event only moves enrollments: it sets off no contact change
+
+
+def _live_for(enrollments: Iterable[_Live], source: Ref | None) -> list[_Live]:
+    return [
+        e
+        for e in enrollments
+        if e.state.status in RUNNING and (source is None or e.ref.id != source.id)
+    ]
+
+
+def _write_history(applier: Applier, arrival: Arrival, live: list[_Live]) -> None:
+    cid, record = arrival.contact_id, arrival.record
+    subjects = [history.Subject(cid, e.ref.sequence_id, e.ref.id) for e in live]
+    if arrival.source is not None:
+        source = arrival.source
+        subjects.insert(0, history.Subject(cid, source.sequence_id, source.id))
     # The event's data is whatever its sender said: it goes in as data, never as arguments.
     entry = HistoryEntry(record.type, record.time, record.step, None, dict(record.data))
-    history.write(
-        session,
-        [
-            history.row(subject, entry, actor)
-            for subject in subjects or [history.Subject(contact_id)]
-        ],
-    )
-    if rows:
-        _fan_out(session, contact_id, record, settings, rows)
-    triggers.fire(
-        session=session, contact_id=contact_id, event=record, settings=settings, depth=depth
-    )
+    for subject in subjects or [history.Subject(cid)]:
+        applier.history.append(history.row(subject, entry, arrival.actor))
 
 
-Running = list[tuple[Enrollment, str, str]]
-
-
-def _running(session: Session, contact_id: int, exclude: int | None) -> Running:
-    """The contact's live and paused enrollments (locked), with their sequence's name, status."""
-    query = (
-        select(Enrollment, Sequence.name, Sequence.status)
-        .join(Sequence, Sequence.id == Enrollment.sequence_id)
-        .where(
-            Enrollment.contact_id == contact_id,
-            Enrollment.status.in_(("active", "waiting", "paused")),
-        )
-        .order_by(Enrollment.id)
-        .with_for_update(of=Enrollment)
-    )
-    if exclude is not None:
-        query = query.where(Enrollment.id != exclude)
-    return [(enrollment, name, status) for enrollment, name, status in session.execute(query)]
-
-
-def _fan_out(
-    session: Session, contact_id: int, record: EventRecord, settings: Settings, rows: Running
+def _move(
+    applier: Applier, enrollment: _Live, contact: ContactView, record: EventRecord, s: Settings
 ) -> None:
-    contact = load_views(session=session, contact_ids=[contact_id])[contact_id]
-    applier = Applier(session, record.time)
-    for enrollment, name, status in rows:
-        definition = definition_for(session=session, version_id=enrollment.version_id)
-        sit = machine.Situation(
-            definition,
-            contact,
-            now=record.time,
-            sequence_status=status,
-            quiet=settings.quiet_hours,
+    definition = definition_for(session=applier.session, version_id=enrollment.ref.version_id)
+    sit = machine.Situation(
+        definition,
+        contact,
+        now=record.time,
+        sequence_status=enrollment.sequence_status,
+        quiet=s.quiet_hours,
+    )
+    decision = machine.on_event(sit, enrollment.state, record)
+    if decision.history:
+        enrollment.state = applier.apply(enrollment.ref, definition, decision)
+
+
+def _views_needed(
+    session: Session, arrivals: Seq[Arrival], running: dict[int, list[_Live]]
+) -> dict[int, ContactView]:
+    """Views of the contacts whose events came without one and that have enrollments to move."""
+    ids = {a.contact_id for a in arrivals if a.contact is None and running.get(a.contact_id)}
+    return load_views(session=session, contact_ids=ids) if ids else {}
+
+
+def _running(session: Session, contact_ids: set[int]) -> dict[int, list[_Live]]:
+    """The contacts' live and paused enrollments (locked), in id order, per contact."""
+    found: dict[int, list[_Live]] = {}
+    for batch in chunks(sorted(contact_ids)):
+        query = (
+            select(*ENROLLMENT_COLUMNS, Enrollment.paused_from, Enrollment.paused_by)
+            .add_columns(Sequence.name, Sequence.status.label("sequence_status"))
+            .join(Sequence, Sequence.id == Enrollment.sequence_id)
+            .where(Enrollment.contact_id.in_(batch), Enrollment.status.in_(RUNNING))
+            .order_by(Enrollment.id)
+            .with_for_update(of=Enrollment)
         )
-        state = state_of(enrollment)
-        decision = machine.on_event(sit, state, record)
-        if decision.history:
-            applier.apply(ref_of(enrollment, name, state), definition, decision)
-    applier.flush()  # an event only moves enrollments: it sets off no contact change
+        for row in session.execute(query):
+            state = state_of(row)
+            live = _Live(ref_of(row, row.name, state), state, row.sequence_status)
+            found.setdefault(row.contact_id, []).append(live)
+    return found

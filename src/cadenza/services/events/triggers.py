@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+from collections import defaultdict
+from dataclasses import dataclass
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -41,64 +43,111 @@ def matches(trigger: Trigger, event: EventRecord) -> bool:
     return trigger.dnc is None or bool(data.get("dnc")) == trigger.dnc
 
 
+@dataclass(frozen=True, slots=True)
+class Listener:
+    """A trigger of an active sequence's latest version."""
+
+    sequence_id: int
+    sequence_name: str
+    trigger: Trigger
+
+
+class Index:
+    """The triggers of the active sequences, by the event they listen for."""
+
+    def __init__(self, listeners: list[Listener]) -> None:
+        self.by_event: dict[str, list[Listener]] = defaultdict(list)
+        for listener in listeners:
+            self.by_event[listener.trigger.on].append(listener)
+
+    def listening(self, event: str) -> bool:
+        """Whether any active sequence has a trigger on this event."""
+        return event in self.by_event
+
+    def matching(self, event: EventRecord) -> list[Listener]:
+        """The triggers this event sets off, in the order the sequences were made."""
+        return [x for x in self.by_event.get(event.type, ()) if matches(x.trigger, event)]
+
+
+# Per database: the active sequences' latest versions the index was built from, and the index.
+_indexes: dict[str, tuple[tuple[tuple[int, str, int, str], ...], Index]] = {}
+
+
+def index(session: Session) -> Index:
+    """The trigger index as the catalog stands: rebuilt only when a sequence changed.
+
+    One query tells which versions of which sequences are active now; a new version, a
+    status change, a rename or a deletion gives another answer (the digest tells a version
+    apart from one that took a deleted version's id), and the index is rebuilt from the
+    cached definitions. Callers ask once per batch of events, never per event.
+    """
+    active = tuple(_active_latest(session))
+    url = str(session.get_bind().engine.url)
+    cached = _indexes.get(url)
+    if cached is not None and cached[0] == active:
+        return cached[1]
+    listeners = [
+        Listener(sequence_id, name, trigger)
+        for sequence_id, name, version_id, _digest in active
+        for trigger in definition_for(session=session, version_id=version_id).enrollment.triggers
+    ]
+    built = Index(listeners)
+    _indexes[url] = (active, built)
+    return built
+
+
 def fire(
-    *, session: Session, contact_id: int, event: EventRecord, settings: Settings, depth: int = 0
+    *,
+    session: Session,
+    contact_id: int,
+    event: EventRecord,
+    settings: Settings,
+    listeners: list[Listener],
+    depth: int = 0,
 ) -> None:
-    """Enroll or exit the contact wherever an active sequence's trigger matches the event."""
-    for sequence_id, name, version_id in _active_latest(session):
-        definition = definition_for(session=session, version_id=version_id)
-        for trigger in definition.enrollment.triggers:
-            if not matches(trigger, event):
-                continue
-            if depth >= MAX_DEPTH:
-                history.record(
-                    session,
-                    history.Subject(contact_id, sequence_id),
-                    "trigger_skipped",
-                    event.time,
-                    reason=f"trigger chain deeper than {MAX_DEPTH}: a loop between sequences?",
-                    trigger=trigger.on,
-                )
-                continue
-            actor = f"trigger:{trigger.on}"
-            if trigger.action == "enroll":
-                enrollments.enroll(
-                    session=session,
-                    sequence=name,
-                    contact_ids=[contact_id],
-                    now=event.time,
-                    settings=settings,
-                    depth=depth + 1,
-                    actor=actor,
-                )
-            else:
-                enrollments.exit_contact(
-                    session=session,
-                    sequence=name,
-                    contact_id=contact_id,
-                    now=event.time,
-                    reason=f"trigger: {trigger.on}",
-                    actor=actor,
-                )
+    """Enroll or exit the contact wherever a matching trigger says (`Index.matching`)."""
+    for listener in listeners:
+        trigger, sequence_id, name = listener.trigger, listener.sequence_id, listener.sequence_name
+        if depth >= MAX_DEPTH:
+            history.record(
+                session,
+                history.Subject(contact_id, sequence_id),
+                "trigger_skipped",
+                event.time,
+                reason=f"trigger chain deeper than {MAX_DEPTH}: a loop between sequences?",
+                trigger=trigger.on,
+            )
+            continue
+        actor = f"trigger:{trigger.on}"
+        if trigger.action == "enroll":
+            enrollments.enroll(
+                session=session,
+                sequence=name,
+                contact_ids=[contact_id],
+                now=event.time,
+                settings=settings,
+                depth=depth + 1,
+                actor=actor,
+            )
+        else:
+            enrollments.exit_contact(
+                session=session,
+                sequence=name,
+                contact_id=contact_id,
+                now=event.time,
+                reason=f"trigger: {trigger.on}",
+                actor=actor,
+            )
 
 
-def listening(session: Session, event: str) -> bool:
-    """Whether any active sequence has a trigger on this event."""
-    for _sequence_id, _name, version_id in _active_latest(session):
-        definition = definition_for(session=session, version_id=version_id)
-        if any(trigger.on == event for trigger in definition.enrollment.triggers):
-            return True
-    return False
-
-
-def _active_latest(session: Session) -> list[tuple[int, str, int]]:
+def _active_latest(session: Session) -> list[tuple[int, str, int, str]]:
     latest = (
         select(SequenceVersion.sequence_id, func.max(SequenceVersion.number).label("number"))
         .group_by(SequenceVersion.sequence_id)
         .subquery()
     )
     query = (
-        select(Sequence.id, Sequence.name, SequenceVersion.id)
+        select(Sequence.id, Sequence.name, SequenceVersion.id, SequenceVersion.digest)
         .join(latest, latest.c.sequence_id == Sequence.id)
         .join(
             SequenceVersion,
@@ -106,5 +155,6 @@ def _active_latest(session: Session) -> list[tuple[int, str, int]]:
             & (SequenceVersion.number == latest.c.number),
         )
         .where(Sequence.status == "active")
+        .order_by(Sequence.id)
     )
-    return [(a, b, c) for a, b, c in session.execute(query)]
+    return [(a, b, c, d) for a, b, c, d in session.execute(query)]
