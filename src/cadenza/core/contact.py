@@ -46,6 +46,14 @@ class ContactView(BaseModel):
         _set(view, "__pydantic_private__", None)
         return view
 
+    def updated(self, **changes: Any) -> ContactView:
+        """A copy with some fields changed (values of the right types: no validation).
+
+        What `model_copy(update=...)` does, without its per-call overhead: the worker makes
+        one for every contact change a step makes.
+        """
+        return ContactView.trusted({**self.__dict__, **changes})
+
     def value(self, name: str) -> Any:
         """A field by name: a built-in attribute, else a custom field (`fields.x` or `x`)."""
         if name.startswith("fields."):

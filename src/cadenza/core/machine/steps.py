@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from cadenza.core import calendar, reach
 from cadenza.core.conditions import describe, evaluate
@@ -152,9 +153,7 @@ def _send(sit: Situation, decision: Decision, step: Step, visit: int) -> None:
 
 
 def _change_contact(sit: Situation, decision: Decision, step: Step) -> None:
-    params = step.model_dump(
-        mode="json", exclude={"key", "name", "wait", "when", "action"}, by_alias=True
-    )
+    params = _params(step)
     if step.action == "set_owner":
         rule = str(params["owner"])
         owner = sit.directory.owner(rule) if sit.directory else _named_user(rule)
@@ -165,6 +164,24 @@ def _change_contact(sit: Situation, decision: Decision, step: Step) -> None:
     decision.log("step_executed", sit.now, step.key, None, action=step.action, **params)
 
 
+# A step's parameters, read once per step of a definition (definitions never change): the
+# step is kept with them, so that its id is not reused while they are.
+_PARAMS: dict[int, tuple[Step, dict[str, Any]]] = {}
+
+
+def _params(step: Step) -> dict[str, Any]:
+    """A contact-change step's parameters (a copy the caller may change)."""
+    found = _PARAMS.get(id(step))
+    if found is None or found[0] is not step:
+        if len(_PARAMS) > 65_536:
+            _PARAMS.clear()
+        dumped = step.model_dump(
+            mode="json", exclude={"key", "name", "wait", "when", "action"}, by_alias=True
+        )
+        found = _PARAMS[id(step)] = (step, dumped)
+    return dict(found[1])
+
+
 def _named_user(rule: str) -> str | None:
     kind, _, name = rule.partition(":")
     return name.strip().lower() if kind == "user" else None
@@ -173,21 +190,21 @@ def _named_user(rule: str) -> str | None:
 def _applied(contact: ContactView, action: str, params: dict[str, object]) -> ContactView:
     """The contact as later steps in this pass see it once the change is made."""
     if action == "add_tag" and params["tag"] not in contact.tags:
-        return contact.model_copy(update={"tags": sorted([*contact.tags, params["tag"]])})
+        return contact.updated(tags=sorted([*contact.tags, str(params["tag"])]))
     if action == "remove_tag":
-        return contact.model_copy(update={"tags": [t for t in contact.tags if t != params["tag"]]})
+        return contact.updated(tags=[t for t in contact.tags if t != params["tag"]])
     if action == "set_disposition":
-        return contact.model_copy(update={"disposition": params["disposition"]})
+        return contact.updated(disposition=params["disposition"])
     if action == "set_field":
         name = str(params["field"])
         if name in ContactView.model_fields and name not in _FIELDS_NOT_SET_BY_NAME:
-            return contact.model_copy(update={name: params["value"]})
-        return contact.model_copy(update={"fields": {**contact.fields, name: params["value"]}})
+            return contact.updated(**{name: params["value"]})
+        return contact.updated(fields={**contact.fields, name: params["value"]})
     if action == "set_owner":
         owner = _named_user(str(params["owner"]))
-        return contact.model_copy(update={"owner": owner}) if owner else contact
+        return contact.updated(owner=owner) if owner else contact
     if action == "mark_dnc":
-        return contact.model_copy(update={"dnc": True})
+        return contact.updated(dnc=True)
     return contact
 
 

@@ -33,8 +33,9 @@ def decide_batch(
 ) -> Applier:
     """Decide every claimed enrollment inside the claiming transaction.
 
-    Tasks, contact changes and limits are written as they are decided; the states, history
-    and outbox rows wait in the returned Applier for its `flush`.
+    Limits are written as they are decided; the states, tasks, history and outbox rows wait
+    in the returned Applier for its `flush`, and what reaches beyond the enrollments (contact
+    changes, hand-overs) is what that flush hands back.
     """
     definitions = {
         v: definition_for(session=session, version_id=v) for v in {row.version_id for row in rows}
@@ -56,8 +57,8 @@ def decide_batch(
         v: limits.for_sequence(row.sequence_id, definitions[v])
         for v, row in {row.version_id: row for row in rows}.items()
     }
-    applier = Applier(session, now)
     directory = Directory(session)
+    applier = Applier(session, now, people=directory)
     quiet = settings.quiet_hours
     for row in rows:
         definition = definitions[row.version_id]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from cadenza.core.contact import ContactView
@@ -13,8 +13,8 @@ from cadenza.core.decisions import CreateTask
 from cadenza.core.definition import Definition, ManualEmailStep, ManualSmsStep, ManualStepBase
 from cadenza.core.templates import build_variables, render
 from cadenza.errors import CadenzaError
-from cadenza.services.users.people import next_round_robin
-from cadenza.store.models import Task, User
+from cadenza.services.users.people import Directory
+from cadenza.store.models import Task
 
 OPEN = ("open", "error")
 KIND_TITLES = {
@@ -27,7 +27,7 @@ KIND_TITLES = {
 
 
 def resolve_assignee(
-    session: Session,
+    people: Directory,
     rule: str | None,
     *,
     contact_owner: str | None,
@@ -37,26 +37,20 @@ def resolve_assignee(
     """The user a manual step's task goes to, by its assignee rule."""
 
     if rule is None or rule == "contact_owner":
-        return _user_id(session, contact_owner)
+        return people.user_id(contact_owner)
     if rule == "initiator":
-        return initiator_id if initiator_id is not None else _user_id(session, contact_owner)
+        return initiator_id if initiator_id is not None else people.user_id(contact_owner)
     if rule == "company_owner":
         owner = contact.fields.get("company_owner")
-        return _user_id(session, str(owner) if owner else contact_owner)
+        return people.user_id(str(owner) if owner else contact_owner)
     kind, _, name = rule.partition(":")
     if kind == "user":
-        return _user_id(session, name)
-    return next_round_robin(session=session, group_name=name).id
-
-
-def _user_id(session: Session, email: str | None) -> int | None:
-    if not email:
-        return None
-    return session.execute(select(User.id).where(User.email == email)).scalar_one_or_none()
+        return people.user_id(name)
+    return people.next_member(name)
 
 
 def task_row(
-    session: Session,
+    people: Directory,
     effect: CreateTask,
     definition: Definition,
     contact: ContactView,
@@ -85,14 +79,14 @@ def task_row(
         "subject": None,
         "body": None,
         "title": f"{KIND_TITLES.get(step.action, step.action.title())} {name}",
-        "assignee_id": _user_id(session, contact.owner),
+        "assignee_id": people.user_id(contact.owner),
     }
     if effect.status == "error":
         row["title"] = f"Fix and retry: {step.key} for {name}"
         return row
     if isinstance(step, ManualStepBase):
         row["assignee_id"] = resolve_assignee(
-            session,
+            people,
             step.assignee,
             contact_owner=contact.owner,
             initiator_id=initiator_id,
@@ -100,7 +94,7 @@ def task_row(
         )
     variables = build_variables(
         contact,
-        user=_person(session, row["assignee_id"]),  # `user.*` is the task's assignee
+        user=people.person(row["assignee_id"]),  # `user.*` is the task's assignee
         sender=definition.senders.model_dump(),
         sequence={"name": definition.name},
     )
@@ -113,13 +107,6 @@ def task_row(
         if isinstance(step, ManualEmailStep):
             row["subject"] = _draft(step.subject, variables)
     return row
-
-
-def _person(session: Session, user_id: int | None) -> dict[str, str]:
-    if user_id is None:
-        return {}
-    user = session.get(User, user_id)
-    return {"name": user.name, "email": user.email, "phone": user.phone or ""} if user else {}
 
 
 def _draft(template: str, variables: dict[str, Any]) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from cadenza.core.contact_fields import normalize_email, parse_phone
@@ -113,39 +113,105 @@ def next_round_robin(*, session: Session, group_name: str) -> User:
     turns; on SQLite the caller's write transaction (`writing`, BEGIN IMMEDIATE) already
     serialises them.
     """
-    query = select(Group).where(Group.name == group_name).with_for_update()
-    group = session.scalar(query.execution_options(populate_existing=True))
-    if group is None:
-        raise NotFound(f"no group {group_name}")
-    members = session.execute(
-        select(GroupMember.position, User)
-        .join(User, User.id == GroupMember.user_id)
-        .where(GroupMember.group_id == group.id)
-        .order_by(GroupMember.position)
-    ).all()
-    if not members:
-        raise NotFound(f"group {group_name} has no members")
-    position, user = next(((p, u) for p, u in members if p > group.rr_cursor), members[0])
-    group.rr_cursor = position
-    session.flush()
+    directory = Directory(session)
+    user = session.get(User, directory.next_member(group_name))
+    directory.flush()
+    assert user is not None, "a group's members are users"
     return user
 
 
 class Directory:
-    """The machine's Directory inside a transaction: whom an owner rule names, now."""
+    """Whom rules name, inside one transaction: the machine's Directory, and task assignees.
+
+    Made once per batch: users are read once each; a group's members are read, and its row
+    locked, at its first round robin of the batch; later picks advance its cursor in memory,
+    and `flush` writes the cursors once, so a batch of assignments costs what one does.
+    """
 
     def __init__(self, session: Session) -> None:
         self.session = session
+        self._groups: dict[str, _Turns] = {}
+        self._ids: dict[str, int | None] = {}
+        self._people: dict[int, dict[str, str]] = {}
 
     def owner(self, rule: str) -> str | None:
         """The email of the user `user:<email>` names, or a round robin's next member."""
         kind, _, name = rule.partition(":")
-        try:
-            if kind == "round_robin":
-                return next_round_robin(session=self.session, group_name=name).email
-            user = get_user_by_email(session=self.session, email=name)
-        except NotFound as exc:
-            raise StepFailed(str(exc)) from None
-        if user is None:
+        if kind == "round_robin":
+            return self._turns(name).take()[1]
+        if self.user_id(name) is None:
             raise StepFailed(f"no user {name}")
-        return user.email
+        return name.strip().lower()
+
+    def user_id(self, email: str | None) -> int | None:
+        """The id of the user with this email (any case), or None."""
+        if not email:
+            return None
+        key = email.strip().lower()
+        if key not in self._ids:
+            query = select(User.id).where(User.email == key)
+            self._ids[key] = self.session.execute(query).scalar_one_or_none()
+        return self._ids[key]
+
+    def next_member(self, group: str) -> int:
+        """The id of the group's next member in turn (NotFound for a missing or empty group)."""
+        try:
+            return self._turns(group).take()[0]
+        except StepFailed as exc:
+            raise NotFound(str(exc)) from None
+
+    def person(self, user_id: int | None) -> dict[str, str]:
+        """A user's name, email and phone, as `user.*` in templates ({} for nobody)."""
+        if user_id is None:
+            return {}
+        if user_id not in self._people:
+            user = self.session.get(User, user_id)
+            self._people[user_id] = (
+                {"name": user.name, "email": user.email, "phone": user.phone or ""}
+                if user is not None
+                else {}
+            )
+        return self._people[user_id]
+
+    def flush(self) -> None:
+        """Write the cursors the batch's round robins advanced."""
+        for turns in self._groups.values():
+            if turns.cursor != turns.start:
+                # A Core statement: it may go out in a pipeline, where no row count comes back.
+                self.session.connection().execute(
+                    update(Group).where(Group.id == turns.group_id).values(rr_cursor=turns.cursor)
+                )
+                turns.start = turns.cursor
+
+    def _turns(self, name: str) -> _Turns:
+        if name not in self._groups:
+            query = select(Group).where(Group.name == name).with_for_update()
+            group = self.session.scalar(query.execution_options(populate_existing=True))
+            if group is None:
+                raise StepFailed(f"no group {name}")
+            members = self.session.execute(
+                select(GroupMember.position, User.id, User.email)
+                .join(User, User.id == GroupMember.user_id)
+                .where(GroupMember.group_id == group.id)
+                .order_by(GroupMember.position)
+            ).all()
+            if not members:
+                raise StepFailed(f"group {name} has no members")
+            turns = [(p, i, e) for p, i, e in members]
+            self._groups[name] = _Turns(group.id, turns, group.rr_cursor)
+        return self._groups[name]
+
+
+class _Turns:
+    """A group's members in order and whose turn it is, within one batch."""
+
+    def __init__(self, group_id: int, members: list[tuple[int, int, str]], cursor: int) -> None:
+        self.group_id, self.members, self.start, self.cursor = group_id, members, cursor, cursor
+
+    def take(self) -> tuple[int, str]:
+        """The next member in turn (as `next_round_robin` picks): id and email."""
+        position, user_id, email = next(
+            ((p, i, e) for p, i, e in self.members if p > self.cursor), self.members[0]
+        )
+        self.cursor = position
+        return user_id, email
