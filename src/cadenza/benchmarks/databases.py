@@ -13,9 +13,10 @@ from typing import Any
 from sqlalchemy import create_engine, func, insert, select, text
 from sqlalchemy.orm import Session
 
+from cadenza.core.definition import Definition
 from cadenza.store import migrate
 from cadenza.store.db import make_engine
-from cadenza.store.models import Contact
+from cadenza.store.models import Contact, Sequence, SequenceVersion
 
 DEFAULT_PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 
@@ -80,3 +81,23 @@ def synthetic_contacts(
             ).scalars()
         )
     return ids
+
+
+def store_sequence(session: Session, source: dict[str, Any], now: datetime) -> int:
+    """An active sequence of one version made of `source` (a definition as data); its id."""
+    definition = Definition.model_validate(source).model_dump(mode="json", by_alias=True)
+    sequence = Sequence(name=source["name"], status="active", created_at=now, updated_at=now)
+    session.add(sequence)
+    session.flush()
+    session.add(
+        SequenceVersion(
+            sequence_id=sequence.id,
+            number=1,
+            definition=definition,
+            digest=f"bench {source['name']}",
+            source="",
+            created_at=now,
+        )
+    )
+    session.flush()
+    return sequence.id

@@ -20,9 +20,8 @@ import psutil
 from sqlalchemy import Connection, Engine, func, insert, select, text, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from cadenza.benchmarks.databases import fresh_database, synthetic_contacts
+from cadenza.benchmarks.databases import fresh_database, store_sequence, synthetic_contacts
 from cadenza.clock import FixedClock, SystemClock
-from cadenza.core.definition import Definition
 from cadenza.engine.worker import Worker
 from cadenza.errors import BenchmarkFailed
 from cadenza.services import enrollments
@@ -156,22 +155,7 @@ def _engine(url: str) -> Iterator[Engine]:
 
 
 def _sequence(session: Session) -> int:
-    definition = Definition.model_validate(NOOP).model_dump(mode="json", by_alias=True)
-    sequence = Sequence(name=NAME, status="active", created_at=T0, updated_at=T0)
-    session.add(sequence)
-    session.flush()
-    session.add(
-        SequenceVersion(
-            sequence_id=sequence.id,
-            number=1,
-            definition=definition,
-            digest="bench",
-            source="",
-            created_at=T0,
-        )
-    )
-    session.flush()
-    return sequence.id
+    return store_sequence(session, NOOP, T0)
 
 
 def _contacts(session: Session, count: int) -> list[int]:

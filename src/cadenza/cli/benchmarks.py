@@ -11,6 +11,17 @@ from cadenza.cli.app import err, guarded, out, print_json
 from cadenza.cli.bench import bench_app
 
 
+def _backend(db: str) -> str:
+    """The backend `--db` names (`postgres` is PostgreSQL too)."""
+    if db not in ("sqlite", "postgres", "postgresql"):
+        raise typer.BadParameter("sqlite or postgres", param_hint="--db")
+    return "sqlite" if db == "sqlite" else "postgresql"
+
+
+def _progress(message: str) -> None:
+    err.print(f"… {message}", style="dim")
+
+
 @bench_app.command("engine")
 @guarded
 def bench_engine(
@@ -23,15 +34,13 @@ def bench_engine(
     """Enrollments/s, steps/s, lateness, tick and claim cost, worker memory."""
     from cadenza.benchmarks.engine import GOALS, run
 
-    if db not in ("sqlite", "postgres", "postgresql"):
-        raise typer.BadParameter("sqlite or postgres", param_hint="--db")
-    backend = "sqlite" if db == "sqlite" else "postgresql"
+    backend = _backend(db)
     figures = run(
         backend,
         contacts,
         pending,
         pg_url,
-        report=lambda message: err.print(f"… {message}", style="dim"),
+        report=_progress,
     )
     if as_json:
         print_json(dataclasses.asdict(figures))
@@ -100,9 +109,7 @@ def bench_email(
     """Email steps/s end to end (render + MIME + SMTP) beside the raw SMTP ceiling; pacing."""
     from cadenza.benchmarks.email import GOAL_PER_SECOND, PACING_TOLERANCE, run
 
-    if db not in ("sqlite", "postgres", "postgresql"):
-        raise typer.BadParameter("sqlite or postgres", param_hint="--db")
-    backend = "sqlite" if db == "sqlite" else "postgresql"
+    backend = _backend(db)
     figures = run(backend, emails, concurrency, rate, pg_url)
     if as_json:
         print_json(
@@ -129,5 +136,59 @@ def bench_email(
         f"{figures.pacing_measured:.1f}/s ({figures.pacing_error:+.1%})",
         f"±{PACING_TOLERANCE:.0%}",
         "",
+    )
+    out.print(table)
+
+
+@bench_app.command("steps")
+@guarded
+def bench_steps(
+    db: str = typer.Option("sqlite", help="sqlite or postgres."),
+    contacts: int = typer.Option(5000, min=500, help="Contacts enrolled per kind of step."),
+    opens: int = typer.Option(100_000, min=1000, help="Opens in the burst of events."),
+    replies: int = typer.Option(10_000, min=500, help="Replies in the burst (one per contact)."),
+    pg_url: str | None = typer.Option(None, help="PostgreSQL server URL (a database is made)."),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Steps/s per kind of action and of a realistic mix beside no-op steps; events in/s."""
+    from cadenza.benchmarks.steps import GOALS, run
+
+    backend = _backend(db)
+    figures = run(
+        backend,
+        contacts,
+        opens,
+        replies,
+        pg_url,
+        report=_progress,
+    )
+    if as_json:
+        print_json({**dataclasses.asdict(figures), "noop_per_s": figures.noop_per_s})
+        return
+    noop = figures.noop_per_s or 1.0
+    table = Table(title=f"cadenza bench steps — {backend}, {contacts:,} contacts per kind")
+    for column in ("figure", "measured", "of no-op", "goal"):
+        table.add_column(column, justify="left" if column == "figure" else "right")
+    for kind, rate in figures.steps_per_s.items():
+        goal = "" if kind.startswith("no-op") else f"≥ {GOALS['ratio']} of no-op"
+        table.add_row(f"{kind}, one worker", f"{rate:,.0f} steps/s", f"{rate / noop:.2f}", goal)
+    table.add_row(
+        "realistic mix, one worker",
+        f"{figures.mix_per_s:,.0f} steps/s",
+        f"{figures.mix_per_s / noop:.2f}",
+        f"≥ {GOALS['mix']:,}/s",
+    )
+    table.add_row("database ceiling", f"{figures.ceiling_per_s:,.0f} steps/s", "", "")
+    table.add_row(
+        f"opens recorded and applied ({figures.opens:,})",
+        f"{figures.opens_per_s:,.0f}/s",
+        "",
+        f"≥ {GOALS['opens']:,}/s",
+    )
+    table.add_row(
+        f"replies applied ({figures.replies:,}, {figures.replies_exited:,} exits)",
+        f"{figures.replies_per_s:,.0f}/s",
+        "",
+        f"≥ {GOALS['replies']:,}/s",
     )
     out.print(table)
