@@ -157,6 +157,7 @@ class Applier:
         self.people = people or Directory(session)
         self.updates: list[dict[str, Any]] = []
         self.tasks: list[dict[str, Any]] = []
+        self.closes: list[task_rows.Close] = []  # made before any task still in `tasks`
         self.history: list[dict[str, Any]] = []
         self.messages: list[dict[str, Any]] = []
         self.consequences = Consequences()
@@ -172,17 +173,13 @@ class Applier:
             elif type(effect) is CreateTask:
                 self._task(ref, definition, effect)
             elif type(effect) is CloseTasks:
-                self._write_tasks()  # what it closes may have been made in this batch
-                task_rows.close(
-                    self.session,
-                    ref.id,
-                    self.now,
-                    status=effect.status,
-                    step=effect.step,
-                    errors_only=effect.errors_only,
-                )
+                if self.tasks:
+                    self._write_tasks()  # what it closes may have been made in this batch
+                close = task_rows.Close(ref.id, effect.status, effect.step, effect.errors_only)
+                self.closes.append(close)
             elif type(effect) is MoveTasks:
                 self._write_tasks()
+                self._close_tasks()
                 task_rows.move(self.session, ref.id, effect.from_step, effect.to_step)
             elif type(effect) is Forget:
                 self._forget(ref)
@@ -210,9 +207,15 @@ class Applier:
         self.tasks.append(row)
 
     def _write_tasks(self) -> None:
+        self._close_tasks()  # the closes decided before these tasks were made come first
         if self.tasks:
             bulk.insert_rows(self.session, Task.__table__, self.tasks)  # type: ignore[arg-type]
             self.tasks = []
+
+    def _close_tasks(self) -> None:
+        if self.closes:
+            task_rows.close_many(self.session, self.closes, self.now)
+            self.closes = []
 
     def _change(self, ref: Ref, effect: ChangeContact) -> None:
         if effect.action == "enroll":
@@ -227,6 +230,7 @@ class Applier:
         self.history = [row for row in self.history if row["enrollment_id"] != ref.id]
         self.messages = [row for row in self.messages if row["enrollment_id"] != ref.id]
         self.tasks = [row for row in self.tasks if row["enrollment_id"] != ref.id]
+        self.closes = [c for c in self.closes if c.enrollment_id != ref.id]
         self.session.execute(delete(Event).where(Event.enrollment_id == ref.id))
         self.session.execute(delete(Task).where(Task.enrollment_id == ref.id))
         self.session.execute(

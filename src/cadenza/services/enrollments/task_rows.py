@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import Update, bindparam, literal, update
 from sqlalchemy.orm import Session
 
 from cadenza.core.contact import ContactView
@@ -116,23 +119,37 @@ def _draft(template: str, variables: dict[str, Any]) -> str:
         return template  # a draft a person edits anyway: keep the template rather than fail
 
 
-def close(
-    session: Session,
-    enrollment_id: int,
-    now: datetime,
-    *,
-    status: str = "canceled",
-    step: str | None = None,
-    errors_only: bool = False,
-) -> None:
-    """Resolve an enrollment's open tasks (of one step, or only those in error)."""
-    query = update(Task).where(
-        Task.enrollment_id == enrollment_id,
-        Task.status.in_(("error",) if errors_only else OPEN),
-    )
-    if step is not None:
-        query = query.where(Task.step == step)
-    session.execute(query.values(status=status, completed_at=now))
+@dataclass(frozen=True, slots=True)
+class Close:
+    """An enrollment's open tasks to resolve (of one step, or only those in error)."""
+
+    enrollment_id: int
+    status: str
+    step: str | None
+    errors_only: bool
+
+
+def _close_statement(with_step: bool, errors_only: bool) -> Update:
+    # The statuses as literals: an expanding IN list cannot go into an executemany.
+    statuses = [literal(s) for s in (("error",) if errors_only else OPEN)]
+    query = update(Task).where(Task.enrollment_id == bindparam("_eid"), Task.status.in_(statuses))
+    if with_step:
+        query = query.where(Task.step == bindparam("_step"))
+    return query.values(status=bindparam("_status"), completed_at=bindparam("_at"))
+
+
+_CLOSE = {(s, e): _close_statement(s, e) for s in (False, True) for e in (False, True)}
+
+
+def close_many(session: Session, closes: Sequence[Close], now: datetime) -> None:
+    """Resolve the open tasks of many enrollments: one statement per kind of close."""
+    by_kind: dict[tuple[bool, bool], list[dict[str, Any]]] = defaultdict(list)
+    for c in closes:
+        params = {"_eid": c.enrollment_id, "_status": c.status, "_step": c.step, "_at": now}
+        by_kind[(c.step is not None, c.errors_only)].append(params)
+    connection = session.connection()
+    for kind, rows in by_kind.items():
+        connection.execute(_CLOSE[kind], rows)
 
 
 def move(session: Session, enrollment_id: int, from_step: str, to_step: str) -> None:
