@@ -17,7 +17,7 @@ from cadenza.api.v1.errors import (
     Refused,
     UnsupportedMediaType,
 )
-from cadenza.api.v1.schemas import CONFLICT, MISSING, Instant, Key, Model
+from cadenza.api.v1.schemas import CONFLICT, MISSING, UNSUPPORTED, Instant, Key, Model
 from cadenza.errors import DefinitionError, ValidationFailed
 from cadenza.services import sequences as service
 
@@ -158,7 +158,7 @@ def show_sequence(name: str, session: SessionDep) -> SequenceDetail:
 
 @router.post(
     "",
-    responses={201: {"model": Applied, "description": "A new sequence"}},
+    responses={201: {"model": Applied, "description": "A new sequence"}, **UNSUPPORTED},
     openapi_extra={"requestBody": _BODY},
 )
 def apply_definition(
