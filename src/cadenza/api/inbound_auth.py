@@ -7,6 +7,7 @@ taken. Without credentials the answer is 401 with both challenges, and nothing i
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 from typing import Annotated
 
@@ -86,8 +87,10 @@ def _by_secret(settings: Settings, basic: HTTPBasicCredentials) -> str:
     if not secret:
         raise _unauthorized(f"HTTP Basic is not accepted: {_ways(settings)}")
     given = f"{basic.username}:{basic.password}".encode()
-    # Both parts in one constant-time comparison: no timing tells which one was wrong.
-    if not hmac.compare_digest(given, f"{USER}:{secret}".encode()):
+    # Both parts in one constant-time comparison of equal-length digests: no timing tells
+    # which part was wrong, nor how long the secret is.
+    expected = f"{USER}:{secret}".encode()
+    if not hmac.compare_digest(hashlib.sha256(given).digest(), hashlib.sha256(expected).digest()):
         raise _unauthorized("the Basic credentials are not inbound:<CADENZA_INBOUND_SECRET>")
     return USER
 
