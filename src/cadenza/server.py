@@ -13,6 +13,7 @@ from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 
 from cadenza import __version__, api, web
+from cadenza.api.limits import RequestLimits
 from cadenza.clock import Clock, SystemClock
 from cadenza.engine.embedded import RESTART_AFTER, EmbeddedEngine
 from cadenza.settings import Settings, get_settings
@@ -59,6 +60,8 @@ def create_app(
     app.state.embedded_worker = embedded_worker
     api.mount(app)
     web.mount(app)
+    # Outermost of the app's own layers: a bad Host or an oversized body costs no work.
+    app.add_middleware(RequestLimits, settings=settings)
 
     app.state.embedded = embedded
 

@@ -68,6 +68,17 @@ class Settings(BaseSettings):
     dispatch_lease_seconds: int = 120
     dispatch_max_attempts: int = 8
 
+    # The edges of the HTTP surface. Inbound webhooks take HTTP Basic `inbound:<this>` (or a
+    # key with the inbound scope); unset, Basic is refused. The Host allow-list (JSON list;
+    # `*.example.com` for subdomains, `*` for any) always holds BASE_URL's host; unset, it
+    # also holds localhost, 127.0.0.1 and ::1. Bodies are refused over these sizes in bytes
+    # before they are read: the CSV import upload, a raw inbound email, anything else.
+    inbound_secret: str | None = None
+    allowed_hosts: list[str] = Field(default_factory=list)
+    max_body_bytes: int = Field(2 * 1024 * 1024, ge=1024)
+    max_import_bytes: int = Field(10 * 1024 * 1024, ge=1024)
+    max_inbound_email_bytes: int = Field(25 * 1024 * 1024, ge=1024)
+
     @model_validator(mode="after")
     def _check(self) -> Settings:
         if self.environment == "production" and self.public_secret:

@@ -99,10 +99,13 @@ def test_the_cli_creates_lists_and_revokes_keys(api: Api) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("CADENZA_")}
     env["CADENZA_DATABASE_URL"] = api.db.url
 
-    def cadenza(*args: str) -> str:
-        result = subprocess.run(
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
             cadenza_command(*args), env=env, capture_output=True, text=True, timeout=60
         )
+
+    def cadenza(*args: str) -> str:
+        result = run(*args)
         assert result.returncode == 0, result.stderr
         return result.stdout
 
@@ -115,6 +118,21 @@ def test_the_cli_creates_lists_and_revokes_keys(api: Api) -> None:
     assert token not in json.dumps(rows)
     cadenza("apikeys", "revoke", str(rows[1]["id"]))
     problem(api.get("/sequences", headers=bearer), 401)
+    # Scopes: what a key may call, shown by the listing; an unknown one is refused in a line.
+    webhook = cadenza("apikeys", "create", "mail provider", "--scope", "inbound").strip()
+    both = cadenza("apikeys", "create", "ops", "--scope", "inbound", "--scope", "api").strip()
+    rows = json.loads(cadenza("apikeys", "list", "--json"))
+    assert [(r["name"], r["scopes"]) for r in rows] == [
+        ("tests", ["api"]),
+        ("mail provider", ["inbound"]),
+        ("ops", ["api", "inbound"]),
+    ]
+    assert "inbound" in cadenza("apikeys", "list")
+    problem(api.get("/sequences", headers={"Authorization": f"Bearer {webhook}"}), 401)
+    assert api.get("/sequences", headers={"Authorization": f"Bearer {both}"}).status_code == 200
+    wrong = run("apikeys", "create", "x", "--scope", "admin")
+    assert wrong.returncode == 1 and wrong.stderr.strip().startswith("error: unknown scope 'admin'")
+    assert "Traceback" not in wrong.stderr
 
 
 # --- a user's whole path -----------------------------------------------------------------------

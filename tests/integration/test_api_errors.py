@@ -175,3 +175,21 @@ def test_bad_fields_are_422_naming_where(api: Api) -> None:
         api.post("/sequences", content=b"name: x", headers={"Content-Type": "text/html"}), 415
     )
     assert "application/yaml" in body["detail"]
+
+
+def test_oversized_fields_are_422_naming_the_field(api: Api) -> None:
+    cases: list[tuple[str, dict[str, Any], list[Any]]] = [
+        ("/contacts", {"email": "a@b.example", "first_name": "A" * 201}, ["body", "first_name"]),
+        ("/contacts", {"email": "a@b.example", "tags": ["t"] * 101}, ["body", "tags"]),
+        ("/contacts", {"email": "a@b.example", "tags": ["t" * 101]}, ["body", "tags"]),
+        ("/contacts", {"email": "a" * 321}, ["body", "email"]),
+        ("/contacts/1/events", {"name": "x" * 101}, ["body", "name"]),
+        ("/enrollments", {"sequence": "D" * 201, "tag": "x"}, ["body", "sequence"]),
+        ("/enrollments", {"sequence": "D", "contact_ids": [1] * 10_001}, ["body", "contact_ids"]),
+        ("/sequences/Drip/migrate", {"to_version": 1, "map": {"k" * 101: "a"}}, ["body", "map"]),
+    ]
+    for path, body, where in cases:
+        errors = problem(api.post(path, json=body), 422)["errors"]
+        locations = [error["loc"] for error in errors]
+        assert any(loc[: len(where)] == where for loc in locations), (path, locations)
+    assert api.ok("GET", "/contacts") == []  # nothing was written

@@ -73,6 +73,17 @@ def test_a_csv_upload_imports_good_rows_and_lists_the_rejected_ones(api: Api) ->
     problem(api.post("/contacts/import", files={"file": ("x.csv", b"\x00\x01", "text/csv")}), 422)
 
 
+def test_an_import_answer_lists_the_first_100_rejections_and_counts_them_all(api: Api) -> None:
+    rows = [f"Good{i},good{i}@example.com" for i in range(5)]
+    rows += [f"Bad{i},not-an-email-{i}" for i in range(250)]
+    csv = ("first_name,email\n" + "\n".join(rows) + "\n").encode()
+    report = api.ok("POST", "/contacts/import", files={"file": ("many.csv", csv, "text/csv")})
+    assert (report["rows"], report["imported"], report["rejected"]) == (255, 5, 250)
+    listed = report["rejections"]
+    assert len(listed) == 100 and [r["row"] for r in listed] == list(range(7, 107))
+    assert listed[0]["cells"] == ["Bad0", "not-an-email-0"]
+
+
 def test_simulate_is_the_dry_run_of_cadenza_simulate(api: Api) -> None:
     _apply(api)
     contact = {"first_name": "Sam", "email": "sam@example.com", "timezone": "America/Chicago"}

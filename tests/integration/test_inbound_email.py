@@ -9,7 +9,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
 
+import httpx
 import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
@@ -18,14 +20,19 @@ from cadenza.engine.dispatcher import Dispatcher
 from cadenza.server import create_app
 from cadenza.services import enrollments
 from cadenza.services.history import list_history
+from cadenza.services.users import create_key
 from cadenza.settings import Settings
 from cadenza.store.models import Contact
 from tests.conftest import Database
 from tests.engine_helpers import SETTINGS, add_contact, at, run_worker, store, write
 from tests.smtp_server import Catcher, smtp_catcher
 
+PROBLEM = "application/problem+json"
 MAIL = Path(__file__).parent.parent / "fixtures" / "mail"
 START = "2026-12-01T10:00:00-06:00"  # a Tuesday in Chicago
+SECRET = "inbound-webhook-secret"
+# How a mail provider is told the webhook: the credentials in the URL, sent as HTTP Basic.
+PROVIDER = f"http://inbound:{SECRET}@testserver"
 OUTREACH = """
 name: Outreach
 senders: {email: "Ana Ruiz <ana@sales.example.com>"}
@@ -47,6 +54,7 @@ class Scene:
     catcher: Catcher
     client: TestClient
     clock: FixedClock
+    app: FastAPI
 
     def start(self, **contact: Any) -> int:
         with write(self.db) as session:
@@ -72,16 +80,22 @@ class Scene:
             dispatcher.close()
 
     def post(self, raw: bytes, now: str, **params: Any) -> dict[str, Any]:
-        self.clock.set(at(now))
-        response = self.client.post(
-            "/api/v1/inbound/email",
-            content=raw,
-            params={"recipients": "ana@sales.example.com", **params},
-            headers={"Content-Type": "message/rfc822"},
-        )
+        response = self.send(raw, now, self.client, **params)
         assert response.status_code == 200, response.text
         body: dict[str, Any] = response.json()
         return body
+
+    def send(
+        self, raw: bytes, now: str, client: TestClient, *, headers: Any = None, **params: Any
+    ) -> httpx.Response:
+        self.clock.set(at(now))
+        response: httpx.Response = client.post(
+            "/api/v1/inbound/email",
+            content=raw,
+            params={"recipients": "ana@sales.example.com", **params},
+            headers={"Content-Type": "message/rfc822", **(headers or {})},
+        )
+        return response
 
     def enrollment(self) -> dict[str, Any]:
         with self.db.sessions() as session:
@@ -109,11 +123,12 @@ def scene(db: Database, tmp_path: Path) -> Iterator[Scene]:
             base_url="https://c.example",
             secret_key="s3cret",
             sms_sink_path=str(tmp_path / "sink.jsonl"),
+            inbound_secret=SECRET,
         )
         clock = FixedClock(at(START))
         app = create_app(settings, clock=clock)
         try:
-            yield Scene(db, settings, catcher, TestClient(app), clock)
+            yield Scene(db, settings, catcher, TestClient(app, base_url=PROVIDER), clock, app)
         finally:
             app.state.engine.dispose()
 
@@ -333,3 +348,114 @@ def test_a_lead_email_holding_nul_characters_still_becomes_a_contact(scene: Scen
     with scene.db.sessions() as session:
         contact = session.scalars(select(Contact)).one()
     assert contact.company == "SmallBiz Bakery LLC"
+
+
+# --- who may post: the inbound secret or a key with the inbound scope ----------------------
+
+
+def _reply_to_sent(scene: Scene) -> bytes:
+    (sent,) = scene.catcher.messages
+    return sample(
+        "gmail_reply.eml", {"<313da3205104c8a4eeca3c9c5c26a7b8@sales.example.com>": answering(sent)}
+    )
+
+
+def _key(scene: Scene, *scopes: str) -> str:
+    with write(scene.db) as session:
+        _, token = create_key(session=session, name="provider", now=at(START), scopes=scopes)
+    return token
+
+
+def test_a_forged_reply_without_credentials_is_refused_and_changes_nothing(scene: Scene) -> None:
+    scene.start(email="jane@corp.example")
+    scene.run(START)
+    forged = _reply_to_sent(scene)
+    refused = scene.send(forged, "2026-12-01T10:20:00-06:00", TestClient(scene.app))
+    assert refused.status_code == 401 and refused.headers["content-type"] == PROBLEM
+    challenge = refused.headers["WWW-Authenticate"]
+    assert challenge.startswith("Basic ") and "Bearer" in challenge
+    assert "CADENZA_INBOUND_SECRET" in refused.json()["detail"]
+    assert scene.history("replied") == [] and scene.history("inbound_unmatched") == []
+    assert scene.enrollment()["status"] == "active"
+    scene.run("2026-12-01T12:00:00-06:00")
+    assert len(scene.catcher.messages) == 2  # the sequence went on: the follow-up was sent
+
+
+def test_a_wrong_secret_is_refused_and_the_right_one_is_processed(scene: Scene) -> None:
+    scene.start(email="jane@corp.example")
+    scene.run(START)
+    reply = _reply_to_sent(scene)
+    wrong = TestClient(scene.app, base_url="http://inbound:guess@testserver")
+    other_user = TestClient(scene.app, base_url=f"http://admin:{SECRET}@testserver")
+    for client in (wrong, other_user):
+        response = scene.send(reply, "2026-12-01T10:20:00-06:00", client)
+        assert response.status_code == 401 and "Basic" in response.headers["WWW-Authenticate"]
+    assert scene.enrollment()["status"] == "active"
+    assert scene.send(reply, "2026-12-01T10:20:00-06:00", scene.client).status_code == 200
+    assert scene.enrollment()["status"] == "exited"
+
+
+def test_a_key_with_the_inbound_scope_is_processed_and_one_without_it_is_forbidden(
+    scene: Scene,
+) -> None:
+    scene.start(email="jane@corp.example")
+    scene.run(START)
+    reply = _reply_to_sent(scene)
+    anonymous = TestClient(scene.app)
+    api_only = {"Authorization": f"Bearer {_key(scene, 'api')}"}
+    forbidden = scene.send(reply, "2026-12-01T10:20:00-06:00", anonymous, headers=api_only)
+    assert forbidden.status_code == 403 and "inbound scope" in forbidden.json()["detail"]
+    assert scene.history("replied") == [] and scene.enrollment()["status"] == "active"
+    inbound = {"Authorization": f"Bearer {_key(scene, 'inbound')}"}
+    processed = scene.send(reply, "2026-12-01T10:20:00-06:00", anonymous, headers=inbound)
+    assert processed.status_code == 200 and processed.json()["outcome"] == "replied"
+    assert scene.enrollment()["status"] == "exited"
+
+
+def test_an_inbound_key_opens_no_route_of_the_rest_api(scene: Scene) -> None:
+    token = _key(scene, "inbound")
+    response = TestClient(scene.app).get(
+        "/api/v1/sequences", headers={"Authorization": f"Bearer {token}"}
+    )
+    assert response.status_code == 401
+
+
+def test_without_the_secret_setting_basic_is_not_accepted_and_says_why(
+    db: Database, tmp_path: Path
+) -> None:
+    settings = Settings(environment="test", database_url=db.url, secret_key="s3cret")
+    app = create_app(settings, clock=FixedClock(at(START)))
+    try:
+        client = TestClient(app, base_url="http://inbound:@testserver")
+        response = client.post(
+            "/api/v1/inbound/email", content=b"x", headers={"Content-Type": "message/rfc822"}
+        )
+    finally:
+        app.state.engine.dispose()
+    assert response.status_code == 401
+    assert "CADENZA_INBOUND_SECRET is not set" in response.json()["detail"]
+    with db.sessions() as session:
+        assert list_history(session=session) == []
+
+
+def test_an_email_over_its_cap_is_refused_before_it_is_read(db: Database, tmp_path: Path) -> None:
+    settings = Settings(
+        environment="test",
+        database_url=db.url,
+        secret_key="s3cret",
+        inbound_secret=SECRET,
+        max_inbound_email_bytes=4096,
+    )
+    app = create_app(settings, clock=FixedClock(at(START)))
+    try:
+        client = TestClient(app, base_url=PROVIDER)
+        big = b"From: a@b.example\nSubject: big\n\n" + b"x" * 5000
+        response = client.post(
+            "/api/v1/inbound/email", content=big, headers={"Content-Type": "message/rfc822"}
+        )
+    finally:
+        app.state.engine.dispose()
+    assert response.status_code == 413 and response.headers["content-type"] == PROBLEM
+    assert "CADENZA_MAX_INBOUND_EMAIL_BYTES" in response.json()["detail"]
+    with db.sessions() as session:
+        assert list_history(session=session) == []

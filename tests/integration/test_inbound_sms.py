@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
@@ -18,6 +19,7 @@ from cadenza.engine.dispatcher import Dispatcher
 from cadenza.server import create_app
 from cadenza.services import enrollments, outbox
 from cadenza.services.history import list_history
+from cadenza.services.users import create_key
 from cadenza.settings import Settings
 from cadenza.store.models import Contact, Sender
 from tests.conftest import Database
@@ -27,6 +29,8 @@ START = "2026-12-01T10:00:00-06:00"
 OUR_NUMBER = "+13125550100"
 JANE = "+13125550101"
 TOKEN = "twilio-auth-token"
+SECRET = "inbound-webhook-secret"
+PROBLEM = "application/problem+json"
 TEXTS = """
 name: Texts
 senders: {sms: "+13125550100"}
@@ -42,7 +46,8 @@ EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
 class Scene:
     db: Database
     settings: Settings
-    client: TestClient
+    client: TestClient  # authenticated as a provider is: inbound:SECRET in the webhook URL
+    app: FastAPI
 
     def start(self, *phones: str) -> list[int]:
         with write(self.db) as session:
@@ -91,15 +96,19 @@ class Scene:
 
 def _scene(db: Database, tmp_path: Path, **settings: Any) -> Iterator[Scene]:
     config = Settings(
-        environment="test",
-        database_url=db.url,
-        base_url="https://c.example",
-        sms_sink_path=str(tmp_path / "sink.jsonl"),
-        **settings,
+        **{
+            "environment": "test",
+            "database_url": db.url,
+            "base_url": "https://c.example",
+            "sms_sink_path": str(tmp_path / "sink.jsonl"),
+            "inbound_secret": SECRET,
+            **settings,
+        }
     )
     app = create_app(config, clock=FixedClock(at("2026-12-01T10:30:00-06:00")))
     try:
-        yield Scene(db, config, TestClient(app))
+        client = TestClient(app, base_url=f"https://inbound:{SECRET}@c.example")
+        yield Scene(db, config, client, app)
     finally:
         app.state.engine.dispose()
 
@@ -187,17 +196,18 @@ def test_twilio_callbacks_need_a_valid_signature_and_help_is_answered_inline(
     with write(twilio.db) as session:
         store(session, TEXTS, at(START))
         add_contact(session, at(START), phone=JANE)
-    url = "https://c.example/api/v1/inbound/sms"
+    url = "https://c.example/api/v1/inbound/sms"  # what Twilio signs: BASE_URL and the path
+    path = "/api/v1/inbound/sms"
     form = {"From": JANE, "To": OUR_NUMBER, "Body": "STOP", "MessageSid": "SM1"}
-    forged = twilio.client.post(url, data=form, headers={"X-Twilio-Signature": "bm9wZQ=="})
-    unsigned = twilio.client.post(url, data=form)
+    forged = twilio.client.post(path, data=form, headers={"X-Twilio-Signature": "bm9wZQ=="})
+    unsigned = twilio.client.post(path, data=form)
     for refused in (forged, unsigned):
         assert refused.status_code == 403
         assert refused.headers["content-type"] == "application/problem+json"
     assert not twilio.contacts()[0].sms_opted_out
     help_form = {**form, "Body": "HELP"}
     signed = {"X-Twilio-Signature": twilio_signature(TOKEN, url, help_form)}
-    answered = twilio.client.post(url, data=help_form, headers=signed)
+    answered = twilio.client.post(path, data=help_form, headers=signed)
     assert answered.status_code == 200
     assert "<Message>" in answered.text and "Reply STOP to opt out." in answered.text
     (answer,) = twilio.messages()
@@ -229,3 +239,63 @@ def test_a_reply_holding_nul_characters_still_exits_the_enrollment(scene: Scene)
     assert scene.enrollments()[0]["status"] == "exited"
     assert scene.text("\x00STOP\x00").status_code == 200
     assert scene.contacts()[0].sms_opted_out
+
+
+# --- who may post: the inbound secret or a key with the inbound scope ----------------------
+
+
+def _key(scene: Scene, *scopes: str) -> str:
+    with write(scene.db) as session:
+        _, token = create_key(session=session, name="provider", now=at(START), scopes=scopes)
+    return token
+
+
+def test_a_forged_stop_without_credentials_is_refused_and_changes_nothing(scene: Scene) -> None:
+    scene.start(JANE)
+    anonymous = TestClient(scene.app, base_url="https://c.example")
+    form = {"From": JANE, "To": OUR_NUMBER, "Body": "STOP"}
+    refused = anonymous.post("/api/v1/inbound/sms", data=form)
+    assert refused.status_code == 401 and refused.headers["content-type"] == PROBLEM
+    assert "Basic" in refused.headers["WWW-Authenticate"]
+    api_only = {"Authorization": f"Bearer {_key(scene, 'api')}"}
+    forbidden = anonymous.post("/api/v1/inbound/sms", data=form, headers=api_only)
+    assert forbidden.status_code == 403
+    assert not scene.contacts()[0].sms_opted_out and scene.history("sms_opted_out") == []
+    assert scene.enrollments()[0]["status"] == "active"
+    inbound = {"Authorization": f"Bearer {_key(scene, 'inbound')}"}
+    assert anonymous.post("/api/v1/inbound/sms", data=form, headers=inbound).status_code == 200
+    assert scene.contacts()[0].sms_opted_out
+
+
+def test_a_forged_delivery_report_without_credentials_is_refused(scene: Scene) -> None:
+    scene.start(JANE)
+    (sent,) = scene.messages()
+    report = {"MessageSid": sent["provider_id"], "MessageStatus": "undelivered", "ErrorCode": "1"}
+    anonymous = TestClient(scene.app, base_url="https://c.example")
+    assert anonymous.post("/api/v1/inbound/sms/status", data=report).status_code == 401
+    assert scene.messages()[0]["status"] == "sent" and scene.history("message_failed") == []
+
+
+def test_the_sink_takes_no_inbound_text_outside_development(db: Database, tmp_path: Path) -> None:
+    for scene in _scene(db, tmp_path, environment="production", secret_key="p" * 32):
+        response = scene.text("STOP")
+        assert response.status_code == 403 and "CADENZA_ENVIRONMENT=development" in response.text
+
+
+def test_twilio_signature_is_checked_even_with_credentials_and_not_instead_of_them(
+    twilio: Scene,
+) -> None:
+    with write(twilio.db) as session:
+        store(session, TEXTS, at(START))
+        add_contact(session, at(START), phone=JANE)
+    url = "https://c.example/api/v1/inbound/sms"
+    form = {"From": JANE, "To": OUR_NUMBER, "Body": "STOP", "MessageSid": "SM1"}
+    signed = {"X-Twilio-Signature": twilio_signature(TOKEN, url, form)}
+    inbound = {"Authorization": f"Bearer {_key(twilio, 'inbound')}"}
+    anonymous = TestClient(twilio.app, base_url="https://c.example")
+    assert anonymous.post(url, data=form, headers=signed).status_code == 401
+    assert anonymous.post(url, data=form, headers=inbound).status_code == 403
+    assert not twilio.contacts()[0].sms_opted_out
+    both = {**signed, **inbound}
+    assert anonymous.post(url, data=form, headers=both).status_code == 200
+    assert twilio.contacts()[0].sms_opted_out

@@ -1,4 +1,8 @@
-"""Inbound endpoints: email and SMS webhooks, open pixel, click redirect, unsubscribe (thin)."""
+"""Inbound endpoints: email and SMS webhooks, open pixel, click redirect, unsubscribe (thin).
+
+The webhooks under /api/v1/inbound need credentials (see `inbound_credentials`); the
+tracking and unsubscribe links stay public, as a token signed with the secret key.
+"""
 
 from __future__ import annotations
 
@@ -9,14 +13,15 @@ from pathlib import Path
 from typing import Annotated, Any, TypeVar
 from xml.sax.saxutils import escape
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
-from cadenza.api.v1.errors import PayloadTooLarge, UnsupportedMediaType
+from cadenza.api.inbound_auth import inbound_credentials
+from cadenza.api.v1.errors import UnsupportedMediaType
+from cadenza.api.v1.schemas import ERRORS, FORBIDDEN, UNSUPPORTED
 from cadenza.channels.errors import InvalidToken
-from cadenza.channels.inbound_smtp import DEFAULT_SIZE_LIMIT
 from cadenza.channels.sms import SmsProvider, make_provider
 from cadenza.channels.tracking import PIXEL_GIF
 from cadenza.errors import Forbidden, ValidationFailed
@@ -24,10 +29,51 @@ from cadenza.services import inbound
 from cadenza.settings import Settings
 from cadenza.store.db import writing
 
-router = APIRouter()
 T = TypeVar("T")
 EMAIL_TYPES = ("message/rfc822", "application/octet-stream")
 NO_STORE = {"Cache-Control": "no-store, no-cache, must-revalidate, private", "Pragma": "no-cache"}
+
+router = APIRouter()
+# Every webhook: credentials first, so that nothing of a refused request is read or done.
+webhooks = APIRouter(
+    prefix="/api/v1/inbound",
+    tags=["inbound"],
+    dependencies=[Depends(inbound_credentials)],
+    responses=ERRORS | FORBIDDEN,
+)
+# The bodies the routes read themselves, documented for clients (and generated tests).
+_EMAIL_BODY = {
+    "required": True,
+    "content": {media: {"schema": {"type": "string", "format": "binary"}} for media in EMAIL_TYPES},
+}
+_SMS_FORM = {
+    "required": True,
+    "content": {
+        "application/x-www-form-urlencoded": {
+            "schema": {
+                "type": "object",
+                "properties": {
+                    name: {"type": "string"} for name in ("From", "To", "Body", "MessageSid")
+                },
+                "required": ["From", "To"],
+            }
+        }
+    },
+}
+_STATUS_FORM = {
+    "required": True,
+    "content": {
+        "application/x-www-form-urlencoded": {
+            "schema": {
+                "type": "object",
+                "properties": {
+                    name: {"type": "string"}
+                    for name in ("MessageSid", "MessageStatus", "ErrorCode", "ErrorMessage")
+                },
+            }
+        }
+    },
+}
 
 
 async def _transaction(request: Request, work: Callable[[Session, datetime, Settings], T]) -> T:
@@ -41,7 +87,7 @@ async def _transaction(request: Request, work: Callable[[Session, datetime, Sett
     return await run_in_threadpool(run)
 
 
-@router.post("/api/v1/inbound/email", tags=["inbound"])
+@webhooks.post("/email", responses=UNSUPPORTED, openapi_extra={"requestBody": _EMAIL_BODY})
 async def inbound_email(
     request: Request, recipients: Annotated[list[str] | None, Query()] = None
 ) -> dict[str, Any]:
@@ -49,9 +95,7 @@ async def inbound_email(
     media = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if media not in EMAIL_TYPES:
         raise UnsupportedMediaType(f"post the raw email as {' or '.join(EMAIL_TYPES)}")
-    raw = await request.body()
-    if len(raw) > DEFAULT_SIZE_LIMIT:
-        raise PayloadTooLarge(f"emails are limited to {DEFAULT_SIZE_LIMIT} bytes")
+    raw = await request.body()  # capped before it is read (CADENZA_MAX_INBOUND_EMAIL_BYTES)
     if not raw.strip():
         raise ValidationFailed("the body is empty: post the raw email")
     # Repeated (?recipients=a&recipients=b) or comma-separated (?recipients=a,b).
@@ -65,7 +109,7 @@ async def inbound_email(
     return result.as_json()
 
 
-@router.post("/api/v1/inbound/sms", tags=["inbound"])
+@webhooks.post("/sms", openapi_extra={"requestBody": _SMS_FORM})
 async def inbound_sms_webhook(request: Request) -> Response:
     """Twilio's incoming-message webhook (From, To, Body); answers TwiML."""
     form = await _provider_form(request)
@@ -90,7 +134,7 @@ async def inbound_sms_webhook(request: Request) -> Response:
     return Response(twiml, media_type="application/xml")
 
 
-@router.post("/api/v1/inbound/sms/status", status_code=204, tags=["inbound"])
+@webhooks.post("/sms/status", status_code=204, openapi_extra={"requestBody": _STATUS_FORM})
 async def inbound_sms_status(request: Request) -> Response:
     """Twilio's status callback: the outbox message's delivery status; failures recorded."""
     form = await _provider_form(request)
@@ -152,13 +196,24 @@ async def unsubscribe(request: Request, token: str) -> HTMLResponse:
 
 
 async def _provider_form(request: Request) -> dict[str, str]:
-    """The POSTed form, its provider signature checked when the provider signs (Twilio)."""
+    """The POSTed form, its provider signature checked when the provider signs (Twilio).
+
+    The development sink signs nothing, so its texts are taken only where development (or a
+    test run) was chosen: elsewhere anyone holding the webhook's credentials could fake them.
+    """
+    settings: Settings = request.app.state.settings
+    if settings.sms_provider == "sink" and not (
+        settings.development_chosen or settings.environment == "test"
+    ):
+        raise Forbidden(
+            "the development SMS sink takes inbound texts only with "
+            "CADENZA_ENVIRONMENT=development; set CADENZA_SMS_PROVIDER=twilio for real texts"
+        )
     form = await request.form()
     fields: dict[str, list[str]] = {}
     for name, value in form.multi_items():
         if isinstance(value, str):
             fields.setdefault(name, []).append(value)
-    settings: Settings = request.app.state.settings
     if settings.sms_provider == "twilio":
         # Twilio signs the URL it was given: base_url + path, not what a proxy passed on.
         query = f"?{request.url.query}" if request.url.query else ""
@@ -196,3 +251,6 @@ _CONFIRM = (
     '<button type="submit">Unsubscribe</button></form>'
 )
 _DONE = "<h1>You are unsubscribed</h1><p>You will not receive these emails any more.</p>"
+
+
+router.include_router(webhooks)  # after the routes above: including copies them

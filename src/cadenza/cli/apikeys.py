@@ -17,17 +17,30 @@ app.add_typer(apikeys_app, name="apikeys")
 def create(
     name: str = typer.Argument(..., help="What the key is for, e.g. 'crm-sync'."),
     user: str | None = typer.Option(None, "--user", help="Act as this user (email)."),
+    scope: list[str] | None = typer.Option(
+        None,
+        "--scope",
+        help="What the key may call (repeatable): api (the REST API, the default) or "
+        "inbound (the provider webhooks under /api/v1/inbound).",
+    ),
 ) -> None:
     """Create a key and print its secret once (only its hash is kept)."""
     from cadenza.services.users import create_key
 
     ctx = context()
     with writing(ctx.sessions) as session:
-        key, token = create_key(session=session, name=name, user_email=user, now=ctx.clock.now())
+        key, token = create_key(
+            session=session,
+            name=name,
+            user_email=user,
+            now=ctx.clock.now(),
+            scopes=scope or ["api"],
+        )
     # The secret alone on stdout, so that `$(cadenza apikeys create x)` captures it.
     typer.echo(token)
     err.print(
-        f"API key {key.id} ({key.name}) created; store the secret now, it is not shown again",
+        f"API key {key.id} ({key.name}, scopes: {key.scopes}) created; "
+        "store the secret now, it is not shown again",
         markup=False,
         highlight=False,
     )
@@ -38,7 +51,7 @@ def create(
 def list_command(
     as_json: bool = typer.Option(False, "--json", help="Print one JSON array."),
 ) -> None:
-    """List keys: id, name, user, created (never the secrets)."""
+    """List keys: id, name, user, scopes, created (never the secrets)."""
     from cadenza.services.users import list_keys
 
     with context().sessions() as session:
@@ -46,9 +59,10 @@ def list_command(
     if as_json:
         print_json(rows)
         return
-    table = Table("id", "name", "user", "created")
+    table = Table("id", "name", "user", "scopes", "created")
     for row in rows:
-        table.add_row(str(row["id"]), row["name"], row["user"] or "", row["created_at"])
+        scopes = " ".join(row["scopes"])
+        table.add_row(str(row["id"]), row["name"], row["user"] or "", scopes, row["created_at"])
     out.print(table)
 
 

@@ -19,7 +19,8 @@ from cadenza.api.deps import (
     SettingsDep,
     WriteSessionDep,
 )
-from cadenza.api.v1.schemas import CONFLICT, MAX_ID, MISSING, Instant, Model, PathId
+from cadenza.api.v1.schemas import CONFLICT, MAX_ID, MISSING, Instant, Key, Model, PathId
+from cadenza.core.contact_fields import TAG_LIMIT, TEXT_LIMITS
 from cadenza.errors import ValidationFailed
 from cadenza.services import contacts as service
 from cadenza.services.contacts import ContactRow, ImportReport, import_csv
@@ -27,21 +28,33 @@ from cadenza.services.events import record_event
 
 router = APIRouter(prefix="/contacts", tags=["contacts"])
 
+EMAIL_LIMIT = 320  # RFC 5321's longest address, and the column's width
+TAGS_LIMIT = 100
+TAGS_TEXT_LIMIT = TAGS_LIMIT * (TAG_LIMIT + 1)
+FIELDS_LIMIT = 200
+Tag = Annotated[str, Field(max_length=TAG_LIMIT)]
+
 
 class NewContact(Model):
     """A contact to create: an email or a phone at least; checked as an import row is."""
 
-    first_name: str | None = None
-    last_name: str | None = None
-    email: str | None = None
-    phone: str | None = Field(None, description="Any common format; stored as E.164")
-    timezone: str | None = Field(None, description="IANA name; else guessed from the phone")
-    company: str | None = None
-    owner: str | None = Field(None, description="A user's email")
-    lead_source: str | None = None
-    disposition: str | None = None
-    tags: list[str] | str | None = None
-    fields: dict[str, Any] | None = Field(None, description="Custom fields")
+    first_name: str | None = Field(None, max_length=TEXT_LIMITS["first_name"])
+    last_name: str | None = Field(None, max_length=TEXT_LIMITS["last_name"])
+    email: str | None = Field(None, max_length=EMAIL_LIMIT)
+    phone: str | None = Field(None, max_length=64, description="Any common format; stored as E.164")
+    timezone: str | None = Field(
+        None, max_length=64, description="IANA name; else guessed from the phone"
+    )
+    company: str | None = Field(None, max_length=TEXT_LIMITS["company"])
+    owner: str | None = Field(None, max_length=EMAIL_LIMIT, description="A user's email")
+    lead_source: str | None = Field(None, max_length=TEXT_LIMITS["lead_source"])
+    disposition: str | None = Field(None, max_length=TEXT_LIMITS["disposition"])
+    tags: list[Tag] | Annotated[str, Field(max_length=TAGS_TEXT_LIMIT)] | None = Field(
+        None, max_length=TAGS_LIMIT, description="A list, or one string of comma-separated tags"
+    )
+    fields: dict[Key, Any] | None = Field(
+        None, max_length=FIELDS_LIMIT, description="Custom fields"
+    )
     dnc: bool | None = None
     sms_opted_out: bool | None = None
     email_unsubscribed: bool | None = None
@@ -49,8 +62,10 @@ class NewContact(Model):
 
 
 class NewEvent(Model):
-    name: str = Field(min_length=1, description="replied, bounced, tag_added, ...")
-    data: dict[str, Any] = Field(default_factory=dict, description='e.g. {"tag": "vip"}')
+    name: str = Field(min_length=1, max_length=100, description="replied, bounced, tag_added, ...")
+    data: dict[Key, Any] = Field(
+        default_factory=dict, max_length=FIELDS_LIMIT, description='e.g. {"tag": "vip"}'
+    )
 
 
 class RecordedEvent(BaseModel):
@@ -82,8 +97,10 @@ class Imported(BaseModel):
     imported: int
     updated: int
     merged: int = Field(description="Rows folded into an earlier row for the same person")
-    rejected: int
-    rejections: list[Rejected]
+    rejected: int = Field(description="How many rows were rejected")
+    rejections: list[Rejected] = Field(
+        description="The first 100 rejected rows, in file order (`rejected` counts them all)"
+    )
 
 
 @router.get("")
@@ -202,7 +219,7 @@ def _imported(report: ImportReport) -> Imported:
             problems=[RowProblem(column=c, message=m) for c, m in r.problems],
             cells=list(r.cells),
         )
-        for r in report.rejections
+        for r in report.listed()
     ]
     return Imported(
         rows=report.rows,

@@ -24,9 +24,13 @@ Action = Literal["pause", "resume", "stop", "skip", "retry"]
 
 
 class EnrollBody(Model):
-    sequence: str
-    contact_ids: list[Id] = Field(default_factory=list)
-    tag: str | None = Field(None, description="Everyone with this tag")
+    sequence: str = Field(max_length=200)
+    contact_ids: list[Id] = Field(
+        default_factory=list,
+        max_length=10_000,
+        description="Up to 10,000 ids at once (more: enroll by tag or condition)",
+    )
+    tag: str | None = Field(None, max_length=100, description="Everyone with this tag")
     where: Condition | None = Field(None, description="Everyone matching this condition")
 
     @model_validator(mode="after")

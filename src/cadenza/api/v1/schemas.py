@@ -15,6 +15,8 @@ PROBLEM = "application/problem+json"
 
 Id = Annotated[int, Field(ge=1, le=MAX_ID)]
 PathId = Annotated[int, Path(ge=1, le=MAX_ID)]
+# A name in a request's mapping (a custom field, a step key): short, as a person writes it.
+Key = Annotated[str, Field(max_length=100)]
 QueryId = Annotated[int | None, Query(ge=1, le=MAX_ID)]
 
 
@@ -53,10 +55,18 @@ def _problem(description: str) -> dict[str, Any]:
 
 
 Responses = dict[int | str, dict[str, Any]]
+# Answered before the route runs (the Host allow-list, the body caps): documented everywhere.
+LIMITS: Responses = {
+    400: _problem("Bad request: a Host this server does not answer to, or a malformed request"),
+    413: _problem("Payload too large: the body is over this route's cap"),
+}
 # Documented on every route; 422 replaces FastAPI's default (ours is a problem, not HTTPError).
 ERRORS: Responses = {
     401: _problem("No API key, or not a valid one"),
     422: _problem("Invalid input: `errors` says where"),
+    **LIMITS,
 }
 MISSING: Responses = {404: _problem("Not found: no such sequence, contact, enrollment or task")}
 CONFLICT: Responses = {409: _problem("Conflict: not in a state that allows this")}
+FORBIDDEN: Responses = {403: _problem("Forbidden: the caller may not do this")}
+UNSUPPORTED: Responses = {415: _problem("Unsupported media type: `detail` names the right one")}

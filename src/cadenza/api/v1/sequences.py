@@ -17,7 +17,7 @@ from cadenza.api.v1.errors import (
     Refused,
     UnsupportedMediaType,
 )
-from cadenza.api.v1.schemas import CONFLICT, MISSING, Instant, Model
+from cadenza.api.v1.schemas import CONFLICT, MISSING, UNSUPPORTED, Instant, Key, Model
 from cadenza.errors import DefinitionError, ValidationFailed
 from cadenza.services import sequences as service
 
@@ -61,7 +61,7 @@ class SequenceDetail(SequenceRow):
 
 
 class DefinitionBody(Model):
-    definition: str = Field(description="The definition's YAML or JSON text")
+    definition: str = Field(max_length=MAX_BYTES, description="The definition's YAML or JSON text")
 
 
 class Applied(BaseModel):
@@ -83,7 +83,9 @@ class CloneBody(Model):
 
 class MigrateBody(Model):
     to_version: int = Field(ge=1, le=2**31 - 1)
-    map: dict[str, str] = Field(default_factory=dict, description="old step key -> new step key")
+    map: dict[Key, Key] = Field(
+        default_factory=dict, max_length=1000, description="old step key -> new step key"
+    )
 
 
 class Migrated(BaseModel):
@@ -156,7 +158,7 @@ def show_sequence(name: str, session: SessionDep) -> SequenceDetail:
 
 @router.post(
     "",
-    responses={201: {"model": Applied, "description": "A new sequence"}},
+    responses={201: {"model": Applied, "description": "A new sequence"}, **UNSUPPORTED},
     openapi_extra={"requestBody": _BODY},
 )
 def apply_definition(

@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field, model_validator
 from sqlalchemy.orm import Session
 
 from cadenza.api.deps import ClockDep, SessionDep
-from cadenza.api.v1.schemas import MISSING, Id, Instant, Model
+from cadenza.api.v1.schemas import MISSING, Id, Instant, Key, Model
 from cadenza.core.contact import ContactView
 from cadenza.core.events import EventRecord
 from cadenza.core.simulation import simulate
@@ -23,9 +23,11 @@ HORIZON = timedelta(days=365)  # how far a timeline runs when `until` is not giv
 
 
 class SimulatedEvent(Model):
-    name: str = Field(min_length=1, description="replied, opened, bounced, ...")
+    name: str = Field(min_length=1, max_length=100, description="replied, opened, bounced, ...")
     time: Instant
-    step: str | None = Field(None, description="The step it answers (opened, clicked)")
+    step: str | None = Field(
+        None, max_length=100, description="The step it answers (opened, clicked)"
+    )
 
 
 class SimulateBody(Model):
@@ -33,8 +35,10 @@ class SimulateBody(Model):
     contact_id: Id | None = Field(None, description="Or a stored contact")
     start: Instant | None = Field(None, description="Enrollment time; default now")
     until: Instant | None = Field(None, description="Stop here; default a year after start")
-    events: list[SimulatedEvent] = Field(default_factory=list)
-    outcomes: dict[str, str] = Field(default_factory=dict, description="manual step -> outcome")
+    events: list[SimulatedEvent] = Field(default_factory=list, max_length=1000)
+    outcomes: dict[Key, Key] = Field(
+        default_factory=dict, max_length=1000, description="manual step -> outcome"
+    )
 
     @model_validator(mode="after")
     def _one_contact(self) -> SimulateBody:

@@ -56,6 +56,8 @@ _QUOTED_FORMULA = frozenset(FORMULA_STARTS)
 NUL = "\x00"
 # The columns a rejects file adds before the imported file's own.
 REJECTS_COLUMNS = ["row", "reason"]
+# How many rejected rows an answer lists: a file of bad rows must not make an answer as big.
+LISTED_REJECTIONS = 100
 
 
 def spreadsheet_safe(cell: object) -> str:
@@ -264,6 +266,10 @@ class ImportReport:
     @property
     def rejected(self) -> int:
         return len(self.rejections)
+
+    def listed(self, limit: int = LISTED_REJECTIONS) -> list[Rejection]:
+        """The first rejections, for an answer: the rejects file and `rejected` hold them all."""
+        return self.rejections[:limit]
 
     def summary(self) -> str:
         """'imported N, updated M, rejected K (see FILE.rejects.csv)'."""

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from cadenza.services.users.apikeys import SCOPES as SCOPES
 from cadenza.services.users.apikeys import actor_of as actor_of
 from cadenza.services.users.apikeys import authenticate as authenticate
 from cadenza.services.users.apikeys import create_key as create_key
 from cadenza.services.users.apikeys import list_keys as list_keys
 from cadenza.services.users.apikeys import revoke as revoke
+from cadenza.services.users.apikeys import scopes_of as scopes_of
 from cadenza.services.users.people import ROLES as ROLES
 from cadenza.services.users.people import add_group as add_group
 from cadenza.services.users.people import add_user as add_user
