@@ -116,7 +116,11 @@ def _apply(
 
 
 def _state(session: Session) -> dict[str, list[tuple[Any, ...]]]:
-    """Everything a change may reach, without the ids a database hands out."""
+    """Everything a change may reach, without the ids a database hands out.
+
+    History is compared contact by contact, in order: what happens to different contacts in
+    one batch may interleave differently, what happens to one contact may not.
+    """
     where = {e.id: (e.sequence_id, e.contact_id) for e in session.scalars(select(Enrollment))}
     contact = Contact.__table__.columns
     return {
@@ -156,7 +160,9 @@ def _state(session: Session) -> dict[str, list[tuple[Any, ...]]]:
                 ev.reason,
                 repr(ev.data),
             )
-            for ev in session.scalars(select(Event).where(Event.time == LATER).order_by(Event.id))
+            for ev in session.scalars(
+                select(Event).where(Event.time == LATER).order_by(Event.contact_id, Event.id)
+            )
         ],
     }
 

@@ -138,10 +138,10 @@ def contacts_created(
         return
     record = EventRecord("contact_created", now)
     listeners = triggers.index(session).matching(record)
-    for contact_id in contact_ids if listeners else ():
+    if listeners:
         triggers.fire(
             session=session,
-            contact_id=contact_id,
+            contact_ids=contact_ids,
             event=record,
             settings=settings,
             listeners=listeners,
@@ -211,9 +211,13 @@ def record_arrivals(session: Session, arrivals: Seq[Arrival], settings: Settings
     running = _running(session, {a.contact_id for a in arrivals})
     views = _views_needed(session, arrivals, running)
     applier = Applier(session, arrivals[0].record.time)
+    fires = _Fires(session, settings)
     for arrival in arrivals:
-        if arrival.record.time != applier.now:
+        if arrival.contact_id in fires.contacts or arrival.record.time != applier.now:
+            # What the triggers do must be seen by the events after them, and one Applier
+            # writes decisions made at one time.
             applier.flush()
+            fires.fire(running, views, arrivals)
             applier = Applier(session, arrival.record.time)
         live = _live_for(running.get(arrival.contact_id, ()), arrival.source)
         _write_history(applier, arrival, live)
@@ -223,20 +227,55 @@ def record_arrivals(session: Session, arrivals: Seq[Arrival], settings: Settings
             _move(applier, enrollment, contact, arrival.record, settings)
         listeners = index.matching(arrival.record)
         if listeners:
-            applier.flush()  # what the trigger does sees what the events before it did
+            fires.add(arrival, listeners)
+    applier.flush()  # an event only moves enrollments: it sets off no contact change
+    fires.fire(running, views, arrivals)
+
+
+class _Fires:
+    """Triggers matched by events of a batch, fired together once those events are applied.
+
+    Events of different contacts that set off the same triggers at the same depth enroll
+    their contacts in one call; an event of a contact with triggers still to fire waits
+    until they have (the caller fires them first), so each contact sees them in order.
+    """
+
+    def __init__(self, session: Session, settings: Settings) -> None:
+        self.session, self.settings = session, settings
+        self.groups: dict[tuple[Any, ...], tuple[Arrival, list[triggers.Listener], list[int]]]
+        self.groups = {}
+        self.contacts: set[int] = set()
+
+    def add(self, arrival: Arrival, listeners: list[triggers.Listener]) -> None:
+        record = arrival.record
+        key = (tuple(map(id, listeners)), arrival.depth, record.time, record.type)
+        self.groups.setdefault(key, (arrival, listeners, []))[2].append(arrival.contact_id)
+        self.contacts.add(arrival.contact_id)
+
+    def fire(
+        self,
+        running: dict[int, list[_Live]],
+        views: dict[int, ContactView],
+        arrivals: Seq[Arrival],
+    ) -> None:
+        """Fire what is pending, then read again the enrollments it may have moved."""
+        if not self.groups:
+            return
+        for arrival, listeners, contact_ids in self.groups.values():
             triggers.fire(
-                session=session,
-                contact_id=arrival.contact_id,
+                session=self.session,
+                contact_ids=contact_ids,
                 event=arrival.record,
-                settings=settings,
+                settings=self.settings,
                 listeners=listeners,
                 depth=arrival.depth,
             )
-            running.update(_running(session, {arrival.contact_id}))  # it may have moved them
-            running.setdefault(arrival.contact_id, [])
-            if arrival.contact is None:
-                views.update(load_views(session=session, contact_ids=[arrival.contact_id]))
-    applier.flush()  # an event only moves enrollments: it sets off no contact change
+        moved, self.groups, self.contacts = self.contacts, {}, set()
+        running.update({cid: [] for cid in moved})
+        running.update(_running(self.session, moved))
+        unseen = {a.contact_id for a in arrivals if a.contact is None} & moved
+        if unseen:
+            views.update(load_views(session=self.session, contact_ids=unseen))
 
 
 def _live_for(enrollments: Iterable[_Live], source: Ref | None) -> list[_Live]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
+from collections.abc import Sequence as Seq
 from dataclasses import dataclass
 
 from sqlalchemy import func, select
@@ -99,37 +100,43 @@ def index(session: Session) -> Index:
 def fire(
     *,
     session: Session,
-    contact_id: int,
+    contact_ids: Seq[int],
     event: EventRecord,
     settings: Settings,
     listeners: list[Listener],
     depth: int = 0,
 ) -> None:
-    """Enroll or exit the contact wherever a matching trigger says (`Index.matching`)."""
+    """Enroll or exit the contacts wherever a matching trigger says (`Index.matching`).
+
+    The contacts share the event's trigger matches and depth: each trigger enrolls them
+    all in one call, in their order.
+    """
     for listener in listeners:
         trigger, sequence_id, name = listener.trigger, listener.sequence_id, listener.sequence_name
         if depth >= MAX_DEPTH:
-            history.record(
-                session,
-                history.Subject(contact_id, sequence_id),
-                "trigger_skipped",
-                event.time,
-                reason=f"trigger chain deeper than {MAX_DEPTH}: a loop between sequences?",
-                trigger=trigger.on,
-            )
+            for contact_id in contact_ids:
+                history.record(
+                    session,
+                    history.Subject(contact_id, sequence_id),
+                    "trigger_skipped",
+                    event.time,
+                    reason=f"trigger chain deeper than {MAX_DEPTH}: a loop between sequences?",
+                    trigger=trigger.on,
+                )
             continue
         actor = f"trigger:{trigger.on}"
         if trigger.action == "enroll":
             enrollments.enroll(
                 session=session,
                 sequence=name,
-                contact_ids=[contact_id],
+                contact_ids=contact_ids,
                 now=event.time,
                 settings=settings,
                 depth=depth + 1,
                 actor=actor,
             )
-        else:
+            continue
+        for contact_id in contact_ids:
             enrollments.exit_contact(
                 session=session,
                 sequence=name,
