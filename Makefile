@@ -42,6 +42,8 @@ bench: $(STAMP)
 	$(BIN)/cadenza bench engine --db sqlite
 	$(BIN)/cadenza bench engine --db postgres
 	$(BIN)/cadenza bench email
+	$(BIN)/cadenza bench steps --db sqlite
+	$(BIN)/cadenza bench steps --db postgres
 
 clean:
 	rm -rf $(VENV) var
