@@ -13,8 +13,13 @@ from sqlalchemy.orm import Session, sessionmaker
 from cadenza.errors import ValidationFailed
 from cadenza.services import enrollments, sequences, users
 from cadenza.services.contacts.importing import import_csv
+from cadenza.services.users import passwords
 from cadenza.settings import Settings
 from cadenza.store.db import writing
+from cadenza.store.models import User
+
+# The demo's users log in with this, outside production only: it is printed for everyone.
+DEMO_PASSWORD = "cadenza-demo"
 
 
 @dataclass
@@ -61,13 +66,32 @@ def load_demo(
     return report
 
 
+def _passwords(
+    session: Session, demo_users: list[User], settings: Settings, report: DemoReport
+) -> None:
+    """Give the demo's users the development password (never in production), and say so."""
+    if settings.environment == "production":
+        report.lines.append("users: no password in production (`cadenza users invite EMAIL`)")
+        return
+    for user in demo_users:
+        if user.password_hash is None:  # a password someone chose is kept
+            user.password_hash = passwords.hash_password(DEMO_PASSWORD)
+    people = ", ".join(f"{user.email} ({user.role})" for user in demo_users)
+    report.lines.append(
+        f"log in at {settings.base_url.rstrip('/')}/login as {people} "
+        f"with the development password {DEMO_PASSWORD!r} (unless changed since)"
+    )
+
+
 def _people(
     session: Session, path: Path, now: datetime, settings: Settings, report: DemoReport
 ) -> None:
     data: dict[str, Any] = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    demo_users = []
     for person in data.get("users", []):
-        if users.get_user_by_email(session=session, email=person["email"]) is None:
-            users.add_user(
+        user = users.get_user_by_email(session=session, email=person["email"])
+        if user is None:
+            user = users.add_user(
                 session=session,
                 email=person["email"],
                 name=person.get("name", ""),
@@ -77,6 +101,8 @@ def _people(
                 default_region=settings.default_region,
             )
             report.lines.append(f"user {person['email']}")
+        demo_users.append(user)
+    _passwords(session, demo_users, settings, report)
     before = {
         group.name: [user.email for user in users.group_members(session=session, group_id=group.id)]
         for group in users.list_groups(session=session)
