@@ -24,7 +24,7 @@ from cadenza.store.db import writing
 from cadenza.store.models import Message, UserToken
 from tests.conftest import Database
 from tests.integration.web_login import PASSWORD, form_token, log_in
-from tests.smtp_server import Catcher, smtp_catcher
+from tests.smtp_server import Catcher, free_port, smtp_catcher
 
 NOW = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
 CARA = "cara@example.com"
@@ -187,3 +187,29 @@ def test_system_mail_has_no_unsubscribe_and_no_contact(site: Site) -> None:
     [message] = site.catcher.messages
     assert message["List-Unsubscribe"] is None and "unsubscribe" not in str(message).lower()
     assert message["Subject"] == "You are invited to Cadenza"
+
+
+def test_the_dev_mailbox_page_never_shows_a_working_link(db: Database, tmp_path: Path) -> None:
+    settings = Settings(
+        database_url=db.url,
+        environment="test",
+        smtp_port=free_port(),  # where the app's own dev mailbox listens
+        dev_mailbox=str(tmp_path / "mailbox"),
+        sms_sink_path=str(tmp_path / "sms.jsonl"),
+    )
+    with writing(db.sessions) as session:
+        add_user(session=session, email="ana@example.com", now=NOW, password=PASSWORD)
+        add_user(session=session, email=CARA, now=NOW)
+    clock = FixedClock(NOW)
+    with TestClient(create_app(settings, clock=clock)) as client:  # serves the dev mailbox
+        site = Site(client, db, clock, settings, Catcher())
+        issued = site.issue("reset")
+        dispatcher = Dispatcher(db.sessions, clock, settings)
+        try:
+            assert dispatcher.drain() == 1
+        finally:
+            dispatcher.close()
+        assert log_in(client, "ana@example.com").status_code == 303
+        html = client.get("/mailbox").text
+    token = issued.url.rsplit("/", 1)[1]
+    assert "Set a new Cadenza password" in html and "/reset/…" in html and token not in html

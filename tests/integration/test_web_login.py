@@ -12,8 +12,8 @@ from urllib.parse import parse_qs, quote, urlsplit
 import pytest
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
-from starlette.routing import BaseRoute
 from sqlalchemy import func, select, update
+from starlette.routing import BaseRoute
 
 from cadenza.clock import FixedClock
 from cadenza.server import create_app
@@ -274,6 +274,12 @@ def test_security_headers_on_pages_static_files_and_the_api(site: Site) -> None:
         assert "frame-ancestors 'none'" in policy and "object-src 'none'" in policy
         assert headers["x-content-type-options"] == "nosniff"
         assert headers["referrer-policy"] == "same-origin"
+    # Pages of someone's work are not kept in caches; the login page may be.
+    assert site.client.get("/").headers["cache-control"] == "no-store"
+    # The API's Swagger page has a policy of its own (its script comes from a CDN).
+    docs = site.client.get("/api/v1/docs").headers
+    assert "frame-ancestors 'none'" in docs["content-security-policy"]
+    assert docs["x-content-type-options"] == "nosniff"
 
 
 def test_the_session_cookie_is_secure_when_the_site_is_https(db: Database, tmp_path: Path) -> None:

@@ -42,6 +42,8 @@ class PageRoute(APIRoute):
                 response = error_page(request, exc.status, exc.title, str(exc))
             except RequestValidationError as exc:
                 response = _invalid(request, exc)
+            if not public:  # a page of someone's work stays out of caches (and the back button)
+                response.headers.setdefault("Cache-Control", "no-store")
             return auth.finish(request, response)
 
         return guarded
