@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -308,3 +309,27 @@ def test_no_inline_script_and_nothing_marked_safe_in_the_pages() -> None:
         assert "|safe" not in text.replace(" ", "") and "autoescape false" not in text
     for module in WEB.glob("*.py"):
         assert "Markup" not in module.read_text(encoding="utf-8"), module.name
+
+
+def test_concurrent_failures_each_count(db: Database) -> None:
+    """Wrong passwords tried at once cannot slip past the limit by overwriting each other."""
+    settings = Settings(database_url=db.url, environment="test", login_max_failures=6)
+    with writing(db.sessions) as session:
+        add_user(session=session, email=ANA, now=NOW, password=PASSWORD)
+    with db.sessions() as session:
+        candidate = sessions.find_candidate(session=session, email=ANA)
+
+    def fail(_: int) -> datetime | None:
+        with writing(db.sessions) as session:
+            attempt = sessions.record_attempt(
+                session=session, candidate=candidate, good=False, password="guess", now=NOW,
+                settings=settings,
+            )  # fmt: skip
+            return attempt.locked_until
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        results = list(pool.map(fail, range(6)))
+    assert results.count(None) == 5  # exactly one of the six was the last one allowed
+    with db.sessions() as session:
+        user = session.scalars(select(User).where(User.email == ANA)).one()
+    assert user.locked_until == NOW + timedelta(minutes=settings.login_lock_minutes)

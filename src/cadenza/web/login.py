@@ -39,9 +39,17 @@ def log_in(
     """Check the password; open a session and go where the person was headed."""
     state = request.app.state
     now = state.clock.now()
+    with state.sessions() as session:
+        candidate = sessions.find_candidate(session=session, email=email)
+    good = sessions.check_password(candidate, password)
     with writing(state.sessions) as session:
-        attempt = sessions.attempt_login(
-            session=session, email=email, password=password, now=now, settings=state.settings
+        attempt = sessions.record_attempt(
+            session=session,
+            candidate=candidate,
+            good=good,
+            password=password,
+            now=now,
+            settings=state.settings,
         )
     if attempt.token is None:
         error = _locked(attempt.locked_until, now) if attempt.locked_until else WRONG

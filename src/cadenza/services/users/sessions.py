@@ -51,36 +51,79 @@ def digest(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
-def attempt_login(
-    *, session: Session, email: str, password: str, now: datetime, settings: Settings
-) -> Attempt:
-    """Check an email and password; count a failure, or open a session. Commit either way."""
+@dataclass(frozen=True)
+class Candidate:
+    """Who an email names, as read before the password is checked (outside any write)."""
+
+    user_id: int | None
+    password_hash: str | None
+    locked_until: datetime | None
+    active: bool
+
+
+def find_candidate(*, session: Session, email: str) -> Candidate:
+    """The user an email names, or an empty candidate that no password matches."""
     user = get_user_by_email(session=session, email=email) if email.strip() else None
-    if user is not None and user.locked_until is not None and user.locked_until > now:
-        return Attempt(locked_until=user.locked_until)
-    good = passwords.verify(user.password_hash if user else None, password)
+    if user is None:
+        return Candidate(None, None, None, False)
+    return Candidate(user.id, user.password_hash, user.locked_until, user.active)
+
+
+def check_password(candidate: Candidate, password: str) -> bool:
+    """True when the password is the candidate's; as slow for an unknown email as for a known.
+
+    Called between two transactions: hashing takes tens of milliseconds, too long to hold
+    the database's write lock for.
+    """
+    return passwords.verify(candidate.password_hash, password)
+
+
+def record_attempt(
+    *,
+    session: Session,
+    candidate: Candidate,
+    good: bool,
+    password: str,
+    now: datetime,
+    settings: Settings,
+) -> Attempt:
+    """A checked login's consequence: a failure counted (perhaps a lock), or a new session."""
+    user = session.get(User, candidate.user_id) if candidate.user_id is not None else None
     if user is None:
         return Attempt()
-    if not good:
-        return Attempt(locked_until=_count_failure(user, now, settings))
+    if user.locked_until is not None and user.locked_until > now:
+        return Attempt(locked_until=user.locked_until)
+    if not good or user.password_hash != candidate.password_hash:
+        return Attempt(locked_until=_count_failure(session, user, now, settings))
     if not user.active:
         return Attempt()
     user.failed_logins, user.locked_until = 0, None
-    assert user.password_hash is not None  # verify() is False without one
-    if passwords.needs_rehash(user.password_hash):
+    if passwords.needs_rehash(candidate.password_hash or ""):
         user.password_hash = passwords.hash_password(password)
     token, signed_in = _open(session, user, now, settings)
     return Attempt(signed_in=signed_in, token=token)
 
 
-def _count_failure(user: User, now: datetime, settings: Settings) -> datetime | None:
-    """One more failure in a row; the last one allowed locks the account (and starts over)."""
-    user.failed_logins += 1
-    if user.failed_logins < settings.login_max_failures:
+def _count_failure(
+    session: Session, user: User, now: datetime, settings: Settings
+) -> datetime | None:
+    """One more failure in a row; the last one allowed locks the account (and starts over).
+
+    One UPDATE that counts and reads back: concurrent failures each get a count of their own.
+    """
+    count = session.execute(
+        update(User)
+        .where(User.id == user.id)
+        .values(failed_logins=User.failed_logins + 1)
+        .returning(User.failed_logins)
+    ).scalar_one()
+    if count < settings.login_max_failures:
         return None
-    user.failed_logins = 0
-    user.locked_until = now + timedelta(minutes=settings.login_lock_minutes)
-    return user.locked_until
+    until = now + timedelta(minutes=settings.login_lock_minutes)
+    session.execute(
+        update(User).where(User.id == user.id).values(failed_logins=0, locked_until=until)
+    )
+    return until
 
 
 def _open(session: Session, user: User, now: datetime, settings: Settings) -> tuple[str, SignedIn]:
