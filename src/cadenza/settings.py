@@ -79,6 +79,18 @@ class Settings(BaseSettings):
     max_import_bytes: int = Field(10 * 1024 * 1024, ge=1024)
     max_inbound_email_bytes: int = Field(25 * 1024 * 1024, ge=1024)
 
+    # Login to the web UI. A session ends after this much idle time, and at the latest this
+    # long after login; this many failed logins in a row lock the account for a while.
+    # Invitation and password-reset links work once, within their lifetime, and come from
+    # MAIL_FROM through the outbox like every other email.
+    session_idle_minutes: int = Field(default=120, ge=1)
+    session_max_hours: int = Field(default=24, ge=1)
+    login_max_failures: int = Field(default=5, ge=1)
+    login_lock_minutes: int = Field(default=15, ge=1)
+    invite_link_hours: int = Field(default=72, ge=1)
+    reset_link_minutes: int = Field(default=60, ge=1)
+    mail_from: str = "cadenza@localhost"
+
     @model_validator(mode="after")
     def _check(self) -> Settings:
         if self.environment == "production" and self.public_secret:

@@ -10,11 +10,20 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
 import pytest
 from playwright.sync_api import Page, expect, sync_playwright
+from sqlalchemy import update
+
+from cadenza.services.demo import DEMO_PASSWORD
+from cadenza.store.db import make_engine, writing
+from cadenza.store.db import session_factory as sessions_of
+from cadenza.store.models import WebSession
+from tests.smtp_server import Catcher, smtp_catcher
 
 CADENZA = str(Path(sys.executable).with_name("cadenza"))
 CHROMIUM = "/usr/bin/chromium"
@@ -40,17 +49,28 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _environment(folder: Path) -> dict[str, str]:
+@dataclass
+class Server:
+    url: str
+    env: dict[str, str]
+    database: str
+    mail: Catcher
+
+
+def _environment(folder: Path, port: int, mail: Catcher) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("CADENZA_")}
     env["CADENZA_DATABASE_URL"] = f"sqlite:///{folder / 'cadenza.db'}"
     env["CADENZA_SMS_SINK_PATH"] = str(folder / "sms.jsonl")
     env["CADENZA_ENVIRONMENT"] = "development"  # serve refuses the public secret otherwise
+    env["CADENZA_BASE_URL"] = f"http://127.0.0.1:{port}"  # where emailed links lead
+    env.update(mail.env())
     return env
 
 
-def _run(env: dict[str, str], *args: str) -> None:
+def _run(env: dict[str, str], *args: str) -> str:
     result = subprocess.run([CADENZA, *args], env=env, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, (args, result.stdout, result.stderr)
+    return result.stdout
 
 
 def _wait_until_up(url: str, server: subprocess.Popen[str]) -> None:
@@ -66,24 +86,25 @@ def _wait_until_up(url: str, server: subprocess.Popen[str]) -> None:
 
 
 @pytest.fixture
-def server(tmp_path: Path) -> Iterator[str]:
-    """`cadenza serve` on the demo, after the worker ran on three days; its base URL."""
-    env = _environment(tmp_path)
-    _run(env, "init")
-    _run(env, "demo", "--now", START)
-    for instant in PASSES:
-        _run(env, "worker", "--once", "--no-send", "--now", instant)
+def server(tmp_path: Path) -> Iterator[Server]:
+    """`cadenza serve` on the demo, after the worker ran on three days; mail to a catcher."""
     port = _free_port()
-    command = [CADENZA, "serve", "--port", str(port), "--no-worker", "--now", NOW]
-    with subprocess.Popen(
-        command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
-    ) as process:
-        try:
-            _wait_until_up(f"http://127.0.0.1:{port}", process)
-            yield f"http://127.0.0.1:{port}"
-        finally:
-            process.terminate()
-            process.communicate(timeout=30)
+    with smtp_catcher() as mail:
+        env = _environment(tmp_path, port, mail)
+        _run(env, "init")
+        assert DEMO_PASSWORD in _run(env, "demo", "--now", START)  # what `make run` prints
+        for instant in PASSES:
+            _run(env, "worker", "--once", "--no-send", "--now", instant)
+        command = [CADENZA, "serve", "--port", str(port), "--no-worker", "--now", NOW]
+        with subprocess.Popen(
+            command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+        ) as process:
+            try:
+                _wait_until_up(f"http://127.0.0.1:{port}", process)
+                yield Server(f"http://127.0.0.1:{port}", env, env["CADENZA_DATABASE_URL"], mail)
+            finally:
+                process.terminate()
+                process.communicate(timeout=30)
 
 
 @pytest.fixture
@@ -100,8 +121,18 @@ def page() -> Iterator[Page]:
             browser.close()
 
 
-def test_a_person_works_a_sequence_in_the_browser(server: str, page: Page, tmp_path: Path) -> None:
-    page.goto(server + "/")
+def _log_in(page: Page, email: str, password: str = DEMO_PASSWORD) -> None:
+    expect(page.get_by_role("heading", name="Log in")).to_be_visible()
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Log in").click()
+
+
+def test_a_person_works_a_sequence_in_the_browser(
+    server: Server, page: Page, tmp_path: Path
+) -> None:
+    page.goto(server.url + "/")
+    _log_in(page, "ana@example.com")
     expect(page.get_by_role("heading", name="Sequences")).to_be_visible()
     for name in ("Classic launch email cadence", "Inbound lead follow-up"):
         expect(page.get_by_role("link", name=name)).to_be_visible()
@@ -135,3 +166,69 @@ def test_a_person_works_a_sequence_in_the_browser(server: str, page: Page, tmp_p
     enrollment = page.locator("table[aria-labelledby=in-sequences] tr", has_text="Inbound")
     expect(enrollment).to_contain_text("follow_up")
     expect(enrollment).to_contain_text("Active")
+    # History names the person who clicked.
+    page.get_by_role("link", name="History").click()
+    expect(page.locator("table")).to_contain_text("ana@example.com")
+
+
+def test_login_a_wrong_password_a_locked_account_and_logout(server: Server, page: Page) -> None:
+    page.goto(server.url + "/contacts")
+    expect(page).to_have_url(re.compile(r"/login\?next=%2Fcontacts$"))
+    _log_in(page, "ben@example.com", "not my password")
+    expect(page.get_by_role("alert")).to_contain_text("do not match an account")
+    expect(page.get_by_label("Email")).to_have_value("ben@example.com")
+    for _ in range(4):
+        _log_in(page, "ben@example.com", "still not it")
+    expect(page.get_by_role("alert")).to_contain_text("locked after too many failed logins")
+    expect(page.get_by_role("alert")).to_contain_text("try again in 15 minutes")
+    _log_in(page, "ben@example.com")  # the right password waits for the lock too
+    expect(page.get_by_role("alert")).to_contain_text("try again in 15 minutes")
+
+    _log_in(page, "cara@example.com")
+    expect(page.get_by_role("heading", name="Contacts")).to_be_visible()  # back where it was going
+    expect(page.locator("header")).to_contain_text("Cara Lindqvist")
+    page.get_by_role("button", name="Log out").click()
+    expect(page.get_by_role("status")).to_contain_text("cara@example.com is logged out")
+    page.goto(server.url + "/tasks")
+    expect(page.get_by_role("heading", name="Log in")).to_be_visible()
+
+
+def test_an_expired_session_logs_in_again_and_goes_back(server: Server, page: Page) -> None:
+    page.goto(server.url + "/")
+    _log_in(page, "ana@example.com")
+    page.get_by_role("link", name="Tasks").click()
+    expect(page.get_by_role("heading", name="Tasks")).to_be_visible()
+    engine = make_engine(server.database)
+    try:
+        with writing(sessions_of(engine)) as session:
+            ended = datetime(2026, 3, 1, tzinfo=UTC)
+            session.execute(update(WebSession).values(expires_at=ended))
+    finally:
+        engine.dispose()
+    page.reload()
+    expect(page.get_by_role("alert")).to_contain_text("Your session has ended")
+    _log_in(page, "ana@example.com")
+    expect(page.get_by_role("heading", name="Tasks")).to_be_visible()
+    expect(page).to_have_url(server.url + "/tasks")
+
+
+def test_an_invitation_by_email_sets_a_password(server: Server, page: Page) -> None:
+    _run(server.env, "users", "add", "nia@example.com", "--name", "Nia Novak", "--role", "agent")
+    printed = _run(server.env, "users", "invite", "nia@example.com", "--now", NOW)
+    _run(server.env, "worker", "--once", "--now", NOW)  # the dispatcher sends it over SMTP
+    [invitation] = [m for m in server.mail.messages if m["To"] == "nia@example.com"]
+    assert invitation["Subject"] == "You are invited to Cadenza"
+    text = invitation.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    link = re.search(r"http://[\w.:-]+/invite/[\w-]+", text)
+    assert link is not None and link.group(0) in printed
+
+    page.goto(link.group(0))
+    expect(page.get_by_role("heading", name="Choose your password")).to_be_visible()
+    page.get_by_label("New password").fill("nia's own passphrase")
+    page.get_by_label("The same again").fill("nia's own passphrase")
+    page.get_by_role("button", name="Set the password").click()
+    expect(page.get_by_role("status")).to_contain_text("is set: log in with it")
+    _log_in(page, "nia@example.com", "nia's own passphrase")
+    expect(page.locator("header")).to_contain_text("Nia Novak")
+    page.goto(link.group(0))  # the link worked once
+    expect(page.get_by_role("heading", name="Link no longer valid")).to_be_visible()

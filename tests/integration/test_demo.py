@@ -8,7 +8,9 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from cadenza.services import enrollments
-from cadenza.services.demo import load_demo
+from cadenza.services.demo import DEMO_PASSWORD, load_demo
+from cadenza.services.users import passwords
+from cadenza.settings import Settings
 from cadenza.store import models
 from tests.conftest import Database
 from tests.engine_helpers import SETTINGS, at, run_worker, write
@@ -72,3 +74,19 @@ def test_a_contact_who_finished_a_demo_sequence_is_not_enrolled_again(db: Databa
     with db.sessions() as session:
         after = enrollments.list_enrollments(session=session)
     assert len(after) == len(rows) and {r["status"] for r in after} == {"exited"}
+
+
+def test_the_demo_users_get_the_development_password_only_outside_production(
+    db: Database,
+) -> None:
+    production = Settings(environment="production", secret_key="a-real-secret-" * 3)
+    report = load_demo(db.sessions, EXAMPLES, at("2026-12-01T15:00:00Z"), production)
+    assert report.lines[-1].startswith("users: no password in production")
+    with db.sessions() as session:
+        assert session.scalars(select(models.User.password_hash)).all() == [None] * 3
+    report = load_demo(db.sessions, EXAMPLES, at("2026-12-01T15:00:00Z"), SETTINGS)
+    assert "ana@example.com (admin)" in report.lines[-1]
+    assert f"password {DEMO_PASSWORD!r}" in report.lines[-1]  # what `make run` prints last
+    with db.sessions() as session:
+        hashes = session.scalars(select(models.User.password_hash)).all()
+    assert len(hashes) == 3 and all(passwords.verify(h, DEMO_PASSWORD) for h in hashes)

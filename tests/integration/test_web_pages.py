@@ -18,14 +18,15 @@ from sqlalchemy import update
 from cadenza.clock import FixedClock
 from cadenza.engine.runner import drain_once
 from cadenza.server import create_app
-from cadenza.services import enrollments, outbox, sequences
+from cadenza.services import enrollments, history, outbox, sequences
 from cadenza.services import sequences as sequence_service
 from cadenza.services import tasks as task_service
-from cadenza.services.demo import examples_folder, load_demo
+from cadenza.services.demo import DEMO_PASSWORD, examples_folder, load_demo
 from cadenza.settings import Settings
 from cadenza.store.db import writing
 from cadenza.store.models import Contact
 from tests.conftest import Database
+from tests.integration.web_login import logged_in
 
 START = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)  # a Monday, 09:00 in Chicago
 # The worker runs at each of these; the calls of the demo's sequences are then on the list.
@@ -40,15 +41,17 @@ class Ui:
     client: TestClient
     db: Database
     settings: Settings
+    csrf: str = ""
 
     def get(self, path: str, status: int = 200) -> str:
-        response = self.client.get(path)
+        response = self.client.get(path, follow_redirects=False)
         assert response.status_code == status, (path, response.text[:2000])
         assert response.headers["content-type"].startswith("text/html")
         return response.text
 
     def post(self, path: str, **form: str) -> Response:
-        return self.client.post(path, data=form, follow_redirects=False)
+        """A form of the page posted as a browser does: with the session's CSRF token."""
+        return self.client.post(path, data={"csrf": self.csrf, **form}, follow_redirects=False)
 
 
 def _free_port() -> int:
@@ -75,7 +78,8 @@ def ui(db: Database, tmp_path: Path) -> Iterator[Ui]:
     with TestClient(create_app(settings, clock=FixedClock(NOW))) as client:
         for instant in PASSES:  # the app's dev mailbox receives what the dispatcher sends
             drain_once(db.sessions, FixedClock(instant), settings)
-        yield Ui(client, db, settings)
+        csrf = logged_in(client, "ana@example.com", DEMO_PASSWORD)  # the demo's admin
+        yield Ui(client, db, settings, csrf)
 
 
 def _open_call(ui: Ui, sequence: str) -> dict[str, object]:
@@ -213,7 +217,7 @@ def test_outbox_mailbox_and_texts_show_what_was_sent(ui: Ui) -> None:
     email = next(m for m in sent if m["channel"] == "email")
     text = next(m for m in sent if m["channel"] == "sms")
     page = ui.get("/messages?channel=email")
-    table = page.split("</form>")[1]
+    table = page.split("</form>")[-1]
     assert email["to"] in table and ">sms<" not in table
     assert str(email["subject"]) in ui.get("/mailbox")
     assert str(text["to"]) in ui.get("/texts")
@@ -222,7 +226,7 @@ def test_outbox_mailbox_and_texts_show_what_was_sent(ui: Ui) -> None:
 def test_history_filters(ui: Ui) -> None:
     task = _open_call(ui, RECRUITING)
     html = ui.get(f"/history?sequence={quote(RECRUITING)}&type=task_created")
-    assert "Task created" in html and INBOUND not in html.split("</form>")[1]
+    assert "Task created" in html and INBOUND not in html.split("</form>")[-1]
     mine = ui.get(f"/history?contact={task['contact_id']}")
     assert f'href="/contacts/{task["contact_id"]}"' in mine
     assert "No event matches" in ui.get("/history?since=2027-01-01")
@@ -260,3 +264,18 @@ def test_pages_after_the_sequence_ended(ui: Ui) -> None:
     html = ui.get("/")
     assert f'aria-label="Pause {RECRUITING}"' not in html
     assert "Exited" in ui.get(f"/sequences/{quote(RECRUITING)}")
+
+
+def test_history_names_the_person_logged_in(ui: Ui) -> None:
+    task = _open_call(ui, INBOUND)
+    ui.post(f"/tasks/{task['id']}/complete", outcome="no_answer", back="/tasks")
+    ui.post(f"/sequences/{quote(INBOUND, safe='')}/pause")
+    with ui.db.sessions() as session:
+        rows = history.list_history(session=session, sequence=INBOUND)
+    done = [r for r in rows if r["type"] in ("task_completed", "sequence_paused")]
+    assert {r["type"] for r in done} == {"task_completed", "sequence_paused"}
+    assert {r["actor"] for r in done} == {"ana@example.com"}
+    html = ui.get(f"/history?sequence={quote(INBOUND)}&type=sequence_paused")
+    assert "ana@example.com" in html.split("</form>")[-1]
+    # The layout says who is logged in and offers to log out.
+    assert "Ana Alvarez" in html and ">Log out</button>" in html

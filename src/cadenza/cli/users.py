@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import getpass
+import sys
 from typing import Any
 
 import typer
 from rich.table import Table
 
-from cadenza.cli.app import app, context, guarded, out, print_json
+from cadenza.cli.app import app, context, err, guarded, out, print_json
 from cadenza.services import users as service
+from cadenza.services.users import links
 from cadenza.store.db import writing
 
 users_app = typer.Typer(help="Users: admins, managers and agents.", no_args_is_help=True)
@@ -24,9 +27,15 @@ def add_user(
     name: str = typer.Option("", help="Display name."),
     role: str = typer.Option("agent", help="admin, manager or agent."),
     phone: str | None = typer.Option(None, help="Phone number (for notifications)."),
+    password_stdin: bool = typer.Option(
+        False,
+        "--password-stdin",
+        help="Read the user's password from standard input (its first line), to log in to the UI.",
+    ),
 ) -> None:
-    """Add a user."""
+    """Add a user (without a password, `users invite` lets them choose one)."""
     ctx = context()
+    password = _read_password() if password_stdin else None
     with writing(ctx.sessions) as session:
         user = service.add_user(
             session=session,
@@ -36,8 +45,52 @@ def add_user(
             phone=phone,
             now=ctx.clock.now(),
             default_region=ctx.settings.default_region,
+            password=password,
         )
-        typer.echo(f"added user {user.email} ({user.role})")
+        login = "may log in" if password is not None else "no password yet: `cadenza users invite`"
+        typer.echo(f"added user {user.email} ({user.role}; {login})")
+
+
+def _read_password() -> str:
+    """The first line of standard input: a password never appears in the command line."""
+    if sys.stdin.isatty():
+        err.print("Password (then Enter): ", end="", markup=False, highlight=False)
+        return getpass.getpass(prompt="")
+    line = sys.stdin.readline()
+    return line.removesuffix("\n").removesuffix("\r")
+
+
+@users_app.command("invite")
+@guarded
+def invite(email: str = typer.Argument(..., help="An existing user's email.")) -> None:
+    """Email a user a single-use link to choose their password (it also prints here)."""
+    _send_link(email, "invite")
+
+
+@users_app.command("reset-password")
+@guarded
+def reset_password(email: str = typer.Argument(..., help="An existing user's email.")) -> None:
+    """Email a user a single-use link to set a new password (it also prints here)."""
+    _send_link(email, "reset")
+
+
+def _send_link(email: str, purpose: str) -> None:
+    ctx = context()
+    with writing(ctx.sessions) as session:
+        link = links.issue(
+            session=session,
+            email=email,
+            purpose=purpose,
+            now=ctx.clock.now(),
+            settings=ctx.settings,
+        )
+    what = "an invitation" if purpose == "invite" else "a password reset link"
+    typer.echo(
+        f"queued {what} for {link.email}: the dispatcher (`cadenza serve` or `cadenza worker`) "
+        f"emails it from {ctx.settings.mail_from}"
+    )
+    # The operator may hand the link over another way (the database is theirs anyway).
+    typer.echo(f"link, usable once until {link.expires_at.isoformat()}: {link.url}")
 
 
 @users_app.command("list")
@@ -52,6 +105,8 @@ def list_users(as_json: bool = typer.Option(False, "--json", help="Print a JSON 
                 "name": u.name,
                 "role": u.role,
                 "phone": u.phone,
+                "active": u.active,
+                "can_log_in": u.password_hash is not None,
                 "created_at": u.created_at,
             }
             for u in service.list_users(session=session)

@@ -13,8 +13,13 @@ from sqlalchemy.orm import Session, sessionmaker
 from cadenza.errors import ValidationFailed
 from cadenza.services import enrollments, sequences, users
 from cadenza.services.contacts.importing import import_csv
+from cadenza.services.users import passwords
 from cadenza.settings import Settings
 from cadenza.store.db import writing
+from cadenza.store.models import User
+
+# The demo's users log in with this, outside production only: it is printed for everyone.
+DEMO_PASSWORD = "cadenza-demo"
 
 
 @dataclass
@@ -40,7 +45,8 @@ def load_demo(
         raise ValidationFailed(f"no examples in {folder} (users.yaml is missing)")
     report = DemoReport()
     with writing(sessions) as session:
-        _people(session, folder / "users.yaml", now, settings, report)
+        people = _people(session, folder / "users.yaml", now, settings, report)
+        login = _passwords(people, settings)
         names = _sequences(session, sorted(folder.glob("*.yaml")), now, report)
     contacts = folder / "contacts.csv"
     if contacts.is_file():
@@ -58,16 +64,33 @@ def load_demo(
         )
     with writing(sessions) as session:
         _enroll_by_trigger_tags(session, names, now, settings, report)
+    report.lines.append(login)  # last: what a newcomer needs first after `make run`
     return report
+
+
+def _passwords(demo_users: list[User], settings: Settings) -> str:
+    """Give the demo's users the development password (never in production); how to log in."""
+    if settings.environment == "production":
+        return "users: no password in production (`cadenza users invite EMAIL`)"
+    for user in demo_users:
+        if user.password_hash is None:  # a password someone chose is kept
+            user.password_hash = passwords.hash_password(DEMO_PASSWORD)
+    people = ", ".join(f"{user.email} ({user.role})" for user in demo_users)
+    return (
+        f"log in at {settings.base_url.rstrip('/')}/login as {people} "
+        f"with the development password {DEMO_PASSWORD!r} (unless changed since)"
+    )
 
 
 def _people(
     session: Session, path: Path, now: datetime, settings: Settings, report: DemoReport
-) -> None:
+) -> list[User]:
     data: dict[str, Any] = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    demo_users = []
     for person in data.get("users", []):
-        if users.get_user_by_email(session=session, email=person["email"]) is None:
-            users.add_user(
+        user = users.get_user_by_email(session=session, email=person["email"])
+        if user is None:
+            user = users.add_user(
                 session=session,
                 email=person["email"],
                 name=person.get("name", ""),
@@ -77,6 +100,7 @@ def _people(
                 default_region=settings.default_region,
             )
             report.lines.append(f"user {person['email']}")
+        demo_users.append(user)
     before = {
         group.name: [user.email for user in users.group_members(session=session, group_id=group.id)]
         for group in users.list_groups(session=session)
@@ -85,6 +109,7 @@ def _people(
         users.add_group(session=session, name=group["name"], member_emails=group["members"])
         if before.get(group["name"]) != group["members"]:
             report.lines.append(f"group {group['name']}: {', '.join(group['members'])}")
+    return demo_users
 
 
 def _sequences(session: Session, files: list[Path], now: datetime, report: DemoReport) -> list[str]:

@@ -6,7 +6,9 @@ from fastapi import FastAPI
 
 
 def mount(app: FastAPI) -> None:
-    """Serve the UI's pages and static files on `app`."""
+    """Serve the UI's pages and static files on `app`, and security headers on all of it."""
+    from cadenza.web.headers import SecurityHeaders
     from cadenza.web.pages import router
 
     app.include_router(router)
+    app.add_middleware(SecurityHeaders, docs_path=app.docs_url)

@@ -13,7 +13,6 @@ from cadenza.errors import Conflict
 from cadenza.store.db import writing
 from cadenza.web.rendering import redirect
 
-ACTOR = "web"  # the UI has no login yet: history names the interface that acted
 Change = Callable[[Session, datetime], str]
 
 

@@ -13,7 +13,8 @@ from sqlalchemy.orm import Session
 from cadenza.core import reach
 from cadenza.errors import NotFound
 from cadenza.services import contacts, enrollments, history, outbox
-from cadenza.web.actions import ACTOR, Change, perform
+from cadenza.web.actions import Change, perform
+from cadenza.web.deps import CurrentUser
 from cadenza.web.errors import page_router
 from cadenza.web.rendering import page
 
@@ -75,21 +76,25 @@ def _contact_context(session: Session, contact_id: int) -> dict[str, Any]:
 
 @router.post("/enrollments/{enrollment_id}/{verb}")
 def change_enrollment(
-    request: Request, enrollment_id: int, verb: str, back: Annotated[str, Form()] = "/"
+    request: Request,
+    user: CurrentUser,
+    enrollment_id: int,
+    verb: str,
+    back: Annotated[str, Form()] = "/",
 ) -> Response:
     """Pause, resume, stop, move on or remove one enrollment, then go back."""
     if verb not in ENROLLMENT_CHANGES:
         raise NotFound(f"enrollments cannot be {verb!r}-ed here")
-    return perform(request, back, _enrollment_change(request, enrollment_id, verb))
+    return perform(request, back, _enrollment_change(request, enrollment_id, verb, user.email))
 
 
-def _enrollment_change(request: Request, enrollment_id: int, verb: str) -> Change:
+def _enrollment_change(request: Request, enrollment_id: int, verb: str, actor: str) -> Change:
     act, done = ENROLLMENT_CHANGES[verb]
     extra = {"settings": request.app.state.settings} if verb == "skip" else {}
 
     def change(session: Session, now: datetime) -> str:
         enrollment = act(
-            session=session, enrollment_id=enrollment_id, now=now, actor=ACTOR, **extra
+            session=session, enrollment_id=enrollment_id, now=now, actor=actor, **extra
         )
         where = f" at step {enrollment.step}" if enrollment.step else ""
         return f"Enrollment {enrollment_id} {done}; now {enrollment.status}{where}."

@@ -12,6 +12,7 @@ from fastapi.responses import Response
 from fastapi.routing import APIRoute
 
 from cadenza.errors import CadenzaError, Forbidden
+from cadenza.web import auth
 from cadenza.web.rendering import page
 
 Handler = Callable[[Request], Coroutine[Any, Any, Response]]
@@ -24,21 +25,34 @@ def error_page(request: Request, status: int, title: str, detail: str) -> Respon
 
 
 class PageRoute(APIRoute):
-    """A route whose Cadenza errors and malformed parameters become HTML error pages."""
+    """A page for people who are logged in; errors and bad parameters become HTML pages."""
+
+    public = False
 
     def get_route_handler(self) -> Handler:
         handler = super().get_route_handler()
+        public = self.public
 
         async def guarded(request: Request) -> Response:
             try:
                 _check_origin(request)
-                return await handler(request)
+                refusal = await auth.admit(request, public=public)
+                response = refusal if refusal is not None else await handler(request)
             except CadenzaError as exc:
-                return error_page(request, exc.status, exc.title, str(exc))
+                response = error_page(request, exc.status, exc.title, str(exc))
             except RequestValidationError as exc:
-                return _invalid(request, exc)
+                response = _invalid(request, exc)
+            if not public:  # a page of someone's work stays out of caches (and the back button)
+                response.headers.setdefault("Cache-Control", "no-store")
+            return auth.finish(request, response)
 
         return guarded
+
+
+class PublicPageRoute(PageRoute):
+    """A page anyone may open: logging in, a forgotten password, an invitation's link."""
+
+    public = True
 
 
 def _invalid(request: Request, exc: RequestValidationError) -> Response:
@@ -51,7 +65,7 @@ def _invalid(request: Request, exc: RequestValidationError) -> Response:
 
 
 def _check_origin(request: Request) -> None:
-    """Refuse a form posted from another site (the UI has no login to protect it)."""
+    """Refuse a form posted from another site (before, and besides, its CSRF token)."""
     if request.method != "POST":
         return
     origin = request.headers.get("origin")
@@ -60,6 +74,7 @@ def _check_origin(request: Request) -> None:
         raise Forbidden(f"a form from {origin} may not change anything here")
 
 
-def page_router() -> APIRouter:
-    """A router for pages: HTML errors, and no place in the API's OpenAPI schema."""
-    return APIRouter(route_class=PageRoute, include_in_schema=False)
+def page_router(*, public: bool = False) -> APIRouter:
+    """A router for pages (behind the login unless public), not in the API's OpenAPI schema."""
+    route_class = PublicPageRoute if public else PageRoute
+    return APIRouter(route_class=route_class, include_in_schema=False)

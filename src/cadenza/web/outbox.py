@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+from dataclasses import replace
 from pathlib import Path
 
 from fastapi import Request
@@ -17,6 +19,8 @@ router = page_router()
 SHOWN = 500
 STATUSES = ("queued", "sending", "sent", "failed", "suppressed", "held")
 CHANNELS = ("email", "sms", "mms", "voicemail", "webhook", "notify")
+# An invitation or reset in the mailbox is someone else's way in: its token is not shown.
+SIGN_IN_LINK = re.compile(r"/(invite|reset)/[\w-]+")
 
 
 @router.get("/messages")
@@ -47,10 +51,11 @@ def messages_page(request: Request, status: str = "", channel: str = "") -> Resp
 
 @router.get("/mailbox")
 def mailbox_page(request: Request) -> Response:
-    """The emails the dev SMTP mailbox received, newest first."""
+    """The emails the dev SMTP mailbox received, newest first (sign-in links blanked)."""
     folder = request.app.state.settings.dev_mailbox
     entries = read_mailbox(Path(folder), limit=SHOWN) if folder else []
-    return page(request, "mailbox.html", {"folder": folder, "entries": entries})
+    shown = [replace(entry, text=SIGN_IN_LINK.sub(r"/\1/…", entry.text)) for entry in entries]
+    return page(request, "mailbox.html", {"folder": folder, "entries": shown})
 
 
 @router.get("/texts")

@@ -1,4 +1,7 @@
-"""The UI's pages under /: every page router, and the two static files they share."""
+"""The UI's pages under /: every page router, and the two static files they share.
+
+Every page needs a login but those of the public routers: `login.public` and `assets`.
+"""
 
 from __future__ import annotations
 
@@ -8,14 +11,14 @@ from fastapi import APIRouter
 from fastapi.responses import FileResponse
 
 from cadenza.errors import NotFound
-from cadenza.web import contacts, history, outbox, sequences, tasks
+from cadenza.web import contacts, history, login, outbox, sequences, tasks
 from cadenza.web.errors import page_router
 
 STATIC = Path(__file__).parent / "static"
 # Served by name from a fixed list: a path from the URL never reaches the file system.
 STATIC_FILES = {"cadenza.css": "text/css", "cadenza.js": "text/javascript"}
 
-assets = page_router()
+assets = page_router(public=True)
 
 
 @assets.get("/static/{name}")
@@ -31,6 +34,7 @@ def static_file(name: str) -> FileResponse:
 
 
 router = APIRouter(include_in_schema=False)
-for module in (sequences, tasks, contacts, outbox, history):
+for module in (sequences, tasks, contacts, outbox, history, login):
     router.include_router(module.router)
+router.include_router(login.public)
 router.include_router(assets)

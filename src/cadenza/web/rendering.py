@@ -84,7 +84,15 @@ def page(request: Request, name: str, context: dict[str, Any], status: int = 200
     """Render a page in the shared layout, showing (and consuming) any flash message."""
     flash = _read_flash(request)
     now = request.app.state.clock.now()
-    values = {"flash": flash, "now": now, "section": _section(request.url.path), **context}
+    values = {
+        "flash": flash,
+        "now": now,
+        "section": _section(request.url.path),
+        # The person logged in (None on the public pages) and the token every form carries.
+        "user": getattr(request.state, "user", None),
+        "csrf_token": getattr(request.state, "csrf", ""),
+        **context,
+    }
     response = templates.TemplateResponse(request, name, values, status_code=status)
     if flash is not None:
         response.delete_cookie(FLASH_COOKIE, path="/")
@@ -110,6 +118,8 @@ def _read_flash(request: Request) -> dict[str, str] | None:
 def redirect(target: str, message: str, *, kind: str = "ok") -> RedirectResponse:
     """303 to a page of ours, carrying a one-time message (a cookie: nothing in the URL)."""
     response = RedirectResponse(local_path(target), status_code=303)
+    if not message:
+        return response
     response.set_cookie(
         FLASH_COOKIE,
         quote(f"{kind}:{message}"[:1500]),

@@ -13,7 +13,8 @@ from cadenza.errors import NotFound
 from cadenza.services import contacts, enrollments, history
 from cadenza.services import sequences as sequence_service
 from cadenza.services import tasks as task_service
-from cadenza.web.actions import ACTOR, perform
+from cadenza.web.actions import perform
+from cadenza.web.deps import CurrentUser
 from cadenza.web.describe import schedule_lines, step_lines
 from cadenza.web.errors import page_router
 from cadenza.web.rendering import page
@@ -70,7 +71,11 @@ def _sequence_context(session: Session, name: str) -> dict[str, Any]:
 
 @router.post("/sequences/{name:path}/{verb}")
 def change_sequence(
-    request: Request, name: str, verb: str, back: Annotated[str, Form()] = "/"
+    request: Request,
+    user: CurrentUser,
+    name: str,
+    verb: str,
+    back: Annotated[str, Form()] = "/",
 ) -> Response:
     """Pause, resume or activate a sequence, then go back to the page the button was on."""
     if verb not in CHANGES:
@@ -78,7 +83,7 @@ def change_sequence(
     act, done, moved = CHANGES[verb]
 
     def change(session: Session, now: datetime) -> str:
-        count = act(session=session, name=name, now=now, actor=ACTOR)
+        count = act(session=session, name=name, now=now, actor=user.email)
         return f"{name} {done}: {count} enrollment{'' if count == 1 else 's'} {moved}."
 
     return perform(request, back, change)

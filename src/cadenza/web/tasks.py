@@ -13,7 +13,8 @@ from sqlalchemy.orm import Session
 from cadenza.errors import Conflict, ValidationFailed
 from cadenza.services import contacts, enrollments, users
 from cadenza.services import tasks as task_service
-from cadenza.web.actions import ACTOR, Change, perform
+from cadenza.web.actions import Change, perform
+from cadenza.web.deps import CurrentUser
 from cadenza.web.describe import route_text
 from cadenza.web.errors import page_router
 from cadenza.web.rendering import page, words
@@ -50,6 +51,7 @@ def _tasks_context(session: Session, assignee: str) -> dict[str, Any]:
 @router.post("/tasks/{task_id}/complete")
 def complete_task(
     request: Request,
+    user: CurrentUser,
     task_id: int,
     outcome: Annotated[str, Form()],
     back: Annotated[str, Form()] = "/tasks",
@@ -68,7 +70,7 @@ def complete_task(
             outcome=outcome,
             now=now,
             settings=settings,
-            actor=ACTOR,
+            actor=user.email,
         )
         moved = _moved(session, task.contact_id, task.enrollment_id)
         return f"Done: {task.title} — {words(outcome)}.{moved}"
@@ -77,12 +79,14 @@ def complete_task(
 
 
 @router.post("/tasks/{task_id}/retry")
-def retry_task(request: Request, task_id: int, back: Annotated[str, Form()] = "/tasks") -> Response:
+def retry_task(
+    request: Request, user: CurrentUser, task_id: int, back: Annotated[str, Form()] = "/tasks"
+) -> Response:
     """Run the step a task in error stands for again now."""
-    return perform(request, back, _retry(request, task_id))
+    return perform(request, back, _retry(request, task_id, user.email))
 
 
-def _retry(request: Request, task_id: int) -> Change:
+def _retry(request: Request, task_id: int, actor: str) -> Change:
     settings = request.app.state.settings
 
     def change(session: Session, now: datetime) -> str:
@@ -94,7 +98,7 @@ def _retry(request: Request, task_id: int) -> Change:
             enrollment_id=task.enrollment_id,
             now=now,
             settings=settings,
-            actor=ACTOR,
+            actor=actor,
         )
         moved = _moved(session, task.contact_id, task.enrollment_id)
         return f"Step {task.step} will run again.{moved}"

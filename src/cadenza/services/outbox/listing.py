@@ -9,6 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from typing_extensions import TypedDict
 
+from cadenza.services.outbox.meta import MessageMeta
 from cadenza.services.times import IsoTime
 from cadenza.store.bulk import known_status
 from cadenza.store.models import MESSAGE_STATUSES, Message
@@ -34,6 +35,9 @@ MessageRow = TypedDict(  # functional: one of its keys is `from`
         "sent_at": IsoTime | None,
     },
 )
+
+# A system email's body holds a single-use sign-in link: anyone reading it could use it.
+HIDDEN = "(Cadenza's own email with a sign-in link: not shown)"
 
 
 def list_messages(
@@ -66,7 +70,7 @@ def list_messages(
             "contact_id": m.contact_id,
             "enrollment_id": m.enrollment_id,
             "subject": m.subject,
-            "body": m.body,
+            "body": HIDDEN if MessageMeta.read(m.meta).system else m.body,
             "attempts": m.attempts,
             "error": m.error,
             "provider_id": m.provider_id,

@@ -63,6 +63,9 @@ class MessageMeta(BaseModel):
     # what the message is: to a user about the contact, or an answer to an inbound HELP
     notify: bool = False
     help: bool = False
+    # Cadenza's own email to a user (an invitation, a password reset): no contact, no
+    # unsubscribe, and a body that holds a sign-in link, so listings never show it.
+    system: bool = False
     contact_ids: list[int] = Field(default_factory=list)
     check: Check | None = None
 

@@ -115,7 +115,7 @@ def outgoing(row: RowMapping) -> Outgoing:
             track_opens=details.track_opens,
             track_clicks=details.track_clicks,
             tracked_links=details.tracked_links,
-            unsubscribe=not details.notify,
+            unsubscribe=not (details.notify or details.system),
             contact_id=row["contact_id"],
             message_row_id=row["id"],
             message_id=details.message_id,

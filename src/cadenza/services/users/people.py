@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 from cadenza.core.contact_fields import normalize_email, parse_phone
 from cadenza.core.decisions import StepFailed
 from cadenza.errors import Conflict, NotFound, ValidationFailed
+from cadenza.services.users import passwords
 from cadenza.store.models import Group, GroupMember, User
 
 ROLES = ("admin", "manager", "agent")
@@ -24,8 +25,9 @@ def add_user(
     phone: str | None = None,
     now: datetime,
     default_region: str = "US",
+    password: str | None = None,
 ) -> User:
-    """Create a user; a bad email, role or phone is ValidationFailed, a taken email Conflict."""
+    """Create a user (who may log in if given a password); bad input is ValidationFailed."""
     problems: list[str] = []
     try:
         email = normalize_email(email.strip())
@@ -38,11 +40,18 @@ def add_user(
             phone = parse_phone(phone.strip(), default_region)[0]
         except ValueError as exc:
             problems.append(f"phone: {exc}")
+    if password is not None:
+        try:
+            passwords.check_rule(password)
+        except ValidationFailed as exc:
+            problems.append(f"password: {exc}")
     if problems:
         raise ValidationFailed("; ".join(problems))
     if get_user_by_email(session=session, email=email) is not None:
         raise Conflict(f"user {email} already exists")
     user = User(email=email, name=name.strip(), role=role, phone=phone or None, created_at=now)
+    if password is not None:
+        user.password_hash = passwords.hash_password(password)
     session.add(user)
     session.flush()
     return user
