@@ -16,7 +16,9 @@ app.add_typer(apikeys_app, name="apikeys")
 @guarded
 def create(
     name: str = typer.Argument(..., help="What the key is for, e.g. 'crm-sync'."),
-    user: str | None = typer.Option(None, "--user", help="Act as this user (email)."),
+    user: str | None = typer.Option(
+        None, "--user", help="The user (email) whose rights the key has."
+    ),
 ) -> None:
     """Create a key and print its secret once (only its hash is kept)."""
     from cadenza.services.users import create_key
@@ -31,6 +33,13 @@ def create(
         markup=False,
         highlight=False,
     )
+    if user is None:  # such a key has no rights: the REST API refuses it (docs/access.md)
+        err.print(
+            "warning: this key belongs to no user, so /api/v1 refuses it (403); "
+            "give it one with --user EMAIL",
+            markup=False,
+            highlight=False,
+        )
 
 
 @apikeys_app.command("list")

@@ -78,9 +78,16 @@ def apply(files: list[Path] = FILES) -> None:
         err.print("nothing applied: fix the problems above", markup=False, highlight=False)
         raise typer.Exit(1) from None
     ctx = context()
+    viewer = ctx.viewer
     try:
         with writing(ctx.sessions) as session:
-            results = sequences.apply_sources(session=session, sources=sources, now=ctx.clock.now())
+            results = sequences.apply_sources(
+                session=session,
+                sources=sources,
+                now=ctx.clock.now(),
+                viewer=viewer,
+                settings=ctx.settings,
+            )
     except sequences.UnknownReferences as exc:
         raise NotFound(f"nothing applied: {exc}") from None
     for result in results:

@@ -94,12 +94,22 @@ class Senders(Model):
     sms: str | None = None
 
 
+class Sharing(Model):
+    """Who besides the owner sees the sequence (`team`: the owner's groups) and with what."""
+
+    mode: Literal["private", "team", "everyone"] = "everyone"
+    access: Literal["view", "edit"] = "view"
+
+
 class Definition(Model):
     """One version of a sequence, exactly as written (templates inlined by `apply`)."""
 
     name: str = Field(min_length=1, max_length=200)
     description: str = ""
     owner: str | None = None
+    # None: as stored (a new sequence is shared with everyone, view only); see README.
+    sharing: Sharing | None = None
+    team: list[str] | None = Field(default=None, max_length=1000)  # users who work its tasks
     senders: Senders = Senders()
     schedule: Schedule = Schedule()
     limits: Limits = Limits()
