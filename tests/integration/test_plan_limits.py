@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,7 +19,7 @@ from cadenza.services.history import list_history
 from cadenza.settings import Settings
 from cadenza.store.models import Message, Sequence, User
 from tests.conftest import Database
-from tests.engine_helpers import add_contact, at, store, write
+from tests.engine_helpers import add_contact, at, cadenza_command, store, write
 from tests.integration.api_client import problem
 from tests.integration.people import ANA, PRIVATE, ROOT, YAML, People, people_api
 from tests.smtp_server import Catcher, smtp_catcher
@@ -158,3 +161,34 @@ def _dispatch(db: Database, settings: Settings, now: str) -> int:
         return dispatcher.drain()
     finally:
         dispatcher.close()
+
+
+def test_the_cli_sets_a_users_own_limits_and_gives_back_their_roles(
+    db: Database, tmp_path: Path
+) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CADENZA_")}
+    env |= {"CADENZA_DATABASE_URL": db.url, "CADENZA_PLAN_EMAILS_PER_DAY": '{"agent": 500}'}
+
+    def cadenza(*args: str, code: int = 0) -> subprocess.CompletedProcess[str]:
+        command = cadenza_command("users", "limits", *args)
+        done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
+        assert done.returncode == code, (done.stdout, done.stderr)
+        assert "Traceback" not in done.stderr
+        return done
+
+    with people_api(db, tmp_path) as people:
+        shown = cadenza(ANA, "--active-sequences", "1").stdout
+        assert f"{ANA}: active sequences: 1 (own)" in shown
+        assert f"{ANA}: emails a day: 500 (the agent role's)" in shown
+        root = people.as_(ROOT)
+        root.ok(
+            "POST", "/sequences", 201, content=PRIVATE.format(name="A", owner=ANA), headers=YAML
+        )
+        text = PRIVATE.format(name="B", owner=ANA)
+        problem(root.post("/sequences", content=text, headers=YAML), 409)
+        row = json.loads(cadenza(ANA, "--active-sequences", "role", "--json").stdout)
+        assert row["max_active_sequences"] is None and row["max_emails_per_day"] == 500
+        root.ok("POST", "/sequences", 201, content=text, headers=YAML)
+    assert "must be 1 or more" in cadenza(ANA, "--emails-per-day", "0", code=1).stderr
+    assert "'many'" in cadenza(ANA, "--emails-per-day", "many", code=2).stderr
+    assert "no user ghost@example.com" in cadenza("ghost@example.com", code=1).stderr

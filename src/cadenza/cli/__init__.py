@@ -17,6 +17,7 @@ from cadenza.cli import (  # noqa: F401  - each module registers its commands on
     engine,
     inbound,
     lifecycle,
+    plans,
     senders,
     simulate,
     users,
