@@ -9,10 +9,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from cadenza.services.users import create_key
-from cadenza.store.models import Sequence
+from cadenza.store.models import Sequence, User
 from tests.conftest import Database
 from tests.engine_helpers import at, cadenza_command, write
 from tests.integration.api_client import T0, Api, problem
@@ -210,3 +210,11 @@ def test_the_cli_acts_as_an_admin_and_names_who_with_as(people: People) -> None:
     ghost = cadenza("--as", "ghost@example.com", "sequences", "pause", "Ana private")
     assert ghost.returncode == 1 and "no user ghost@example.com" in ghost.stderr
     assert "Traceback" not in ghost.stderr and _status(people, "Ana private") == "active"
+
+
+def test_a_deactivated_users_keys_are_refused(people: People) -> None:
+    with write(people.db) as session:
+        session.execute(update(User).where(User.email == BO).values(active=False))
+    detail = problem(people.as_(BO).get("/sequences"), 403)["detail"]
+    assert f"{BO} is deactivated" in detail
+    assert people.as_(ANA).get("/sequences").status_code == 200

@@ -148,6 +148,12 @@ def _print_detail(detail: dict[str, Any]) -> None:
     if detail["description"]:
         typer.echo(detail["description"])
     typer.echo(f"owner: {detail['owner'] or '-'}   enrolled: {detail['enrolled']}")
+    team = ", ".join(detail["team"]) or "-"
+    typer.echo(f"sharing: {detail['sharing']} ({detail['access']})   team: {team}")
+    for line in detail["senders"]:
+        caps = [f"{line[c]}/{c[4:]}" for c in ("per_hour", "per_day") if line[c] is not None]
+        limits = ", ".join(caps) if line["managed"] else "not a managed sender: no caps"
+        typer.echo(f"sends from: {line['kind']} {line['address']} ({limits or 'no caps'})")
     typer.echo("versions:")
     for version in detail["versions"]:
         created = f"{version['created_at']:%Y-%m-%d %H:%M} UTC"
