@@ -73,6 +73,8 @@ def test_an_agent_cannot_see_change_or_work_another_agents_private_sequence(
     _cannot_see(people.as_(BO), seq)
     assert _status(people, "Ana private") == "active"
     ana = people.as_(ANA)
+    [created] = ana.ok("GET", "/history", params={"type": "sequence_created"})
+    assert (created["actor"], created["reason"]) == (ROOT, f"version 1 applied by {ROOT}")
     assert _names(ana) == ["Ana private"]
     assert [t["id"] for t in ana.ok("GET", "/tasks")] == [seq["task"]["id"]]
 

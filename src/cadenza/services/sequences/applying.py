@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from cadenza.core.definition import Definition, ManualStepBase, NotifyStep, SetOwnerStep
 from cadenza.core.lint import lint_file, lint_text
 from cadenza.errors import DefinitionError, Forbidden, NotFound, Problem
+from cadenza.services import history
 from cadenza.services.sequences.plan import check_active_limit
 from cadenza.services.users import access
 from cadenza.services.users.access import OPERATOR, Viewer
@@ -187,6 +188,16 @@ def apply_definition(
     )
     sequence.updated_at = now
     session.flush()
+    verb = "created" if created else "updated"
+    history.record(
+        session,
+        history.Subject(None, sequence.id),
+        f"sequence_{verb}",
+        now,
+        reason=f"version {number} applied by {viewer.actor}",
+        actor=viewer.actor,
+        version=number,
+    )
     return ApplyResult(definition.name, number, created=created, changed=True)
 
 
