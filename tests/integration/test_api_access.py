@@ -220,3 +220,21 @@ def test_a_deactivated_users_keys_are_refused(people: People) -> None:
     detail = problem(people.as_(BO).get("/sequences"), 403)["detail"]
     assert f"{BO} is deactivated" in detail
     assert people.as_(ANA).get("/sequences").status_code == 200
+
+
+def test_an_agent_sharing_edit_rights_cannot_take_the_sequence_over(people: People) -> None:
+    private_sequence(people, "Ana private", ANA)
+    people.as_(ANA).ok(
+        "PUT", "/sequences/Ana private/sharing", json={"mode": "everyone", "access": "edit"}
+    )
+    bo = people.as_(BO)
+    mine = PRIVATE.format(name="Ana private", owner=BO)
+    refused = problem(bo.post("/sequences", content=mine, headers=YAML), 403)
+    assert "a manager or an admin changes owners" in refused["detail"]
+    same = PRIVATE.format(name="Ana private", owner=ANA).replace("Hello", "Hello again")
+    same = same.replace("mode: private, access: view", "mode: everyone, access: edit")
+    assert bo.ok("POST", "/sequences", content=same, headers=YAML)["result"] == "updated"
+    assert bo.ok("GET", "/sequences/Ana private")["owner"] == ANA
+    given = PRIVATE.format(name="Ana private", owner=MIA)
+    assert people.as_(ROOT).ok("POST", "/sequences", content=given, headers=YAML)
+    assert people.as_(ROOT).ok("GET", "/sequences/Ana private")["owner"] == MIA

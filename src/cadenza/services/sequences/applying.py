@@ -169,7 +169,8 @@ def apply_definition(
         _may_edit(session, viewer, sequence)
         if owner_id not in (None, sequence.owner_id) and sequence.status == "active":
             check_active_limit(session, owner_id, settings, becoming=definition.name)
-    if owner_id is not None:
+    if owner_id is not None and owner_id != sequence.owner_id:
+        _may_own(viewer, None if created else sequence.owner_id, owner_id, definition.name)
         sequence.owner_id = owner_id
     set_sharing(session, sequence, definition, users)
     latest = _latest(session=session, sequence_id=sequence.id)
@@ -208,6 +209,21 @@ def _may_edit(session: Session, viewer: Viewer, sequence: SequenceRow) -> None:
         raise Forbidden(
             f"a sequence named {sequence.name!r} already exists and {viewer.actor} may not edit it"
         ) from None
+
+
+def _may_own(viewer: Viewer, current: int | None, owner_id: int, name: str) -> None:
+    """Agents give sequences only to themselves, and only their own away: otherwise one could
+    take over a sequence shared with them for editing."""
+    if viewer.person.role != "agent":
+        return
+    if current is None and owner_id == viewer.user_id:
+        return
+    if current is not None and current == viewer.user_id:
+        return
+    raise Forbidden(
+        f"agent {viewer.actor} may not make someone else's sequence theirs or give one to "
+        f"another user ({name!r}): a manager or an admin changes owners"
+    )
 
 
 def set_sharing(
