@@ -65,6 +65,13 @@ def test_an_activation_past_the_owners_limit_is_refused_with_the_reason(people: 
     assert "'First' cannot become active" in refused["detail"]
     assert root.ok("GET", "/sequences/First")["status"] == "paused"
 
+    root.ok("POST", "/sequences/Second/clone", 201, json={"name": "Draft"})
+    draft = PRIVATE.format(name="Draft", owner=ANA)
+    root.ok("POST", "/sequences", content=draft, headers=YAML)  # a draft may change hands
+    refused = problem(root.post("/sequences/Draft/activate"), 409)
+    assert "'Draft' cannot become active" in refused["detail"]
+    assert root.ok("GET", "/sequences/Draft")["status"] == "draft"
+
 
 def test_the_roles_limit_applies_unless_the_user_has_their_own(
     db: Database, tmp_path: Path
