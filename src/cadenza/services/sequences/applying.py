@@ -153,25 +153,7 @@ def apply_definition(
     users = _check_references(session=session, definition=definition)
     stored = canonical(definition)
     fingerprint = digest(stored)
-    sequence = session.scalar(select(SequenceRow).where(SequenceRow.name == definition.name))
-    created = sequence is None
-    owner_id = users.get(definition.owner.strip().lower()) if definition.owner else None
-    if sequence is None:
-        access.require(viewer, "create sequences")
-        owner_id = owner_id if owner_id is not None else viewer.user_id
-        check_active_limit(session, owner_id, settings, becoming=definition.name)
-        sequence = SequenceRow(
-            name=definition.name, status="active", created_at=now, updated_at=now
-        )
-        session.add(sequence)
-        session.flush()
-    else:
-        _may_edit(session, viewer, sequence)
-        if owner_id not in (None, sequence.owner_id) and sequence.status == "active":
-            check_active_limit(session, owner_id, settings, becoming=definition.name)
-    if owner_id is not None and owner_id != sequence.owner_id:
-        _may_own(viewer, None if created else sequence.owner_id, owner_id, definition.name)
-        sequence.owner_id = owner_id
+    sequence, created = _target(session, definition, users, now, viewer, settings)
     set_sharing(session, sequence, definition, users)
     latest = _latest(session=session, sequence_id=sequence.id)
     if latest is not None and latest.digest == fingerprint:
@@ -189,17 +171,48 @@ def apply_definition(
     )
     sequence.updated_at = now
     session.flush()
-    verb = "created" if created else "updated"
     history.record(
         session,
         history.Subject(None, sequence.id),
-        f"sequence_{verb}",
+        "sequence_created" if created else "sequence_updated",
         now,
         reason=f"version {number} applied by {viewer.actor}",
         actor=viewer.actor,
         version=number,
     )
     return ApplyResult(definition.name, number, created=created, changed=True)
+
+
+def _target(
+    session: Session,
+    definition: Definition,
+    users: dict[str, int],
+    now: datetime,
+    viewer: Viewer,
+    settings: Settings | None,
+) -> tuple[SequenceRow, bool]:
+    """The sequence a definition applies to (made when new) with its owner set, once the
+    viewer may create or edit it and the owner's plan allows it; and whether it is new."""
+    sequence = session.scalar(select(SequenceRow).where(SequenceRow.name == definition.name))
+    owner_id = users.get(definition.owner.strip().lower()) if definition.owner else None
+    if sequence is None:
+        access.require(viewer, "create sequences")
+        owner_id = owner_id if owner_id is not None else viewer.user_id
+        check_active_limit(session, owner_id, settings, becoming=definition.name)
+        _may_own(viewer, None, owner_id, definition.name)
+        sequence = SequenceRow(
+            name=definition.name, status="active", owner_id=owner_id, created_at=now, updated_at=now
+        )
+        session.add(sequence)
+        session.flush()
+        return sequence, True
+    _may_edit(session, viewer, sequence)
+    if owner_id is not None and owner_id != sequence.owner_id:
+        _may_own(viewer, sequence.owner_id, owner_id, definition.name)
+        if sequence.status == "active":
+            check_active_limit(session, owner_id, settings, becoming=definition.name)
+        sequence.owner_id = owner_id
+    return sequence, False
 
 
 def _may_edit(session: Session, viewer: Viewer, sequence: SequenceRow) -> None:
@@ -211,12 +224,12 @@ def _may_edit(session: Session, viewer: Viewer, sequence: SequenceRow) -> None:
         ) from None
 
 
-def _may_own(viewer: Viewer, current: int | None, owner_id: int, name: str) -> None:
+def _may_own(viewer: Viewer, current: int | None, owner_id: int | None, name: str) -> None:
     """Agents give sequences only to themselves, and only their own away: otherwise one could
     take over a sequence shared with them for editing."""
     if viewer.person.role != "agent":
         return
-    if current is None and owner_id == viewer.user_id:
+    if current is None and owner_id in (None, viewer.user_id):
         return
     if current is not None and current == viewer.user_id:
         return
