@@ -11,7 +11,13 @@ from typing import Any
 import pytest
 from sqlalchemy import select, update
 
-from cadenza.services.users import create_key
+from cadenza.errors import NotFound
+from cadenza.services.enrollments import pause_enrollment
+from cadenza.services.sequences import list_sequences, pause
+from cadenza.services.tasks import complete_task, list_tasks
+from cadenza.services.users import create_key, get_user_by_email
+from cadenza.services.users.access import viewer_of
+from cadenza.settings import Settings
 from cadenza.store.models import Sequence, User
 from tests.conftest import Database
 from tests.engine_helpers import at, cadenza_command, write
@@ -238,3 +244,31 @@ def test_an_agent_sharing_edit_rights_cannot_take_the_sequence_over(people: Peop
     given = PRIVATE.format(name="Ana private", owner=MIA)
     assert people.as_(ROOT).ok("POST", "/sequences", content=given, headers=YAML)
     assert people.as_(ROOT).ok("GET", "/sequences/Ana private")["owner"] == MIA
+
+
+def test_the_services_check_the_viewer_themselves_for_every_surface(people: People) -> None:
+    seq = private_sequence(people, "Ana private", ANA)
+    settings = Settings(environment="test")
+    with write(people.db) as session:
+        bo_user = get_user_by_email(session=session, email=BO)
+        assert bo_user is not None
+        bo = viewer_of(session=session, user=bo_user, settings=settings)
+        assert list_sequences(session=session, viewer=bo) == []
+        assert list_tasks(session=session, viewer=bo) == []
+        now = people.clock.now()
+        with pytest.raises(NotFound):
+            complete_task(
+                session=session,
+                task_id=seq["task"]["id"],
+                outcome="none",
+                now=now,
+                settings=settings,
+                viewer=bo,
+            )
+        with pytest.raises(NotFound):
+            pause_enrollment(
+                session=session, enrollment_id=seq["enrollment"]["id"], now=now, viewer=bo
+            )
+        with pytest.raises(NotFound):
+            pause(session=session, name="Ana private", now=now, viewer=bo)
+    assert _status(people, "Ana private") == "active"

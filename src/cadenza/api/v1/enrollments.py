@@ -15,7 +15,6 @@ from cadenza.api.v1.schemas import CONFLICT, MISSING, Id, Model, PathId
 from cadenza.core.definition import Condition
 from cadenza.services import enrollments as service
 from cadenza.services.enrollments import EnrollmentRow
-from cadenza.services.users import access
 from cadenza.settings import Settings
 from cadenza.store.models import Enrollment
 
@@ -72,7 +71,6 @@ def enroll(
     viewer: ViewerDep,
 ) -> EnrollReport:
     """Enroll contacts by id, tag or condition; each refusal comes with its reason."""
-    access.sequence_for(session=session, viewer=viewer, name=body.sequence, privilege="enroll")
     report = service.enroll_audience(
         session=session,
         sequence=body.sequence,
@@ -83,6 +81,7 @@ def enroll(
         settings=settings,
         initiator_id=viewer.user_id,
         actor=viewer.actor,
+        viewer=viewer,
     )
     refused = [Refusal(contact_id=cid, reason=reason) for cid, reason in report.refused]
     return EnrollReport(sequence=report.sequence, enrolled=report.enrolled, refused=refused)
@@ -112,10 +111,13 @@ def act_on_enrollment(
     viewer: ViewerDep,
 ) -> EnrollmentRow:
     """pause, resume, stop (pause and cancel its tasks), skip to the next step, retry a step."""
-    access.enrollment_for(session=session, viewer=viewer, enrollment_id=enrollment_id)
     operation = _operations(settings)[action]
     enrollment = operation(
-        session=session, enrollment_id=enrollment_id, now=clock.now(), actor=viewer.actor
+        session=session,
+        enrollment_id=enrollment_id,
+        now=clock.now(),
+        actor=viewer.actor,
+        viewer=viewer,
     )
     return _row(session, enrollment)
 
@@ -131,9 +133,10 @@ def remove(
 ) -> None:
     """Remove an enrollment as if it never was: its history, tasks and unsent messages go
     (needs the right to edit its sequence)."""
-    access.enrollment_for(
-        session=session, viewer=viewer, enrollment_id=enrollment_id, privilege="edit sequences"
-    )
     service.remove(
-        session=session, enrollment_id=enrollment_id, now=clock.now(), actor=viewer.actor
+        session=session,
+        enrollment_id=enrollment_id,
+        now=clock.now(),
+        actor=viewer.actor,
+        viewer=viewer,
     )
