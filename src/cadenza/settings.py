@@ -91,6 +91,16 @@ class Settings(BaseSettings):
     reset_link_minutes: int = Field(default=60, ge=1)
     mail_from: str = "cadenza@localhost"
 
+    # People and access (README, "Roles and privileges" and "Plan limits"). Whether agents
+    # may create (and clone) sequences; Aloware lets only admins, so the default is no.
+    agents_create_sequences: bool = False
+    # Plan limits per role as JSON, e.g. {"agent": 5}: active sequences a user may own and
+    # sequence emails a user's sequences may send per (UTC) day. A user's own limit
+    # (`users.max_active_sequences`, `users.max_emails_per_day`) replaces their role's; a
+    # role not named has no limit.
+    plan_active_sequences: dict[str, int] = Field(default_factory=dict)
+    plan_emails_per_day: dict[str, int] = Field(default_factory=dict)
+
     @model_validator(mode="after")
     def _check(self) -> Settings:
         if self.environment == "production" and self.public_secret:
@@ -98,6 +108,8 @@ class Settings(BaseSettings):
                 "CADENZA_SECRET_KEY must be set to a secret value in production "
                 "(e.g. from `openssl rand -hex 32`)"
             )
+        _check_plan("PLAN_ACTIVE_SEQUENCES", self.plan_active_sequences)
+        _check_plan("PLAN_EMAILS_PER_DAY", self.plan_emails_per_day)
         try:
             self.quiet_hours  # noqa: B018 - parsing checks them: never looser than 21:00-08:00
         except ValueError as exc:
@@ -131,6 +143,15 @@ class Settings(BaseSettings):
     def quiet_hours(self) -> QuietHours:
         """Quiet hours for texts, calls and voicemail in the recipient's local time."""
         return QuietHours.parse(self.quiet_hours_start, self.quiet_hours_end)
+
+
+def _check_plan(name: str, limits: dict[str, int]) -> None:
+    """A plan limit names a role and allows at least one (0 would stop a role silently)."""
+    for role, limit in limits.items():
+        if role not in ("admin", "manager", "agent"):
+            raise ValueError(f"{PREFIX}{name}: {role!r} is not a role (admin, manager, agent)")
+        if limit < 1:
+            raise ValueError(f"{PREFIX}{name}: the {role} limit must be 1 or more, not {limit}")
 
 
 @lru_cache(maxsize=1)

@@ -122,6 +122,8 @@ def test_apply_makes_a_version_only_when_a_definition_changes(cli: Cli) -> None:
         "enrolled": 0,
         "description": "First touches for web leads (SMS, call, email) on business days",
         "owner": "ana@example.com",
+        "sharing": "everyone",
+        "access": "view",
         "created_at": "2026-03-02T10:00:00+00:00",
         "updated_at": "2026-03-03T09:00:00+00:00",
     }

@@ -88,7 +88,7 @@ def test_the_table_keeps_a_hash_of_the_key_and_a_revoked_key_stops_working(api: 
     assert api.token not in stored
     assert hashlib.sha256(api.token.encode()).hexdigest() in stored
     with write(api.db) as session:
-        key, token = create_key(session=session, name="temp", now=at(T0))
+        key, token = create_key(session=session, name="temp", user_email=USER, now=at(T0))
     assert api.get("/sequences", headers={"Authorization": f"Bearer {token}"}).status_code == 200
     with write(api.db) as session:
         revoke(session=session, key_id=key.id)
@@ -120,7 +120,9 @@ def test_the_cli_creates_lists_and_revokes_keys(api: Api) -> None:
     problem(api.get("/sequences", headers=bearer), 401)
     # Scopes: what a key may call, shown by the listing; an unknown one is refused in a line.
     webhook = cadenza("apikeys", "create", "mail provider", "--scope", "inbound").strip()
-    both = cadenza("apikeys", "create", "ops", "--scope", "inbound", "--scope", "api").strip()
+    both = cadenza(
+        "apikeys", "create", "ops", "--scope", "inbound", "--scope", "api", "--user", USER
+    ).strip()
     rows = json.loads(cadenza("apikeys", "list", "--json"))
     assert [(r["name"], r["scopes"]) for r in rows] == [
         ("tests", ["api"]),
@@ -267,6 +269,13 @@ def test_the_openapi_document_lists_the_routes_and_the_bearer_scheme(api: Api) -
         ("/api/v1/tasks/{task_id}/complete", "post"),
         ("/api/v1/messages", "get"),
         ("/api/v1/history", "get"),
+        ("/api/v1/sequences/{name}/sharing", "put"),
+        ("/api/v1/senders", "get"),
+        ("/api/v1/senders", "post"),
+        ("/api/v1/senders/{sender_id}", "get"),
+        ("/api/v1/senders/{sender_id}", "patch"),
+        ("/api/v1/senders/{sender_id}", "delete"),
+        ("/api/v1/senders/{sender_id}/users", "put"),
     }
     assert expected <= routes, expected - routes
     assert doc["components"]["securitySchemes"]["HTTPBearer"]["scheme"] == "bearer"

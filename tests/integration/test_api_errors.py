@@ -72,9 +72,10 @@ def test_garbage_posted_to_every_route_is_a_4xx_problem(api: Api) -> None:
     api.ok("POST", "/enrollments", json={"sequence": "Drip", "contact_ids": [contact]})
     [enrollment] = api.ok("GET", "/enrollments")
     real = {"name": "Drip", "contact_id": str(contact), "enrollment_id": str(enrollment["id"])}
-    real |= {"task_id": "1", "action": "pause"}
+    sender = api.ok("POST", "/senders", 201, json={"kind": "sms", "address": "+13125550100"})
+    real |= {"task_id": "1", "action": "pause", "sender_id": str(sender["id"])}
     bogus = {"name": "No such", "contact_id": "99999", "enrollment_id": "99999", "task_id": "x"}
-    bogus |= {"action": "explode"}
+    bogus |= {"action": "explode", "sender_id": "99999"}
     tried = 0
     for method, path, operation in _operations(api):
         if method == "get":

@@ -1,4 +1,5 @@
-"""What API handlers are given: sessions, the clock, the settings and the calling API key."""
+"""What API handlers are given: sessions, the clock, the settings, the calling API key and
+the user it acts as."""
 
 from __future__ import annotations
 
@@ -11,12 +12,17 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session, sessionmaker
 
 from cadenza.clock import Clock
+from cadenza.errors import Forbidden
 from cadenza.services import users
+from cadenza.services.users import access
+from cadenza.services.users.access import Viewer
 from cadenza.settings import Settings
 from cadenza.store.db import writing
-from cadenza.store.models import ApiKey
+from cadenza.store.models import ApiKey, User
 
-_bearer = HTTPBearer(auto_error=False, description="An API key: `cadenza apikeys create NAME`")
+_bearer = HTTPBearer(
+    auto_error=False, description="An API key: `cadenza apikeys create NAME --user EMAIL`"
+)
 
 
 def _sessions(request: Request) -> sessionmaker[Session]:
@@ -71,6 +77,28 @@ def authenticated(
         return Caller(key, users.actor_of(session=session, key=key))
 
 
+def acting(
+    request: Request,
+    caller: Annotated[Caller, Depends(authenticated)],
+    settings: Annotated[Settings, Depends(_settings)],
+) -> Viewer:
+    """The user a key acts as, with their rights: 403 for a key of no user or a disabled one.
+
+    A key made without `--user` (before keys belonged to users) is refused rather than
+    guessed to be an admin: give it a user with `cadenza apikeys create NAME --user EMAIL`.
+    """
+    with _sessions(request)() as session:
+        user = session.get(User, caller.user_id) if caller.user_id is not None else None
+        if user is None:
+            raise Forbidden(
+                f"the API key {caller.key.name!r} belongs to no user, so it has no rights: "
+                "create one with `cadenza apikeys create NAME --user EMAIL`"
+            )
+        if not user.active:
+            raise Forbidden(f"the API key's user {user.email} is deactivated")
+        return access.viewer_of(session=session, user=user, settings=settings)
+
+
 def _unauthorized(detail: str) -> HTTPException:
     return HTTPException(401, detail, headers={"WWW-Authenticate": "Bearer"})
 
@@ -82,3 +110,4 @@ WriteSessionDep = Annotated[Session, Depends(_write_session, scope="function")]
 ClockDep = Annotated[Clock, Depends(_clock)]
 SettingsDep = Annotated[Settings, Depends(_settings)]
 ApiKeyDep = Annotated[Caller, Depends(authenticated)]
+ViewerDep = Annotated[Viewer, Depends(acting)]

@@ -17,10 +17,12 @@ from cadenza.cli import (  # noqa: F401  - each module registers its commands on
     engine,
     inbound,
     lifecycle,
+    plans,
+    senders,
     simulate,
     users,
 )
-from cadenza.cli.app import app
+from cadenza.cli.app import AS_VARIABLE, app
 from cadenza.clock import parse_instant
 
 
@@ -46,6 +48,24 @@ def _lift_now(argv: list[str]) -> tuple[list[str], bool]:
     return out, given
 
 
+def _lift_as(argv: list[str]) -> list[str]:
+    """Every command takes `--as EMAIL` (who history names): lifted into CADENZA_AS."""
+    out: list[str] = []
+    args = iter(argv)
+    for arg in args:
+        if arg == "--as":
+            value = next(args, None)
+            if value is None:
+                sys.stderr.write("error: --as needs a user's email\n")
+                raise SystemExit(2)
+            os.environ[AS_VARIABLE] = value
+        elif arg.startswith("--as="):
+            os.environ[AS_VARIABLE] = arg.removeprefix("--as=")
+        else:
+            out.append(arg)
+    return out
+
+
 def _now_problem(given: bool) -> str | None:
     """What is wrong with the clock's fixed time, if anything (checked before any command)."""
     text = os.environ.get("CADENZA_NOW")
@@ -60,7 +80,7 @@ def _now_problem(given: bool) -> str | None:
 
 def main() -> None:
     """Console-script entry point."""
-    argv, given = _lift_now(sys.argv[1:])
+    argv, given = _lift_now(_lift_as(sys.argv[1:]))
     problem = _now_problem(given)
     if problem is not None:
         sys.stderr.write(f"error: {problem}\n")

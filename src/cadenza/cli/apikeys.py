@@ -16,7 +16,9 @@ app.add_typer(apikeys_app, name="apikeys")
 @guarded
 def create(
     name: str = typer.Argument(..., help="What the key is for, e.g. 'crm-sync'."),
-    user: str | None = typer.Option(None, "--user", help="Act as this user (email)."),
+    user: str | None = typer.Option(
+        None, "--user", help="The user (email) whose rights the key has."
+    ),
     scope: list[str] | None = typer.Option(
         None,
         "--scope",
@@ -44,6 +46,13 @@ def create(
         markup=False,
         highlight=False,
     )
+    if user is None and "api" in (scope or ["api"]):  # no rights on the REST API: it is refused
+        err.print(
+            "warning: this key belongs to no user, so /api/v1 refuses it (403); "
+            "give it one with --user EMAIL",
+            markup=False,
+            highlight=False,
+        )
 
 
 @apikeys_app.command("list")

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import re
 import sys
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 import typer
 from rich.console import Console
@@ -21,9 +22,18 @@ from cadenza.errors import CadenzaError, ConfigurationError, DefinitionError, Va
 from cadenza.settings import Settings, get_settings
 from cadenza.store.models import MAX_ID as MAX_ID
 
+if TYPE_CHECKING:
+    from cadenza.services.users.access import Viewer
+
+# `--as EMAIL` (any command) is lifted into this variable, as `--now` is into CADENZA_NOW.
+AS_VARIABLE = "CADENZA_AS"
+
 app = typer.Typer(
     name="cadenza",
-    help="Cadenza: a sales-engagement sequence engine. Every command takes --now ISO.",
+    help=(
+        "Cadenza: a sales-engagement sequence engine. Every command takes --now ISO, and "
+        "--as EMAIL to name the user history records as acting (the CLI acts as an admin)."
+    ),
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -108,6 +118,26 @@ class Context:
         self.settings: Settings = get_settings()
         self.clock: Clock = clock_from_env()
         self._engine: Engine | None = None
+        self._viewer: Viewer | None = None
+
+    @property
+    def viewer(self) -> Viewer:
+        """The operator: an admin, whom history names as `--as EMAIL` gives, else `cli`."""
+        if self._viewer is None:
+            from cadenza.services.users.access import OPERATOR, operator_as
+
+            email = os.environ.get(AS_VARIABLE) or None
+            if email is None:
+                self._viewer = OPERATOR
+            else:
+                with self.sessions() as session:
+                    self._viewer = operator_as(session=session, email=email)
+        return self._viewer
+
+    @property
+    def actor(self) -> str:
+        """Who history names for this command's actions."""
+        return self.viewer.actor
 
     @property
     def engine(self) -> Engine:

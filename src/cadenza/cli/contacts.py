@@ -50,7 +50,7 @@ def import_contacts(
             default_tags=tag,
             progress=progress,
             settings=ctx.settings,
-            actor="cli",
+            actor=ctx.actor,
         )
     _print_report(report)
     if report.imported + report.updated == 0:
@@ -142,7 +142,7 @@ def add_contact(
     ctx = context()
     with writing(ctx.sessions) as session:
         contact = service.create_contact(
-            session=session, data=data, now=ctx.clock.now(), settings=ctx.settings, actor="cli"
+            session=session, data=data, now=ctx.clock.now(), settings=ctx.settings, actor=ctx.actor
         )
         typer.echo(f"added contact {contact.id}")
 

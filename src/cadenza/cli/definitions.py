@@ -78,9 +78,16 @@ def apply(files: list[Path] = FILES) -> None:
         err.print("nothing applied: fix the problems above", markup=False, highlight=False)
         raise typer.Exit(1) from None
     ctx = context()
+    viewer = ctx.viewer
     try:
         with writing(ctx.sessions) as session:
-            results = sequences.apply_sources(session=session, sources=sources, now=ctx.clock.now())
+            results = sequences.apply_sources(
+                session=session,
+                sources=sources,
+                now=ctx.clock.now(),
+                viewer=viewer,
+                settings=ctx.settings,
+            )
     except sequences.UnknownReferences as exc:
         raise NotFound(f"nothing applied: {exc}") from None
     for result in results:
@@ -141,6 +148,12 @@ def _print_detail(detail: dict[str, Any]) -> None:
     if detail["description"]:
         typer.echo(detail["description"])
     typer.echo(f"owner: {detail['owner'] or '-'}   enrolled: {detail['enrolled']}")
+    team = ", ".join(detail["team"]) or "-"
+    typer.echo(f"sharing: {detail['sharing']} ({detail['access']})   team: {team}")
+    for line in detail["senders"]:
+        caps = [f"{line[c]}/{c[4:]}" for c in ("per_hour", "per_day") if line[c] is not None]
+        limits = ", ".join(caps) if line["managed"] else "not a managed sender: no caps"
+        typer.echo(f"sends from: {line['kind']} {line['address']} ({limits or 'no caps'})")
     typer.echo("versions:")
     for version in detail["versions"]:
         created = f"{version['created_at']:%Y-%m-%d %H:%M} UTC"

@@ -100,7 +100,7 @@ def enroll(
             where=condition,
             now=ctx.clock.now(),
             settings=ctx.settings,
-            actor="cli",
+            actor=ctx.actor,
         )
     out.print(f"enrolled {len(report.enrolled)} into {sequence}; refused {len(report.refused)}")
     for contact_id, reason in report.refused[:50]:
@@ -156,7 +156,7 @@ def event(
             data=payload,
             now=ctx.clock.now(),
             settings=ctx.settings,
-            actor="cli",
+            actor=ctx.actor,
         )
     out.print(f"recorded {name} for contact {contact}")
 
@@ -178,7 +178,7 @@ def task_complete(
             outcome=outcome,
             now=ctx.clock.now(),
             settings=ctx.settings,
-            actor="cli",
+            actor=ctx.actor,
         )
     out.print(f"task {task_id} done: {outcome}")
 
@@ -230,7 +230,7 @@ def enrollment_retry(enrollment_id: int = id_argument("The enrollment's id.")) -
             enrollment_id=enrollment_id,
             now=ctx.clock.now(),
             settings=ctx.settings,
-            actor="cli",
+            actor=ctx.actor,
         )
     out.print(f"enrollment {enrollment_id}: step will run again")
 

@@ -13,7 +13,6 @@ from cadenza.cli.definitions import sequences_app
 from cadenza.cli.engine import enrollments_app
 from cadenza.store.db import writing
 
-ACTOR = "cli"
 NAME = typer.Argument(..., help="The sequence's name.", show_default=False)
 ENROLLMENT = id_argument("The enrollment's id.")
 # Version numbers are INTEGER columns: a larger one is refused before it reaches PostgreSQL.
@@ -22,11 +21,15 @@ MAX_VERSION = 2**31 - 1
 R = TypeVar("R")
 
 
-def _run(operation: Callable[..., R], **arguments: Any) -> R:
-    """Call a lifecycle operation in one write transaction, at the command's clock."""
+def _run(operation: Callable[..., R], *, on_sequence: bool = False, **arguments: Any) -> R:
+    """Call a lifecycle operation in one write transaction, at the command's clock, as the
+    operator (`--as`); an operation `on_sequence` also gets the settings (its plan limits)."""
     ctx = context()
+    if on_sequence:
+        arguments.update(settings=ctx.settings, viewer=ctx.viewer)
+    actor = ctx.actor
     with writing(ctx.sessions) as session:
-        return operation(session=session, now=ctx.clock.now(), actor=ACTOR, **arguments)
+        return operation(session=session, now=ctx.clock.now(), actor=actor, **arguments)
 
 
 def _say(text: str) -> None:
@@ -42,7 +45,7 @@ def activate(name: str = NAME) -> None:
     """Start a draft sequence, or resume a paused one."""
     from cadenza.services.sequences import activate
 
-    released = _run(activate, name=name)
+    released = _run(activate, name=name, on_sequence=True)
     _say(f"sequence {name} is active" + (f"; {released} enrollments released" if released else ""))
 
 
@@ -52,7 +55,7 @@ def pause(name: str = NAME) -> None:
     """Pause a sequence: none of its enrollments moves until it is resumed."""
     from cadenza.services.sequences import pause
 
-    held = _run(pause, name=name)
+    held = _run(pause, name=name, on_sequence=True)
     _say(f"sequence {name} paused; {held} enrollments held")
 
 
@@ -62,7 +65,7 @@ def resume(name: str = NAME) -> None:
     """Resume a paused sequence (enrollments a person paused stay paused)."""
     from cadenza.services.sequences import resume
 
-    released = _run(resume, name=name)
+    released = _run(resume, name=name, on_sequence=True)
     _say(f"sequence {name} resumed; {released} enrollments released")
 
 
@@ -72,7 +75,7 @@ def end(name: str = NAME) -> None:
     """End a sequence. IRREVERSIBLE: every running enrollment exits, open tasks are canceled."""
     from cadenza.services.sequences import end
 
-    exited = _run(end, name=name)
+    exited = _run(end, name=name, on_sequence=True)
     _say(f"sequence {name} ended; {exited} enrollments exited")
 
 
@@ -82,7 +85,7 @@ def archive(name: str = NAME) -> None:
     """Archive a sequence nobody is running through (end it first if some are)."""
     from cadenza.services.sequences import archive
 
-    _run(archive, name=name)
+    _run(archive, name=name, on_sequence=True)
     _say(f"sequence {name} archived")
 
 
@@ -95,7 +98,7 @@ def clone(
     """Copy a sequence's latest version into a new draft sequence."""
     from cadenza.services.sequences import clone
 
-    _run(clone, name=name, new_name=new_name)
+    _run(clone, name=name, new_name=new_name, viewer=context().viewer)
     _say(f"cloned {name} to {new_name} (draft)")
 
 
@@ -105,7 +108,7 @@ def delete(name: str = NAME) -> None:
     """Delete a sequence nobody was ever enrolled in, with its versions."""
     from cadenza.services.sequences import delete
 
-    _run(delete, name=name)
+    _run(delete, name=name, viewer=context().viewer)
     _say(f"sequence {name} deleted")
 
 

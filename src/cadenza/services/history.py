@@ -12,6 +12,8 @@ from typing_extensions import TypedDict
 
 from cadenza.core.decisions import HistoryEntry
 from cadenza.services.times import IsoTime
+from cadenza.services.users import access
+from cadenza.services.users.access import OPERATOR, Viewer
 from cadenza.store import bulk
 from cadenza.store.models import Event, Sequence
 
@@ -82,6 +84,7 @@ def list_history(
     types: list[str] | None = None,
     since: datetime | None = None,
     limit: int = 1000,
+    viewer: Viewer = OPERATOR,
 ) -> list[HistoryRow]:
     """History rows, newest last, filtered as asked."""
     query = select(Event, Sequence.name).outerjoin(Sequence, Sequence.id == Event.sequence_id)
@@ -89,6 +92,9 @@ def list_history(
         query = query.where(Sequence.name == sequence)
     if contact_id is not None:
         query = query.where(Event.contact_id == contact_id)
+    seen = access.row_visible(Event.sequence_id, viewer)
+    if seen is not None:
+        query = query.where(seen)
     if types:
         query = query.where(Event.type.in_(types))
     if since is not None:

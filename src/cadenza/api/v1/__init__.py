@@ -1,4 +1,5 @@
-"""The REST API under /api/v1: every route needs an API key; every error is a problem."""
+"""The REST API under /api/v1: every route needs an API key of a user and acts with that
+user's rights (`services.users.access`); every error is a problem."""
 
 from __future__ import annotations
 
@@ -12,17 +13,17 @@ from fastapi.responses import Response
 from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException
 
-from cadenza.api.deps import authenticated
+from cadenza.api.deps import acting
 from cadenza.api.problems import problem
-from cadenza.api.v1 import activity, contacts, enrollments, sequences, simulate, tasks
+from cadenza.api.v1 import activity, contacts, enrollments, senders, sequences, simulate, tasks
 from cadenza.api.v1.schemas import ERRORS
 
 PREFIX = "/api/v1"
 log = logging.getLogger(__name__)
 
-router = APIRouter(dependencies=[Depends(authenticated)], responses=ERRORS)
+router = APIRouter(dependencies=[Depends(acting)], responses=ERRORS)
 # simulate before sequences: its `/{name}/{action}` route would take `/{name}/simulate`.
-for module in (simulate, sequences, contacts, enrollments, tasks, activity):
+for module in (simulate, sequences, contacts, enrollments, tasks, activity, senders):
     router.include_router(module.router)
 
 

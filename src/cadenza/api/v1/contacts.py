@@ -12,11 +12,11 @@ from fastapi import APIRouter, Form, Query, UploadFile
 from pydantic import BaseModel, Field
 
 from cadenza.api.deps import (
-    ApiKeyDep,
     ClockDep,
     SessionDep,
     SessionsDep,
     SettingsDep,
+    ViewerDep,
     WriteSessionDep,
 )
 from cadenza.api.v1.schemas import CONFLICT, MAX_ID, MISSING, Instant, Key, Model, PathId
@@ -25,6 +25,7 @@ from cadenza.errors import ValidationFailed
 from cadenza.services import contacts as service
 from cadenza.services.contacts import ContactRow, ImportReport, import_csv
 from cadenza.services.events import record_event
+from cadenza.services.users import access
 
 router = APIRouter(prefix="/contacts", tags=["contacts"])
 
@@ -124,15 +125,16 @@ def create_contact(
     session: WriteSessionDep,
     clock: ClockDep,
     settings: SettingsDep,
-    caller: ApiKeyDep,
+    viewer: ViewerDep,
 ) -> ContactRow:
     """Create a contact; each bad field is named (422); the same email or phone is 409."""
+    access.require(viewer, "edit contacts")
     contact = service.create_contact(
         session=session,
         data=body.model_dump(exclude_none=True),
         now=clock.now(),
         settings=settings,
-        actor=caller.actor,
+        actor=viewer.actor,
     )
     return service.contact_row(session=session, contact_id=contact.id)
 
@@ -143,11 +145,12 @@ def import_contacts(
     sessions: SessionsDep,
     clock: ClockDep,
     settings: SettingsDep,
-    caller: ApiKeyDep,
+    viewer: ViewerDep,
     tags: Annotated[list[str] | None, Form(description="Tags for every imported contact")] = None,
     map: Annotated[list[str] | None, Form(description="field=Column header (repeatable)")] = None,
 ) -> Imported:
     """Import a CSV file (multipart `file`): good rows in one transaction, bad rows listed."""
+    access.require(viewer, "edit contacts")
     with tempfile.TemporaryDirectory(prefix="cadenza-import-") as folder:
         # The import reads a path (and writes its rejects beside it): a private copy.
         path = Path(folder) / _file_name(file.filename)
@@ -161,7 +164,7 @@ def import_contacts(
             now=clock.now(),
             default_tags=tags or (),
             settings=settings,
-            actor=caller.actor,
+            actor=viewer.actor,
         )
     return _imported(report)
 
@@ -179,9 +182,10 @@ def add_event(
     session: WriteSessionDep,
     clock: ClockDep,
     settings: SettingsDep,
-    caller: ApiKeyDep,
+    viewer: ViewerDep,
 ) -> Recorded:
     """Record what happened to a contact (a reply exits its sequences, a tag may enroll...)."""
+    access.require(viewer, "edit contacts")
     records = record_event(
         session=session,
         contact_id=contact_id,
@@ -189,7 +193,7 @@ def add_event(
         data=body.data,
         now=clock.now(),
         settings=settings,
-        actor=caller.actor,
+        actor=viewer.actor,
     )
     events = [RecordedEvent(type=r.type, time=r.time, step=r.step, data=r.data) for r in records]
     return Recorded(contact_id=contact_id, events=events)

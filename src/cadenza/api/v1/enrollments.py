@@ -10,7 +10,7 @@ from fastapi import APIRouter, Response
 from pydantic import BaseModel, Field, model_validator
 from sqlalchemy.orm import Session
 
-from cadenza.api.deps import ApiKeyDep, ClockDep, SessionDep, SettingsDep, WriteSessionDep
+from cadenza.api.deps import ClockDep, SessionDep, SettingsDep, ViewerDep, WriteSessionDep
 from cadenza.api.v1.schemas import CONFLICT, MISSING, Id, Model, PathId
 from cadenza.core.definition import Condition
 from cadenza.services import enrollments as service
@@ -72,7 +72,7 @@ def enroll(
     session: WriteSessionDep,
     clock: ClockDep,
     settings: SettingsDep,
-    caller: ApiKeyDep,
+    viewer: ViewerDep,
 ) -> EnrollReport:
     """Enroll contacts by id, tag or condition; each refusal comes with its reason."""
     report = service.enroll_audience(
@@ -83,8 +83,9 @@ def enroll(
         where=body.where,
         now=clock.now(),
         settings=settings,
-        initiator_id=caller.user_id,
-        actor=caller.actor,
+        initiator_id=viewer.user_id,
+        actor=viewer.actor,
+        viewer=viewer,
     )
     refused = [Refusal(contact_id=cid, reason=reason) for cid, reason in report.refused]
     return EnrollReport(sequence=report.sequence, enrolled=report.enrolled, refused=refused)
@@ -92,10 +93,15 @@ def enroll(
 
 @router.get("")
 def list_all(
-    session: SessionDep, sequence: str | None = None, status: str | None = None
+    session: SessionDep,
+    viewer: ViewerDep,
+    sequence: str | None = None,
+    status: str | None = None,
 ) -> list[EnrollmentRow]:
-    """Enrollments with their status, step and next due time."""
-    rows = service.list_enrollments(session=session, sequence=sequence, status=status)
+    """Enrollments of the sequences the caller sees, with their status, step and due time."""
+    rows = service.list_enrollments(
+        session=session, sequence=sequence, status=status, viewer=viewer
+    )
     return rows
 
 
@@ -106,12 +112,16 @@ def act_on_enrollment(
     session: WriteSessionDep,
     clock: ClockDep,
     settings: SettingsDep,
-    caller: ApiKeyDep,
+    viewer: ViewerDep,
 ) -> EnrollmentRow:
     """pause, resume, stop (pause and cancel its tasks), skip to the next step, retry a step."""
     operation = _operations(settings)[action]
     enrollment = operation(
-        session=session, enrollment_id=enrollment_id, now=clock.now(), actor=caller.actor
+        session=session,
+        enrollment_id=enrollment_id,
+        now=clock.now(),
+        actor=viewer.actor,
+        viewer=viewer,
     )
     return _row(session, enrollment)
 
@@ -123,9 +133,14 @@ def act_on_enrollment(
     responses=MISSING | CONFLICT,
 )
 def remove(
-    enrollment_id: PathId, session: WriteSessionDep, clock: ClockDep, caller: ApiKeyDep
+    enrollment_id: PathId, session: WriteSessionDep, clock: ClockDep, viewer: ViewerDep
 ) -> None:
-    """Remove an enrollment as if it never was: its history, tasks and unsent messages go."""
+    """Remove an enrollment as if it never was: its history, tasks and unsent messages go
+    (needs the right to edit its sequence)."""
     service.remove(
-        session=session, enrollment_id=enrollment_id, now=clock.now(), actor=caller.actor
+        session=session,
+        enrollment_id=enrollment_id,
+        now=clock.now(),
+        actor=viewer.actor,
+        viewer=viewer,
     )

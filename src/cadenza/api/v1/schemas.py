@@ -63,10 +63,11 @@ LIMITS: Responses = {
 # Documented on every route; 422 replaces FastAPI's default (ours is a problem, not HTTPError).
 ERRORS: Responses = {
     401: _problem("No API key, or not a valid one"),
+    403: _problem("Forbidden: the key belongs to no user, or the user may not do this"),
     422: _problem("Invalid input: `errors` says where"),
     **LIMITS,
 }
 MISSING: Responses = {404: _problem("Not found: no such sequence, contact, enrollment or task")}
 CONFLICT: Responses = {409: _problem("Conflict: not in a state that allows this")}
-FORBIDDEN: Responses = {403: _problem("Forbidden: the caller may not do this")}
+FORBIDDEN: Responses = {403: _problem("Forbidden: the caller's role or access does not allow this")}
 UNSUPPORTED: Responses = {415: _problem("Unsupported media type: `detail` names the right one")}

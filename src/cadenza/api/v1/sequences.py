@@ -10,14 +10,14 @@ from fastapi import APIRouter, Depends, Request, Response
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, Field, ValidationError
 
-from cadenza.api.deps import ApiKeyDep, ClockDep, SessionDep, WriteSessionDep
+from cadenza.api.deps import ClockDep, SessionDep, SettingsDep, ViewerDep, WriteSessionDep
 from cadenza.api.v1.errors import (
     InvalidDefinition,
     PayloadTooLarge,
     Refused,
     UnsupportedMediaType,
 )
-from cadenza.api.v1.schemas import CONFLICT, MISSING, UNSUPPORTED, Instant, Key, Model
+from cadenza.api.v1.schemas import CONFLICT, FORBIDDEN, MISSING, UNSUPPORTED, Instant, Key, Model
 from cadenza.errors import DefinitionError, ValidationFailed
 from cadenza.services import sequences as service
 
@@ -45,6 +45,8 @@ class SequenceRow(BaseModel):
     enrolled: int
     description: str
     owner: str | None
+    sharing: Literal["private", "team", "everyone"]
+    access: Literal["view", "edit"]
     created_at: Instant
     updated_at: Instant
 
@@ -55,7 +57,18 @@ class VersionRow(BaseModel):
     created_at: Instant
 
 
+class Line(BaseModel):
+    kind: str = Field(description="email or sms")
+    address: str
+    name: str
+    per_hour: int | None
+    per_day: int | None
+    managed: bool = Field(description="False: no sender row describes it (no caps apply)")
+
+
 class SequenceDetail(SequenceRow):
+    team: list[str] = Field(description="Additional team members: they work its tasks")
+    senders: list[Line] = Field(description="The mailboxes and lines it sends from")
     versions: list[VersionRow]
     definition: dict[str, Any]
 
@@ -75,6 +88,16 @@ class ActionDone(BaseModel):
     action: Action
     status: str
     enrollments: int = Field(description="How many enrollments the action held, released or ended")
+
+
+class SharingBody(Model):
+    mode: Literal["private", "team", "everyone"] | None = Field(
+        None, description="private: the owner (and managers, team); team: the owner's groups"
+    )
+    access: Literal["view", "edit"] | None = Field(None, description="What sharing lets do")
+    team: list[Annotated[str, Field(max_length=320)]] | None = Field(
+        None, max_length=1000, description="Emails of the users who work its tasks (replaces)"
+    )
 
 
 class CloneBody(Model):
@@ -145,31 +168,43 @@ _BODY = {
 
 
 @router.get("")
-def list_sequences(session: SessionDep) -> list[SequenceRow]:
-    """Every sequence with its latest version and live enrollments, by name."""
-    return [SequenceRow(**row.as_dict()) for row in service.list_sequences(session=session)]
+def list_sequences(session: SessionDep, viewer: ViewerDep) -> list[SequenceRow]:
+    """The sequences the caller sees, with their latest version and live enrollments, by name."""
+    rows = service.list_sequences(session=session, viewer=viewer)
+    return [SequenceRow(**row.as_dict()) for row in rows]
 
 
 @router.get("/{name}", responses=MISSING)
-def show_sequence(name: str, session: SessionDep) -> SequenceDetail:
-    """A sequence, its versions and its latest definition."""
-    return SequenceDetail(**service.sequence_detail(session=session, name=name))
+def show_sequence(name: str, session: SessionDep, viewer: ViewerDep) -> SequenceDetail:
+    """A sequence, its sharing and team, the lines it sends from, its versions and definition."""
+    return SequenceDetail(**service.sequence_detail(session=session, name=name, viewer=viewer))
 
 
 @router.post(
     "",
-    responses={201: {"model": Applied, "description": "A new sequence"}, **UNSUPPORTED},
+    responses={201: {"model": Applied, "description": "A new sequence"}}
+    | UNSUPPORTED
+    | FORBIDDEN
+    | CONFLICT,
     openapi_extra={"requestBody": _BODY},
 )
 def apply_definition(
     linted: Annotated[service.Source, Depends(_linted)],
     session: WriteSessionDep,
     clock: ClockDep,
+    settings: SettingsDep,
+    viewer: ViewerDep,
     response: Response,
 ) -> Applied:
-    """Lint and store a definition: 201 created, 200 updated (a new version) or unchanged."""
+    """Lint and store a definition: 201 created, 200 updated (a new version) or unchanged.
+
+    Without `owner`, a new sequence belongs to the caller; creating needs the privilege to
+    create sequences, a new version the right to edit this one.
+    """
     try:
-        [result] = service.apply_sources(session=session, sources=[linted], now=clock.now())
+        [result] = service.apply_sources(
+            session=session, sources=[linted], now=clock.now(), viewer=viewer, settings=settings
+        )
     except service.UnknownReferences as exc:
         raise Refused(str(exc), exc.missing) from None
     if result.created:
@@ -177,20 +212,42 @@ def apply_definition(
     return Applied(name=result.name, version=result.version, result=result.verb)
 
 
-@router.post("/{name}/clone", status_code=201, responses=MISSING | CONFLICT)
-def clone_sequence(
-    name: str, body: CloneBody, session: WriteSessionDep, clock: ClockDep, caller: ApiKeyDep
+@router.put("/{name}/sharing", responses=MISSING | FORBIDDEN)
+def share_sequence(
+    name: str, body: SharingBody, session: WriteSessionDep, clock: ClockDep, viewer: ViewerDep
 ) -> SequenceDetail:
-    """Copy the latest version into a new draft sequence."""
+    """Change who shares a sequence (needs the right to edit it): mode, access, team."""
+    service.change_sharing(
+        session=session,
+        name=name,
+        now=clock.now(),
+        mode=body.mode,
+        level=body.access,
+        team=body.team,
+        viewer=viewer,
+    )
+    return SequenceDetail(**service.sequence_detail(session=session, name=name, viewer=viewer))
+
+
+@router.post("/{name}/clone", status_code=201, responses=MISSING | FORBIDDEN | CONFLICT)
+def clone_sequence(
+    name: str, body: CloneBody, session: WriteSessionDep, clock: ClockDep, viewer: ViewerDep
+) -> SequenceDetail:
+    """Copy the latest version into a new draft sequence owned by the caller."""
     service.clone(
-        session=session, name=name, new_name=body.name, now=clock.now(), actor=caller.actor
+        session=session,
+        name=name,
+        new_name=body.name,
+        now=clock.now(),
+        actor=viewer.actor,
+        viewer=viewer,
     )
     return SequenceDetail(**service.sequence_detail(session=session, name=body.name))
 
 
-@router.post("/{name}/migrate", responses=MISSING)
+@router.post("/{name}/migrate", responses=MISSING | FORBIDDEN)
 def migrate_sequence(
-    name: str, body: MigrateBody, session: WriteSessionDep, clock: ClockDep, caller: ApiKeyDep
+    name: str, body: MigrateBody, session: WriteSessionDep, clock: ClockDep, viewer: ViewerDep
 ) -> Migrated:
     """Move the running enrollments of other versions to `to_version`, all of them or none."""
     report = service.migrate(
@@ -199,7 +256,8 @@ def migrate_sequence(
         to_version=body.to_version,
         step_map=body.map,
         now=clock.now(),
-        actor=caller.actor,
+        actor=viewer.actor,
+        viewer=viewer,
     )
     moved = {str(version): count for version, count in sorted(report.moved.items())}
     return Migrated(
@@ -208,19 +266,34 @@ def migrate_sequence(
 
 
 # Registered after the fixed-word routes above: `{action}` would otherwise take `clone`.
-@router.post("/{name}/{action}", responses=MISSING | CONFLICT)
+@router.post("/{name}/{action}", responses=MISSING | FORBIDDEN | CONFLICT)
 def act_on_sequence(
-    name: str, action: Action, session: WriteSessionDep, clock: ClockDep, caller: ApiKeyDep
+    name: str,
+    action: Action,
+    session: WriteSessionDep,
+    clock: ClockDep,
+    settings: SettingsDep,
+    viewer: ViewerDep,
 ) -> ActionDone:
-    """activate, pause, resume, end (irreversible) or archive a sequence."""
-    count = ACTIONS[action](session=session, name=name, now=clock.now(), actor=caller.actor)
+    """activate, pause, resume, end (irreversible) or archive a sequence; an activation past
+    the owner's plan limit is 409 with the reason."""
+    count = ACTIONS[action](
+        session=session,
+        name=name,
+        now=clock.now(),
+        actor=viewer.actor,
+        viewer=viewer,
+        settings=settings,
+    )
     sequence, _ = service.get_sequence(session=session, name=name)
     return ActionDone(name=name, action=action, status=sequence.status, enrollments=count or 0)
 
 
-@router.delete("/{name}", status_code=204, response_class=Response, responses=MISSING | CONFLICT)
+@router.delete(
+    "/{name}", status_code=204, response_class=Response, responses=MISSING | FORBIDDEN | CONFLICT
+)
 def delete_sequence(
-    name: str, session: WriteSessionDep, clock: ClockDep, caller: ApiKeyDep
+    name: str, session: WriteSessionDep, clock: ClockDep, viewer: ViewerDep
 ) -> None:
     """Delete a sequence nobody was ever enrolled in (409 otherwise: end and archive it)."""
-    service.delete(session=session, name=name, now=clock.now(), actor=caller.actor)
+    service.delete(session=session, name=name, now=clock.now(), actor=viewer.actor, viewer=viewer)

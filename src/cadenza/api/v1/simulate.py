@@ -8,7 +8,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel, Field, model_validator
 from sqlalchemy.orm import Session
 
-from cadenza.api.deps import ClockDep, SessionDep
+from cadenza.api.deps import ClockDep, SessionDep, ViewerDep
 from cadenza.api.v1.schemas import MISSING, Id, Instant, Key, Model
 from cadenza.core.contact import ContactView
 from cadenza.core.events import EventRecord
@@ -73,10 +73,10 @@ def _contact(session: Session, body: SimulateBody) -> ContactView:
 
 @router.post("/{name}/simulate", responses=MISSING)
 def simulate_sequence(
-    name: str, body: SimulateBody, session: SessionDep, clock: ClockDep
+    name: str, body: SimulateBody, session: SessionDep, clock: ClockDep, viewer: ViewerDep
 ) -> Timeline:
     """When each step would fire for a contact, and why it moved; nothing is written."""
-    version, definition = latest_definition(session=session, name=name)
+    version, definition = latest_definition(session=session, name=name, viewer=viewer)
     contact = _contact(session, body)
     unknown = [key for key in body.outcomes if key not in {s.key for s in definition.steps}]
     if unknown:

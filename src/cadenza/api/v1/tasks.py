@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
-from cadenza.api.deps import ApiKeyDep, ClockDep, SessionDep, SettingsDep, WriteSessionDep
+from cadenza.api.deps import ClockDep, SessionDep, SettingsDep, ViewerDep, WriteSessionDep
 from cadenza.api.v1.schemas import CONFLICT, MISSING, Instant, Model, PathId
 from cadenza.services.tasks import TaskRow, complete_task, list_tasks
 
@@ -29,10 +29,10 @@ class TaskDone(BaseModel):
 
 @router.get("")
 def list_all(
-    session: SessionDep, assignee: str | None = None, status: str | None = None
+    session: SessionDep, viewer: ViewerDep, assignee: str | None = None, status: str | None = None
 ) -> list[TaskRow]:
-    """Tasks, soonest due first."""
-    rows = list_tasks(session=session, assignee=assignee, status=status)
+    """The caller's tasks and those of the sequences they see, soonest due first."""
+    rows = list_tasks(session=session, assignee=assignee, status=status, viewer=viewer)
     return rows
 
 
@@ -43,15 +43,17 @@ def complete(
     session: WriteSessionDep,
     clock: ClockDep,
     settings: SettingsDep,
-    caller: ApiKeyDep,
+    viewer: ViewerDep,
 ) -> TaskDone:
-    """Complete a task; the enrollment it holds follows the outcome's route."""
+    """Complete a task (one's own, or one of a sequence one works on as owner, team member
+    or manager); the enrollment it holds follows the outcome's route."""
     task = complete_task(
         session=session,
         task_id=task_id,
         outcome=body.outcome,
         now=clock.now(),
         settings=settings,
-        actor=caller.actor,
+        actor=viewer.actor,
+        viewer=viewer,
     )
     return TaskDone.model_validate(task, from_attributes=True)

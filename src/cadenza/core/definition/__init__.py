@@ -27,6 +27,7 @@ from cadenza.core.definition.sequence import EnrollmentPolicy as EnrollmentPolic
 from cadenza.core.definition.sequence import ExitEvent as ExitEvent
 from cadenza.core.definition.sequence import ExitRules as ExitRules
 from cadenza.core.definition.sequence import Senders as Senders
+from cadenza.core.definition.sequence import Sharing as Sharing
 from cadenza.core.definition.sequence import Trigger as Trigger
 from cadenza.core.definition.sequence import TriggerEvent as TriggerEvent
 from cadenza.core.definition.sequence import uses_events as uses_events

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+import re
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import AfterValidator, Field, model_validator
 
 from cadenza.core.definition.base import LocalTime, Model
 from cadenza.core.definition.conditions import (
@@ -94,12 +95,33 @@ class Senders(Model):
     sms: str | None = None
 
 
+def _emailish(value: str) -> str:
+    # The shape only: apply checks that the user exists, and names them if not.
+    if not re.fullmatch(r"[^@\s]+@[^@\s]+", value):
+        raise ValueError(f"{value!r} is not a user's email")
+    return value
+
+
+UserEmail = Annotated[str, AfterValidator(_emailish)]
+
+
+class Sharing(Model):
+    """Who besides the owner sees the sequence (`team`: the owner's groups) and with what."""
+
+    mode: Literal["private", "team", "everyone"] = "everyone"
+    access: Literal["view", "edit"] = "view"
+
+
 class Definition(Model):
     """One version of a sequence, exactly as written (templates inlined by `apply`)."""
 
     name: str = Field(min_length=1, max_length=200)
     description: str = ""
     owner: str | None = None
+    # None: as stored (a new sequence is shared with everyone, view only); see README.
+    sharing: Sharing | None = None
+    # Users (emails) who see the sequence and work its tasks besides its owner.
+    team: list[UserEmail] | None = Field(default=None, max_length=1000)
     senders: Senders = Senders()
     schedule: Schedule = Schedule()
     limits: Limits = Limits()

@@ -52,7 +52,7 @@ def decide_batch(
         if needing
         else {}
     )
-    limits = Limits(session)
+    limits = Limits(session, settings)
     limiters = {
         v: limits.for_sequence(row.sequence_id, definitions[v])
         for v, row in {row.version_id: row for row in rows}.items()

@@ -15,6 +15,8 @@ from cadenza.core.definition import Condition
 from cadenza.errors import Conflict
 from cadenza.services.enrollments import many
 from cadenza.services.enrollments.bulk import CHUNK, Enroller, EnrollReport, Target
+from cadenza.services.users import access
+from cadenza.services.users.access import OPERATOR, Viewer
 from cadenza.settings import Settings
 from cadenza.store.bulk import chunks, cyclic_gc_paused
 from cadenza.store.catalog import definition_for, latest_version, sequence_by_name
@@ -83,8 +85,11 @@ def enroll_audience(
     settings: Settings,
     initiator_id: int | None = None,
     actor: str = "system",
+    viewer: Viewer = OPERATOR,
 ) -> EnrollReport:
-    """Enroll the contacts named, everyone with `tag` and everyone matching `where` (once each)."""
+    """Enroll the contacts named, everyone with `tag` and everyone matching `where` (once each)
+    into a sequence the viewer may enroll into."""
+    access.sequence_for(session=session, viewer=viewer, name=sequence, privilege="enroll")
     ids = list(contact_ids)
     if tag is not None or where is not None:
         ids += audience(session=session, tag=tag, where=where, now=now)

@@ -10,6 +10,8 @@ from sqlalchemy.orm import Session
 from typing_extensions import TypedDict
 
 from cadenza.services.times import IsoTime
+from cadenza.services.users import access
+from cadenza.services.users.access import OPERATOR, Viewer
 from cadenza.store.bulk import known_status
 from cadenza.store.models import ENROLLMENT_STATUSES, Enrollment, Sequence, SequenceVersion
 
@@ -36,6 +38,7 @@ def list_enrollments(
     status: str | None = None,
     contact_id: int | None = None,
     limit: int = 1000,
+    viewer: Viewer = OPERATOR,
 ) -> list[EnrollmentRow]:
     """Enrollments as rows: id, sequence, contact_id, status, step, due_at, outcome, exit_reason."""
     query = (
@@ -45,6 +48,8 @@ def list_enrollments(
     )
     if sequence is not None:
         query = query.where(Sequence.name == sequence)
+    if not viewer.sees_everything:
+        query = query.where(access.visible_sequences(viewer))
     if known_status(status, ENROLLMENT_STATUSES, "enrollments") is not None:
         query = query.where(Enrollment.status == status)
     if contact_id is not None:

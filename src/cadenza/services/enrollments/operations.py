@@ -19,6 +19,8 @@ from cadenza.core.decisions import Decision, EnrollmentState, Refused
 from cadenza.errors import Conflict, NotFound
 from cadenza.services.enrollments.applying import Applier, ref_of, state_of
 from cadenza.services.enrollments.task_rows import OPEN
+from cadenza.services.users import access
+from cadenza.services.users.access import OPERATOR, Viewer
 from cadenza.settings import Settings
 from cadenza.store.catalog import definition_for
 from cadenza.store.machine_reads import load_views
@@ -83,14 +85,24 @@ def _operate(
     *,
     now: datetime,
     actor: str,
+    viewer: Viewer,
     settings: Settings | None = None,
+    privilege: str = "enroll",
 ) -> Enrollment:
+    access.enrollment_for(
+        session=session, viewer=viewer, enrollment_id=enrollment_id, privilege=privilege
+    )
     loaded = load(session, enrollment_id, now, settings)
     return decide(session, loaded, transition, now=now, actor=actor)
 
 
 def pause_enrollment(
-    *, session: Session, enrollment_id: int, now: datetime, actor: str = "system"
+    *,
+    session: Session,
+    enrollment_id: int,
+    now: datetime,
+    actor: str = "system",
+    viewer: Viewer = OPERATOR,
 ) -> Enrollment:
     """Hold one enrollment until a person resumes it (a sequence resume leaves it paused)."""
     reason = f"paused by {actor}"
@@ -100,13 +112,20 @@ def pause_enrollment(
         lambda sit, state: machine.pause(sit, state, by="person", reason=reason),
         now=now,
         actor=actor,
+        viewer=viewer,
     )
 
 
 def resume_enrollment(
-    *, session: Session, enrollment_id: int, now: datetime, actor: str = "system"
+    *,
+    session: Session,
+    enrollment_id: int,
+    now: datetime,
+    actor: str = "system",
+    viewer: Viewer = OPERATOR,
 ) -> Enrollment:
     """Let a person-paused enrollment move again (under a paused sequence: when it resumes)."""
+    access.enrollment_for(session=session, viewer=viewer, enrollment_id=enrollment_id)
     loaded = load(session, enrollment_id, now)
     task_open = _task_open(session, loaded.enrollment)
     reason = f"resumed by {actor}"
@@ -122,7 +141,12 @@ def resume_enrollment(
 
 
 def stop(
-    *, session: Session, enrollment_id: int, now: datetime, actor: str = "system"
+    *,
+    session: Session,
+    enrollment_id: int,
+    now: datetime,
+    actor: str = "system",
+    viewer: Viewer = OPERATOR,
 ) -> Enrollment:
     """Pause an enrollment and cancel its open tasks (they leave people's to-do lists)."""
     reason = f"stopped by {actor}; open tasks canceled"
@@ -132,11 +156,17 @@ def stop(
         lambda sit, state: machine.stop(sit, state, reason=reason),
         now=now,
         actor=actor,
+        viewer=viewer,
     )
 
 
 def remove(
-    *, session: Session, enrollment_id: int, now: datetime, actor: str = "system"
+    *,
+    session: Session,
+    enrollment_id: int,
+    now: datetime,
+    actor: str = "system",
+    viewer: Viewer = OPERATOR,
 ) -> Enrollment:
     """Take a contact out as if never enrolled: its history, tasks and unsent messages go.
 
@@ -150,6 +180,8 @@ def remove(
         lambda sit, state: machine.remove(sit, state, reason=reason),
         now=now,
         actor=actor,
+        viewer=viewer,
+        privilege="edit sequences",  # it takes back history: the sequence's editors only
     )
 
 
@@ -160,6 +192,7 @@ def skip_to_next(
     now: datetime,
     settings: Settings,
     actor: str = "system",
+    viewer: Viewer = OPERATOR,
 ) -> Enrollment:
     """Move on now: the current step is skipped and the next one is due at once."""
     reason = f"moved on by {actor}"
@@ -169,6 +202,7 @@ def skip_to_next(
         lambda sit, state: machine.skip(sit, state, reason=reason),
         now=now,
         actor=actor,
+        viewer=viewer,
         settings=settings,
     )
 
@@ -180,8 +214,10 @@ def retry_step(
     now: datetime,
     settings: Settings,
     actor: str = "system",
+    viewer: Viewer = OPERATOR,
 ) -> Enrollment:
     """Run a step in error again now: its error task is resolved and the worker picks it up."""
+    access.enrollment_for(session=session, viewer=viewer, enrollment_id=enrollment_id)
     loaded = load(session, enrollment_id, now, settings)
     enrollment = loaded.enrollment
     if state_of(enrollment).waiting_on_task and not _has_error_task(session, enrollment.id):

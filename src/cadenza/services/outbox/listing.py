@@ -11,6 +11,8 @@ from typing_extensions import TypedDict
 
 from cadenza.services.outbox.meta import MessageMeta
 from cadenza.services.times import IsoTime
+from cadenza.services.users import access
+from cadenza.services.users.access import OPERATOR, Viewer
 from cadenza.store.bulk import known_status
 from cadenza.store.models import MESSAGE_STATUSES, Message
 
@@ -48,6 +50,7 @@ def list_messages(
     contact_id: int | None = None,
     limit: int = 1000,
     newest_first: bool = False,
+    viewer: Viewer = OPERATOR,
 ) -> list[MessageRow]:
     """Outbox rows: id, key, channel, to, status, step, contact_id (and what was sent)."""
     query = select(Message)
@@ -57,6 +60,9 @@ def list_messages(
         query = query.where(Message.channel == channel)
     if contact_id is not None:
         query = query.where(Message.contact_id == contact_id)
+    seen = access.row_visible(Message.sequence_id, viewer)
+    if seen is not None:
+        query = query.where(seen)
     query = query.order_by(Message.id.desc() if newest_first else Message.id).limit(limit)
     return [
         {

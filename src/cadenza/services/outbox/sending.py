@@ -32,7 +32,7 @@ from cadenza.errors import ValidationFailed
 from cadenza.services import history
 from cadenza.services.outbox.last_check import last_moment_check
 from cadenza.services.outbox.meta import MessageMeta
-from cadenza.services.senders.limits import Limits, sender_hold
+from cadenza.services.senders.limits import Limits, hold, plan_caps, sender_caps
 from cadenza.settings import Settings
 from cadenza.store.claims import claim_messages
 from cadenza.store.models import Message
@@ -56,7 +56,7 @@ def claim_ready(
     lease = now + timedelta(seconds=settings.dispatch_lease_seconds)
     rows = claim_messages(session, now, limit, lease, resend_expired=settings.resend_expired_leases)
     verdicts = last_moment_check(session, rows, now, settings)
-    limits = Limits(session)
+    limits = Limits(session, settings)
     ready: list[RowMapping] = []
     for row in rows:
         verdict = verdicts[row["id"]]
@@ -71,11 +71,14 @@ def claim_ready(
 
 
 def _pace(limits: Limits, row: RowMapping, now: datetime) -> Verdict | None:
+    """The sender's pace and caps, and for a sequence's email its owner's plan limit."""
     kind = "email" if row["channel"] == "email" else "sms"
     sender = limits.sender(kind, row["sender"]) if row["sender"] else None
-    if sender is None:
-        return None
-    held = sender_hold(limits, "send", sender, now, pace=True)
+    caps = sender_caps("send", sender, pace=True) if sender is not None else []
+    plan = plan_caps(limits, "send", row["sequence_id"]) if row["channel"] == "email" else []
+    if plan and not MessageMeta.read(row["meta"]).notify:  # notifications go to users
+        caps += plan
+    held = hold(limits, caps, now)
     return Verdict("defer", held[1], held[0]) if held else None
 
 

@@ -1,8 +1,17 @@
-"""Senders and capacity: sequence throttles and the per-hour and per-day caps of mailboxes
-and lines, counted in shared rows so that every worker sees one total."""
+"""Senders as managed objects (mailboxes and lines, their caps and users) and capacity:
+sequence throttles and the caps of mailboxes and lines, counted in shared rows so that every
+worker sees one total."""
 
 from __future__ import annotations
 
 from cadenza.services.senders.limits import Limits as Limits
 from cadenza.services.senders.limits import SequenceLimiter as SequenceLimiter
 from cadenza.services.senders.limits import sender_hold as sender_hold
+from cadenza.services.senders.managing import add_sender as add_sender
+from cadenza.services.senders.managing import assign_sender as assign_sender
+from cadenza.services.senders.managing import assigned_users as assigned_users
+from cadenza.services.senders.managing import change_sender as change_sender
+from cadenza.services.senders.managing import get_sender as get_sender
+from cadenza.services.senders.managing import list_senders as list_senders
+from cadenza.services.senders.managing import remove_sender as remove_sender
+from cadenza.services.senders.managing import sender_row as sender_row

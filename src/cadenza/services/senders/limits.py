@@ -10,8 +10,10 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from cadenza.core.access import plan_limit
 from cadenza.core.definition import Definition, Step
-from cadenza.store.models import RateBucket, Sender
+from cadenza.settings import Settings, get_settings
+from cadenza.store.models import RateBucket, Sender, Sequence, User
 
 MESSAGE_SENDER = {"email": "email", "sms": "sms", "mms": "sms", "voicemail": "sms"}
 
@@ -22,6 +24,17 @@ class _Bucket:
     added: int = 0
 
 
+@dataclass(frozen=True)
+class Cap:
+    """One capacity a send uses: `limit` per `unit`, counted under `scope`; `reason` is what
+    a hold says when it is spent."""
+
+    scope: str
+    limit: int
+    unit: str  # second | hour | day
+    reason: str
+
+
 class Limits:
     """Capacity for one claiming transaction.
 
@@ -30,10 +43,12 @@ class Limits:
     SQLite the writer lock already does that.
     """
 
-    def __init__(self, session: Session) -> None:
+    def __init__(self, session: Session, settings: Settings | None = None) -> None:
         self.session = session
         self.buckets: dict[tuple[str, datetime], _Bucket] = {}
         self.senders: dict[tuple[str, str], Sender | None] = {}
+        self.owners: dict[int, tuple[int, str, int] | None] = {}
+        self.plan_emails = (settings or get_settings()).plan_emails_per_day
         self.postgres = session.get_bind().dialect.name == "postgresql"
 
     def for_sequence(self, sequence_id: int, definition: Definition) -> SequenceLimiter:
@@ -84,6 +99,18 @@ class Limits:
             ).scalar_one_or_none()
         return self.senders[key]
 
+    def owner_plan(self, sequence_id: int) -> tuple[int, str, int] | None:
+        """The sequence owner's id, email and emails a day (plan limit), or None (no limit)."""
+        if sequence_id not in self.owners:
+            row = self.session.execute(
+                select(User.id, User.email, User.role, User.max_emails_per_day)
+                .join(Sequence, Sequence.owner_id == User.id)
+                .where(Sequence.id == sequence_id)
+            ).first()
+            limit = plan_limit(row[3], row[2], self.plan_emails) if row else None
+            self.owners[sequence_id] = (row[0], row[1], limit) if row and limit else None
+        return self.owners[sequence_id]
+
     def flush(self) -> None:
         """Write the units used back to their rows (still under this transaction's locks)."""
         for (scope, window), bucket in self.buckets.items():
@@ -117,31 +144,59 @@ class SequenceLimiter:
             return None
         address = getattr(step, "sender", None) or getattr(self.definition.senders, kind)
         sender = self.limits.sender(kind, address) if address else None
-        if sender is None:
-            return None
-        return sender_hold(self.limits, "sender", sender, now)
+        caps = sender_caps("sender", sender) if sender is not None else []
+        if step.action == "email":
+            caps += plan_caps(self.limits, "sender", self.sequence_id)
+        return hold(self.limits, caps, now)
+
+
+def sender_caps(prefix: str, sender: Sender, *, pace: bool = False) -> list[Cap]:
+    """A sender's caps; `pace` adds the per-second rate, which governs sending rather than
+    deciding steps."""
+    caps = [
+        Cap(f"{prefix}:{sender.address}:{unit[0]}", int(limit), unit, "")
+        for limit, unit in (
+            (sender.per_second if pace else None, "second"),
+            (sender.per_hour, "hour"),
+            (sender.per_day, "day"),
+        )
+        if limit
+    ]
+    return [
+        Cap(c.scope, c.limit, c.unit, f"held: sender {sender.address} at {c.limit}/{c.unit}")
+        for c in caps
+    ]
+
+
+def plan_caps(limits: Limits, prefix: str, sequence_id: int | None) -> list[Cap]:
+    """The plan limit of a sequence's owner on the emails their sequences send a day."""
+    plan = limits.owner_plan(sequence_id) if sequence_id is not None else None
+    if plan is None:
+        return []
+    user_id, email, limit = plan
+    reason = f"held: {email} at {limit} emails/day (plan limit)"
+    return [Cap(f"{prefix}:plan:{user_id}:d", limit, "day", reason)]
+
+
+def hold(limits: Limits, caps: list[Cap], now: datetime) -> tuple[datetime, str] | None:
+    """Take one unit of every cap, or say when the first full one reopens, and why."""
+    second = now.replace(microsecond=0)
+    hour = second.replace(minute=0, second=0)
+    windows = {
+        "second": (second, timedelta(seconds=1)),
+        "hour": (hour, timedelta(hours=1)),
+        "day": (hour.replace(hour=0), timedelta(days=1)),
+    }
+    for cap in caps:
+        start, length = windows[cap.unit]
+        if not limits.has_room(cap.scope, start, cap.limit):
+            return start + length, cap.reason
+    limits.take_all([(cap.scope, windows[cap.unit][0], cap.limit) for cap in caps])
+    return None
 
 
 def sender_hold(
     limits: Limits, prefix: str, sender: Sender, now: datetime, *, pace: bool = False
 ) -> tuple[datetime, str] | None:
-    """Take one unit of each of a sender's caps, or say when the first full one reopens.
-
-    `pace` adds the per-second rate, which governs sending rather than deciding steps.
-    """
-    second = now.replace(microsecond=0)
-    hour = second.replace(minute=0, second=0)
-    windows = [
-        (f"{prefix}:{sender.address}:{unit[0]}", start, int(limit), length, unit)
-        for limit, start, length, unit in (
-            (sender.per_second if pace else None, second, timedelta(seconds=1), "second"),
-            (sender.per_hour, hour, timedelta(hours=1), "hour"),
-            (sender.per_day, hour.replace(hour=0), timedelta(days=1), "day"),
-        )
-        if limit
-    ]
-    for scope, start, limit, length, unit in windows:
-        if not limits.has_room(scope, start, limit):
-            return start + length, f"held: sender {sender.address} at {limit}/{unit}"
-    limits.take_all([(scope, start, limit) for scope, start, limit, _l, _u in windows])
-    return None
+    """Take one unit of each of a sender's caps, or say when the first full one reopens."""
+    return hold(limits, sender_caps(prefix, sender, pace=pace), now)

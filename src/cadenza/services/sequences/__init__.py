@@ -25,5 +25,8 @@ from cadenza.services.sequences.listing import get_sequence as get_sequence
 from cadenza.services.sequences.listing import latest_definition as latest_definition
 from cadenza.services.sequences.listing import list_sequences as list_sequences
 from cadenza.services.sequences.listing import sequence_detail as sequence_detail
+from cadenza.services.sequences.plan import PlanLimitReached as PlanLimitReached
+from cadenza.services.sequences.plan import check_active_limit as check_active_limit
+from cadenza.services.sequences.sharing import change_sharing as change_sharing
 from cadenza.services.sequences.versions import MigrateReport as MigrateReport
 from cadenza.services.sequences.versions import migrate as migrate

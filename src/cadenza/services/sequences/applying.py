@@ -16,13 +16,18 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
 
 from cadenza.core.definition import Definition, ManualStepBase, NotifyStep, SetOwnerStep
 from cadenza.core.lint import lint_file, lint_text
-from cadenza.errors import DefinitionError, NotFound, Problem
-from cadenza.store.models import Group, SequenceVersion, User
+from cadenza.errors import DefinitionError, Forbidden, NotFound, Problem
+from cadenza.services import history
+from cadenza.services.sequences.plan import check_active_limit
+from cadenza.services.users import access
+from cadenza.services.users.access import OPERATOR, Viewer
+from cadenza.settings import Settings
+from cadenza.store.models import Group, SequenceMember, SequenceVersion, User
 from cadenza.store.models import Sequence as SequenceRow
 
 
@@ -63,7 +68,12 @@ def lint_source(text: str, name: str) -> Source:
 
 
 def apply_sources(
-    *, session: Session, sources: Sequence[Source], now: datetime
+    *,
+    session: Session,
+    sources: Sequence[Source],
+    now: datetime,
+    viewer: Viewer = OPERATOR,
+    settings: Settings | None = None,
 ) -> list[ApplyResult]:
     """Apply linted definitions, all or none: every unknown user or group of every one is named."""
     results: list[ApplyResult] = []
@@ -72,7 +82,12 @@ def apply_sources(
         try:
             results.append(
                 apply_definition(
-                    session=session, definition=source.definition, source=source.text, now=now
+                    session=session,
+                    definition=source.definition,
+                    source=source.text,
+                    now=now,
+                    viewer=viewer,
+                    settings=settings,
                 )
             )
         except UnknownReferences as exc:
@@ -107,7 +122,11 @@ class UnknownReferences(NotFound):
 
 def canonical(definition: Definition) -> dict[str, Any]:
     """The stored form of a definition: the model's JSON, aliases as written."""
-    return definition.model_dump(mode="json", by_alias=True)
+    stored = definition.model_dump(mode="json", by_alias=True)
+    for key in ("sharing", "team"):  # absent, as before they existed: digests stay the same
+        if stored.get(key) is None:
+            stored.pop(key, None)
+    return stored
 
 
 def digest(stored: dict[str, Any]) -> str:
@@ -117,24 +136,25 @@ def digest(stored: dict[str, Any]) -> str:
 
 
 def apply_definition(
-    *, session: Session, definition: Definition, source: str, now: datetime
+    *,
+    session: Session,
+    definition: Definition,
+    source: str,
+    now: datetime,
+    viewer: Viewer = OPERATOR,
+    settings: Settings | None = None,
 ) -> ApplyResult:
     """Store a definition as its sequence's next version, unless the latest is the same.
 
-    A new sequence starts `active`. Templates must already be inlined (`core.lint` does it).
-    A definition naming a user or group that does not exist raises UnknownReferences.
+    A new sequence starts `active`, owned by the definition's `owner` or else by whoever
+    applies it. Templates must already be inlined (`core.lint` does it). A definition naming
+    a user or group that does not exist raises UnknownReferences.
     """
-    owner_id = _check_references(session=session, definition=definition)
+    users = _check_references(session=session, definition=definition)
     stored = canonical(definition)
     fingerprint = digest(stored)
-    sequence = session.scalar(select(SequenceRow).where(SequenceRow.name == definition.name))
-    created = sequence is None
-    if sequence is None:
-        sequence = SequenceRow(
-            name=definition.name, status="active", created_at=now, updated_at=now
-        )
-        session.add(sequence)
-        session.flush()
+    sequence, created = _target(session, definition, users, now, viewer, settings)
+    set_sharing(session, sequence, definition, users)
     latest = _latest(session=session, sequence_id=sequence.id)
     if latest is not None and latest.digest == fingerprint:
         return ApplyResult(definition.name, latest.number, created=False, changed=False)
@@ -149,10 +169,94 @@ def apply_definition(
             created_at=now,
         )
     )
-    sequence.owner_id = owner_id
     sequence.updated_at = now
     session.flush()
+    history.record(
+        session,
+        history.Subject(None, sequence.id),
+        "sequence_created" if created else "sequence_updated",
+        now,
+        reason=f"version {number} applied by {viewer.actor}",
+        actor=viewer.actor,
+        version=number,
+    )
     return ApplyResult(definition.name, number, created=created, changed=True)
+
+
+def _target(
+    session: Session,
+    definition: Definition,
+    users: dict[str, int],
+    now: datetime,
+    viewer: Viewer,
+    settings: Settings | None,
+) -> tuple[SequenceRow, bool]:
+    """The sequence a definition applies to (made when new) with its owner set, once the
+    viewer may create or edit it and the owner's plan allows it; and whether it is new."""
+    sequence = session.scalar(select(SequenceRow).where(SequenceRow.name == definition.name))
+    owner_id = users.get(definition.owner.strip().lower()) if definition.owner else None
+    if sequence is None:
+        access.require(viewer, "create sequences")
+        owner_id = owner_id if owner_id is not None else viewer.user_id
+        check_active_limit(session, owner_id, settings, becoming=definition.name)
+        _may_own(viewer, None, owner_id, definition.name)
+        sequence = SequenceRow(
+            name=definition.name, status="active", owner_id=owner_id, created_at=now, updated_at=now
+        )
+        session.add(sequence)
+        session.flush()
+        return sequence, True
+    _may_edit(session, viewer, sequence)
+    if owner_id is not None and owner_id != sequence.owner_id:
+        _may_own(viewer, sequence.owner_id, owner_id, definition.name)
+        if sequence.status == "active":
+            check_active_limit(session, owner_id, settings, becoming=definition.name)
+        sequence.owner_id = owner_id
+    return sequence, False
+
+
+def _may_edit(session: Session, viewer: Viewer, sequence: SequenceRow) -> None:
+    try:
+        access.check(session, viewer, sequence, "edit sequences")
+    except NotFound:  # the name is taken: saying so tells no more than a refusal would
+        raise Forbidden(
+            f"a sequence named {sequence.name!r} already exists and {viewer.actor} may not edit it"
+        ) from None
+
+
+def _may_own(viewer: Viewer, current: int | None, owner_id: int | None, name: str) -> None:
+    """Agents give sequences only to themselves, and only their own away: otherwise one could
+    take over a sequence shared with them for editing."""
+    if viewer.person.role != "agent":
+        return
+    if current is None and owner_id in (None, viewer.user_id):
+        return
+    if current is not None and current == viewer.user_id:
+        return
+    raise Forbidden(
+        f"agent {viewer.actor} may not make someone else's sequence theirs or give one to "
+        f"another user ({name!r}): a manager or an admin changes owners"
+    )
+
+
+def set_sharing(
+    session: Session, sequence: SequenceRow, definition: Definition, users: dict[str, int]
+) -> None:
+    """What the definition says of sharing and team, stored (absent: left as it is)."""
+    if definition.sharing is not None:
+        sequence.sharing = definition.sharing.mode
+        sequence.sharing_access = definition.sharing.access
+    if definition.team is not None:
+        team = {users[email.strip().lower()] for email in definition.team}
+        replace_team(session, sequence.id, team)
+
+
+def replace_team(session: Session, sequence_id: int, user_ids: set[int]) -> None:
+    """A sequence's additional team members become exactly these users."""
+    session.execute(delete(SequenceMember).where(SequenceMember.sequence_id == sequence_id))
+    if user_ids:
+        rows = [{"sequence_id": sequence_id, "user_id": uid} for uid in sorted(user_ids)]
+        session.execute(insert(SequenceMember), rows)
 
 
 def references(definition: Definition) -> tuple[dict[str, str], dict[str, str]]:
@@ -161,6 +265,8 @@ def references(definition: Definition) -> tuple[dict[str, str], dict[str, str]]:
     groups: dict[str, str] = {}
     if definition.owner:
         users.setdefault(definition.owner.strip().lower(), "owner")
+    for index, email in enumerate(definition.team or ()):
+        users.setdefault(email.strip().lower(), f"team[{index}]")
     for index, step in enumerate(definition.steps):
         rule = _rule_of(step)
         if rule is None:
@@ -184,8 +290,8 @@ def _rule_of(step: object) -> tuple[str, str] | None:
     return None
 
 
-def _check_references(*, session: Session, definition: Definition) -> int | None:
-    """The owner's user id; raise UnknownReferences listing every missing user and group."""
+def _check_references(*, session: Session, definition: Definition) -> dict[str, int]:
+    """The ids of the users named; raise UnknownReferences listing every missing user and group."""
     users, groups = references(definition)
     user_rows = session.execute(select(User.email, User.id).where(User.email.in_(users)))
     found_users: dict[str, int] = {row[0]: row[1] for row in user_rows}
@@ -198,7 +304,7 @@ def _check_references(*, session: Session, definition: Definition) -> int | None
     ]
     if missing:
         raise UnknownReferences(definition.name, missing)
-    return found_users.get(definition.owner.strip().lower()) if definition.owner else None
+    return found_users
 
 
 def _latest(*, session: Session, sequence_id: int) -> SequenceVersion | None:

@@ -17,13 +17,17 @@ from sqlalchemy.orm import Session
 from cadenza.core import machine
 from cadenza.core.decisions import LIVE, LIVE_OR_PAUSED
 from cadenza.core.definition import Definition
-from cadenza.errors import Conflict, NotFound, ValidationFailed
+from cadenza.errors import Conflict, ValidationFailed
 from cadenza.services import history
 from cadenza.services.enrollments import many
 from cadenza.services.enrollments.enrolling import count_live
 from cadenza.services.enrollments.task_rows import OPEN
 from cadenza.services.sequences.applying import canonical, digest
+from cadenza.services.sequences.plan import check_active_limit
 from cadenza.services.sequences.versions import MigrateReport, migrate
+from cadenza.services.users import access
+from cadenza.services.users.access import OPERATOR, Viewer
+from cadenza.settings import Settings
 from cadenza.store import catalog
 from cadenza.store.catalog import latest_version
 from cadenza.store.models import Enrollment, Event, Sequence, SequenceVersion, Task
@@ -34,19 +38,36 @@ ENDED_REASON = "sequence ended"
 # --- sequences ---------------------------------------------------------------------------------
 
 
-def activate(*, session: Session, name: str, now: datetime, actor: str = "system") -> int:
+def activate(
+    *,
+    session: Session,
+    name: str,
+    now: datetime,
+    actor: str = "system",
+    viewer: Viewer = OPERATOR,
+    settings: Settings | None = None,
+) -> int:
     """Start a draft, or resume a paused sequence; how many enrollments were released."""
-    seq = _sequence(session, name)
+    seq = _sequence(session, name, viewer=viewer)
     if seq.status == "paused":
-        return _resume(session, seq, now, actor)
+        return _resume(session, seq, now, actor, settings)
     _require(seq, ("draft", "paused"), "activated")
+    check_active_limit(session, seq.owner_id, settings, becoming=seq.name)
     _set_status(session, seq, "active", "activated", now, actor)
     return 0
 
 
-def pause(*, session: Session, name: str, now: datetime, actor: str = "system") -> int:
+def pause(
+    *,
+    session: Session,
+    name: str,
+    now: datetime,
+    actor: str = "system",
+    viewer: Viewer = OPERATOR,
+    settings: Settings | None = None,
+) -> int:
     """Hold every live enrollment of an active sequence; how many were held."""
-    seq = _sequence(session, name)
+    seq = _sequence(session, name, viewer=viewer)
     _require(seq, ("active",), "paused")
     reason = f"sequence paused by {actor}"
     held = many.transition_all(
@@ -62,14 +83,25 @@ def pause(*, session: Session, name: str, now: datetime, actor: str = "system") 
     return len(held)
 
 
-def resume(*, session: Session, name: str, now: datetime, actor: str = "system") -> int:
+def resume(
+    *,
+    session: Session,
+    name: str,
+    now: datetime,
+    actor: str = "system",
+    viewer: Viewer = OPERATOR,
+    settings: Settings | None = None,
+) -> int:
     """Release what the sequence held; enrollments a person paused stay paused."""
-    seq = _sequence(session, name)
+    seq = _sequence(session, name, viewer=viewer)
     _require(seq, ("paused",), "resumed")
-    return _resume(session, seq, now, actor)
+    return _resume(session, seq, now, actor, settings)
 
 
-def _resume(session: Session, seq: Sequence, now: datetime, actor: str) -> int:
+def _resume(
+    session: Session, seq: Sequence, now: datetime, actor: str, settings: Settings | None
+) -> int:
+    check_active_limit(session, seq.owner_id, settings, becoming=seq.name)
     reason = f"sequence resumed by {actor}"
     released = many.transition_all(
         session,
@@ -84,9 +116,17 @@ def _resume(session: Session, seq: Sequence, now: datetime, actor: str) -> int:
     return len(released)
 
 
-def end(*, session: Session, name: str, now: datetime, actor: str = "system") -> int:
+def end(
+    *,
+    session: Session,
+    name: str,
+    now: datetime,
+    actor: str = "system",
+    viewer: Viewer = OPERATOR,
+    settings: Settings | None = None,
+) -> int:
     """End a sequence for good: every running enrollment exits, open tasks are canceled."""
-    seq = _sequence(session, name)
+    seq = _sequence(session, name, viewer=viewer)
     _require(seq, ("draft", "active", "paused"), "ended")
     exited = many.transition_all(
         session,
@@ -107,13 +147,21 @@ def end(*, session: Session, name: str, now: datetime, actor: str = "system") ->
     return len(exited)
 
 
-def archive(*, session: Session, name: str, now: datetime, actor: str = "system") -> None:
+def archive(
+    *,
+    session: Session,
+    name: str,
+    now: datetime,
+    actor: str = "system",
+    viewer: Viewer = OPERATOR,
+    settings: Settings | None = None,
+) -> None:
     """Put away a sequence nobody is running through (an ended one always qualifies).
 
     Any status may be archived once no enrollment is active, waiting or paused: archiving
     must never strand a contact mid-sequence, so a running sequence is ended first.
     """
-    seq = _sequence(session, name)
+    seq = _sequence(session, name, viewer=viewer)
     if seq.status == "archived":
         raise Conflict(f"sequence {name!r} is already archived")
     running = count_live(session, seq.id)
@@ -125,10 +173,17 @@ def archive(*, session: Session, name: str, now: datetime, actor: str = "system"
 
 
 def clone(
-    *, session: Session, name: str, new_name: str, now: datetime, actor: str = "system"
+    *,
+    session: Session,
+    name: str,
+    new_name: str,
+    now: datetime,
+    actor: str = "system",
+    viewer: Viewer = OPERATOR,
 ) -> Sequence:
-    """A new draft sequence with the latest version's definition under a new name."""
-    source = _sequence(session, name, lock=False)
+    """A new draft sequence with the latest version's definition, owned by whoever clones it
+    (their own to change), keeping the source's sharing."""
+    source = _sequence(session, name, lock=False, viewer=viewer, privilege="clone sequences")
     if session.scalar(select(Sequence.id).where(Sequence.name == new_name)) is not None:
         raise Conflict(f"a sequence named {new_name!r} already exists")
     version = latest_version(session, source)
@@ -140,8 +195,9 @@ def clone(
     copy = Sequence(
         name=new_name,
         status="draft",
-        owner_id=source.owner_id,
+        owner_id=viewer.user_id if viewer.user_id is not None else source.owner_id,
         sharing=source.sharing,
+        sharing_access=source.sharing_access,
         created_at=now,
         updated_at=now,
     )
@@ -163,9 +219,11 @@ def clone(
     return copy
 
 
-def delete(*, session: Session, name: str, now: datetime, actor: str = "system") -> None:
+def delete(
+    *, session: Session, name: str, now: datetime, actor: str = "system", viewer: Viewer = OPERATOR
+) -> None:
     """Delete a sequence nobody was ever enrolled in, with its versions and history."""
-    seq = _sequence(session, name)
+    seq = _sequence(session, name, viewer=viewer, privilege="delete sequences")
     enrolled = session.execute(
         select(func.count()).select_from(Enrollment).where(Enrollment.sequence_id == seq.id)
     ).scalar_one()
@@ -194,12 +252,17 @@ def delete(*, session: Session, name: str, now: datetime, actor: str = "system")
     )
 
 
-def _sequence(session: Session, name: str, *, lock: bool = True) -> Sequence:
-    query = select(Sequence).where(Sequence.name == name)
-    found = session.execute(query.with_for_update() if lock else query).scalar_one_or_none()
-    if found is None:
-        raise NotFound(f"no sequence named {name!r}")
-    return found
+def _sequence(
+    session: Session,
+    name: str,
+    *,
+    lock: bool = True,
+    viewer: Viewer,
+    privilege: str = "activate, pause and end sequences",
+) -> Sequence:
+    return access.sequence_for(
+        session=session, viewer=viewer, name=name, privilege=privilege, lock=lock
+    )
 
 
 def _require(seq: Sequence, allowed: tuple[str, ...], verb: str) -> None:

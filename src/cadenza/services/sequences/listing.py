@@ -11,7 +11,17 @@ from sqlalchemy.orm import Session
 
 from cadenza.core.definition import Definition
 from cadenza.errors import NotFound
-from cadenza.store.models import Enrollment, Sequence, SequenceVersion, User
+from cadenza.services.senders.limits import MESSAGE_SENDER
+from cadenza.services.users import access
+from cadenza.services.users.access import OPERATOR, Viewer
+from cadenza.store.models import (
+    Enrollment,
+    Sender,
+    Sequence,
+    SequenceMember,
+    SequenceVersion,
+    User,
+)
 
 # Enrollments that count as "in" a sequence on listings.
 ENROLLED_STATUSES = ("active", "waiting", "paused")
@@ -28,6 +38,8 @@ class SequenceRow:
     enrolled: int
     description: str
     owner: str | None
+    sharing: str
+    access: str
     created_at: datetime
     updated_at: datetime
 
@@ -35,8 +47,8 @@ class SequenceRow:
         return asdict(self)
 
 
-def list_sequences(*, session: Session) -> list[SequenceRow]:
-    """Every sequence with its latest version, step count and live enrollments, by name."""
+def list_sequences(*, session: Session, viewer: Viewer = OPERATOR) -> list[SequenceRow]:
+    """Every sequence the viewer sees, with its latest version, steps and live enrollments."""
     latest_number = (
         select(SequenceVersion.sequence_id, func.max(SequenceVersion.number).label("number"))
         .group_by(SequenceVersion.sequence_id)
@@ -51,6 +63,7 @@ def list_sequences(*, session: Session) -> list[SequenceRow]:
             & (SequenceVersion.number == latest_number.c.number),
         )
         .outerjoin(User, User.id == Sequence.owner_id)
+        .where(access.visible_sequences(viewer))
         .order_by(Sequence.name)
     ).all()
     enrolled = _enrolled_counts(session=session)
@@ -80,16 +93,18 @@ def _row(
         enrolled=enrolled,
         description=str(definition.get("description", "")),
         owner=owner,
+        sharing=sequence.sharing,
+        access=sequence.sharing_access,
         created_at=sequence.created_at,
         updated_at=sequence.updated_at,
     )
 
 
-def get_sequence(*, session: Session, name: str) -> tuple[Sequence, list[SequenceVersion]]:
-    """A sequence by name with all its versions, oldest first; NotFound if there is none."""
-    sequence = session.scalar(select(Sequence).where(Sequence.name == name))
-    if sequence is None:
-        raise NotFound(f"no sequence named {name!r}")
+def get_sequence(
+    *, session: Session, name: str, viewer: Viewer = OPERATOR
+) -> tuple[Sequence, list[SequenceVersion]]:
+    """A sequence by name with all its versions, oldest first; NotFound if the viewer sees none."""
+    sequence = access.sequence_for(session=session, viewer=viewer, name=name)
     versions = session.scalars(
         select(SequenceVersion)
         .where(SequenceVersion.sequence_id == sequence.id)
@@ -98,17 +113,20 @@ def get_sequence(*, session: Session, name: str) -> tuple[Sequence, list[Sequenc
     return sequence, list(versions)
 
 
-def latest_definition(*, session: Session, name: str) -> tuple[SequenceVersion, Definition]:
+def latest_definition(
+    *, session: Session, name: str, viewer: Viewer = OPERATOR
+) -> tuple[SequenceVersion, Definition]:
     """A sequence's latest version and its parsed definition."""
-    _, versions = get_sequence(session=session, name=name)
+    _, versions = get_sequence(session=session, name=name, viewer=viewer)
     if not versions:
         raise NotFound(f"sequence {name!r} has no version")
     return versions[-1], Definition.model_validate(versions[-1].definition)
 
 
-def sequence_detail(*, session: Session, name: str) -> dict[str, Any]:
-    """`sequences show NAME --json`: the listing row, the versions and the latest definition."""
-    sequence, versions = get_sequence(session=session, name=name)
+def sequence_detail(*, session: Session, name: str, viewer: Viewer = OPERATOR) -> dict[str, Any]:
+    """`sequences show NAME --json`: the listing row, the team, the lines it sends from, the
+    versions and the latest definition."""
+    sequence, versions = get_sequence(session=session, name=name, viewer=viewer)
     if not versions:
         raise NotFound(f"sequence {name!r} has no version")
     owner = session.scalar(select(User.email).where(User.id == sequence.owner_id))
@@ -117,5 +135,47 @@ def sequence_detail(*, session: Session, name: str) -> dict[str, Any]:
     detail["versions"] = [
         {"number": v.number, "digest": v.digest, "created_at": v.created_at} for v in versions
     ]
+    detail["team"] = team_of(session, sequence.id)
+    detail["senders"] = lines_of(session, versions[-1].definition)
     detail["definition"] = versions[-1].definition
     return detail
+
+
+def team_of(session: Session, sequence_id: int) -> list[str]:
+    """The emails of a sequence's additional team members, sorted."""
+    query = (
+        select(User.email)
+        .join(SequenceMember, SequenceMember.user_id == User.id)
+        .where(SequenceMember.sequence_id == sequence_id)
+        .order_by(User.email)
+    )
+    return list(session.scalars(query))
+
+
+def lines_of(session: Session, definition: dict[str, Any]) -> list[dict[str, Any]]:
+    """The mailboxes and lines a definition sends from (Aloware's "Line Used"), with their caps;
+    `managed` is false for an address no sender row describes (it sends without caps)."""
+    wanted: dict[tuple[str, str], None] = {}
+    for kind, address in (definition.get("senders") or {}).items():
+        if address:
+            wanted[(kind, str(address))] = None
+    for step in definition.get("steps", []):
+        kind = MESSAGE_SENDER.get(str(step.get("action")))
+        if kind and step.get("sender"):
+            wanted[(kind, str(step["sender"]))] = None
+    rows = []
+    for kind, address in wanted:
+        sender = session.scalar(
+            select(Sender).where(Sender.kind == kind, Sender.address == address)
+        )
+        rows.append(
+            {
+                "kind": kind,
+                "address": address,
+                "name": sender.name if sender else "",
+                "per_hour": sender.per_hour if sender else None,
+                "per_day": sender.per_day if sender else None,
+                "managed": sender is not None,
+            }
+        )
+    return rows

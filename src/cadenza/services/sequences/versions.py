@@ -17,6 +17,8 @@ from cadenza.core.definition import Definition
 from cadenza.errors import NotFound, ValidationFailed
 from cadenza.services.enrollments.applying import Applier, ref_of, state_of
 from cadenza.services.enrollments.many import COLUMNS as ENROLLMENT_COLUMNS
+from cadenza.services.users import access
+from cadenza.services.users.access import OPERATOR, Viewer
 from cadenza.store import catalog
 from cadenza.store.bulk import chunks
 from cadenza.store.catalog import sequence_by_name
@@ -41,8 +43,10 @@ def migrate(
     step_map: dict[str, str],
     now: datetime,
     actor: str = "system",
+    viewer: Viewer = OPERATOR,
 ) -> MigrateReport:
     """Move the running enrollments of other versions to version `to_version`, all or none."""
+    access.sequence_for(session=session, viewer=viewer, name=sequence, privilege="edit sequences")
     seq = sequence_by_name(session, sequence)
     query = select(SequenceVersion.id, SequenceVersion.number).where(
         SequenceVersion.sequence_id == seq.id

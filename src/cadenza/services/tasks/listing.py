@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from typing import Annotated
 
 from pydantic import Field
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 from typing_extensions import TypedDict
 
@@ -17,6 +17,8 @@ from cadenza.core.definition import (
 from cadenza.errors import NotFound
 from cadenza.services.enrollments.task_rows import OPEN
 from cadenza.services.times import IsoTime
+from cadenza.services.users import access
+from cadenza.services.users.access import OPERATOR, Viewer
 from cadenza.store.bulk import chunks, known_status
 from cadenza.store.catalog import definition_for
 from cadenza.store.models import TASK_STATUSES, Enrollment, Sequence, Task, User
@@ -56,6 +58,7 @@ def list_tasks(
     assignee: str | None = None,
     status: str | None = None,
     limit: int = 1000,
+    viewer: Viewer = OPERATOR,
 ) -> list[TaskRow]:
     """Tasks as rows for listings (id, enrollment_id, step, kind, assignee, status...)."""
     query = (
@@ -65,6 +68,9 @@ def list_tasks(
     )
     if assignee is not None:
         query = query.where(User.email == assignee)
+    seen = access.row_visible(Task.sequence_id, viewer)
+    if seen is not None:  # a person always sees the tasks given to them
+        query = query.where(or_(seen, Task.assignee_id == viewer.user_id))
     if known_status(status, TASK_STATUSES, "tasks") is not None:
         query = query.where(Task.status == status)
     query = query.order_by(Task.due_at, Task.id).limit(limit)

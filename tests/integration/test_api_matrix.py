@@ -1,0 +1,167 @@
+"""Every /api/v1 route x {anonymous, agent A, agent B, manager, admin}: the expected answer.
+
+The routes come from the app's own route table, so a new route without a rule here fails
+the suite. Answers are classes: 401, 403, 404, or `ok` (the access check let the request
+through: 2xx, or a 409/422 about the request itself, never a 5xx).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.routing import iter_route_contexts
+
+from tests.conftest import Database
+from tests.integration.people import (
+    ANA,
+    BO,
+    MIA,
+    PRIVATE,
+    ROOT,
+    YAML,
+    People,
+    people_api,
+    private_sequence,
+)
+
+PERSONAS = ("anonymous", BO, ANA, MIA, ROOT)  # the refused first: nothing changed for them
+OK = "ok"
+EVERYONE = {BO: OK, ANA: OK, MIA: OK, ROOT: OK}
+ANAS = {BO: 404, ANA: OK, MIA: OK, ROOT: OK}  # agent A's private sequence and its rows
+ADMINS = {BO: 403, ANA: 403, MIA: 403, ROOT: OK}
+SEQ = "/api/v1/sequences/{name}"
+ENR = "/api/v1/enrollments/{enrollment_id}"
+SND = "/api/v1/senders/{sender_id}"
+
+# (method, path) -> (expected answers, the request: path values and body)
+RULES: dict[tuple[str, str], tuple[dict[str, Any], dict[str, Any]]] = {
+    ("GET", "/api/v1/sequences"): (EVERYONE, {}),
+    ("POST", "/api/v1/sequences"): ({BO: 403, ANA: OK, MIA: OK, ROOT: OK}, {"definition": True}),
+    ("GET", SEQ): (ANAS, {}),
+    ("PUT", SEQ + "/sharing"): (ANAS, {"json": {"access": "view"}}),
+    ("POST", SEQ + "/clone"): ({BO: 404, ANA: 403, MIA: OK, ROOT: OK}, {"json": "clone"}),
+    ("POST", SEQ + "/migrate"): (ANAS, {"json": {"to_version": 1}}),
+    ("POST", SEQ + "/simulate"): (ANAS, {"json": {"contact": {}}}),
+    ("POST", SEQ + "/{action}"): (ANAS, {"action": "pause"}),
+    ("DELETE", SEQ): ({BO: 404, ANA: 403, MIA: OK, ROOT: OK}, {}),
+    ("GET", "/api/v1/contacts"): (EVERYONE, {}),
+    ("POST", "/api/v1/contacts"): (EVERYONE, {"json": {"email": "new@lead.example"}}),
+    ("POST", "/api/v1/contacts/import"): (EVERYONE, {"files": True}),
+    ("GET", "/api/v1/contacts/{contact_id}"): (EVERYONE, {}),
+    ("POST", "/api/v1/contacts/{contact_id}/events"): (
+        EVERYONE,
+        {"json": {"name": "tag_added", "data": {"tag": "vip"}}},
+    ),
+    ("GET", "/api/v1/enrollments"): (EVERYONE, {}),
+    ("POST", "/api/v1/enrollments"): (ANAS, {"json": "enroll"}),
+    ("POST", ENR + "/{action}"): (ANAS, {"action": "pause"}),
+    ("DELETE", ENR): (ANAS, {"spare": True}),
+    ("GET", "/api/v1/tasks"): (EVERYONE, {}),
+    ("POST", "/api/v1/tasks/{task_id}/complete"): (ANAS, {"json": {"outcome": "none"}}),
+    ("GET", "/api/v1/messages"): (EVERYONE, {}),
+    ("GET", "/api/v1/history"): (EVERYONE, {}),
+    ("GET", "/api/v1/senders"): (EVERYONE, {}),
+    ("POST", "/api/v1/senders"): (ADMINS, {"json": {"kind": "email", "address": "x@acme.example"}}),
+    ("GET", SND): (EVERYONE, {}),
+    ("PATCH", SND): (ADMINS, {"json": {"per_hour": 10}}),
+    ("PUT", SND + "/users"): (ADMINS, {"json": {"users": [ANA]}}),
+    ("DELETE", SND): (ADMINS, {}),
+}
+PUBLIC = ("/api/v1/openapi.json", "/api/v1/docs")  # the API's own description
+INBOUND = "/api/v1/inbound/"  # authenticated inbound has its own tests; here: no anonymous
+
+
+def _routes(people: People) -> list[tuple[str, str]]:
+    app = people.client.app
+    found = [
+        (method, str(context.path))
+        for context in iter_route_contexts(app.routes)  # type: ignore[attr-defined]
+        if str(context.path).startswith("/api/v1/") and context.path not in PUBLIC
+        for method in sorted(context.methods or ())
+        if method != "HEAD"
+    ]
+    # Deletions last: what they take away is what the other routes are asked about.
+    return sorted(found, key=lambda r: (r[0] == "DELETE", r[1], r[0]))
+
+
+@pytest.fixture
+def people(db: Database, tmp_path: Path) -> Iterator[People]:
+    with people_api(db, tmp_path) as running:
+        yield running
+
+
+def _world(people: People) -> dict[str, Any]:
+    seq = private_sequence(people, "Ana private", ANA)
+    root = people.as_(ROOT)
+    spare = root.ok("POST", "/contacts", 201, json={"email": "spare@lead.example"})
+    root.ok("POST", "/enrollments", json={"sequence": "Ana private", "contact_ids": [spare["id"]]})
+    enrolled = root.ok("GET", "/enrollments", params={"sequence": "Ana private"})
+    sender = root.ok("POST", "/senders", 201, json={"kind": "sms", "address": "+13125550100"})
+    return {
+        "name": seq["name"],
+        "enrollment_id": seq["enrollment"]["id"],
+        "spare_id": next(e["id"] for e in enrolled if e["contact_id"] == spare["id"]),
+        "task_id": seq["task"]["id"],
+        "contact_id": seq["contact"]["id"],
+        "sender_id": sender["id"],
+    }
+
+
+def _request(rule: dict[str, Any], path: str, world: dict[str, Any], who: str) -> dict[str, Any]:
+    values = {**world, "action": rule.get("action", "")}
+    if rule.get("spare"):
+        values["enrollment_id"] = world["spare_id"]
+    kwargs: dict[str, Any] = {"url": "/api/v1" + path.removeprefix("/api/v1").format(**values)}
+    body = rule.get("json")
+    if body == "clone":
+        body = {"name": f"Copy by {who}"}
+    elif body == "enroll":
+        body = {"sequence": world["name"], "contact_ids": [world["contact_id"]]}
+    if body is not None:
+        kwargs["json"] = body
+    if rule.get("definition"):
+        kwargs.update(content=PRIVATE.format(name=world["name"], owner=ANA), headers=YAML)
+    if rule.get("files"):
+        kwargs["files"] = {"file": ("c.csv", b"email\nimported@lead.example\n", "text/csv")}
+    return kwargs
+
+
+def _answer(status: int) -> Any:
+    if status in (401, 403, 404):
+        return status
+    assert status < 500, status
+    return OK if status < 300 or status in (409, 422) else status
+
+
+def test_every_route_answers_each_person_as_its_rule_says(people: People) -> None:
+    world = _world(people)
+    routes = _routes(people)
+    unruled = [r for r in routes if r not in RULES and not r[1].startswith(INBOUND)]
+    assert not unruled, f"routes without an access rule in this test: {unruled}"
+    assert not [r for r in RULES if r not in routes], "rules for routes that do not exist"
+    wrong = []
+    for method, path in routes:
+        if path.startswith(INBOUND):
+            continue
+        expected, rule = RULES[(method, path)]
+        for who in PERSONAS:
+            kwargs = _request(rule, path, world, who)
+            headers = {**kwargs.pop("headers", {})}
+            if who != "anonymous":
+                headers["Authorization"] = f"Bearer {people.keys[who]}"
+            response = people.client.request(method, headers=headers, **kwargs)
+            want = 401 if who == "anonymous" else expected[who]
+            got = _answer(response.status_code)
+            if got != want:
+                wrong.append((method, path, who, want, response.status_code, response.text[:200]))
+    assert not wrong, "\n".join(map(str, wrong))
+
+
+def test_inbound_routes_refuse_anonymous_callers(people: People) -> None:
+    inbound = [r for r in _routes(people) if r[1].startswith(INBOUND)]
+    assert inbound
+    for method, path in inbound:
+        assert people.client.request(method, path, data={}).status_code == 401, path
