@@ -198,7 +198,7 @@ def test_the_dev_mailbox_page_never_shows_a_working_link(db: Database, tmp_path:
         sms_sink_path=str(tmp_path / "sms.jsonl"),
     )
     with writing(db.sessions) as session:
-        add_user(session=session, email="ana@example.com", now=NOW, password=PASSWORD)
+        add_user(session=session, email="ana@example.com", role="admin", now=NOW, password=PASSWORD)
         add_user(session=session, email=CARA, now=NOW)
     clock = FixedClock(NOW)
     with TestClient(create_app(settings, clock=clock)) as client:  # serves the dev mailbox

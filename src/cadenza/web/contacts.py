@@ -13,8 +13,9 @@ from sqlalchemy.orm import Session
 from cadenza.core import reach
 from cadenza.errors import NotFound
 from cadenza.services import contacts, enrollments, history, outbox
+from cadenza.services.users.access import Viewer
 from cadenza.web.actions import Change, perform
-from cadenza.web.deps import CurrentUser
+from cadenza.web.deps import PageViewer
 from cadenza.web.errors import page_router
 from cadenza.web.rendering import page
 
@@ -54,30 +55,37 @@ def contacts_page(request: Request, q: str = "", tag: str = "", offset: int = 0)
 
 
 @router.get("/contacts/{contact_id}")
-def contact_page(request: Request, contact_id: int) -> Response:
-    """One contact: fields, tags, flags, enrollments, messages and history."""
+def contact_page(request: Request, viewer: PageViewer, contact_id: int) -> Response:
+    """One contact: fields, tags, flags, and the enrollments, messages and history the person
+    may see."""
     with request.app.state.sessions() as session:
-        context = _contact_context(session, contact_id)
+        context = _contact_context(session, contact_id, viewer)
     return page(request, "contact.html", context)
 
 
-def _contact_context(session: Session, contact_id: int) -> dict[str, Any]:
+def _contact_context(session: Session, contact_id: int, viewer: Viewer) -> dict[str, Any]:
     contact: Mapping[str, Any] = contacts.contact_row(session=session, contact_id=contact_id)
     name = f"{contact['first_name']} {contact['last_name']}".strip()
     return {
         "contact": contact,
         "name": name or contact["email"] or contact["phone"] or f"Contact {contact_id}",
         "flags": [flag for flag in reach.FLAGS if contact[flag]],
-        "enrollments": enrollments.list_enrollments(session=session, contact_id=contact_id),
-        "messages": outbox.list_messages(session=session, contact_id=contact_id)[::-1],
-        "events": history.list_history(session=session, contact_id=contact_id, limit=300)[::-1],
+        "enrollments": enrollments.list_enrollments(
+            session=session, contact_id=contact_id, viewer=viewer
+        ),
+        "messages": outbox.list_messages(session=session, contact_id=contact_id, viewer=viewer)[
+            ::-1
+        ],
+        "events": history.list_history(
+            session=session, contact_id=contact_id, limit=300, viewer=viewer
+        )[::-1],
     }
 
 
 @router.post("/enrollments/{enrollment_id}/{verb}")
 def change_enrollment(
     request: Request,
-    user: CurrentUser,
+    viewer: PageViewer,
     enrollment_id: int,
     verb: str,
     back: Annotated[str, Form()] = "/",
@@ -85,16 +93,21 @@ def change_enrollment(
     """Pause, resume, stop, move on or remove one enrollment, then go back."""
     if verb not in ENROLLMENT_CHANGES:
         raise NotFound(f"enrollments cannot be {verb!r}-ed here")
-    return perform(request, back, _enrollment_change(request, enrollment_id, verb, user.email))
+    return perform(request, back, _enrollment_change(request, enrollment_id, verb, viewer))
 
 
-def _enrollment_change(request: Request, enrollment_id: int, verb: str, actor: str) -> Change:
+def _enrollment_change(request: Request, enrollment_id: int, verb: str, viewer: Viewer) -> Change:
     act, done = ENROLLMENT_CHANGES[verb]
     extra = {"settings": request.app.state.settings} if verb == "skip" else {}
 
     def change(session: Session, now: datetime) -> str:
         enrollment = act(
-            session=session, enrollment_id=enrollment_id, now=now, actor=actor, **extra
+            session=session,
+            enrollment_id=enrollment_id,
+            now=now,
+            actor=viewer.actor,
+            viewer=viewer,
+            **extra,
         )
         where = f" at step {enrollment.step}" if enrollment.step else ""
         return f"Enrollment {enrollment_id} {done}; now {enrollment.status}{where}."

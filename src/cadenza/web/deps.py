@@ -7,7 +7,9 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from cadenza.errors import Forbidden
+from cadenza.services.users.access import Viewer, viewer_of
 from cadenza.services.users.sessions import SignedIn
+from cadenza.store.models import User
 
 
 def current_user(request: Request) -> SignedIn:
@@ -19,3 +21,15 @@ def current_user(request: Request) -> SignedIn:
 
 
 CurrentUser = Annotated[SignedIn, Depends(current_user)]
+
+
+def page_viewer(request: Request, user: CurrentUser) -> Viewer:
+    """What the person logged in may see and do: every page hands it to the services."""
+    with request.app.state.sessions() as session:
+        found = session.get(User, user.user_id)
+        if found is None or not found.active:
+            raise Forbidden("log in first")
+        return viewer_of(session=session, user=found, settings=request.app.state.settings)
+
+
+PageViewer = Annotated[Viewer, Depends(page_viewer)]

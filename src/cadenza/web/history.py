@@ -12,6 +12,7 @@ from cadenza.core.events import CONTACT_EVENTS, ENROLLMENT_EVENTS
 from cadenza.errors import ValidationFailed
 from cadenza.services import contacts, history
 from cadenza.services import sequences as sequence_service
+from cadenza.web.deps import PageViewer
 from cadenza.web.errors import page_router
 from cadenza.web.rendering import page
 
@@ -27,6 +28,7 @@ TYPES = sorted(CONTACT_EVENTS | ENROLLMENT_EVENTS | SEQUENCE_EVENTS)
 @router.get("/history")
 def history_page(
     request: Request,
+    viewer: PageViewer,
     sequence: str = "",
     contact: str = "",
     event_type: Annotated[str, Query(alias="type")] = "",
@@ -43,11 +45,13 @@ def history_page(
             types=[event_type] if event_type else None,
             since=start,
             limit=SHOWN,
+            viewer=viewer,
         )[::-1]
         names = contacts.contact_names(
             session=session, contact_ids={r["contact_id"] for r in rows if r["contact_id"]}
         )
-        sequences = [row.name for row in sequence_service.list_sequences(session=session)]
+        listed = sequence_service.list_sequences(session=session, viewer=viewer)
+        sequences = [row.name for row in listed]
     context = {
         "events": rows,
         "names": names,

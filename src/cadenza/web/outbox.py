@@ -12,6 +12,8 @@ from fastapi.responses import Response
 from cadenza.channels.devmail import read_mailbox
 from cadenza.channels.sms import read_sink
 from cadenza.services import contacts, outbox
+from cadenza.services.users import access
+from cadenza.web.deps import PageViewer
 from cadenza.web.errors import page_router
 from cadenza.web.rendering import page
 
@@ -24,8 +26,10 @@ SIGN_IN_LINK = re.compile(r"/(invite|reset)/[\w-]+")
 
 
 @router.get("/messages")
-def messages_page(request: Request, status: str = "", channel: str = "") -> Response:
-    """Outbox rows, newest first, filtered by status and channel."""
+def messages_page(
+    request: Request, viewer: PageViewer, status: str = "", channel: str = ""
+) -> Response:
+    """Outbox rows the person may see, newest first, filtered by status and channel."""
     with request.app.state.sessions() as session:
         rows = outbox.list_messages(
             session=session,
@@ -33,6 +37,7 @@ def messages_page(request: Request, status: str = "", channel: str = "") -> Resp
             channel=channel or None,
             limit=SHOWN,
             newest_first=True,
+            viewer=viewer,
         )
         names = contacts.contact_names(
             session=session, contact_ids={r["contact_id"] for r in rows if r["contact_id"]}
@@ -49,9 +54,16 @@ def messages_page(request: Request, status: str = "", channel: str = "") -> Resp
     return page(request, "messages.html", context)
 
 
+# The development sinks show what every sequence sent: whoever manages the senders reads them.
+SINKS = "manage users, groups, senders and keys"
+
+
 @router.get("/mailbox")
-def mailbox_page(request: Request) -> Response:
-    """The emails the dev SMTP mailbox received, newest first (sign-in links blanked)."""
+def mailbox_page(request: Request, viewer: PageViewer) -> Response:
+    """The emails the dev SMTP mailbox received, newest first (sign-in links blanked).
+
+    It holds every email sent, whoever's sequence sent it: an administrator's page."""
+    access.require(viewer, SINKS)
     folder = request.app.state.settings.dev_mailbox
     entries = read_mailbox(Path(folder), limit=SHOWN) if folder else []
     shown = [replace(entry, text=SIGN_IN_LINK.sub(r"/\1/…", entry.text)) for entry in entries]
@@ -59,8 +71,9 @@ def mailbox_page(request: Request) -> Response:
 
 
 @router.get("/texts")
-def texts_page(request: Request) -> Response:
-    """The texts the SMS sink recorded, newest first."""
+def texts_page(request: Request, viewer: PageViewer) -> Response:
+    """The texts the SMS sink recorded, newest first (every text sent: an administrator's)."""
+    access.require(viewer, SINKS)
     path = request.app.state.settings.sms_sink_path
     texts = read_sink(Path(path))[::-1][:SHOWN]
     return page(request, "texts.html", {"path": path, "texts": texts})

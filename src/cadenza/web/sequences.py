@@ -13,8 +13,9 @@ from cadenza.errors import NotFound
 from cadenza.services import contacts, enrollments, history
 from cadenza.services import sequences as sequence_service
 from cadenza.services import tasks as task_service
+from cadenza.services.users.access import Viewer
 from cadenza.web.actions import perform
-from cadenza.web.deps import CurrentUser
+from cadenza.web.deps import PageViewer
 from cadenza.web.describe import schedule_lines, step_lines
 from cadenza.web.errors import page_router
 from cadenza.web.rendering import page
@@ -31,20 +32,22 @@ CHANGES = {
 
 
 @router.get("/")
-def sequences_page(request: Request) -> Response:
-    """Every sequence: status, steps, version, enrolled, remaining tasks."""
+def sequences_page(request: Request, viewer: PageViewer) -> Response:
+    """Every sequence the person sees: status, steps, version, enrolled, remaining tasks."""
     with request.app.state.sessions() as session:
-        rows = sequence_service.list_sequences(session=session)
+        rows = sequence_service.list_sequences(session=session, viewer=viewer)
         remaining = task_service.remaining_by_sequence(session=session)
     return page(request, "sequences.html", {"sequences": rows, "remaining": remaining})
 
 
 @router.get("/sequences/{name:path}")
-def sequence_page(request: Request, name: str, tz: str | None = None) -> Response:
+def sequence_page(
+    request: Request, viewer: PageViewer, name: str, tz: str | None = None
+) -> Response:
     """One sequence: policy, steps, versions, enrollments, recent history and a dry run."""
     now = request.app.state.clock.now()
     with request.app.state.sessions() as session:
-        context = _sequence_context(session, name)
+        context = _sequence_context(session, name, viewer)
     zone = tz or None
     context["timeline"] = dry_run(context["definition"], zone, now)
     context["zone"] = zone
@@ -52,10 +55,11 @@ def sequence_page(request: Request, name: str, tz: str | None = None) -> Respons
     return page(request, "sequence.html", context)
 
 
-def _sequence_context(session: Session, name: str) -> dict[str, Any]:
-    detail = sequence_service.sequence_detail(session=session, name=name)
+def _sequence_context(session: Session, name: str, viewer: Viewer) -> dict[str, Any]:
+    detail = sequence_service.sequence_detail(session=session, name=name, viewer=viewer)
     _version, definition = sequence_service.latest_definition(session=session, name=name)
-    recent = history.list_history(session=session, sequence=name, limit=RECENT)[::-1]
+    recent = history.list_history(session=session, sequence=name, limit=RECENT, viewer=viewer)
+    recent = recent[::-1]
     contact_ids = [row["contact_id"] for row in recent if row["contact_id"] is not None]
     return {
         "sequence": detail,
@@ -72,7 +76,7 @@ def _sequence_context(session: Session, name: str) -> dict[str, Any]:
 @router.post("/sequences/{name:path}/{verb}")
 def change_sequence(
     request: Request,
-    user: CurrentUser,
+    viewer: PageViewer,
     name: str,
     verb: str,
     back: Annotated[str, Form()] = "/",
@@ -83,7 +87,7 @@ def change_sequence(
     act, done, moved = CHANGES[verb]
 
     def change(session: Session, now: datetime) -> str:
-        count = act(session=session, name=name, now=now, actor=user.email)
+        count = act(session=session, name=name, now=now, actor=viewer.actor, viewer=viewer)
         return f"{name} {done}: {count} enrollment{'' if count == 1 else 's'} {moved}."
 
     return perform(request, back, change)
