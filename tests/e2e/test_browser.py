@@ -232,3 +232,28 @@ def test_an_invitation_by_email_sets_a_password(server: Server, page: Page) -> N
     expect(page.locator("header")).to_contain_text("Nia Novak")
     page.goto(link.group(0))  # the link worked once
     expect(page.get_by_role("heading", name="Link no longer valid")).to_be_visible()
+
+
+def test_an_administrator_describes_a_line_and_shares_a_sequence(
+    server: Server, page: Page
+) -> None:
+    page.goto(server.url + "/senders")
+    _log_in(page, "ana@example.com")
+    expect(page.get_by_role("heading", name="Senders")).to_be_visible()
+    page.get_by_label("Kind").select_option("sms")
+    page.get_by_label(re.compile("^Address")).fill("(312) 555-0100")
+    page.get_by_label("Name", exact=True).last.fill("Chicago line")
+    page.get_by_label("Per hour").last.fill("100")
+    page.get_by_role("button", name="Add sender").click()
+    expect(page.get_by_role("status")).to_contain_text("Added sms sender +13125550100")
+    expect(page.locator("table")).to_contain_text("Chicago line")
+
+    page.get_by_role("link", name="Sequences").click()
+    page.get_by_role("link", name="Inbound lead follow-up").click()
+    lines = page.locator("section[aria-labelledby=sharing]")
+    expect(lines).to_contain_text("+13125550100")
+    expect(lines).to_contain_text("100/hour")
+    page.get_by_text("Change who shares it").click()
+    page.get_by_label("Shared with").select_option("everyone")
+    page.get_by_role("button", name="Save sharing").click()
+    expect(page.get_by_role("status")).to_contain_text("shared with everyone")

@@ -16,7 +16,7 @@ from cadenza.services import sequences
 from cadenza.services.users import add_user
 from cadenza.settings import Settings
 from cadenza.store.db import writing
-from cadenza.store.models import Sequence
+from cadenza.store.models import Sender, Sequence
 from tests.conftest import Database
 from tests.engine_helpers import store
 from tests.integration.web_login import PASSWORD, logged_in
@@ -94,3 +94,63 @@ def test_the_owner_and_an_admin_act_and_history_names_them(app: Settings, db: Da
             assert email in client.get("/history?sequence=Ben's own").text
         finally:
             client.__exit__(None, None, None)
+
+
+def test_the_owner_shares_from_the_sequence_page_and_a_stranger_cannot(
+    app: Settings, db: Database
+) -> None:
+    ben, ben_token = _client(app, "ben@example.com")
+    cara, cara_token = _client(app, "cara@example.com")
+    try:
+        page = ben.get("/sequences/Ben's own").text
+        assert "Line used (email)" in page and "sales@example.com" in page
+        assert "Save sharing" in page
+        form = {"csrf": ben_token, "mode": "private", "level": "view", "team": "nobody@x.example"}
+        refused = ben.post("/sequences/Ben's own/sharing", data=form)
+        assert "no user nobody@x.example" in refused.text  # the form's mistake, said on the page
+        form["team"] = "cara@example.com"
+        shared = ben.post("/sequences/Ben's own/sharing", data=form)
+        assert "team saved" in shared.text and "cara@example.com" in shared.text
+        # Cara, now in the team, sees it and may work it, but not change who shares it.
+        page = cara.get("/sequences/Ben's own").text
+        assert "Save sharing" not in page
+        form = {"csrf": cara_token, "mode": "everyone", "level": "edit", "team": ""}
+        cara.post("/sequences/Ben's own/sharing", data=form)
+        with db.sessions() as session:
+            row = session.execute(
+                select(Sequence.sharing, Sequence.sharing_access).where(
+                    Sequence.name == "Ben's own"
+                )
+            ).one()
+        assert tuple(row) == ("private", "view")
+    finally:
+        ben.__exit__(None, None, None)
+        cara.__exit__(None, None, None)
+
+
+def test_senders_are_listed_for_all_and_changed_by_an_administrator(
+    app: Settings, db: Database
+) -> None:
+    ana, ana_token = _client(app, "ana@example.com")
+    ben, ben_token = _client(app, "ben@example.com")
+    try:
+        form = {"csrf": ana_token, "kind": "email", "address": "sales@example.com",
+                "name": "Sales", "per_hour": "50", "per_day": "abc"}  # fmt: skip
+        assert "per day: &#39;abc&#39; is not a number" in ana.post("/senders", data=form).text
+        form["per_day"] = "400"
+        assert "Added email sender sales@example.com" in ana.post("/senders", data=form).text
+        listed = ben.get("/senders").text
+        assert "sales@example.com" in listed and "400" in listed and "Add a sender" not in listed
+        ben_form = {"csrf": ben_token, "kind": "sms", "address": "+13125550100"}
+        assert ben.post("/senders", data=ben_form).status_code == 403
+        with db.sessions() as session:
+            sender_id = session.scalars(select(Sender.id)).one()
+        change = {"csrf": ana_token, "name": "Sales", "per_hour": "", "per_day": "300",
+                  "people": "ben@example.com"}  # fmt: skip
+        saved = ana.post(f"/senders/{sender_id}", data=change).text
+        assert "assigned to ben@example.com" in saved
+        # The sequence page shows the line it uses with its caps.
+        assert "no/hour, 300/day cap" in ana.get("/sequences/Ben's own").text
+    finally:
+        ana.__exit__(None, None, None)
+        ben.__exit__(None, None, None)

@@ -9,19 +9,22 @@ from fastapi import Request
 from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
-from cadenza.errors import Conflict
+from cadenza.errors import Conflict, ValidationFailed
 from cadenza.store.db import writing
 from cadenza.web.rendering import redirect
 
 Change = Callable[[Session, datetime], str]
 
 
-def perform(request: Request, back: str, change: Change) -> Response:
-    """Run `change` at the app clock's now; a conflict (already done, wrong state) is a flash."""
+def perform(request: Request, back: str, change: Change, *, form: bool = False) -> Response:
+    """Run `change` at the app clock's now; a conflict (already done, wrong state) is a flash
+    on the page it came from, and changes nothing. `form`: a value typed into the form that
+    is wrong is a flash too (a button's wrong value is a page of its own)."""
     now = request.app.state.clock.now()
+    flashed = (Conflict, ValidationFailed) if form else (Conflict,)
     try:
         with writing(request.app.state.sessions) as session:
             message = change(session, now)
-    except Conflict as exc:
+    except flashed as exc:
         return redirect(back, str(exc), kind="error")
     return redirect(back, message)

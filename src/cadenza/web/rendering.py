@@ -20,10 +20,13 @@ NAVIGATION = (
     ("/tasks", "Tasks"),
     ("/contacts", "Contacts"),
     ("/messages", "Outbox"),
+    ("/senders", "Senders"),
     ("/mailbox", "Mailbox"),
     ("/texts", "Texts"),
     ("/history", "History"),
 )
+# Pages only an administrator may open (what every sequence sent): not offered to others.
+ADMIN_PAGES = ("/mailbox", "/texts")
 
 # Words that title-casing would get wrong.
 LABELS = {
@@ -77,6 +80,7 @@ templates.env.filters["part"] = part
 templates.env.filters["local"] = local
 templates.env.filters["words"] = words
 templates.env.globals["navigation"] = NAVIGATION
+templates.env.globals["admin_pages"] = ADMIN_PAGES
 templates.env.globals["asset_version"] = __version__  # a new release is a new URL: no stale CSS
 
 

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Annotated, Any
+from urllib.parse import quote
 
 from fastapi import Form, Request
 from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
-from cadenza.errors import NotFound
+from cadenza.core.access import SHARING_ACCESS, SHARING_MODES
+from cadenza.errors import Forbidden, NotFound, ValidationFailed
 from cadenza.services import contacts, enrollments, history
 from cadenza.services import sequences as sequence_service
 from cadenza.services import tasks as task_service
+from cadenza.services.users import access
 from cadenza.services.users.access import Viewer
 from cadenza.web.actions import perform
 from cadenza.web.deps import PageViewer
@@ -23,6 +26,7 @@ from cadenza.web.timeline import dry_run, zone_choices
 
 router = page_router()
 RECENT = 25
+EDIT = "edit sequences"
 # What each button does, and how its result reads in the flash message.
 CHANGES = {
     "pause": (sequence_service.pause, "paused", "held"),
@@ -57,6 +61,11 @@ def sequence_page(
 
 def _sequence_context(session: Session, name: str, viewer: Viewer) -> dict[str, Any]:
     detail = sequence_service.sequence_detail(session=session, name=name, viewer=viewer)
+    try:
+        access.sequence_for(session=session, viewer=viewer, name=name, privilege=EDIT)
+        editable = True
+    except Forbidden:
+        editable = False
     _version, definition = sequence_service.latest_definition(session=session, name=name)
     recent = history.list_history(session=session, sequence=name, limit=RECENT, viewer=viewer)
     recent = recent[::-1]
@@ -70,7 +79,42 @@ def _sequence_context(session: Session, name: str, viewer: Viewer) -> dict[str, 
         "remaining": task_service.remaining_by_sequence(session=session).get(name, 0),
         "recent": recent,
         "names": contacts.contact_names(session=session, contact_ids=contact_ids),
+        "editable": editable,
+        "modes": SHARING_MODES,
+        "levels": SHARING_ACCESS,
     }
+
+
+@router.post("/sequences/{name:path}/sharing")
+def change_sharing(
+    request: Request,
+    viewer: PageViewer,
+    name: str,
+    mode: Annotated[str, Form(max_length=16)],
+    level: Annotated[str, Form(max_length=8)],
+    team: Annotated[str, Form(max_length=5000)] = "",
+) -> Response:
+    """Who else sees and works the sequence: its sharing, access and team (its editors)."""
+    emails = [e for e in team.replace(",", " ").split() if e]
+    back = "/sequences/" + quote(name, safe="")
+
+    def change(session: Session, now: datetime) -> str:
+        access.sequence_for(session=session, viewer=viewer, name=name, privilege=EDIT)
+        try:
+            seq = sequence_service.change_sharing(
+                session=session,
+                name=name,
+                now=now,
+                mode=mode,
+                level=level,
+                team=emails,
+                viewer=viewer,
+            )
+        except NotFound as exc:  # a team member who is no user: the form's mistake
+            raise ValidationFailed(str(exc)) from None
+        return f"{name}: shared with {seq.sharing} ({seq.sharing_access}); team saved."
+
+    return perform(request, back, change, form=True)
 
 
 @router.post("/sequences/{name:path}/{verb}")
