@@ -1,0 +1,146 @@
+"""Every page route x {agent B, agent A, manager, admin}: the expected answer.
+
+The routes come from the app's own route table, so a new page without a rule here fails the
+suite (anonymous visitors are `test_web_login`'s: every page but the public ones sends them
+to the login). Answers are classes: 403, 404, or `ok` (the access check let the request
+through: a page, or a redirect back with what happened or why not).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.routing import iter_route_contexts
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+
+from cadenza.clock import FixedClock
+from cadenza.server import create_app
+from cadenza.services import enrollments, senders
+from cadenza.services.users import add_group, add_user
+from cadenza.settings import Settings
+from cadenza.store.models import Enrollment, Task
+from tests.conftest import Database
+from tests.engine_helpers import SETTINGS, add_contact, at, run_worker, store, write
+from tests.integration.people import ANA, BO, MIA, PRIVATE, ROLES, ROOT
+from tests.integration.web_login import PASSWORD, logged_in
+
+T0 = "2026-03-02T15:00:00Z"
+PERSONAS = (BO, ANA, MIA, ROOT)  # the refused first: nothing changed for them
+OK = "ok"
+EVERYONE = {BO: OK, ANA: OK, MIA: OK, ROOT: OK}
+ANAS = {BO: 404, ANA: OK, MIA: OK, ROOT: OK}  # agent A's private sequence and its rows
+ADMINS = {BO: 403, ANA: 403, MIA: 403, ROOT: OK}
+SEQ = "/sequences/{name:path}"
+
+# (method, path) -> (expected answers, the request: path values and form)
+RULES: dict[tuple[str, str], tuple[dict[str, Any], dict[str, Any]]] = {
+    ("GET", "/"): (EVERYONE, {}),
+    ("GET", SEQ): (ANAS, {}),
+    ("POST", SEQ + "/sharing"): (ANAS, {"form": {"mode": "private", "level": "view"}}),
+    ("POST", SEQ + "/{verb}"): (ANAS, {"verb": "pause"}),
+    ("GET", "/tasks"): (EVERYONE, {}),
+    ("POST", "/tasks/{task_id}/complete"): (ANAS, {"form": {"outcome": "none"}}),
+    ("POST", "/tasks/{task_id}/retry"): (ANAS, {}),
+    ("GET", "/contacts"): (EVERYONE, {}),
+    ("GET", "/contacts/{contact_id}"): (EVERYONE, {}),
+    ("POST", "/enrollments/{enrollment_id}/{verb}"): (ANAS, {"verb": "pause"}),
+    ("GET", "/messages"): (EVERYONE, {}),
+    ("GET", "/senders"): (EVERYONE, {}),
+    ("POST", "/senders"): (ADMINS, {"form": {"kind": "email", "address": "x@acme.example"}}),
+    ("POST", "/senders/{sender_id}"): (ADMINS, {"form": {"per_hour": "10"}}),
+    ("POST", "/senders/{sender_id}/remove"): (ADMINS, {}),
+    ("GET", "/mailbox"): (ADMINS, {}),
+    ("GET", "/texts"): (ADMINS, {}),
+    ("GET", "/history"): (EVERYONE, {}),
+    ("GET", "/logout"): (EVERYONE, {}),
+    ("POST", "/logout"): (EVERYONE, {}),
+}
+PUBLIC = ("/login", "/forgot", "/invite/{token}", "/reset/{token}", "/static/{name}")
+API_DOCS = "/docs/oauth2-redirect"  # the API documentation's own page: no data, no form
+LAST = ("/senders/{sender_id}/remove", "/logout")  # what takes away what the rest is about
+
+
+@pytest.fixture
+def site(db: Database, tmp_path: Path) -> Iterator[tuple[TestClient, dict[str, Any]]]:
+    with write(db) as session:
+        for email, role in ROLES.items():
+            add_user(session=session, email=email, role=role, now=at(T0), password=PASSWORD)
+        add_group(session=session, name="east", member_emails=[ANA, MIA])
+        store(session, PRIVATE.format(name="Ana private", owner=ANA), at(T0))
+        contact = add_contact(session, at(T0))
+        enrollments.enroll(
+            session=session,
+            sequence="Ana private",
+            contact_ids=[contact],
+            now=at(T0),
+            settings=SETTINGS,
+        )
+        sender = senders.add_sender(session=session, kind="sms", address="+13125550100")
+    run_worker(db, T0)
+    with db.sessions() as session:
+        task_id = session.scalars(select(Task.id)).one()
+        enrollment_id = session.scalars(select(Enrollment.id)).one()
+    world = {
+        "name": "Ana private",
+        "task_id": task_id,
+        "enrollment_id": enrollment_id,
+        "contact_id": contact,
+        "sender_id": sender.id,
+    }
+    settings = Settings(
+        database_url=db.url, environment="test", sms_sink_path=str(tmp_path / "sms.jsonl")
+    )
+    with TestClient(create_app(settings, clock=FixedClock(at(T0)))) as client:
+        yield client, world
+
+
+def _routes(client: TestClient) -> list[tuple[str, str]]:
+    found = [
+        (method, str(context.path))
+        for context in iter_route_contexts(client.app.routes)  # type: ignore[attr-defined]
+        if not str(context.path).startswith("/api/")
+        and str(context.path) not in PUBLIC
+        and str(context.path) not in ("/healthz", API_DOCS)
+        and not str(context.path).startswith(("/t/", "/u/"))  # tracking and unsubscribe
+        for method in sorted(context.methods or ())
+        if method != "HEAD"
+    ]
+    return sorted(found, key=lambda r: (r[1] in LAST, r[1] == "/logout", r[1], r[0]))
+
+
+def _answer(status: int) -> Any:
+    if status in (403, 404):
+        return status
+    assert status < 500, status
+    return OK if status in (200, 303) else status
+
+
+def test_every_page_answers_each_person_as_its_rule_says(
+    db: Database, site: tuple[TestClient, dict[str, Any]]
+) -> None:
+    client, world = site
+    routes = _routes(client)
+    unruled = [r for r in routes if r not in RULES]
+    assert not unruled, f"pages without an access rule in this test: {unruled}"
+    assert not [r for r in RULES if r not in routes], "rules for pages that do not exist"
+    sessions: dict[str, tuple[TestClient, str]] = {}
+    for who in PERSONAS:
+        persona = TestClient(client.app)
+        sessions[who] = (persona, logged_in(persona, who))
+    wrong = []
+    for method, path in routes:
+        expected, rule = RULES[(method, path)]
+        url = path.replace(":path", "").format(**world, verb=rule.get("verb", ""))
+        for who in PERSONAS:
+            persona, token = sessions[who]
+            form = {"csrf": token, "back": "/", **rule.get("form", {})}
+            kwargs: dict[str, Any] = {"data": form} if method == "POST" else {}
+            response = persona.request(method, url, follow_redirects=False, **kwargs)
+            got = _answer(response.status_code)
+            if got != expected[who]:
+                wrong.append((method, path, who, expected[who], response.status_code))
+    assert not wrong, "\n".join(map(str, wrong))
