@@ -119,10 +119,6 @@ class Recorder:
             self._lock.notify_all()
             return self._next
 
-    def record(self, outcome: Outcome) -> None:
-        """Hand a result in and wait until it is committed."""
-        self.settle(self.hand_in(outcome))
-
     def settle(self, ticket: int | None) -> None:
         """Wait until the results of `ticket` (and before) are committed; raise what it raised."""
         if ticket is None:

@@ -9,11 +9,26 @@ from fastapi import Request
 from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
-from cadenza.errors import Conflict, ValidationFailed
+from cadenza.errors import Conflict, NotFound, ValidationFailed
 from cadenza.store.db import writing
 from cadenza.web.rendering import redirect
 
 Change = Callable[[Session, datetime], str]
+
+
+def users_typed(change: Change) -> Change:
+    """A change whose unknown users were typed into the form: the form's mistake (a flash),
+    not a missing page."""
+
+    def typed(session: Session, now: datetime) -> str:
+        try:
+            return change(session, now)
+        except NotFound as exc:
+            if str(exc).startswith("no user"):
+                raise ValidationFailed(str(exc)) from None
+            raise
+
+    return typed
 
 
 def perform(request: Request, back: str, change: Change, *, form: bool = False) -> Response:

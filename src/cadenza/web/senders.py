@@ -10,9 +10,9 @@ from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
 from cadenza.core.access import may
-from cadenza.errors import NotFound, ValidationFailed
+from cadenza.errors import ValidationFailed
 from cadenza.services import senders, users
-from cadenza.web.actions import perform
+from cadenza.web.actions import perform, users_typed
 from cadenza.web.deps import PageViewer
 from cadenza.web.errors import page_router
 from cadenza.web.rendering import page
@@ -88,7 +88,7 @@ def change_sender(
         to = ", ".join(assigned) or "nobody"
         return f"{sender.address}: caps saved; assigned to {to}."
 
-    return perform(request, BACK, _users_named(change), form=True)
+    return perform(request, BACK, users_typed(change), form=True)
 
 
 @router.post("/senders/{sender_id}/remove")
@@ -112,17 +112,3 @@ def _caps(*values: str) -> dict[str, Any]:
         except ValueError:
             raise ValidationFailed(f"{cap.replace('_', ' ')}: {text!r} is not a number") from None
     return caps
-
-
-def _users_named(change: Any) -> Any:
-    """A change whose unknown users are the form's mistake (a flash), not a missing page."""
-
-    def named(session: Session, now: datetime) -> str:
-        try:
-            return str(change(session, now))
-        except NotFound as exc:
-            if str(exc).startswith("no user"):
-                raise ValidationFailed(str(exc)) from None
-            raise
-
-    return named

@@ -11,13 +11,13 @@ from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
 from cadenza.core.access import SHARING_ACCESS, SHARING_MODES
-from cadenza.errors import Forbidden, NotFound, ValidationFailed
+from cadenza.errors import Forbidden, NotFound
 from cadenza.services import contacts, enrollments, history
 from cadenza.services import sequences as sequence_service
 from cadenza.services import tasks as task_service
 from cadenza.services.users import access
 from cadenza.services.users.access import Viewer
-from cadenza.web.actions import perform
+from cadenza.web.actions import perform, users_typed
 from cadenza.web.deps import PageViewer
 from cadenza.web.describe import schedule_lines, step_lines
 from cadenza.web.errors import page_router
@@ -99,22 +99,18 @@ def change_sharing(
     back = "/sequences/" + quote(name, safe="")
 
     def change(session: Session, now: datetime) -> str:
-        access.sequence_for(session=session, viewer=viewer, name=name, privilege=EDIT)
-        try:
-            seq = sequence_service.change_sharing(
-                session=session,
-                name=name,
-                now=now,
-                mode=mode,
-                level=level,
-                team=emails,
-                viewer=viewer,
-            )
-        except NotFound as exc:  # a team member who is no user: the form's mistake
-            raise ValidationFailed(str(exc)) from None
+        seq = sequence_service.change_sharing(
+            session=session,
+            name=name,
+            now=now,
+            mode=mode,
+            level=level,
+            team=emails,
+            viewer=viewer,
+        )
         return f"{name}: shared with {seq.sharing} ({seq.sharing_access}); team saved."
 
-    return perform(request, back, change, form=True)
+    return perform(request, back, users_typed(change), form=True)
 
 
 @router.post("/sequences/{name:path}/{verb}")

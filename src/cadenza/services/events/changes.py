@@ -24,7 +24,6 @@ from sqlalchemy.orm import Session
 from cadenza.core.contact import ContactView
 from cadenza.core.events import EventRecord
 from cadenza.errors import NotFound, ValidationFailed
-from cadenza.services.users.people import next_round_robin
 from cadenza.store.bulk import chunks
 from cadenza.store.claims import CONTACT_VIEW_COLUMNS, VIEW_FIELDS
 from cadenza.store.machine_reads import load_tags
@@ -209,26 +208,22 @@ def _load(session: Session, ids: set[int], *, lock: bool) -> dict[int, _Contact]
 def _owners(session: Session, changes: Sequence[Change]) -> dict[int, tuple[int, str]]:
     """The user each `set_owner` change names (by its position): id and email.
 
-    The machine names the user (`user:<email>`, a round robin's pick made once); a round
-    robin still to pick takes the group's next member here.
+    The machine names the user by the time a change is applied (`user:<email>`; a round
+    robin's pick is made once, in the pass that decided it), so one query finds them all.
     """
-    rules = {i: str(c.params["owner"]) for i, c in enumerate(changes) if c.action == "set_owner"}
-    if not rules:
+    named = {
+        i: str(c.params["owner"]).partition(":")[2]
+        for i, c in enumerate(changes)
+        if c.action == "set_owner"
+    }
+    if not named:
         return {}
-    named = {i: rule.partition(":") for i, rule in rules.items()}
-    wanted = {name for kind, _, name in named.values() if kind != "round_robin"}
-    query = select(User.email, User.id).where(User.email.in_(wanted))
+    query = select(User.email, User.id).where(User.email.in_(set(named.values())))
     users: dict[str, int] = dict(session.execute(query).all())
-    owners: dict[int, tuple[int, str]] = {}
-    for i, (kind, _, name) in named.items():
-        if kind == "round_robin":
-            user = next_round_robin(session=session, group_name=name)
-            owners[i] = (user.id, user.email)
-        elif name in users:
-            owners[i] = (users[name], name)
-        else:
-            raise NotFound(f"no user {name}")
-    return owners
+    missing = sorted(set(named.values()) - set(users))
+    if missing:
+        raise NotFound(f"no user {missing[0]}")
+    return {i: (users[email], email) for i, email in named.items()}
 
 
 def _write(
