@@ -73,7 +73,7 @@ def _status(site: Site) -> str:
         return str(session.scalar(select(Sequence.status).where(Sequence.name == "Drip")))
 
 
-PUBLIC = {"/login", "/forgot", "/invite/{token}", "/reset/{token}", "/static/{name}"}
+PUBLIC = {"/login", "/forgot", "/invite/{token}", "/reset/{token}", "/static/{name:path}"}
 VALUES = {"name": "Drip", "verb": "pause", "token": "x"}  # any other parameter is an id
 
 
@@ -126,6 +126,9 @@ def test_every_page_but_the_public_ones_needs_a_login(site: Site) -> None:
     # The public pages answer without a session.
     for path in ("/login", "/forgot", "/static/cadenza.css", "/healthz"):
         assert site.client.get(path, follow_redirects=False).status_code == 200, path
+    htmx = site.client.get("/static/vendor/htmx-2.0.11.min.js")
+    assert htmx.status_code == 200 and "htmx" in htmx.text
+    assert htmx.headers["content-type"].startswith("text/javascript")
 
 
 def test_logging_in_goes_back_to_the_page_and_logging_out_ends_the_session(site: Site) -> None:

@@ -59,7 +59,7 @@ RULES: dict[tuple[str, str], tuple[dict[str, Any], dict[str, Any]]] = {
     ("GET", "/logout"): (EVERYONE, {}),
     ("POST", "/logout"): (EVERYONE, {}),
 }
-PUBLIC = ("/login", "/forgot", "/invite/{token}", "/reset/{token}", "/static/{name}")
+PUBLIC = ("/login", "/forgot", "/invite/{token}", "/reset/{token}", "/static/{name:path}")
 API_DOCS = "/docs/oauth2-redirect"  # the API documentation's own page: no data, no form
 LAST = ("/senders/{sender_id}/remove", "/logout")  # what takes away what the rest is about
 

@@ -16,14 +16,20 @@ from cadenza.web.errors import page_router
 
 STATIC = Path(__file__).parent / "static"
 # Served by name from a fixed list: a path from the URL never reaches the file system.
-STATIC_FILES = {"cadenza.css": "text/css", "cadenza.js": "text/javascript"}
+STATIC_FILES = {
+    "cadenza.css": "text/css",
+    "cadenza.js": "text/javascript",
+    # Vendored as published (with its licence beside it): htmx for partial page updates.
+    "vendor/htmx-2.0.11.min.js": "text/javascript",
+    "vendor/htmx-LICENSE": "text/plain",
+}
 
 assets = page_router(public=True)
 
 
-@assets.get("/static/{name}")
+@assets.get("/static/{name:path}")
 def static_file(name: str) -> FileResponse:
-    """The stylesheet and the small script (no build step, nothing from a CDN)."""
+    """The stylesheet, the small script and vendored libraries (no build step, no CDN)."""
     if name not in STATIC_FILES:
         raise NotFound(f"no static file {name!r}")
     return FileResponse(
