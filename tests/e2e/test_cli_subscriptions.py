@@ -13,8 +13,6 @@ import pytest
 from tests.e2e.test_cli_users import Cli
 from tests.integration.test_webhooks import Receiver, serve
 
-ROOT = Path(__file__).resolve().parents[2]
-
 
 @pytest.fixture
 def cli(tmp_path: Path) -> Iterator[Cli]:
