@@ -13,9 +13,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import delete
 
 from cadenza.engine.runner import drain_once
 from cadenza.settings import Settings
+from cadenza.store.models import Event
 from tests.conftest import Database
 from tests.integration.people import ANA, PRIVATE, ROOT, YAML, People, people_api
 from tests.integration.test_webhooks import Receiver, Seen, serve
@@ -162,3 +164,19 @@ def test_a_bad_subscription_is_refused_with_every_reason_and_nothing_made(people
     assert root.ok("GET", "/subscriptions") == []
     agent = people.as_(ANA).request("POST", "/subscriptions", json={"url": "http://127.0.0.1:9/"})
     assert agent.status_code == 403
+
+
+def test_an_event_removed_before_delivery_is_never_sent(
+    people: People, crm: Receiver
+) -> None:
+    _sequence(people, "Outbound")
+    root = people.as_(ROOT)
+    hook = root.ok("POST", "/subscriptions", 201, json={
+        "url": f"http://127.0.0.1:{crm.port}/in", "types": ["enrolled"]})  # fmt: skip
+    _enroll(people, "Outbound", "lee@lead.example")
+    with people.db.sessions() as session, session.begin():  # as a retention prune does
+        gone_rows = session.execute(delete(Event).where(Event.type == "enrolled")).rowcount
+    assert gone_rows == 1
+    _run(people)  # on SQLite a new event may take the removed one's id: it must not go instead
+    assert root.ok("GET", f"/subscriptions/{hook['id']}/deliveries") == []
+    assert crm.requests == []

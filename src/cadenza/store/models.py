@@ -442,6 +442,7 @@ class WebhookDelivery(Base):
     __table_args__ = (
         UniqueConstraint("subscription_id", "event_id"),
         Index("ix_webhook_deliveries_due", "status", "next_attempt_at"),
+        Index("ix_webhook_deliveries_event", "event_id"),
     )
 
     id: Mapped[int] = mapped_column(BigID, primary_key=True)
@@ -457,3 +458,21 @@ class WebhookDelivery(Base):
     error: Mapped[str | None] = mapped_column(Text)
     duration_ms: Mapped[int | None]
     created_at: Mapped[datetime | None]
+
+
+class IdempotencyKey(Base):
+    """A write sent with an `Idempotency-Key`: its request's fingerprint and, once done, its
+    answer, so that a retry gets the same answer instead of doing the write again."""
+
+    __tablename__ = "idempotency_keys"
+    __table_args__ = (UniqueConstraint("scope", "key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    scope: Mapped[str] = mapped_column(String(100))  # whose key: "user:ID" and the route
+    key: Mapped[str] = mapped_column(String(200))
+    fingerprint: Mapped[str] = mapped_column(String(64))  # sha256 of the request
+    state: Mapped[str] = mapped_column(String(16))  # running | done
+    response_status: Mapped[int | None]
+    response_body: Mapped[dict[str, Any] | None]
+    location: Mapped[str | None] = mapped_column(String(500))
+    created_at: Mapped[datetime]

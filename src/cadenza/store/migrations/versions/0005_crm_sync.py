@@ -1,6 +1,6 @@
-"""webhook subscriptions: history events out to a CRM, each delivery logged
+"""CRM sync: webhook subscriptions for history events, each delivery logged; idempotency keys
 
-Revision ID: 0005_subscriptions
+Revision ID: 0005_crm_sync
 Revises: 0004
 Create Date: 2026-12-04 14:00:00
 
@@ -15,10 +15,11 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 from alembic import op
+from sqlalchemy.dialects.postgresql import JSONB
 
 import cadenza.store.models
 
-revision = "0005_subscriptions"
+revision = "0005_crm_sync"
 down_revision = "0004"
 branch_labels = None
 depends_on = None
@@ -50,6 +51,28 @@ POSTGRES_TRIGGER = """
 CREATE TRIGGER cadenza_subscription_fanout AFTER INSERT ON events
 REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT
 EXECUTE FUNCTION cadenza_subscription_fanout()
+"""
+# An event deleted before it was delivered (its enrollment removed, or pruned) takes its
+# waiting deliveries with it: on SQLite a later event may even reuse its id.
+POSTGRES_FORGET = """
+CREATE FUNCTION cadenza_subscription_forget() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    DELETE FROM webhook_deliveries d USING old_rows o
+    WHERE d.event_id = o.id AND d.status = 'pending';
+    RETURN NULL;
+END $$
+"""
+POSTGRES_FORGET_TRIGGER = """
+CREATE TRIGGER cadenza_subscription_forget AFTER DELETE ON events
+REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT
+EXECUTE FUNCTION cadenza_subscription_forget()
+"""
+SQLITE_FORGET = """
+CREATE TRIGGER cadenza_subscription_forget AFTER DELETE ON events
+WHEN EXISTS (SELECT 1 FROM webhook_deliveries WHERE status = 'pending')
+BEGIN
+    DELETE FROM webhook_deliveries WHERE event_id = OLD.id AND status = 'pending';
+END
 """
 SQLITE_TRIGGER = f"""
 CREATE TRIGGER cadenza_subscription_fanout AFTER INSERT ON events
@@ -128,21 +151,40 @@ def upgrade() -> None:
     op.create_index(
         "ix_webhook_deliveries_due", "webhook_deliveries", ["status", "next_attempt_at"]
     )
+    op.create_index("ix_webhook_deliveries_event", "webhook_deliveries", ["event_id"])
+    op.create_table(
+        "idempotency_keys",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("scope", sa.String(length=100), nullable=False),
+        sa.Column("key", sa.String(length=200), nullable=False),
+        sa.Column("fingerprint", sa.String(length=64), nullable=False),
+        sa.Column("state", sa.String(length=16), nullable=False),
+        sa.Column("response_status", sa.Integer(), nullable=True),
+        sa.Column("response_body", sa.JSON().with_variant(JSONB(), "postgresql"), nullable=True),
+        sa.Column("location", sa.String(length=500), nullable=True),
+        sa.Column("created_at", TIME, nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_idempotency_keys")),
+        sa.UniqueConstraint("scope", "key", name=op.f("uq_idempotency_keys_scope")),
+    )
     if op.get_bind().dialect.name == "postgresql":
-        op.execute(POSTGRES_FUNCTION)
-        op.execute(POSTGRES_TRIGGER)
+        for statement in (POSTGRES_FUNCTION, POSTGRES_TRIGGER, POSTGRES_FORGET,
+                          POSTGRES_FORGET_TRIGGER):  # fmt: skip
+            op.execute(statement)
     else:
         op.execute(SQLITE_TRIGGER)
+        op.execute(SQLITE_FORGET)
 
 
 def downgrade() -> None:
-    op.execute(
-        "DROP TRIGGER IF EXISTS cadenza_subscription_fanout ON events"
-        if op.get_bind().dialect.name == "postgresql"
-        else "DROP TRIGGER IF EXISTS cadenza_subscription_fanout"
-    )
     if op.get_bind().dialect.name == "postgresql":
-        op.execute("DROP FUNCTION IF EXISTS cadenza_subscription_fanout()")
+        for name in ("cadenza_subscription_fanout", "cadenza_subscription_forget"):
+            op.execute(f"DROP TRIGGER IF EXISTS {name} ON events")
+            op.execute(f"DROP FUNCTION IF EXISTS {name}()")
+    else:
+        op.execute("DROP TRIGGER IF EXISTS cadenza_subscription_fanout")
+        op.execute("DROP TRIGGER IF EXISTS cadenza_subscription_forget")
+    op.drop_table("idempotency_keys")
+    op.drop_index("ix_webhook_deliveries_event", table_name="webhook_deliveries")
     op.drop_index("ix_webhook_deliveries_due", table_name="webhook_deliveries")
     op.drop_table("webhook_deliveries")
     op.drop_index(op.f("ix_subscription_topics_subscription_id"), table_name="subscription_topics")
