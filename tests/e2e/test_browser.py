@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -63,6 +64,7 @@ def _environment(folder: Path, port: int, mail: Catcher) -> dict[str, str]:
     env["CADENZA_SMS_SINK_PATH"] = str(folder / "sms.jsonl")
     env["CADENZA_ENVIRONMENT"] = "development"  # serve refuses the public secret otherwise
     env["CADENZA_BASE_URL"] = f"http://127.0.0.1:{port}"  # where emailed links lead
+    env["CADENZA_WEBHOOK_ALLOW"] = '["127.0.0.1"]'  # the tests' own receivers, on loopback
     env.update(mail.env())
     return env
 
@@ -257,3 +259,30 @@ def test_an_administrator_describes_a_line_and_shares_a_sequence(
     page.get_by_label("Shared with").select_option("everyone")
     page.get_by_role("button", name="Save sharing").click()
     expect(page.get_by_role("status")).to_contain_text("shared with everyone")
+
+
+def test_an_administrator_subscribes_a_crm_and_sends_it_a_test(server: Server, page: Page) -> None:
+    from tests.integration.test_webhooks import Receiver, serve
+
+    with serve(Receiver()) as crm:
+        page.goto(server.url + "/subscriptions")
+        _log_in(page, "ana@example.com")
+        expect(page.get_by_role("heading", name="Subscriptions", exact=True)).to_be_visible()
+        page.get_by_role("textbox", name="URL").fill(f"http://127.0.0.1:{crm.port}/cadenza")
+        page.get_by_label("Name", exact=True).fill("Our CRM")
+        page.get_by_label(re.compile("^Event types")).select_option(["enrolled", "replied"])
+        page.get_by_role("button", name="Subscribe").click()
+        expect(page.get_by_role("status")).to_contain_text("its signing secret is shown below")
+        card = page.locator("section", has_text="Our CRM")
+        expect(card).to_contain_text("Takes enrolled, replied, of every sequence")
+        card.get_by_role("button", name="Send a test").click()
+        expect(page.get_by_role("status")).to_contain_text("Test delivered: HTTP 200")
+        expect(card.locator("table")).to_contain_text("delivered")
+        assert json.loads(crm.requests[-1].body)["type"] == "webhook.test"
+
+    page.get_by_role("button", name="Log out").click()
+    page.goto(server.url + "/")
+    _log_in(page, "cara@example.com")
+    expect(page.get_by_role("navigation", name="Main")).not_to_contain_text("Subscriptions")
+    page.goto(server.url + "/subscriptions")
+    expect(page.locator("main")).to_contain_text("may not manage webhook subscriptions")

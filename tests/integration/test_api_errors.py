@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from cadenza.services import subscriptions
 from tests.conftest import Database
 from tests.engine_helpers import add_contact, at, write
 from tests.integration.api_client import PROBLEM, T0, Api, problem, running_api
@@ -74,8 +75,13 @@ def test_garbage_posted_to_every_route_is_a_4xx_problem(api: Api) -> None:
     real = {"name": "Drip", "contact_id": str(contact), "enrollment_id": str(enrollment["id"])}
     sender = api.ok("POST", "/senders", 201, json={"kind": "sms", "address": "+13125550100"})
     real |= {"task_id": "1", "action": "pause", "sender_id": str(sender["id"])}
+    with write(api.db) as session:
+        hook = subscriptions.create(
+            session=session, url="http://127.0.0.1:9/hook", now=at(T0), allow=["127.0.0.1"]
+        )
+    real |= {"subscription_id": str(hook.id)}
     bogus = {"name": "No such", "contact_id": "99999", "enrollment_id": "99999", "task_id": "x"}
-    bogus |= {"action": "explode", "sender_id": "99999"}
+    bogus |= {"action": "explode", "sender_id": "99999", "subscription_id": "99999"}
     tried = 0
     for method, path, operation in _operations(api):
         if method == "get":

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from fastapi.routing import iter_route_contexts
 
+from cadenza.services import subscriptions
 from tests.conftest import Database
 from tests.integration.people import (
     ANA,
@@ -35,6 +36,8 @@ ADMINS = {BO: 403, ANA: 403, MIA: 403, ROOT: OK}
 SEQ = "/api/v1/sequences/{name}"
 ENR = "/api/v1/enrollments/{enrollment_id}"
 SND = "/api/v1/senders/{sender_id}"
+SUB = "/api/v1/subscriptions/{subscription_id}"
+HOOK = "http://127.0.0.1:9/hook"  # the discard port: a test send fails, and says so
 
 # (method, path) -> (expected answers, the request: path values and body)
 RULES: dict[tuple[str, str], tuple[dict[str, Any], dict[str, Any]]] = {
@@ -69,6 +72,13 @@ RULES: dict[tuple[str, str], tuple[dict[str, Any], dict[str, Any]]] = {
     ("PATCH", SND): (ADMINS, {"json": {"per_hour": 10}}),
     ("PUT", SND + "/users"): (ADMINS, {"json": {"users": [ANA]}}),
     ("DELETE", SND): (ADMINS, {}),
+    ("GET", "/api/v1/subscriptions"): (ADMINS, {}),
+    ("POST", "/api/v1/subscriptions"): (ADMINS, {"json": {"url": HOOK}}),
+    ("GET", SUB): (ADMINS, {}),
+    ("PATCH", SUB): (ADMINS, {"json": {"active": True}}),
+    ("GET", SUB + "/deliveries"): (ADMINS, {}),
+    ("POST", SUB + "/test"): (ADMINS, {}),
+    ("DELETE", SUB): (ADMINS, {}),
 }
 PUBLIC = ("/api/v1/openapi.json", "/api/v1/docs")  # the API's own description
 INBOUND = "/api/v1/inbound/"  # authenticated inbound has its own tests; here: no anonymous
@@ -100,6 +110,10 @@ def _world(people: People) -> dict[str, Any]:
     root.ok("POST", "/enrollments", json={"sequence": "Ana private", "contact_ids": [spare["id"]]})
     enrolled = root.ok("GET", "/enrollments", params={"sequence": "Ana private"})
     sender = root.ok("POST", "/senders", 201, json={"kind": "sms", "address": "+13125550100"})
+    with people.db.sessions() as session, session.begin():
+        hook = subscriptions.create(
+            session=session, url=HOOK, now=people.clock.now(), allow=["127.0.0.1"]
+        )
     return {
         "name": seq["name"],
         "enrollment_id": seq["enrollment"]["id"],
@@ -107,6 +121,7 @@ def _world(people: People) -> dict[str, Any]:
         "task_id": seq["task"]["id"],
         "contact_id": seq["contact"]["id"],
         "sender_id": sender["id"],
+        "subscription_id": hook.id,
     }
 
 

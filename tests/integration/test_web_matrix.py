@@ -19,7 +19,7 @@ from sqlalchemy import select
 
 from cadenza.clock import FixedClock
 from cadenza.server import create_app
-from cadenza.services import enrollments, senders
+from cadenza.services import enrollments, senders, subscriptions
 from cadenza.services.users import add_group, add_user
 from cadenza.settings import Settings
 from cadenza.store.models import Enrollment, Task
@@ -56,6 +56,10 @@ RULES: dict[tuple[str, str], tuple[dict[str, Any], dict[str, Any]]] = {
     ("GET", "/mailbox"): (ADMINS, {}),
     ("GET", "/texts"): (ADMINS, {}),
     ("GET", "/history"): (EVERYONE, {}),
+    ("GET", "/subscriptions"): (ADMINS, {}),
+    ("POST", "/subscriptions"): (ADMINS, {"form": {"url": "http://127.0.0.1:9/hook"}}),
+    ("POST", "/subscriptions/{subscription_id}/test"): (ADMINS, {}),
+    ("POST", "/subscriptions/{subscription_id}/{verb}"): (ADMINS, {"verb": "off"}),
     ("GET", "/logout"): (EVERYONE, {}),
     ("POST", "/logout"): (EVERYONE, {}),
 }
@@ -80,6 +84,9 @@ def site(db: Database, tmp_path: Path) -> Iterator[tuple[TestClient, dict[str, A
             settings=SETTINGS,
         )
         sender = senders.add_sender(session=session, kind="sms", address="+13125550100")
+        hook = subscriptions.create(
+            session=session, url="http://127.0.0.1:9/hook", now=at(T0), allow=["127.0.0.1"]
+        )
     run_worker(db, T0)
     with db.sessions() as session:
         task_id = session.scalars(select(Task.id)).one()
@@ -90,9 +97,13 @@ def site(db: Database, tmp_path: Path) -> Iterator[tuple[TestClient, dict[str, A
         "enrollment_id": enrollment_id,
         "contact_id": contact,
         "sender_id": sender.id,
+        "subscription_id": hook.id,
     }
     settings = Settings(
-        database_url=db.url, environment="test", sms_sink_path=str(tmp_path / "sms.jsonl")
+        database_url=db.url,
+        environment="test",
+        sms_sink_path=str(tmp_path / "sms.jsonl"),
+        webhook_allow=["127.0.0.1"],
     )
     with TestClient(create_app(settings, clock=FixedClock(at(T0)))) as client:
         yield client, world

@@ -20,6 +20,7 @@ from cadenza.cli import (  # noqa: F401  - each module registers its commands on
     plans,
     senders,
     simulate,
+    subscriptions,
     users,
 )
 from cadenza.cli.app import AS_VARIABLE, app

@@ -29,6 +29,7 @@ PRIVILEGES: dict[str, frozenset[str]] = {
     "complete others' tasks": frozenset({"admin", "manager"}),
     "edit contacts": frozenset({"admin", "manager", "agent"}),
     "manage users, groups, senders and keys": frozenset({"admin"}),
+    "manage webhook subscriptions": frozenset({"admin"}),  # they send contacts' data out
     "see reports": frozenset({"admin", "manager"}),
 }
 # The privileges an agent also has when agents may create sequences (a setting).

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable
 
@@ -10,6 +11,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from cadenza.clock import Clock
 from cadenza.engine.worker import DEFAULT_BATCH, Worker
 from cadenza.settings import Settings
+
+log = logging.getLogger(__name__)
+DELIVERY_INTERVAL = 1.0  # seconds between looks for due webhook deliveries
 
 
 def drain_once(
@@ -27,12 +31,16 @@ def drain_once(
     # Imported here: the channels (httpx, lxml, smtplib) are 10 MiB a worker that does not
     # send has no use for.
     from cadenza.engine.dispatcher import Dispatcher
+    from cadenza.services.subscriptions import deliver_due
 
     dispatcher = Dispatcher(sessions, clock, settings)
     try:
-        return advanced, dispatcher.drain()
+        sent = dispatcher.drain()
     finally:
         dispatcher.close()
+    # After the outbox: what this run sent is already in history for the subscribers.
+    deliver_due(sessions, clock, settings)
+    return advanced, sent
 
 
 def run_until_stopped(
@@ -56,6 +64,12 @@ def run_until_stopped(
     from cadenza.engine.dispatcher import Dispatcher
 
     dispatcher = Dispatcher(sessions, clock, settings)
+    # Subscribers' webhooks go from their own thread: a slow receiver never holds up steps.
+    deliveries = threading.Thread(
+        target=_deliver_until_stopped, args=(sessions, clock, settings, stop), daemon=True,
+        name="subscriptions",
+    )  # fmt: skip
+    deliveries.start()
 
     def after_tick() -> None:
         dispatcher.drain()
@@ -66,3 +80,17 @@ def run_until_stopped(
         worker.run(stop, after_tick=after_tick)
     finally:
         dispatcher.close()
+        deliveries.join(timeout=30)
+
+
+def _deliver_until_stopped(
+    sessions: sessionmaker[Session], clock: Clock, settings: Settings, stop: threading.Event
+) -> None:
+    from cadenza.services.subscriptions import deliver_due
+
+    while not stop.is_set():
+        try:
+            deliver_due(sessions, clock, settings)
+        except Exception:  # the database went away: say so, and try again
+            log.exception("delivering webhooks to subscribers failed")
+        stop.wait(DELIVERY_INTERVAL)

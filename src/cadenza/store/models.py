@@ -398,3 +398,81 @@ class RateBucket(Base):
     scope: Mapped[str] = mapped_column(String(200), primary_key=True)
     window_start: Mapped[datetime] = mapped_column(primary_key=True)
     count: Mapped[int] = mapped_column(default=0)
+
+
+# --- Webhook subscriptions: history events out to a CRM -------------------------------
+# Which events a subscription gets is matched by the database itself: a trigger on `events`
+# (migration 0005_subscriptions) adds a delivery row for each matching subscription in the
+# transaction that records the event, whichever path wrote it.
+
+
+class Subscription(Base):
+    """An outbound webhook for history events: where to, signed with what, and whether on."""
+
+    __tablename__ = "subscriptions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), default="")
+    url: Mapped[str] = mapped_column(String(2000))
+    secret: Mapped[str] = mapped_column(String(200))  # whsec_…, Standard Webhooks signing key
+    active: Mapped[bool] = mapped_column(default=True)
+    disabled_reason: Mapped[str | None] = mapped_column(Text)
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime]
+
+
+class SubscriptionTopic(Base):
+    """One (event type, sequence) pair a subscription takes; NULL means any."""
+
+    __tablename__ = "subscription_topics"
+    __table_args__ = (Index("ix_subscription_topics_type", "type"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    subscription_id: Mapped[int] = mapped_column(
+        ForeignKey("subscriptions.id", ondelete="CASCADE"), index=True
+    )
+    type: Mapped[str | None] = mapped_column(String(64))
+    sequence_id: Mapped[int | None]
+
+
+class WebhookDelivery(Base):
+    """One event to one subscription: pending until delivered, retried with backoff, logged."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (
+        UniqueConstraint("subscription_id", "event_id"),
+        Index("ix_webhook_deliveries_due", "status", "next_attempt_at"),
+        Index("ix_webhook_deliveries_event", "event_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigID, primary_key=True)
+    subscription_id: Mapped[int] = mapped_column(
+        ForeignKey("subscriptions.id", ondelete="CASCADE")
+    )
+    event_id: Mapped[int | None] = mapped_column(BigID)  # None: a test send
+    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending|delivered|failed
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[datetime | None]  # None: as soon as possible
+    last_attempt_at: Mapped[datetime | None]
+    response_status: Mapped[int | None]
+    error: Mapped[str | None] = mapped_column(Text)
+    duration_ms: Mapped[int | None]
+    created_at: Mapped[datetime | None]
+
+
+class IdempotencyKey(Base):
+    """A write sent with an `Idempotency-Key`: its request's fingerprint and, once done, its
+    answer, so that a retry gets the same answer instead of doing the write again."""
+
+    __tablename__ = "idempotency_keys"
+    __table_args__ = (UniqueConstraint("scope", "key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    scope: Mapped[str] = mapped_column(String(100))  # whose key: "user:ID" and the route
+    key: Mapped[str] = mapped_column(String(200))
+    fingerprint: Mapped[str] = mapped_column(String(64))  # sha256 of the request
+    state: Mapped[str] = mapped_column(String(16))  # running | done
+    response_status: Mapped[int | None]
+    response_body: Mapped[dict[str, Any] | None]
+    location: Mapped[str | None] = mapped_column(String(500))
+    created_at: Mapped[datetime]

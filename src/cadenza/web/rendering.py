@@ -24,9 +24,10 @@ NAVIGATION = (
     ("/mailbox", "Mailbox"),
     ("/texts", "Texts"),
     ("/history", "History"),
+    ("/subscriptions", "Subscriptions"),
 )
 # Pages only an administrator may open (what every sequence sent): not offered to others.
-ADMIN_PAGES = ("/mailbox", "/texts")
+ADMIN_PAGES = ("/mailbox", "/texts", "/subscriptions")
 
 # Words that title-casing would get wrong.
 LABELS = {

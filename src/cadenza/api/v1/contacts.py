@@ -8,7 +8,8 @@ import tempfile
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, Query, UploadFile
+from fastapi import APIRouter, Form, Query, Request, UploadFile
+from fastapi.encoders import jsonable_encoder
 from pydantic import BaseModel, Field
 
 from cadenza.api.deps import (
@@ -19,6 +20,7 @@ from cadenza.api.deps import (
     ViewerDep,
     WriteSessionDep,
 )
+from cadenza.api.idempotency import KeyHeader, once
 from cadenza.api.v1.schemas import CONFLICT, MAX_ID, MISSING, Instant, Key, Model, PathId
 from cadenza.core.contact_fields import TAG_LIMIT, TEXT_LIMITS
 from cadenza.errors import ValidationFailed
@@ -26,6 +28,7 @@ from cadenza.services import contacts as service
 from cadenza.services.contacts import ContactRow, ImportReport, import_csv
 from cadenza.services.events import record_event
 from cadenza.services.users import access
+from cadenza.store.db import writing
 
 router = APIRouter(prefix="/contacts", tags=["contacts"])
 
@@ -122,51 +125,77 @@ def list_contacts(
 @router.post("", status_code=201, responses=CONFLICT)
 def create_contact(
     body: NewContact,
-    session: WriteSessionDep,
+    request: Request,
+    sessions: SessionsDep,
     clock: ClockDep,
     settings: SettingsDep,
     viewer: ViewerDep,
+    idempotency_key: KeyHeader = None,
 ) -> ContactRow:
-    """Create a contact; each bad field is named (422); the same email or phone is 409."""
+    """Create a contact; each bad field is named (422); the same email or phone is 409.
+
+    With an `Idempotency-Key`, a retry of the same request answers as the first did.
+    """
     access.require(viewer, "edit contacts")
-    contact = service.create_contact(
-        session=session,
-        data=body.model_dump(exclude_none=True),
-        now=clock.now(),
-        settings=settings,
-        actor=viewer.actor,
-    )
-    return service.contact_row(session=session, contact_id=contact.id)
+    data = body.model_dump(exclude_none=True)
+
+    def write() -> tuple[int, dict[str, Any], str | None]:
+        with writing(sessions) as session:
+            contact = service.create_contact(
+                session=session, data=data, now=clock.now(), settings=settings,
+                actor=viewer.actor,
+            )  # fmt: skip
+            row = service.contact_row(session=session, contact_id=contact.id)
+        return 201, jsonable_encoder(row), f"/api/v1/contacts/{row['id']}"
+
+    return once(  # type: ignore[return-value]  # a JSONResponse of a ContactRow
+        request, key=idempotency_key, viewer=viewer, sessions=sessions, clock=clock,
+        parts=(body.model_dump_json(),), write=write,
+    )  # fmt: skip
 
 
 @router.post("/import")
 def import_contacts(
     file: UploadFile,
+    request: Request,
     sessions: SessionsDep,
     clock: ClockDep,
     settings: SettingsDep,
     viewer: ViewerDep,
     tags: Annotated[list[str] | None, Form(description="Tags for every imported contact")] = None,
     map: Annotated[list[str] | None, Form(description="field=Column header (repeatable)")] = None,
+    idempotency_key: KeyHeader = None,
 ) -> Imported:
-    """Import a CSV file (multipart `file`): good rows in one transaction, bad rows listed."""
+    """Import a CSV file (multipart `file`): good rows in one transaction, bad rows listed.
+
+    With an `Idempotency-Key` (a CRM pushing the same file again after a timeout), a retry
+    of the same request answers as the first did and imports nothing twice.
+    """
     access.require(viewer, "edit contacts")
     with tempfile.TemporaryDirectory(prefix="cadenza-import-") as folder:
         # The import reads a path (and writes its rejects beside it): a private copy.
         path = Path(folder) / _file_name(file.filename)
         with path.open("wb") as handle:
             shutil.copyfileobj(file.file, handle)
-        report = import_csv(
-            session_factory=sessions,
-            path=path,
-            mapping=_mapping(map or []),
-            default_region=settings.default_region,
-            now=clock.now(),
-            default_tags=tags or (),
-            settings=settings,
-            actor=viewer.actor,
-        )
-    return _imported(report)
+
+        def write() -> tuple[int, dict[str, Any], str | None]:
+            report = import_csv(
+                session_factory=sessions,
+                path=path,
+                mapping=_mapping(map or []),
+                default_region=settings.default_region,
+                now=clock.now(),
+                default_tags=tags or (),
+                settings=settings,
+                actor=viewer.actor,
+            )
+            return 200, _imported(report).model_dump(mode="json"), None
+
+        parts = (path.read_bytes(), "\n".join(tags or ()), "\n".join(map or ()))
+        return once(  # type: ignore[return-value]  # a JSONResponse of an Imported
+            request, key=idempotency_key, viewer=viewer, sessions=sessions, clock=clock,
+            parts=parts, write=write,
+        )  # fmt: skip
 
 
 @router.get("/{contact_id}", responses=MISSING)
