@@ -25,6 +25,7 @@ from cadenza.channels.dsn import Bounce
 Outcome = Literal["complaint", "bounce", "receipt"]
 _NOT_COMPLAINTS = {"not-spam", "auth-failure", "dkim", "spf"}
 _UNSUBSCRIBE_TOKEN = re.compile(r"subject=unsubscribe(?:%20|\+|\s)+([\w.-]+)", re.IGNORECASE)
+_REDACTED = re.compile(r"^(?:redacted|anonymous|hidden|x+|\*+)@", re.IGNORECASE)
 _JMRP_SUBJECT = re.compile(r"complaint about message from", re.IGNORECASE)
 _JMRP_SENDER = re.compile(r"@(?:hotmail|outlook|msn|live)\.com$", re.IGNORECASE)
 
@@ -70,7 +71,7 @@ def _arf(message: Message) -> Feedback:
     kind = fields.get("feedback-type", "abuse").lower().split()[0] if fields else "abuse"
     original = bt.original_headers(message)
     recipient = _address(fields.get("original-rcpt-to") or fields.get("removal-recipient"))
-    recipient = recipient or _first(bt.addresses_in(original, "To"))
+    recipient = recipient or _address(_first(bt.addresses_in(original, "To")))
     sender = _first(bt.addresses_in(original, "From")) or _address(fields.get("original-mail-from"))
     return Feedback(
         outcome="receipt" if kind in _NOT_COMPLAINTS else "complaint",
@@ -216,7 +217,9 @@ def _angle(value: str) -> str | None:
 
 def _address(value: str | None) -> str | None:
     found = re.search(bt.ADDRESS, value or "", re.IGNORECASE)
-    return found.group(0).lower() if found else None
+    if found is None or _REDACTED.match(found.group(0)):
+        return None  # a feedback loop that hides the complaining address
+    return found.group(0).lower()
 
 
 def _first(items: list[str]) -> str | None:

@@ -64,7 +64,7 @@ _DATE_FORMS = [
     re.compile(rf"\b{_ON}{_MONTH}\s+{_DAY}{_YEAR}\b", re.IGNORECASE),
     re.compile(rf"\b{_ON}{_DAY}\s+(?:of\s+|de\s+)?{_MONTH}(?:\s+de)?{_YEAR}\b", re.IGNORECASE),
     re.compile(
-        rf"\b{_ON}(?P<a>\d{{1,2}})(?P<sep>[/.])(?P<b>\d{{1,2}})(?:(?P=sep)(?P<c>\d{{2,4}}))?\b",
+        rf"\b{_ON}(?P<a>\d{{1,2}})(?P<sep>[/.-])(?P<b>\d{{1,2}})(?:(?P=sep)(?P<c>\d{{2,4}}))?\b",
         re.IGNORECASE,
     ),
     re.compile(rf"\b(?P<wd>{_WEEKDAY})\b", re.IGNORECASE),
@@ -72,7 +72,7 @@ _DATE_FORMS = [
 ]
 _TRIGGER = re.compile(
     r"\b(?:back|return(?:s|ing)?|in the office|available again|reachable again|until|till"
-    r"|through|thru|to|zurück|wieder|bis|ab dem|ab|de retour|retour|jusqu'(?:au|à)|au"
+    r"|through|thru|to|zurück|tillbaka|tilbage|tilbake|wieder|bis|ab dem|ab|de retour|retour|jusqu'(?:au|à)|au"
     r"|hasta|regres\w*|vuelta|fino al?|al|rientr\w*|torner\w*|tot en met|tot|terug|vanaf"
     r"|até|retorno|regresso|volto|do|powr\w*)(?!\w)",
     re.IGNORECASE,
@@ -116,7 +116,7 @@ def find_return_date(
     floor = not_before or reference
     for trigger in _TRIGGER.finditer(text):
         # Short words ("to", "al", "do") announce a date only when one follows at once.
-        gap = 3 if len(trigger.group(0)) <= 3 else _WINDOW
+        gap = 3 if len(trigger.group(0)) <= 2 else _WINDOW
         window = text[trigger.end() : trigger.end() + _WINDOW]
         found = _first_date(window, reference, day_first, floor, gap)
         if found is not None:
