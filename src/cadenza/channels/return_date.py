@@ -72,7 +72,8 @@ _DATE_FORMS = [
 ]
 _TRIGGER = re.compile(
     r"\b(?:back|return(?:s|ing)?|in the office|available again|reachable again|until|till"
-    r"|through|thru|to|zurück|tillbaka|tilbage|tilbake|wieder|bis|ab dem|ab|de retour|retour|jusqu'(?:au|à)|au"
+    r"|through|thru|to|zurück|tillbaka|tilbage|tilbake|wieder|bis|ab dem|ab|de retour|retour"
+    r"|jusqu'(?:au|à)|au"
     r"|hasta|regres\w*|vuelta|fino al?|al|rientr\w*|torner\w*|tot en met|tot|terug|vanaf"
     r"|até|retorno|regresso|volto|do|powr\w*)(?!\w)",
     re.IGNORECASE,
