@@ -79,14 +79,14 @@ def parse_bounce(message: Message, *, raw_text: str = "") -> Bounce | None:
     reported = _report_fields(message)
     if reported:
         chosen = _choose(reported)
-        return _from_fields(message, chosen, "delivery report") if chosen else None
+        return _from_fields(message, chosen, "its delivery status report") if chosen else None
     text = _readable_text(message, raw_text)
     if not (_is_report(message, "delivery-status") or looks_like_bounce(message)):
         return None
     fields = _fields_in_text(text)
     chosen = _choose(fields)
     if chosen is not None:
-        return _from_fields(message, chosen, "delivery report fields in the text", text)
+        return _from_fields(message, chosen, "delivery status fields in its text", text)
     if fields and not chosen:
         return None  # the text reports a delivery, not a failure
     return _from_text(message, text)
@@ -209,7 +209,7 @@ def _from_text(message: Message, text: str) -> Bounce:
         original_message_id=_original_message_id(message),
         action="delayed" if delayed else "failed",
         reason=judged.reason,
-        evidence="a bounce's sender or subject, read from its text",
+        evidence="its text (a mail system's sender or bounce subject)",
     )
 
 

@@ -13,7 +13,7 @@ from email import policy
 from email.message import EmailMessage
 from email.parser import BytesParser
 from email.utils import getaddresses, parseaddr, parsedate_to_datetime
-from typing import Literal
+from typing import Any, Literal
 
 from cadenza.channels.autoreply import is_auto_reply
 from cadenza.channels.dsn import Bounce, BounceKind, is_bounce_sender, is_receipt, parse_bounce
@@ -165,10 +165,12 @@ def _headers(message: EmailMessage) -> InboundEmail:
 
 
 def _as_bounce(base: InboundEmail, bounce: Bounce, text: str) -> InboundEmail:
-    reasons = [f"a bounce: {bounce.evidence}", f"{bounce.kind}: {bounce.reason}"]
+    reasons = [f"a bounce, read from {bounce.evidence}", f"{bounce.kind}: {bounce.reason}"]
     if bounce.status:
         reasons.append(f"status {bounce.status}, action {bounce.action}")
     reasons.append(f"failed recipient {bounce.recipient or 'not named'}")
+    if bounce.diagnostic:
+        reasons.append(f"the server said: {' '.join(bounce.diagnostic.split())[:200]}")
     return replace(
         base,
         kind="bounce",
@@ -218,3 +220,19 @@ def _sent_on(message: EmailMessage) -> date | None:
         return parsedate_to_datetime(str(message.get("Date", ""))).date()
     except (TypeError, ValueError, IndexError):
         return None
+
+
+def describe_email(raw: bytes) -> dict[str, Any]:
+    """What `raw` is, as `cadenza inbound classify` says: kind, recipient, return date, why."""
+    try:
+        email = classify_email(raw)
+    except Exception as exc:  # the stdlib's header parser crashes on some malformed headers
+        reason = f"unreadable email: {type(exc).__name__}: {exc}"
+        return {"kind": "unknown", "recipient": None, "return_date": None, "reasons": [reason]}
+    when = email.return_date.isoformat() if email.return_date else None
+    return {
+        "kind": email.label,
+        "recipient": email.recipient,
+        "return_date": when,
+        "reasons": list(email.reasons),
+    }
