@@ -11,13 +11,10 @@ from urllib.parse import unquote
 
 from cadenza.services import enrollments
 from tests.engine_helpers import SETTINGS, add_contact, at, store, write
-from tests.integration.test_inbound_email import (  # noqa: F401  - the scene fixture
-    MAIL,
-    OUTREACH,
-    START,
-    Scene,
-    scene,
-)
+from tests.integration import test_inbound_email as base
+from tests.integration.test_inbound_email import MAIL, OUTREACH, START, Scene
+
+scene = base.scene  # the fixture: a database, a real SMTP server and the API
 
 CORPUS = MAIL / "corpus"
 OUR_IDS = re.compile(rb"<[0-9a-f]{32}@sales\.example\.com>")
