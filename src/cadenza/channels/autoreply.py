@@ -35,10 +35,10 @@ _SUBJECT = re.compile(
     r"|vacation (?:reply|message|notice|response)|on (?:annual |parental |maternity )?leave"
     r"|on holiday|holiday notice|away message|absence notice|i am away|i'm away"
     # German, French, Spanish, Italian, Dutch, Portuguese
-    r"|abwesenheit|automatische antwort|nicht im b[üu]ro|au[sß]er haus|urlaub"
+    r"|abwesenheit|abwesend|automatische antwort|nicht im b[üu]ro|au[sß]er haus|urlaub"
     r"|r[ée]ponse automatique|absence du bureau|absent(?:e)? du bureau|message d'absence"
     r"|en cong[ée]|je suis absent|respuesta autom[áa]tica|fuera de (?:la )?oficina"
-    r"|respuesta de ausencia|de vacaciones|ausente|risposta automatica|fuori (?:sede|ufficio)"
+    r"|respuesta de ausencia|de vacaciones|ausente|ausencia|risposta automatica|assenza|fuori (?:sede|ufficio)"
     r"|risposta di assenza|assente|in ferie|automatisch antwoord|afwezig|niet aanwezig"
     r"|buiten kantoor|met vakantie|resposta autom[áa]tica|fora do escrit[óo]rio|aus[êe]ncia"
     r"|de f[ée]rias"
@@ -70,9 +70,18 @@ _OPENING = re.compile(
     r"|sono (?:\w+ ){0,4}(?:fuori ufficio|in ferie|assente)"
     r"|ik ben (?:\w+ ){0,4}(?:afwezig|niet aanwezig|met vakantie|niet op kantoor)"
     r"|estou (?:\w+ ){0,4}(?:fora do escrit[óo]rio|de f[ée]rias|ausente)"
-    r"|jestem (?:\w+ ){0,4}(?:nieobecn[ya]|poza biurem|na urlopie)",
+    r"|jestem (?:\w+ ){0,4}(?:nieobecn[ya]|poza biurem|na urlopie)"
+    r"|i(?: will|'ll) be (?:out of (?:the )?office|away from|on (?:annual |parental |maternity "
+    r"|paternity )?leave|on vacation|on holiday)|with (?:limited|no) access to (?:my )?e-?mail"
+    r"|(?:respond|reply|get back to you|answer)[^.\n]{0,30}(?:upon|on|after) my return"
+    r"|this (?:mailbox|e-?mail (?:address|account)?) is (?:no longer|not) (?:monitored|in use"
+    r"|active|checked)|(?:we|we've|we have) (?:have )?received your (?:e-?mail|message|request"
+    r"|inquiry|enquiry)|do not reply to this (?:e-?mail|message)",
     re.IGNORECASE,
 )
+# Header names autoresponders add under many spellings (X-Auto-Response-Suppress is a
+# request to others, set on ordinary mail too, and says nothing).
+_HEADER_NAME = re.compile(r"auto-?repl|auto-?respon(?!se-suppress)|vacation", re.IGNORECASE)
 
 
 def is_auto_reply(message: Message, text: str = "") -> str | None:
@@ -86,6 +95,9 @@ def is_auto_reply(message: Message, text: str = "") -> str | None:
     for name in _HEADERS:
         if name in message:
             return f"{name} header"
+    named = next((k for k in message.keys() if _HEADER_NAME.search(k)), None)
+    if named is not None:
+        return f"{named} header"
     for name, pattern in _HEADER_VALUES.items():
         if pattern.search(str(message.get(name, ""))):
             return f"{name}: {message.get(name)}"

@@ -91,6 +91,11 @@ _TEXT_RULES: list[tuple[re.Pattern[str], BounceKind, str]] = [
             r"no such domain|unknown domain|domain (?:does not|doesn't) exist|name service error",
             r"couldn't find any host|host not found|host unknown|MX (?:lookup|record)\w* failed",
             r"does not accept mail|null MX|no MX",
+            r"destination address rejected|address lookup failure|unknown or illegal alias",
+            r"mailbox not present|no account by that name|recipient no longer on server",
+            r"user missing home directory|5\.1\.0 Address rejected|recipient address rejected: "
+            r"access denied|unknown host|unrouteable mail domain|illegal host|domain must exist",
+            r"name or service not known|address (?:is )?(?:unknown|invalid)",
             r"utilisateur inconnu|adresse (?:inconnue|invalide)|destinataire inconnu|"
             r"n'existe pas|introuvable",
             r"unbekannte?r? (?:Empfänger|Benutzer|Adresse)|(?:Empfänger|Benutzer)\W+unbekannt|"

@@ -17,9 +17,18 @@ from cadenza.channels.email import html_to_text
 
 ADDRESS = r"[\w.!#$%&'*+/=?^`{|}~-]+@[\w-]+(?:\.[\w-]+)*\.[a-z]{2,63}"
 _ADDRESS = re.compile(ADDRESS, re.IGNORECASE)
-STATUS = re.compile(r"(?<![\w.])([245])\.(\d{1,3})\.(\d{1,3})(?![\w.]*\d)")
+# Failures only (4.x.x, 5.x.x): a transcript's "250 2.1.0 Ok" says nothing about the failure.
+STATUS = re.compile(r"(?<![\w.])([45])\.(\d{1,3})\.(\d{1,3})(?![\w.]*\d)")
 # A three-digit SMTP reply at a boundary: "550 ", "550-", "421," — not a part of an IP or date.
-SMTP_CODE = re.compile(r"(?<![\w.#:/+-])([245][0-5]\d)(?=[ ,;:-]|$)", re.MULTILINE)
+SMTP_CODE = re.compile(r"(?<![\w.#:/+-])([45][0-5]\d)(?=[ ,;:-]|$)", re.MULTILINE)
+# Words a failure report uses; a mail system's message without them reports no failure.
+FAILURE_WORDS = re.compile(
+    r"undeliver|not (?:be )?delivered|could not|couldn't|unable|fail|permanent|error|reject"
+    r"|returned|unknown|does not exist|not found|refused|denied|quota|full|delay|invalid"
+    r"|nicht zugestellt|unzustellbar|non remis|n'a pas pu|no se pudo|impossibile|niet bezorgd"
+    r"|n[aã]o (?:foi|p[oô]de)|nie mo[zż]na|不能|失败|退信|配信",
+    re.IGNORECASE,
+)
 # Where the returned original starts: what follows is our own message, not the report.
 _ORIGINAL = re.compile(
     r"^[ \t]*(?:-{2,}[ \t]*)?(?:"
@@ -65,7 +74,7 @@ def plain_text(message: Message) -> str:
     markup: list[str] = []
     for part in message.walk():
         kind = part.get_content_type()
-        if kind in ("text/plain", "text/html") and not _inside_original(message, part):
+        if kind in ("text/plain", "text/html") and not inside_original(message, part):
             (chunks if kind == "text/plain" else markup).append(decoded(part))
     if not chunks and markup:  # an HTML-only report (some Exchange and webmail bounces)
         return "\n".join(html_to_text(m) for m in markup)
@@ -169,7 +178,8 @@ def addresses_in(headers: Message | None, *names: str) -> list[str]:
     return [address.lower() for _, address in pairs if "@" in address]
 
 
-def _inside_original(message: Message, part: Message) -> bool:
+def inside_original(message: Message, part: Message) -> bool:
+    """True when `part` belongs to a returned message/rfc822 inside `message`."""
     # Text parts of a returned message/rfc822 are our own email, not the report.
     for container in message.walk():
         if container.get_content_type() == "message/rfc822" and container is not part:

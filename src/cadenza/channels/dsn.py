@@ -58,7 +58,8 @@ _BOUNCE_SUBJECT = re.compile(
     r"|n[aã]o (?:foi )?entregue|n[aã]o (?:foi )?poss[ií]vel entregar|falha na entrega"
     r"|onbestelbaar|niet bezorgd|kan niet worden bezorgd|niet afgeleverd"
     r"|niedostarczon|nie (?:mo[zż]na|zosta[lł]a) dostarczy|zwrot wiadomo"
-    r"|ej levererat|kunne ikke leveres|ikke leveret|nedoručitel|nedoru[cč]en",
+    r"|ej levererat|kunne ikke leveres|ikke leveret|nedoručitel|nedoru[cč]en"
+    r"|недоставлен|не доставлен|ошибка доставки|退信|配信不能|配送エラー|未送達|投递失败",
     re.IGNORECASE,
 )
 _DELAY = re.compile(
@@ -69,6 +70,12 @@ _DELAY = re.compile(
 _MESSAGE_ID = re.compile(r"^Message-ID:\s*(<[^<>\s]+>)", re.IGNORECASE | re.MULTILINE)
 _FIELD = re.compile(r"^([A-Za-z-]+):[ \t]*(.*(?:\n[ \t]+.*)*)", re.MULTILINE)
 _SENT = ("failed", "delayed")
+# RFC 3464's part, RFC 6533's internationalized one, and the text/ form older systems use.
+_STATUS_PARTS = (
+    "message/delivery-status",
+    "message/global-delivery-status",
+    "text/delivery-status",
+)
 
 
 def parse_bounce(message: Message, *, raw_text: str = "") -> Bounce | None:
@@ -84,6 +91,8 @@ def parse_bounce(message: Message, *, raw_text: str = "") -> Bounce | None:
     if not (_is_report(message, "delivery-status") or looks_like_bounce(message)):
         return None
     fields = _fields_in_text(text)
+    if not fields and not _reads_as_failure(message, text):
+        return None  # a mail system's own mailbox writing about something else
     chosen = _choose(fields)
     if chosen is not None:
         return _from_fields(message, chosen, "delivery status fields in its text", text)
@@ -115,6 +124,14 @@ def looks_like_bounce(message: Message) -> bool:
     return is_bounce_sender(message) or bool(_BOUNCE_SUBJECT.search(subject))
 
 
+def _reads_as_failure(message: Message, text: str) -> bool:
+    subject = str(message.get("Subject", ""))
+    if _is_report(message, "delivery-status") or _BOUNCE_SUBJECT.search(subject):
+        return True
+    own = bt.report_text(text)
+    return bt.find_status(own) is not None or bool(bt.FAILURE_WORDS.search(own))
+
+
 def _is_report(message: Message, report_type: str) -> bool:
     return (
         message.get_content_type() == "multipart/report"
@@ -125,10 +142,15 @@ def _is_report(message: Message, report_type: str) -> bool:
 def _report_fields(message: Message) -> list[dict[str, str]]:
     blocks: list[dict[str, str]] = []
     for part in message.walk():
-        if part.get_content_type() != "message/delivery-status":
+        if part.get_content_type() not in _STATUS_PARTS:
             continue
         payload = part.get_payload()
         groups = payload if isinstance(payload, list) else []
+        if part.get_content_type() != "message/delivery-status":
+            # Parsed as one message (global, text/ forms): its blocks are in its text.
+            text = "\n\n".join(g.as_string() for g in groups if isinstance(g, Message))
+            blocks.extend(_fields_in_text(text or bt.decoded(part)))
+            continue
         for group in groups:
             if isinstance(group, Message):
                 fields = {k.lower(): " ".join(str(v).split()) for k, v in group.items()}

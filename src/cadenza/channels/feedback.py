@@ -15,6 +15,7 @@ import json
 import re
 from dataclasses import dataclass
 from email.message import Message
+from email.utils import parseaddr
 from typing import Any, Literal
 from urllib.parse import unquote
 
@@ -26,7 +27,16 @@ Outcome = Literal["complaint", "bounce", "receipt"]
 _NOT_COMPLAINTS = {"not-spam", "auth-failure", "dkim", "spf"}
 _UNSUBSCRIBE_TOKEN = re.compile(r"subject=unsubscribe(?:%20|\+|\s)+([\w.-]+)", re.IGNORECASE)
 _REDACTED = re.compile(r"^(?:redacted|anonymous|hidden|x+|\*+)@", re.IGNORECASE)
-_JMRP_SUBJECT = re.compile(r"complaint about message from", re.IGNORECASE)
+_JMRP_SUBJECT = re.compile(
+    r"complaint about message from|client tos notification|abuse report|email feedback report"
+    r"|spam (?:report|complaint)|feedback loop|fbl report",
+    re.IGNORECASE,
+)
+_FBL_SENDER = re.compile(
+    r"^(?:staff@hotmail\.com|scomp@aol\.net|(?:fbl|feedback|feedbackloop|complaints?)[\w.+-]*@)",
+    re.IGNORECASE,
+)
+_TEXT_FIELD = re.compile(r"^Feedback-Type:\s*\S+", re.IGNORECASE | re.MULTILINE)
 _JMRP_SENDER = re.compile(r"@(?:hotmail|outlook|msn|live)\.com$", re.IGNORECASE)
 
 
@@ -51,7 +61,13 @@ def parse_feedback(message: Message) -> Feedback | None:
     notification = _ses_json(message)
     if notification is not None:
         return _ses(notification)
-    if _JMRP_SUBJECT.search(str(message.get("Subject", ""))) and _attached(message) is not None:
+    if _attached(message) is None or _has_part(message, "message/delivery-status"):
+        return None
+    if _text_fields(message):
+        return _arf(message)  # the report's fields written in a text part
+    if _JMRP_SUBJECT.search(str(message.get("Subject", ""))) or _FBL_SENDER.match(
+        parseaddr(str(message.get("From", "")))[1]
+    ):
         return _jmrp(message)
     return None
 
@@ -95,11 +111,24 @@ def _jmrp(message: Message) -> Feedback:
         original_message_id=_message_id(original),
         unsubscribe_token=_token(original),
         feedback_type="abuse",
-        evidence="a Microsoft JMRP complaint (the message attached)",
+        evidence="a feedback loop's complaint (the message attached)",
     )
 
 
+def _text_fields(message: Message) -> str:
+    for part in message.walk():
+        if part.get_content_type() == "text/plain" and not bt.inside_original(message, part):
+            text = bt.decoded(part)
+            if _TEXT_FIELD.search(text):
+                return text
+    return ""
+
+
 def _report_fields(message: Message) -> dict[str, str]:
+    text = _text_fields(message) if not _has_part(message, "message/feedback-report") else ""
+    if text:
+        found = re.findall(r"^([A-Za-z-]+):[ \t]*(.*)$", text, re.MULTILINE)
+        return {key.lower(): value.strip() for key, value in found}
     for part in message.walk():
         if part.get_content_type() == "message/feedback-report":
             payload = part.get_payload()
