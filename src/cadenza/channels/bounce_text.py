@@ -72,9 +72,10 @@ def plain_text(message: Message) -> str:
     """All text/plain parts that are not the returned original, joined."""
     chunks: list[str] = []
     markup: list[str] = []
+    returned = _returned_parts(message)
     for part in message.walk():
         kind = part.get_content_type()
-        if kind in ("text/plain", "text/html") and not inside_original(message, part):
+        if kind in ("text/plain", "text/html") and id(part) not in returned:
             (chunks if kind == "text/plain" else markup).append(decoded(part))
     if not chunks and markup:  # an HTML-only report (some Exchange and webmail bounces)
         return "\n".join(html_to_text(m) for m in markup)
@@ -180,13 +181,16 @@ def addresses_in(headers: Message | None, *names: str) -> list[str]:
 
 def inside_original(message: Message, part: Message) -> bool:
     """True when `part` belongs to a returned message/rfc822 inside `message`."""
+    return id(part) in _returned_parts(message)
+
+
+def _returned_parts(message: Message) -> set[int]:
     # Text parts of a returned message/rfc822 are our own email, not the report.
+    inside: set[int] = set()
     for container in message.walk():
-        if container.get_content_type() == "message/rfc822" and container is not part:
+        if container.get_content_type() == "message/rfc822":
             inner = container.get_payload()
-            messages = (
-                [m for m in inner if isinstance(m, Message)] if isinstance(inner, list) else []
-            )
-            if any(p is part for m in messages for p in m.walk()):
-                return True
-    return False
+            for m in inner if isinstance(inner, list) else []:
+                if isinstance(m, Message):
+                    inside.update(id(p) for p in m.walk())
+    return inside
