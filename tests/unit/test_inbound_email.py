@@ -214,3 +214,33 @@ def test_return_dates_are_read_after_a_return_phrase(text: str, expected: date |
 def test_a_date_without_year_needs_a_reference() -> None:
     assert find_return_date("back on December 7", None) is None
     assert find_return_date("back on December 7, 2026", None) == date(2026, 12, 7)
+
+
+@pytest.mark.parametrize(
+    "body", ["Please remove me from your list.", "unsubscribe", "Stop emailing me, thanks"]
+)
+def test_a_short_answer_asking_to_be_left_alone_is_an_unsubscribe(body: str) -> None:
+    assert classify_email(raw("Subject: Re: Quick question", body)).kind == "unsubscribe"
+
+
+def test_a_longer_reply_that_mentions_removing_is_still_a_reply() -> None:
+    body = "Sounds good. Could you remove me from the cc and send it to my colleague instead?"
+    assert classify_email(raw("Subject: Re: Quick question", body)).kind == "reply"
+
+
+def test_a_return_date_may_be_in_the_subject_alone() -> None:
+    headers = "Subject: Out of office until 12/7\nDate: Tue, 1 Dec 2026 10:00:00 -0600"
+    email = classify_email(raw(headers, "I have no access to email."))
+    assert (email.kind, email.return_date) == ("auto_reply", date(2026, 12, 7))
+
+
+def test_an_encapsulated_exchange_address_is_not_the_bounced_recipient() -> None:
+    report = (
+        "From: postmaster@corp.example\nTo: ana@sales.example.com\nSubject: Undeliverable\n"
+        "MIME-Version: 1.0\nContent-Type: multipart/report; report-type=delivery-status; b"
+        'oundary="b"\n\n--b\nContent-Type: text/plain\n\nFailed.\n'
+        "--b\nContent-Type: message/delivery-status\n\nReporting-MTA: dns; corp\n\n"
+        "Original-Recipient: rfc822;IMCEAEX-_O=CORP_OU=EXCH_CN=RECIPIENTS_CN=JDOE@corp.example\n"
+        "Final-Recipient: rfc822;jdoe@corp.example\nAction: failed\nStatus: 5.1.1\n--b--\n"
+    )
+    assert classify_email(report.encode()).bounced_recipient == "jdoe@corp.example"

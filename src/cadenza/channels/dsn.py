@@ -263,7 +263,9 @@ def _recipient(message: Message, fields: dict[str, str]) -> str | None:
 
 def _address_of(field: str | None) -> str | None:
     found = re.search(bt.ADDRESS, _typed_value(field) or "", re.IGNORECASE)
-    return found.group(0).lower() if found else None
+    if found is None or found.group(0).upper().startswith("IMCEA"):
+        return None  # Exchange's encapsulated X.500 or fax addresses are nobody's mailbox
+    return found.group(0).lower()
 
 
 def _recipient_in_text(message: Message, text: str) -> str | None:

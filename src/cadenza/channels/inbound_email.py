@@ -38,6 +38,12 @@ Label = Literal[
 
 _MSG_ID = re.compile(r"<[^<>\s]+>")
 _UNSUBSCRIBE_SUBJECT = re.compile(r"^\s*unsubscribe(?:\s+(?P<token>[\w.-]+))?\s*$", re.IGNORECASE)
+# A short answer that only asks to be left alone is an unsubscribe request.
+_UNSUBSCRIBE_TEXT = re.compile(
+    r"^\W*(?:please\s+)?(?:unsubscribe|remove\s+me|take\s+me\s+off|opt[- ]?out|stop\s+"
+    r"(?:e-?mailing|sending|contacting)|abmelden|d[ée]sabonner|darse de baja)\b",
+    re.IGNORECASE,
+)
 _READ_RECEIPT = re.compile(
     r"^(?:read|gelesen|lu|le[ií]do|letto|gelezen|not read|delivered|relayed)\s*:", re.I
 )
@@ -117,6 +123,9 @@ def classify_email(raw: bytes, *, reference: date | None = None) -> InboundEmail
     automatic = is_auto_reply(message, text)
     if automatic:
         return _as_auto_reply(base, message, text, automatic, reference)
+    if len(text) <= 200 and _UNSUBSCRIBE_TEXT.match(text) and base.from_address:
+        why = ["the text asks to unsubscribe"]
+        return replace(base, kind="unsubscribe", text=text, reasons=why)
     if not base.from_address:
         return replace(base, kind="reply", text=text, reasons=["no sender address: unknown"])
     return replace(base, text=text, reasons=["a person's message (no bounce, report or "
@@ -128,7 +137,9 @@ def _as_auto_reply(
 ) -> InboundEmail:
     sent_on = _sent_on(message)
     day_first = prefers_day_first(text, str(message.get("Content-Language", "")), base.from_address)
-    when = find_return_date(text, reference or sent_on, day_first=day_first, not_before=sent_on)
+    # A subject may carry the date too: "Out of office until 12/7".
+    stated = f"{base.subject}\n{text}"
+    when = find_return_date(stated, reference or sent_on, day_first=day_first, not_before=sent_on)
     reasons = [f"an automatic answer: {why}"]
     reasons.append(f"back on {when.isoformat()}" if when else "no return date stated")
     return replace(base, kind="auto_reply", text=text, return_date=when, reasons=reasons)
