@@ -244,3 +244,13 @@ def test_an_encapsulated_exchange_address_is_not_the_bounced_recipient() -> None
         "Final-Recipient: rfc822;jdoe@corp.example\nAction: failed\nStatus: 5.1.1\n--b--\n"
     )
     assert classify_email(report.encode()).bounced_recipient == "jdoe@corp.example"
+
+
+def test_a_header_the_parser_cannot_read_is_left_out_and_the_rest_still_read() -> None:
+    bounce = (
+        b"From: MAILER-DAEMON@mx.isp.example\nTo: x@\nSubject: failure notice\n\n"
+        b"<olga@isp.example>:\nSorry, no mailbox here by that name. (#5.1.1)\n"
+    )
+    email = classify_email(bounce)
+    assert (email.label, email.recipient) == ("hard_bounce", "olga@isp.example")
+    assert "unreadable header To left out" in email.reasons

@@ -105,7 +105,35 @@ def parse_message(raw: bytes) -> EmailMessage:
 def classify_email(raw: bytes, *, reference: date | None = None) -> InboundEmail:
     """Read `raw`; `reference` (default: its Date) is the day year-less return dates follow."""
     message = parse_message(raw)
+    dropped = _drop_unreadable_headers(message)
     base = _headers(message)
+    if dropped:
+        return _noting(classify_message(message, base, raw, reference), dropped)
+    return classify_message(message, base, raw, reference)
+
+
+def _noting(email: InboundEmail, dropped: list[str]) -> InboundEmail:
+    note = f"unreadable header {', '.join(dropped)} left out"
+    return replace(email, reasons=[*email.reasons, note])
+
+
+def _drop_unreadable_headers(message: EmailMessage) -> list[str]:
+    """Remove headers the stdlib cannot parse (it raises on some malformed ones)."""
+    dropped = []
+    for name in dict.fromkeys(message.keys()):
+        try:
+            for value in message.get_all(name, []):
+                str(value)
+        except Exception:  # IndexError, ValueError...: a defect of the header, not ours
+            del message[name]
+            dropped.append(name)
+    return dropped
+
+
+def classify_message(
+    message: EmailMessage, base: InboundEmail, raw: bytes, reference: date | None
+) -> InboundEmail:
+    """What a parsed message is; `base` holds its headers read."""
     feedback = parse_feedback(message)
     if feedback is not None:
         return _as_feedback(base, feedback, body_text(message))

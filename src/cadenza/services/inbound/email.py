@@ -251,7 +251,8 @@ def _notice(
 def _unknown_sender(
     session: Session, mail: InboundEmail, now: datetime, what: str
 ) -> InboundResult:
-    sender = mail.from_address or "an unknown sender"
+    unreadable = any(r.startswith("unreadable header") for r in mail.reasons)
+    sender = mail.from_address or ("an unreadable sender" if unreadable else "an unknown sender")
     return record_unmatched(
         session,
         now,
