@@ -43,13 +43,15 @@ _ORIGINAL = re.compile(
 # Where mail systems write the address they could not deliver to, most reliable first.
 _RECIPIENT_SPOTS = [
     re.compile(rf"^\s*(?:Original|Final)-Recipient:\s*(?:rfc822;)?\s*<?({ADDRESS})", re.I | re.M),
-    re.compile(rf"RCPT TO:\s*<({ADDRESS})>", re.IGNORECASE),
+    re.compile(rf"RCPT TO:\s*<?({ADDRESS})>?", re.IGNORECASE),
     re.compile(rf"^<({ADDRESS})>:?\s*$", re.IGNORECASE | re.MULTILINE),  # qmail, Yahoo
     re.compile(rf"^<({ADDRESS})>(?: \(expanded from <[^>]*>\))?:", re.I | re.M),  # Postfix
+    re.compile(rf"^<?({ADDRESS})>?:?\s+[45]\d\d\b", re.IGNORECASE | re.MULTILINE),  # OpenSMTPD
     re.compile(
         rf"(?:delivered to|delivery to|deliver(?:ed)? (?:your message )?to|message to|"
         rf"recipients? (?:address)?:?|destinataire|Empfänger|destinatario|to the following"
-        rf" (?:address|recipient)e?s?:?)\s*\W{{0,3}}\s*<?({ADDRESS})",
+        rf" (?:address|recipient)e?s?:?|cannot be reached:|failed for the following"
+        rf" recipients?:|recipient\(s\):)\s*\W{{0,3}}\s*<?({ADDRESS})",
         re.IGNORECASE,
     ),
     re.compile(rf"^[ \t]+<?({ADDRESS})>?[ \t]*(?:\(|$)", re.IGNORECASE | re.MULTILINE),  # Exim
