@@ -254,3 +254,17 @@ def test_a_header_the_parser_cannot_read_is_left_out_and_the_rest_still_read() -
     email = classify_email(bounce)
     assert (email.label, email.recipient) == ("hard_bounce", "olga@isp.example")
     assert "unreadable header To left out" in email.reasons
+
+
+@pytest.mark.parametrize(
+    ("body", "kind"),
+    [
+        ("Hi Ana, we received your email and we are interested. Call me.", "reply"),
+        ("I'll be out of the office next week but let's talk after.", "reply"),
+        ("I will be out of the office until December 9 with no email.", "auto_reply"),
+        ("Thanks for your message. I am currently on leave until Monday.", "auto_reply"),
+        ("We have received your request. Your ticket number is 4821.", "auto_reply"),
+    ],
+)
+def test_only_an_autoresponder_s_own_sentences_make_an_auto_reply(body: str, kind: str) -> None:
+    assert classify_email(raw("Subject: Re: Quick question", body)).kind == kind

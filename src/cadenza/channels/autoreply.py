@@ -72,12 +72,17 @@ _OPENING = re.compile(
     r"|ik ben (?:\w+ ){0,4}(?:afwezig|niet aanwezig|met vakantie|niet op kantoor)"
     r"|estou (?:\w+ ){0,4}(?:fora do escrit[óo]rio|de f[ée]rias|ausente)"
     r"|jestem (?:\w+ ){0,4}(?:nieobecn[ya]|poza biurem|na urlopie)"
-    r"|i(?: will|'ll) be (?:out of (?:the )?office|away from|on (?:annual |parental |maternity "
-    r"|paternity )?leave|on vacation|on holiday)|with (?:limited|no) access to (?:my )?e-?mail"
+    # "I'll be out of the office" alone may open a person's answer; with its dates it does not.
+    r"|i(?: will|'ll) be (?:out of (?:the )?office|away from \w+ \w+|on (?:annual |parental "
+    r"|maternity |paternity )?leave|on vacation|on holiday) (?:until|till|through|from|and will"
+    r" return|returning)|with (?:limited|no) access to (?:my )?e-?mail"
     r"|(?:respond|reply|get back to you|answer)[^.\n]{0,30}(?:upon|on|after) my return"
     r"|this (?:mailbox|e-?mail (?:address|account)?) is (?:no longer|not) (?:monitored|in use"
-    r"|active|checked)|(?:we|we've|we have) (?:have )?received your (?:e-?mail|message|request"
-    r"|inquiry|enquiry)|do not reply to this (?:e-?mail|message)",
+    r"|active|checked)|do not reply to this (?:e-?mail|message)"
+    # An acknowledgement only when it says what machines say: a ticket, a time to answer.
+    r"|(?:we|we've|we have) (?:have )?received your (?:e-?mail|message|request|inquiry|enquiry)"
+    r"[^\n]{0,120}(?:ticket|case (?:number|#|id)|reference (?:number|#)|within \d+"
+    r"|business days?|shortly)",
     re.IGNORECASE,
 )
 # Header names autoresponders add under many spellings (X-Auto-Response-Suppress is a
