@@ -10,7 +10,7 @@ import pytest
 from cadenza.channels.email import message_id_for
 from cadenza.channels.inbound_email import classify_email
 from cadenza.channels.quoting import strip_quoted
-from cadenza.channels.return_date import find_return_date
+from cadenza.channels.return_date import find_return_date, prefers_day_first
 
 MAIL = Path(__file__).parent.parent / "fixtures" / "mail"
 INTRO = message_id_for("41:intro:1", "ana@sales.example.com")
@@ -268,3 +268,24 @@ def test_a_header_the_parser_cannot_read_is_left_out_and_the_rest_still_read() -
 )
 def test_only_an_autoresponder_s_own_sentences_make_an_auto_reply(body: str, kind: str) -> None:
     assert classify_email(raw("Subject: Re: Quick question", body)).kind == kind
+
+
+@pytest.mark.parametrize(
+    ("text", "language", "sender", "expected"),
+    [
+        ("Back on 04/01/2027.", "en-GB", "j@firm.example", date(2027, 1, 4)),
+        ("Back on 04/01/2027.", "", "j@firm.co.uk", date(2027, 1, 4)),
+        ("Back on 04/01/2027.", "en-US", "j@firm.co.uk", date(2027, 4, 1)),  # language first
+        ("Je suis absente jusqu'au 09/12/2026.", "", "c@societe.example", date(2026, 12, 9)),
+        ("Back on 12/09/2026, the total is due then.", "", "m@corp.com", date(2026, 12, 9)),
+        # Month first would be March 12, before the message: the other reading is taken.
+        ("Back on 03/12/2026.", "", "m@corp.com", date(2026, 12, 3)),
+        ("Out until 11/20/2026.", "", "m@corp.com", None),  # before the message, either way
+    ],
+)
+def test_numeric_dates_follow_the_writer_s_language_and_never_precede_the_message(
+    text: str, language: str, sender: str, expected: date | None
+) -> None:
+    day_first = prefers_day_first(text, language, sender)
+    found = find_return_date(text, REFERENCE, day_first=day_first, not_before=REFERENCE)
+    assert found == expected

@@ -80,8 +80,9 @@ _TRIGGER = re.compile(
 )
 # Languages and countries that write numeric dates day first (07/12 is 7 December).
 _DAY_FIRST_WORDS = re.compile(
-    r"\b(?:bis|zurück|wieder|jusqu|retour|hasta|regres|fino|rientr|tot|terug|até|retorno"
-    r"|do dnia|powrot|powrót|biuro|urlaub|cong[ée]|vacaciones|ferie|vakantie|férias)",
+    r"\b(?:bis|zurück|wieder|jusqu'(?:au|à)|de retour|hasta|regreso|regresaré|fino al?|rientro"
+    r"|tot en met|terug|até|retorno|do dnia|powrotu|urlaub|cong[ée]s?|vacaciones|ferie|vakantie"
+    r"|f[ée]rias|büro|bureau|oficina|ufficio|kantoor|escritório|biuro)(?!\w)",
     re.IGNORECASE,
 )
 _DAY_FIRST_LANGUAGES = re.compile(
