@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from cadenza.channels.bounce_reason import severity
 from cadenza.channels.email import message_id_for
 from cadenza.channels.inbound_email import classify_email
 from cadenza.channels.quoting import strip_quoted
@@ -289,3 +290,28 @@ def test_numeric_dates_follow_the_writer_s_language_and_never_precede_the_messag
     day_first = prefers_day_first(text, language, sender)
     found = find_return_date(text, REFERENCE, day_first=day_first, not_before=REFERENCE)
     assert found == expected
+
+
+@pytest.mark.parametrize(
+    ("status", "diagnostic", "kind"),
+    [
+        ("5.2.2", "552 5.2.2 Mailbox full", "soft"),
+        ("5.1.1", "550 5.1.1 <x@corp.example>... User unknown", "hard"),
+        ("5.0.0", "550 Requested action not taken: mailbox unavailable", "hard"),
+        ("4.0.0", "421, Too many connections; try again later", "soft"),
+        ("5.7.1", "554 5.7.1 Service unavailable; blocked using zen.spamhaus.org", "soft"),
+        (
+            "5.1.8",
+            "550 5.1.8 <ana@sales.example.com>: Sender address rejected: Domain not found",
+            "soft",
+        ),
+        ("5.3.2", "521 5.3.2 Service not accepting mail", "hard"),
+        ("5.1.2", "", "hard"),
+        ("5.0.0", "554 Transaction failed", "soft"),  # a cause we cannot read is not hard
+        (None, "", "soft"),
+    ],
+)
+def test_severity_comes_from_the_cause_then_the_full_status(
+    status: str | None, diagnostic: str, kind: str
+) -> None:
+    assert severity(status, diagnostic).kind == kind

@@ -43,6 +43,16 @@ _TEXT_RULES: list[tuple[re.Pattern[str], BounceKind, str]] = [
         "recipient not found",
     ),
     (
+        # About our side, not the recipient: "Sender address rejected: Domain not found".
+        _rx(
+            r"sender (?:address |domain )?(?:rejected|refused|denied|verify failed|not allowed)",
+            r"(?:mail from|sender|return-path) (?:address )?(?:domain )?(?:not found|unknown)",
+            r"\b5\.1\.[78]\b",
+        ),
+        "soft",
+        "our sender refused",
+    ),
+    (
         _rx(
             r"mailbox\W+(?:is\W+)?full",
             r"mailbox.{0,30}(?:full|over\W*quota|storage)",
@@ -87,15 +97,10 @@ _TEXT_RULES: list[tuple[re.Pattern[str], BounceKind, str]] = [
             r"no such|mailbox)",
             r"no longer (?:valid|available|in use|exists|active|with)|has (?:been )?(?:moved|"
             r"removed|deleted)|account (?:has been |was )?(?:closed|deleted|removed|terminated)",
-            r"unrouteable address|host or domain name not found|domain (?:name )?not found",
-            r"no such domain|unknown domain|domain (?:does not|doesn't) exist|name service error",
-            r"couldn't find any host|host not found|host unknown|MX (?:lookup|record)\w* failed",
-            r"does not accept mail|null MX|no MX",
             r"destination address rejected|address lookup failure|unknown or illegal alias",
             r"mailbox not present|no account by that name|recipient no longer on server",
             r"user missing home directory|5\.1\.0 Address rejected|recipient address rejected: "
-            r"access denied|unknown host|unrouteable mail domain|illegal host|domain must exist",
-            r"name or service not known|address (?:is )?(?:unknown|invalid)",
+            r"access denied|address (?:is )?(?:unknown|invalid)",
             r"utilisateur inconnu|adresse (?:inconnue|invalide)|destinataire inconnu|"
             r"n'existe pas|introuvable",
             r"unbekannte?r? (?:Empfänger|Benutzer|Adresse)|(?:Empfänger|Benutzer)\W+unbekannt|"
@@ -109,6 +114,25 @@ _TEXT_RULES: list[tuple[re.Pattern[str], BounceKind, str]] = [
         ),
         "hard",
         "no such recipient",
+    ),
+    (
+        _rx(
+            r"unrouteable address|host or domain name not found|domain (?:name )?not found",
+            r"no such domain|unknown domain|domain (?:does not|doesn't) exist|name service error",
+            r"couldn't find any host|host not found|host unknown|MX (?:lookup|record)\w* failed",
+            r"unknown host|unrouteable mail domain|illegal host|domain must exist",
+            r"name or service not known|NXDOMAIN",
+        ),
+        "hard",
+        "no such domain",
+    ),
+    (
+        _rx(
+            r"does not accept (?:any )?(?:e-?)?mail|null MX|no MX|not accepting (?:any )?mail",
+            r"no SMTP service",
+        ),
+        "hard",
+        "the domain accepts no mail",
     ),
     (
         _rx(
