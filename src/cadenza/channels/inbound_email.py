@@ -108,8 +108,8 @@ def classify_email(raw: bytes, *, reference: date | None = None) -> InboundEmail
     dropped = _drop_unreadable_headers(message)
     base = _headers(message)
     if dropped:
-        return _noting(classify_message(message, base, raw, reference), dropped)
-    return classify_message(message, base, raw, reference)
+        return _noting(_classify_message(message, base, raw, reference), dropped)
+    return _classify_message(message, base, raw, reference)
 
 
 def _noting(email: InboundEmail, dropped: list[str]) -> InboundEmail:
@@ -130,7 +130,7 @@ def _drop_unreadable_headers(message: EmailMessage) -> list[str]:
     return dropped
 
 
-def classify_message(
+def _classify_message(
     message: EmailMessage, base: InboundEmail, raw: bytes, reference: date | None
 ) -> InboundEmail:
     """What a parsed message is; `base` holds its headers read."""
