@@ -231,3 +231,32 @@ def test_a_read_receipt_moves_nothing(scene: Scene) -> None:
 
     assert result["outcome"] == "ignored"
     assert scene.enrollment()["status"] == "active"
+
+
+def test_exit_on_naming_complained_alone_exits_on_a_complaint(scene: Scene) -> None:
+    started(scene, "lisa.m@yahoo.com", OUTREACH + "exit: {on: [complained]}\n")
+
+    scene.post(answering(scene, "complaint/yahoo_arf.eml"), LATER)
+
+    enrollment = scene.enrollment()
+    assert enrollment["status"] == "exited" and enrollment["exit_reason"].startswith("complained")
+
+
+def test_a_short_please_remove_me_unsubscribes(scene: Scene) -> None:
+    contact_id = started(scene, "jane@corp.example")
+    (sent,) = scene.catcher.messages
+    request = (
+        "From: Jane <jane@corp.example>\nTo: ana@sales.example.com\nSubject: Re: Quick question\n"
+        f"In-Reply-To: {sent['Message-ID']}\nContent-Type: text/plain\n\n"
+        "Please remove me from your list.\n"
+    )
+
+    result = scene.post(request.encode(), LATER)
+
+    assert (result["outcome"], result["contact_id"], result["step"]) == (
+        "unsubscribed",
+        contact_id,
+        "hello",
+    )
+    assert scene.contact(contact_id).email_unsubscribed
+    assert scene.enrollment()["status"] == "exited"

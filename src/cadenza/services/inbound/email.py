@@ -190,6 +190,8 @@ def _unsubscribe(
     if contact_id is None:
         sender = contact_by_email(session, mail.from_address)
         contact_id = sender.id if sender is not None else None
+        if contact_id is not None:
+            message = sent_email(session, contact_id, mail.thread_ids())
     if contact_id is None:
         return _unknown_sender(session, mail, now, "unsubscribe request")
     return unsubscribe_contact(session, contact_id, message, now, settings, via="email")
