@@ -92,6 +92,7 @@ _TEXT_RULES: list[tuple[re.Pattern[str], BounceKind, str]] = [
             r"address (?:couldn't|could not|cannot|can't) be found|address not found",
             r"no mailbox (?:here|by that name)|mailbox (?:is )?unavailable|mailbox not available",
             r"not a valid (?:mailbox|recipient|user|address)|is not a known user",
+            r"mailbox name (?:not allowed|invalid)|no such recipient here",
             r"(?:doesn't|does not|don't) have an? [\w.-]+ account|not listed in",
             r"recipient (?:address )?rejected: (?:user|undeliverable|unknown|invalid|"
             r"no such|mailbox)",
