@@ -315,3 +315,12 @@ def test_severity_comes_from_the_cause_then_the_full_status(
     status: str | None, diagnostic: str, kind: str
 ) -> None:
     assert severity(status, diagnostic).kind == kind
+
+
+def test_a_raw_latin1_subject_is_still_read() -> None:
+    message = (
+        b"From: Luc <luc@agence.fr>\nSubject: R\xe9ponse automatique\n"
+        b"Content-Type: text/plain; charset=iso-8859-1\n\nMerci.\n"
+    )
+    email = classify_email(message)
+    assert (email.kind, email.subject) == ("auto_reply", "Réponse automatique")

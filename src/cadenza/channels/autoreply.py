@@ -12,6 +12,8 @@ import re
 import unicodedata
 from email.message import Message
 
+from cadenza.channels.bounce_text import header_text
+
 _HEADERS = (
     "X-Autoreply",
     "X-Autorespond",
@@ -110,7 +112,7 @@ def is_auto_reply(message: Message, text: str = "") -> str | None:
     precedence = str(message.get("Precedence", "")).strip().lower()
     if precedence in ("auto_reply", "junk", "bulk"):
         return f"Precedence: {precedence}"
-    subject = unicodedata.normalize("NFC", " ".join(str(message.get("Subject", "")).split()))
+    subject = unicodedata.normalize("NFC", header_text(message, "Subject"))
     found = _SUBJECT.search(subject)
     if found:
         return f"subject says {found.group(0)!r}"

@@ -70,6 +70,19 @@ _NOT_AN_ADDRESS_AFTER = re.compile(
 )
 
 
+def header_text(message: Message, name: str) -> str:
+    """A header on one line; raw 8-bit bytes (no RFC 2047) read as UTF-8, else Latin-1."""
+    text = " ".join(str(message.get(name, "")).split())
+    if "\ufffd" not in text:
+        return text
+    raw = next((v for k, v in message.raw_items() if k.lower() == name.lower()), "")
+    data = str(raw).encode("utf-8", "surrogateescape")
+    try:
+        return " ".join(data.decode("utf-8").split())
+    except UnicodeDecodeError:
+        return " ".join(data.decode("latin-1").split())
+
+
 def plain_text(message: Message) -> str:
     """All text/plain parts that are not the returned original, joined."""
     chunks: list[str] = []

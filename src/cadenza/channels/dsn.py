@@ -118,7 +118,7 @@ def is_bounce_sender(message: Message) -> bool:
 
 def looks_like_bounce(message: Message) -> bool:
     """A mail system's sender, or a bounce's subject that is not a person's reply to one."""
-    subject = " ".join(str(message.get("Subject", "")).split())
+    subject = bt.header_text(message, "Subject")
     if subject.lower().startswith(("re:", "aw:", "sv:", "antw:", "r:", "réf:", "odp:")):
         return False
     return is_bounce_sender(message) or bool(_BOUNCE_SUBJECT.search(subject))

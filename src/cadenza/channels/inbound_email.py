@@ -16,6 +16,7 @@ from email.utils import getaddresses, parseaddr, parsedate_to_datetime
 from typing import Any, Literal
 
 from cadenza.channels.autoreply import is_auto_reply
+from cadenza.channels.bounce_text import header_text
 from cadenza.channels.dsn import Bounce, BounceKind, is_bounce_sender, is_receipt, parse_bounce
 from cadenza.channels.email import html_to_text
 from cadenza.channels.feedback import Feedback, parse_feedback
@@ -194,7 +195,7 @@ def _headers(message: EmailMessage) -> InboundEmail:
     return InboundEmail(
         kind="reply",
         from_address=parseaddr(str(message.get("From", "")))[1].lower(),
-        subject=" ".join(str(message.get("Subject", "")).split()),
+        subject=header_text(message, "Subject"),
         text="",
         message_id=message_id[0] if message_id else None,
         in_reply_to=in_reply_to[0] if in_reply_to else None,
@@ -273,5 +274,6 @@ def describe_email(raw: bytes) -> dict[str, Any]:
         "kind": email.label,
         "recipient": email.recipient,
         "return_date": when,
-        "reasons": list(email.reasons),
+        # Undecodable bytes of a broken message must not break the output.
+        "reasons": [r.encode("utf-8", "replace").decode("utf-8") for r in email.reasons],
     }
