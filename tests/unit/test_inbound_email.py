@@ -7,10 +7,11 @@ from pathlib import Path
 
 import pytest
 
+from cadenza.channels.bounce_reason import severity
 from cadenza.channels.email import message_id_for
 from cadenza.channels.inbound_email import classify_email
 from cadenza.channels.quoting import strip_quoted
-from cadenza.channels.return_date import find_return_date
+from cadenza.channels.return_date import find_return_date, prefers_day_first
 
 MAIL = Path(__file__).parent.parent / "fixtures" / "mail"
 INTRO = message_id_for("41:intro:1", "ana@sales.example.com")
@@ -214,3 +215,112 @@ def test_return_dates_are_read_after_a_return_phrase(text: str, expected: date |
 def test_a_date_without_year_needs_a_reference() -> None:
     assert find_return_date("back on December 7", None) is None
     assert find_return_date("back on December 7, 2026", None) == date(2026, 12, 7)
+
+
+@pytest.mark.parametrize(
+    "body", ["Please remove me from your list.", "unsubscribe", "Stop emailing me, thanks"]
+)
+def test_a_short_answer_asking_to_be_left_alone_is_an_unsubscribe(body: str) -> None:
+    assert classify_email(raw("Subject: Re: Quick question", body)).kind == "unsubscribe"
+
+
+def test_a_longer_reply_that_mentions_removing_is_still_a_reply() -> None:
+    body = "Sounds good. Could you remove me from the cc and send it to my colleague instead?"
+    assert classify_email(raw("Subject: Re: Quick question", body)).kind == "reply"
+
+
+def test_a_return_date_may_be_in_the_subject_alone() -> None:
+    headers = "Subject: Out of office until 12/7\nDate: Tue, 1 Dec 2026 10:00:00 -0600"
+    email = classify_email(raw(headers, "I have no access to email."))
+    assert (email.kind, email.return_date) == ("auto_reply", date(2026, 12, 7))
+
+
+def test_an_encapsulated_exchange_address_is_not_the_bounced_recipient() -> None:
+    report = (
+        "From: postmaster@corp.example\nTo: ana@sales.example.com\nSubject: Undeliverable\n"
+        "MIME-Version: 1.0\nContent-Type: multipart/report; report-type=delivery-status; b"
+        'oundary="b"\n\n--b\nContent-Type: text/plain\n\nFailed.\n'
+        "--b\nContent-Type: message/delivery-status\n\nReporting-MTA: dns; corp\n\n"
+        "Original-Recipient: rfc822;IMCEAEX-_O=CORP_OU=EXCH_CN=RECIPIENTS_CN=JDOE@corp.example\n"
+        "Final-Recipient: rfc822;jdoe@corp.example\nAction: failed\nStatus: 5.1.1\n--b--\n"
+    )
+    assert classify_email(report.encode()).bounced_recipient == "jdoe@corp.example"
+
+
+def test_a_header_the_parser_cannot_read_is_left_out_and_the_rest_still_read() -> None:
+    bounce = (
+        b"From: MAILER-DAEMON@mx.isp.example\nTo: x@\nSubject: failure notice\n\n"
+        b"<olga@isp.example>:\nSorry, no mailbox here by that name. (#5.1.1)\n"
+    )
+    email = classify_email(bounce)
+    assert (email.label, email.recipient) == ("hard_bounce", "olga@isp.example")
+    assert "unreadable header To left out" in email.reasons
+
+
+@pytest.mark.parametrize(
+    ("body", "kind"),
+    [
+        ("Hi Ana, we received your email and we are interested. Call me.", "reply"),
+        ("I'll be out of the office next week but let's talk after.", "reply"),
+        ("I will be out of the office until December 9 with no email.", "auto_reply"),
+        ("Thanks for your message. I am currently on leave until Monday.", "auto_reply"),
+        ("We have received your request. Your ticket number is 4821.", "auto_reply"),
+    ],
+)
+def test_only_an_autoresponder_s_own_sentences_make_an_auto_reply(body: str, kind: str) -> None:
+    assert classify_email(raw("Subject: Re: Quick question", body)).kind == kind
+
+
+@pytest.mark.parametrize(
+    ("text", "language", "sender", "expected"),
+    [
+        ("Back on 04/01/2027.", "en-GB", "j@firm.example", date(2027, 1, 4)),
+        ("Back on 04/01/2027.", "", "j@firm.co.uk", date(2027, 1, 4)),
+        ("Back on 04/01/2027.", "en-US", "j@firm.co.uk", date(2027, 4, 1)),  # language first
+        ("Je suis absente jusqu'au 09/12/2026.", "", "c@societe.example", date(2026, 12, 9)),
+        ("Back on 12/09/2026, the total is due then.", "", "m@corp.com", date(2026, 12, 9)),
+        # Month first would be March 12, before the message: the other reading is taken.
+        ("Back on 03/12/2026.", "", "m@corp.com", date(2026, 12, 3)),
+        ("Out until 11/20/2026.", "", "m@corp.com", None),  # before the message, either way
+    ],
+)
+def test_numeric_dates_follow_the_writer_s_language_and_never_precede_the_message(
+    text: str, language: str, sender: str, expected: date | None
+) -> None:
+    day_first = prefers_day_first(text, language, sender)
+    found = find_return_date(text, REFERENCE, day_first=day_first, not_before=REFERENCE)
+    assert found == expected
+
+
+@pytest.mark.parametrize(
+    ("status", "diagnostic", "kind"),
+    [
+        ("5.2.2", "552 5.2.2 Mailbox full", "soft"),
+        ("5.1.1", "550 5.1.1 <x@corp.example>... User unknown", "hard"),
+        ("5.0.0", "550 Requested action not taken: mailbox unavailable", "hard"),
+        ("4.0.0", "421, Too many connections; try again later", "soft"),
+        ("5.7.1", "554 5.7.1 Service unavailable; blocked using zen.spamhaus.org", "soft"),
+        (
+            "5.1.8",
+            "550 5.1.8 <ana@sales.example.com>: Sender address rejected: Domain not found",
+            "soft",
+        ),
+        ("5.3.2", "521 5.3.2 Service not accepting mail", "hard"),
+        ("5.1.2", "", "hard"),
+        ("5.0.0", "554 Transaction failed", "soft"),  # a cause we cannot read is not hard
+        (None, "", "soft"),
+    ],
+)
+def test_severity_comes_from_the_cause_then_the_full_status(
+    status: str | None, diagnostic: str, kind: str
+) -> None:
+    assert severity(status, diagnostic).kind == kind
+
+
+def test_a_raw_latin1_subject_is_still_read() -> None:
+    message = (
+        b"From: Luc <luc@agence.fr>\nSubject: R\xe9ponse automatique\n"
+        b"Content-Type: text/plain; charset=iso-8859-1\n\nMerci.\n"
+    )
+    email = classify_email(message)
+    assert (email.kind, email.subject) == ("auto_reply", "Réponse automatique")

@@ -1,4 +1,5 @@
-"""`cadenza intake`: the SMTP server that receives replies, bounces and lead emails."""
+"""`cadenza intake` (the SMTP server that receives replies, bounces and lead emails) and
+`cadenza inbound classify` (what Cadenza makes of a message, read from a file)."""
 
 from __future__ import annotations
 
@@ -6,11 +7,13 @@ import logging
 import signal
 import sys
 import threading
+from pathlib import Path
+from typing import Any
 
 import typer
 
-from cadenza.cli.app import app, context, guarded, out
-from cadenza.errors import ConfigurationError
+from cadenza.cli.app import app, context, guarded, out, print_json
+from cadenza.errors import ConfigurationError, ValidationFailed
 
 
 @app.command()
@@ -43,3 +46,47 @@ def intake(
         stop.wait()
     finally:
         controller.stop()
+
+
+inbound_app = typer.Typer(
+    help="Inbound mail: what Cadenza makes of a message.", no_args_is_help=True
+)
+app.add_typer(inbound_app, name="inbound")
+
+
+@inbound_app.command("classify")
+@guarded
+def classify(
+    files: list[Path] = typer.Argument(..., help="Raw RFC 5322 messages (.eml files)."),
+    as_json: bool = typer.Option(False, "--json", help="One JSON array, an object per file."),
+) -> None:
+    """Say what each message is (reply, bounce, auto-reply, complaint...) and why.
+
+    Reads the files only: no database and no settings are needed.
+    """
+    from cadenza.channels.inbound_email import describe_email
+
+    raws = [(str(path), _read(path)) for path in files]
+    verdicts = [{"file": name, **describe_email(raw)} for name, raw in raws]
+    if as_json:
+        print_json(verdicts)
+        return
+    for verdict in verdicts:
+        out.print(_as_text(verdict), markup=False, highlight=False)
+
+
+def _read(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise ValidationFailed(f"cannot read {path}: {exc.strerror or exc}") from None
+
+
+def _as_text(verdict: dict[str, Any]) -> str:
+    lines = [f"{verdict['file']}: {verdict['kind']}"]
+    if verdict["recipient"]:
+        lines.append(f"  recipient: {verdict['recipient']}")
+    if verdict["return_date"]:
+        lines.append(f"  return date: {verdict['return_date']}")
+    lines.extend(f"  - {reason}" for reason in verdict["reasons"])
+    return "\n".join(lines)

@@ -73,6 +73,7 @@ class ContactView(BaseModel):
 # Events that set a contact's flags, and the flag each one sets.
 FLAG_EVENTS = {
     "unsubscribed": ("email_unsubscribed", True),
+    "complained": ("email_unsubscribed", True),  # a spam complaint unsubscribes
     "bounced": ("email_bounced", True),
     "sms_opted_out": ("sms_opted_out", True),
     "sms_opted_in": ("sms_opted_out", False),

@@ -13,6 +13,7 @@ CONTACT_EVENTS = frozenset(
         "replied",
         "bounced",
         "unsubscribed",
+        "complained",
         "sms_opted_out",
         "sms_opted_in",
         "out_of_office",

@@ -62,6 +62,15 @@ FLAGS: dict[Flag, FlagRule] = {
 }
 # The exit names of the flags, and the flag each one stands for.
 FLAG_OF_EXIT: dict[str, Flag] = {rule.exit: flag for flag, rule in FLAGS.items()}
+# Events that set a flag under a name of their own, and the exit names each one answers
+# to: a spam complaint is an unsubscribe (it sets `email_unsubscribed`), so a sequence
+# exits on it where `exit.on` names `complained` or `unsubscribed`.
+EVENT_EXITS: dict[str, tuple[str, ...]] = {"complained": ("complained", "unsubscribed")}
+
+
+def exit_names(event_type: str) -> tuple[str, ...]:
+    """The exit names an event of this type answers to (its own name for most events)."""
+    return EVENT_EXITS.get(event_type, (event_type,))
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,6 +186,7 @@ class SendCheck:
 
 Verdict = tuple[Literal["send", "suppress", "defer"], str, datetime | None]
 __all__ = [
+    "EVENT_EXITS",
     "FLAGS",
     "FLAG_OF_EXIT",
     "TABLE",
@@ -187,6 +197,7 @@ __all__ = [
     "SendCheck",
     "any_flag",
     "blocked",
+    "exit_names",
     "flag_exits",
     "of",
     "quiet_channels",

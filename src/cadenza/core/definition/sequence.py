@@ -73,6 +73,7 @@ class EnrollmentPolicy(Model):
 ExitEvent = Literal[
     "replied",
     "unsubscribed",
+    "complained",
     "bounced",
     "sms_opted_out",
     "dnc",

@@ -54,7 +54,7 @@ def exit_reason(sit: Situation, state: EnrollmentState) -> str | None:
         if name is not None:
             return f"contact is {name.replace('_', ' ')}"
     for event in sit.events:
-        if event.type in exits and event.time >= state.enrolled_at:
+        if event.time >= state.enrolled_at and not exits.isdisjoint(reach.exit_names(event.type)):
             return f"{event.type} at {event.time.isoformat()}"
     return exit_when(sit)
 
@@ -70,6 +70,6 @@ def exit_when(sit: Situation) -> str | None:
 def exit_reason_for_event(sit: Situation, event: EventRecord) -> str | None:
     """Why an arriving event makes the enrollment exit, if it does."""
     name = "dnc" if event.type == "dnc_changed" and event.data.get("dnc") else event.type
-    if name in exit_events(sit.definition):
+    if not exit_events(sit.definition).isdisjoint(reach.exit_names(name)):
         return f"{name} at {event.time.isoformat()}"
     return None

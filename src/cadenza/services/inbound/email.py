@@ -1,9 +1,12 @@
-"""Inbound email: replies, bounces, out-of-office answers and unsubscribe requests move sequences.
+"""Inbound email: replies, bounces, complaints, auto-replies and unsubscribes move sequences.
 
 The parsing is the channel's (`classify_email`); this module decides whom an email is about
-and records the event that moves the contact's enrollments. Mail to a sequence's intake
-address is a lead (`inbound_leads`). Nothing inbound is ever an error: what cannot be
-matched is kept in history as `inbound_unmatched`.
+and records the event that moves the contact's enrollments. A hard bounce flags the contact
+bounced; a soft one (a full mailbox, greylisting, a policy block) is history only, with its
+reason; a spam complaint unsubscribes the contact and names the mailbox the message went
+from (sender complaint rates count these); an auto-reply pauses, never counts as a reply.
+Mail to a sequence's intake address is a lead (`inbound_leads`). Nothing inbound is ever an
+error: what cannot be matched is kept in history as `inbound_unmatched`.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import date, datetime, time
+from email.utils import parseaddr
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -34,7 +38,7 @@ from cadenza.services.inbound.matching import (
 from cadenza.services.inbound.tracking import unsubscribe_contact, unsubscribe_target
 from cadenza.settings import Settings
 from cadenza.store.db import writing
-from cadenza.store.models import Contact
+from cadenza.store.models import Contact, Message
 
 log = logging.getLogger(__name__)
 
@@ -115,11 +119,14 @@ def _bounce(
         "recipient": mail.bounced_recipient,
         "status": mail.status,
         "diagnostic": excerpt(mail.diagnostic, 300) or None,
+        "cause": mail.bounce_reason,
     }
     if mail.bounce_kind == "soft":
-        # A full mailbox or a greylisting server: the address may work tomorrow.
+        # A full mailbox, greylisting, a block aimed at the sender: the address may work
+        # later, so the contact stays mailable and the enrollment goes on.
         contact_id = contact.id if contact is not None else None
-        record_history(session, "soft_bounce", now, contact_id, sent, **details)
+        why = f"soft bounce: {mail.bounce_reason or 'temporary failure'}"
+        record_history(session, "soft_bounce", now, contact_id, sent, why, **details)
         key = sent.key if sent is not None else None
         return InboundResult("soft_bounce", contact_id=contact_id, message_key=key)
     if contact is None:
@@ -137,9 +144,10 @@ def _auto_reply(
     if contact is None:
         return _unknown_sender(session, mail, now, "auto-reply")
     sent = sent_email(session, contact.id, mail.thread_ids())
-    until = None
+    until = return_date = None
     if mail.return_date is not None:
         until = return_instant(mail.return_date, contact, settings).isoformat()
+        return_date = mail.return_date.isoformat()
     # The event pauses the enrollment until `until` (7 days when absent); it exits only
     # where the sequence's exit.on lists out_of_office.
     return apply_event(
@@ -150,6 +158,7 @@ def _auto_reply(
         settings,
         sent,
         until=until,
+        return_date=return_date,
         email_subject=mail.subject,
         text=excerpt(mail.text),
     )
@@ -181,9 +190,56 @@ def _unsubscribe(
     if contact_id is None:
         sender = contact_by_email(session, mail.from_address)
         contact_id = sender.id if sender is not None else None
+        if contact_id is not None:
+            message = sent_email(session, contact_id, mail.thread_ids())
     if contact_id is None:
         return _unknown_sender(session, mail, now, "unsubscribe request")
     return unsubscribe_contact(session, contact_id, message, now, settings, via="email")
+
+
+def _complaint(
+    session: Session, mail: InboundEmail, now: datetime, settings: Settings
+) -> InboundResult:
+    # The token in the original's List-Unsubscribe names the contact even when the
+    # feedback loop hides the address; else the complaining address does.
+    contact_id, sent = None, None
+    if mail.unsubscribe_token:
+        try:
+            target = read_unsubscribe_token(mail.unsubscribe_token, settings.secret_key)
+            contact_id, sent = unsubscribe_target(session, target)
+        except InvalidToken:
+            pass
+    if contact_id is None:
+        contact = contact_by_email(session, mail.bounced_recipient)
+        contact_id = contact.id if contact is not None else None
+    sender = _complained_sender(sent, mail)
+    if contact_id is None:
+        who = mail.bounced_recipient or "an unnamed recipient"
+        return record_unmatched(
+            session, now, "email", f"spam complaint by {who}: no contact has this address",
+            sender=sender, recipient=mail.bounced_recipient,
+        )  # fmt: skip
+    if sent is None:
+        sent = sent_email(session, contact_id, mail.thread_ids())
+        sender = _complained_sender(sent, mail)
+    return apply_event(
+        session,
+        contact_id,
+        "complained",
+        now,
+        settings,
+        sent,
+        sender=sender,
+        recipient=mail.bounced_recipient,
+        reported_by=mail.from_address or None,
+    )
+
+
+def _complained_sender(sent: Message | None, mail: InboundEmail) -> str | None:
+    """The mailbox the complained-about email went from: ours when we know it."""
+    if sent is not None and sent.sender:
+        return parseaddr(sent.sender)[1].lower() or mail.complaint_sender
+    return mail.complaint_sender
 
 
 def _notice(
@@ -197,7 +253,8 @@ def _notice(
 def _unknown_sender(
     session: Session, mail: InboundEmail, now: datetime, what: str
 ) -> InboundResult:
-    sender = mail.from_address or "an unknown sender"
+    unreadable = any(r.startswith("unreadable header") for r in mail.reasons)
+    sender = mail.from_address or ("an unreadable sender" if unreadable else "an unknown sender")
     return record_unmatched(
         session,
         now,
@@ -213,6 +270,7 @@ _HANDLERS: dict[str, Handler] = {
     "reply": _reply,
     "bounce": _bounce,
     "auto_reply": _auto_reply,
+    "complaint": _complaint,
     "unsubscribe": _unsubscribe,
     "notice": _notice,
 }
