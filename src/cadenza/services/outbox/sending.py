@@ -26,6 +26,7 @@ from cadenza.channels.outgoing import (
     OutgoingWebhook,
     SendResult,
 )
+from cadenza.channels.voice import OutgoingCall
 from cadenza.core.decisions import HistoryEntry
 from cadenza.core.last_check import Verdict
 from cadenza.errors import ValidationFailed
@@ -33,11 +34,12 @@ from cadenza.services import history
 from cadenza.services.outbox.last_check import last_moment_check
 from cadenza.services.outbox.meta import MessageMeta
 from cadenza.services.senders.limits import Limits, hold, plan_caps, sender_caps
+from cadenza.services.voice import urls as voice_urls
 from cadenza.settings import Settings
 from cadenza.store.claims import claim_messages
 from cadenza.store.models import Message
 
-Outgoing = OutgoingEmail | OutgoingSms | OutgoingVoicemail | OutgoingWebhook
+Outgoing = OutgoingEmail | OutgoingSms | OutgoingVoicemail | OutgoingWebhook | OutgoingCall
 
 
 @dataclass
@@ -135,6 +137,8 @@ def outgoing(row: RowMapping) -> Outgoing:
         return OutgoingVoicemail(
             key=row["key"], sender=row["sender"], to=row["recipient"], audio_url=details.audio
         )
+    if channel == "call":
+        return voice_urls.outgoing_call(row, details)
     if channel == "webhook":
         return OutgoingWebhook(
             key=row["key"],
