@@ -85,4 +85,3 @@ def _picked(digits: str | None, now: datetime, zone: ZoneInfo) -> datetime | Non
 def spoken(due: datetime) -> str:
     """When, for the voice to say (the date and the time in UTC is all the voice knows)."""
     return f"on {due:%A %B} {due.day} at {due:%H:%M} U T C"
-

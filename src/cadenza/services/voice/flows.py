@@ -40,9 +40,7 @@ def answer(session: Session, call: VoiceCall, form: Form, settings: Settings) ->
     return _offer(call, settings)
 
 
-def gather(
-    session: Session, call: VoiceCall, form: Form, now: datetime, settings: Settings
-) -> str:
+def gather(session: Session, call: VoiceCall, form: Form, now: datetime, settings: Settings) -> str:
     """The contact pressed a key after the message (or none: the message once more)."""
     digit = (form.get("Digits") or "").strip()[:1]
     if digit:
