@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 from xml.etree import ElementTree as ET
@@ -337,3 +339,80 @@ def test_unsigned_or_forged_voice_webhooks_are_refused_and_change_nothing(phone:
     )
     assert forged.status_code == 403
     assert phone.contact(contact_id).dnc is False
+
+
+@pytest.mark.parametrize(
+    ("answer", "digits", "disposition"),
+    [
+        ("human", "1", "answered"),
+        ("machine", "1", "voicemail"),
+        ("busy", "1", "busy"),
+    ],
+)
+def test_the_development_sink_plays_the_call_through_the_same_flows(
+    db: Database, tmp_path: Path, answer: str, digits: str, disposition: str
+) -> None:
+    sink = tmp_path / "voice.jsonl"
+    config = Settings(
+        environment="test",
+        database_url=db.url,
+        base_url=BASE,
+        voice_sink_path=str(sink),
+        voice_sink_answer=answer,
+        voice_sink_digits=digits,
+    )
+    app = create_app(config, clock=FixedClock(at(NOW)))
+    phone = Phone(db, config, TestClient(app))
+    with write(db) as session:
+        store(session, TALKERS, at(NOW))
+    try:
+        _start_on_sink(phone)
+    finally:
+        app.state.engine.dispose()
+    [logged] = phone.history("call_logged")
+    assert logged["data"]["disposition"] == disposition
+    lines = [json.loads(line) for line in sink.read_text().splitlines()]
+    assert lines[0]["kind"] == "call" and lines[0]["to"] == JANE and lines[0]["answer"] == answer
+    if answer == "human":
+        assert logged["data"]["talk_duration"] == 60
+        assert logged["data"]["agent"] == "agent0@acme.example"
+        assert [line["turn"] for line in lines[1:]] == ["answer", "gather", "dial"]
+        assert phone.enrollment("Talkers")["status"] in ("active", "completed")
+
+
+def _start_on_sink(phone: Phone) -> None:
+    with write(phone.db) as session:
+        store(session, DIALER, at(NOW))
+        group = Group(name="closers")
+        session.add(group)
+        user = User(
+            email="agent0@acme.example",
+            name="Agent0",
+            role="agent",
+            phone=AGENT_A,
+            created_at=at(NOW),
+        )
+        session.add(user)
+        session.flush()
+        session.add(GroupMember(group_id=group.id, user_id=user.id, position=0))
+        contact_id = add_contact(
+            session,
+            at(NOW),
+            email="jane@lead.example",
+            phone=JANE,
+            first_name="Jane",
+            timezone="America/Chicago",
+        )
+        enrollments.enroll(
+            session=session,
+            sequence="Dialer",
+            contact_ids=[contact_id],
+            now=at(NOW),
+            settings=phone.settings,
+        )
+    Worker(phone.db.sessions, FixedClock(at(NOW)), phone.settings).drain()
+    dispatcher = Dispatcher(phone.db.sessions, FixedClock(at(NOW)), phone.settings)
+    try:
+        dispatcher.drain()
+    finally:
+        dispatcher.close()

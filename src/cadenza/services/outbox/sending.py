@@ -26,7 +26,7 @@ from cadenza.channels.outgoing import (
     OutgoingWebhook,
     SendResult,
 )
-from cadenza.channels.voice import OutgoingCall
+from cadenza.channels.voice import SIMULATED, OutgoingCall
 from cadenza.core.decisions import HistoryEntry
 from cadenza.core.last_check import Verdict
 from cadenza.errors import ValidationFailed
@@ -34,6 +34,7 @@ from cadenza.services import history
 from cadenza.services.outbox.last_check import last_moment_check
 from cadenza.services.outbox.meta import MessageMeta
 from cadenza.services.senders.limits import Limits, hold, plan_caps, sender_caps
+from cadenza.services.voice import sink
 from cadenza.services.voice import urls as voice_urls
 from cadenza.settings import Settings
 from cadenza.store.claims import claim_messages
@@ -180,6 +181,9 @@ def record(
         updates.append(values)
     session.execute(_RECORD, updates)
     history.write(session, events)
+    for outcome in outcomes:  # the development sink's calls play through the call flows
+        if outcome.result is not None and outcome.result.detail.startswith(SIMULATED):
+            sink.play(session, outcome.row, outcome.result, now, settings)
 
 
 # Only the lease holder records: a row leased again after its lease expired is left alone.
