@@ -34,7 +34,6 @@ from cadenza.services import history
 from cadenza.services.outbox.last_check import last_moment_check
 from cadenza.services.outbox.meta import MessageMeta
 from cadenza.services.senders.limits import Limits, hold, plan_caps, sender_caps
-from cadenza.services.voice import sink
 from cadenza.services.voice import urls as voice_urls
 from cadenza.settings import Settings
 from cadenza.store.claims import claim_messages
@@ -183,6 +182,9 @@ def record(
     history.write(session, events)
     for outcome in outcomes:  # the development sink's calls play through the call flows
         if outcome.result is not None and outcome.result.detail.startswith(SIMULATED):
+            # Imported here: the flows record events, whose package imports the outbox's.
+            from cadenza.services.voice import sink
+
             sink.play(session, outcome.row, outcome.result, now, settings)
 
 

@@ -17,7 +17,8 @@ from sqlalchemy.orm import Session
 
 from cadenza.channels.voice import SIMULATED, OutgoingCall, VoiceProvider
 from cadenza.core.definition import PowerDialerStep
-from cadenza.errors import Conflict, ValidationFailed
+from cadenza.core.templates import build_variables, render
+from cadenza.errors import CadenzaError, Conflict, ValidationFailed
 from cadenza.services import tasks as task_service
 from cadenza.services.users import access
 from cadenza.services.users.access import Viewer
@@ -25,6 +26,7 @@ from cadenza.services.voice import logged
 from cadenza.services.voice.urls import url
 from cadenza.settings import Settings
 from cadenza.store.catalog import definition_for
+from cadenza.store.machine_reads import load_views
 from cadenza.store.models import Contact, Enrollment, Task, User, VoiceCall
 
 KIND = "power_dialer"
@@ -163,10 +165,15 @@ def _definition_step(session: Session, task: Task) -> Any:
 
 
 def _script(session: Session, task: Task) -> str:
+    """The step's script, rendered for the contact (a script that fails says why)."""
     step = _definition_step(session, task)
-    if isinstance(step, PowerDialerStep):
-        return step.script or step.instructions or ""
-    return ""
+    if not isinstance(step, PowerDialerStep) or not (step.script or step.instructions):
+        return ""
+    view = load_views(session=session, contact_ids=[task.contact_id])[task.contact_id]
+    try:
+        return render(step.script or step.instructions or "", build_variables(view))
+    except CadenzaError as exc:
+        return f"(the script cannot be shown: {exc})"
 
 
 def _sequence_line(session: Session, task: Task) -> str | None:
