@@ -295,12 +295,11 @@ def group_agents(session: Session, group: str) -> list[dict[str, Any]]:
         select(User.id, User.name, User.email, User.phone)
         .join(GroupMember, GroupMember.user_id == User.id)
         .join(Group, Group.id == GroupMember.group_id)
-        .where(Group.name == group, User.phone.is_not(None), User.phone != "")
-        .order_by(User.id)
+        .where(Group.name == group, User.active, User.phone.is_not(None), User.phone != "")
+        .order_by(GroupMember.position, User.id)
     )
     return [
-        {"id": r.id, "name": r.name or r.email, "phone": r.phone}
-        for r in session.execute(query)
+        {"id": r.id, "name": r.name or r.email, "phone": r.phone} for r in session.execute(query)
     ]
 
 
