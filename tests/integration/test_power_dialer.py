@@ -163,3 +163,13 @@ def test_a_rep_without_a_phone_is_told_so_and_nothing_is_called(
     answer = client.post(f"/dialer/{task_id}/call", data={"csrf": csrf}, follow_redirects=True)
     assert "add your phone number" in answer.text
     assert created == []
+    bad = client.post(
+        "/dialer/phone", data={"csrf": csrf, "phone": "not a number"}, follow_redirects=True
+    )
+    assert "phone:" in bad.text
+    saved = client.post(
+        "/dialer/phone", data={"csrf": csrf, "phone": "(312) 555-0177"}, follow_redirects=True
+    )
+    assert f"Your phone is {REP_PHONE}" in saved.text
+    client.post(f"/dialer/{task_id}/call", data={"csrf": csrf})
+    assert [call["To"] for call in created] == [[REP_PHONE]]

@@ -47,6 +47,7 @@ RULES: dict[tuple[str, str], tuple[dict[str, Any], dict[str, Any]]] = {
     ("POST", "/tasks/{task_id}/retry"): (ANAS, {}),
     ("GET", "/dialer"): (EVERYONE, {}),
     ("POST", "/dialer/{task_id}/call"): (ANAS, {}),
+    ("POST", "/dialer/phone"): (EVERYONE, {"form": {"phone": "+13125550177"}}),
     ("POST", "/dialer/{task_id}/outcome"): (ANAS, {"form": {"outcome": "none"}}),
     ("GET", "/contacts"): (EVERYONE, {}),
     ("GET", "/contacts/{contact_id}"): (EVERYONE, {}),

@@ -31,6 +31,7 @@ def dialer_page(request: Request, viewer: PageViewer) -> Response:
             "outcomes": [(o, words(o)) for o in current.outcomes] if current else [],
             "call": current.call if current else None,
             "sink": request.app.state.settings.voice_provider == "sink",
+            "my_phone": power.own_phone(session=session, viewer=viewer),
         }
     return page(request, "dialer.html", context)
 
@@ -59,6 +60,19 @@ def call_outcome(
         task = power.record_outcome(session=session, viewer=viewer, task_id=task_id,
                                     outcome=outcome, now=now, settings=settings)  # fmt: skip
         return f"Logged: {task.title} — {words(outcome)}."
+
+    return perform(request, "/dialer", change, form=True)
+
+
+@router.post("/dialer/phone")
+def set_phone(request: Request, viewer: PageViewer, phone: Annotated[str, Form()]) -> Response:
+    """The rep's own phone number, which "Call next" rings first."""
+    region = request.app.state.settings.default_region
+
+    def change(session: Session, now: datetime) -> str:
+        saved = power.set_own_phone(session=session, viewer=viewer, phone=phone,
+                                    default_region=region)  # fmt: skip
+        return f"Your phone is {saved}: Call next rings it first."
 
     return perform(request, "/dialer", change, form=True)
 

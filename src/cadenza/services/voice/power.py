@@ -16,6 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from cadenza.channels.voice import SIMULATED, OutgoingCall, VoiceProvider
+from cadenza.core.contact_fields import parse_phone
 from cadenza.core.definition import PowerDialerStep
 from cadenza.core.templates import build_variables, render
 from cadenza.errors import CadenzaError, Conflict, ValidationFailed
@@ -137,6 +138,24 @@ def record_outcome(
     return task_service.complete_task(session=session, task_id=task_id, outcome=outcome,
                                       now=now, settings=settings, actor=viewer.actor,
                                       viewer=viewer)  # fmt: skip
+
+
+def own_phone(*, session: Session, viewer: Viewer) -> str:
+    """The rep's own phone number ("" when they have none yet)."""
+    user = session.get(User, viewer.user_id) if viewer.user_id else None
+    return (user.phone or "") if user else ""
+
+
+def set_own_phone(*, session: Session, viewer: Viewer, phone: str, default_region: str) -> str:
+    """The rep's own phone, which click-to-call rings first (E.164); bad input changes nothing."""
+    user = session.get(User, viewer.user_id) if viewer.user_id else None
+    if user is None:
+        raise ValidationFailed("only a user has a phone to ring")
+    try:
+        user.phone = parse_phone(phone.strip(), default_region)[0]
+    except ValueError as exc:
+        raise ValidationFailed(f"phone: {exc}") from None
+    return user.phone
 
 
 def _power_task(session: Session, viewer: Viewer, task_id: int) -> Task:
