@@ -266,7 +266,11 @@ def test_pressing_2_makes_a_callback_task_at_the_time_the_contact_typed(phone: P
     said = phone.twiml(answer, {"CallSid": sid, "AnsweredBy": "human"})
     asked = phone.twiml(said[0].get("action") or "", {"CallSid": sid, "Digits": "2"})
     assert asked[0].tag == "Gather" and asked[0].get("numDigits") == "4"
-    phone.twiml(asked[0].get("action") or "", {"CallSid": sid, "Digits": "1430"})
+    assert "We will call you back on Tuesday, December 1, at 10:00 AM" in (asked[1].text or "")
+    thanks = phone.twiml(asked[0].get("action") or "", {"CallSid": sid, "Digits": "1430"})
+    assert thanks[0].text == (
+        "We will call you back on Tuesday, December 1, at 2:30 PM. Thank you. Goodbye."
+    )
     with phone.db.sessions() as session:
         [task] = session.scalars(select(Task))
         assert task.kind == "call" and task.status == "open" and task.title == "Call back Jane Doe"

@@ -82,6 +82,13 @@ def _picked(digits: str | None, now: datetime, zone: ZoneInfo) -> datetime | Non
     return at.astimezone(now.tzinfo)
 
 
-def spoken(due: datetime) -> str:
-    """When, for the voice to say (the date and the time in UTC is all the voice knows)."""
-    return f"on {due:%A %B} {due.day} at {due:%H:%M} U T C"
+def spoken(session: Session, call: VoiceCall, due: datetime, settings: Settings) -> str:
+    """When, for the voice to say: the day and time in the contact's own zone."""
+    contact = session.get(Contact, call.contact_id)
+    name = contact.timezone if contact and contact.timezone else settings.fallback_timezone
+    try:
+        local = due.astimezone(ZoneInfo(name))
+    except (ValueError, KeyError):
+        local = due.astimezone(ZoneInfo(settings.fallback_timezone))
+    hour = local.hour % 12 or 12
+    return f"on {local:%A}, {local:%B} {local.day}, at {hour}:{local:%M} {local:%p}"

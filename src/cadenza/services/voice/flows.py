@@ -53,7 +53,8 @@ def gather(session: Session, call: VoiceCall, form: Form, now: datetime, setting
         return twiml.response(
             twiml.gather(url(settings.base_url, "callback", call=call.id), twiml.say(ask),
                          digits=4, timeout=8),
-            twiml.say(f"We will call you back {callbacks.spoken(due)}. {GOODBYE}"),
+            twiml.say(f"We will call you back {callbacks.spoken(session, call, due, settings)}. "
+                      f"{GOODBYE}"),
             twiml.hangup(),
         )  # fmt: skip
     if digit == "9":
@@ -69,7 +70,10 @@ def callback_time(
     """The contact typed the time they want the callback at (HHMM, their local time)."""
     due = callbacks.create(session, call, now, settings, picked=form.get("Digits") or "")
     return twiml.response(
-        twiml.say(f"We will call you back {callbacks.spoken(due)}. {GOODBYE}"), twiml.hangup()
+        twiml.say(
+            f"We will call you back {callbacks.spoken(session, call, due, settings)}. {GOODBYE}"
+        ),
+        twiml.hangup(),
     )
 
 
