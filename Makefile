@@ -18,6 +18,7 @@ $(STAMP): pyproject.toml
 run: export CADENZA_DATABASE_URL ?= sqlite:///var/cadenza.db
 run: export CADENZA_DEV_MAILBOX ?= var/mailbox
 run: export CADENZA_SMS_SINK_PATH ?= var/sms-sink.jsonl
+run: export CADENZA_VOICE_SINK_PATH ?= var/voice-sink.jsonl
 run: export CADENZA_ENVIRONMENT ?= development
 run: $(STAMP)
 	mkdir -p var

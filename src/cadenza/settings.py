@@ -54,6 +54,16 @@ class Settings(BaseSettings):
     sms_help_text: str | None = None
     # Where the development SMS provider keeps what it "sent" (one JSON object a line).
     sms_sink_path: str = "cadenza-sms-sink.jsonl"
+    # Voice: calls placed by Twilio, or recorded (with a simulated answer) by the sink.
+    voice_provider: Literal["sink", "twilio"] = "sink"
+    voice_sink_path: str = "cadenza-voice-sink.jsonl"
+    voice_sink_answer: Literal["human", "machine", "busy", "no-answer"] = "human"
+    voice_sink_digits: str = "1"  # the key the simulated person presses
+    # Ringless voicemail: through the SMS provider (the sink records it, Twilio refuses),
+    # or Slybroadcast.
+    voicemail_provider: Literal["sms", "slybroadcast"] = "sms"
+    slybroadcast_uid: str | None = None
+    slybroadcast_password: str | None = None
     webhook_allow: list[str] = Field(default_factory=list)
 
     # Quiet hours for SMS, MMS, calls and voicemail in the recipient's local time.

@@ -62,6 +62,7 @@ def _environment(folder: Path, port: int, mail: Catcher) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("CADENZA_")}
     env["CADENZA_DATABASE_URL"] = f"sqlite:///{folder / 'cadenza.db'}"
     env["CADENZA_SMS_SINK_PATH"] = str(folder / "sms.jsonl")
+    env["CADENZA_VOICE_SINK_PATH"] = str(folder / "voice.jsonl")
     env["CADENZA_ENVIRONMENT"] = "development"  # serve refuses the public secret otherwise
     env["CADENZA_BASE_URL"] = f"http://127.0.0.1:{port}"  # where emailed links lead
     env["CADENZA_WEBHOOK_ALLOW"] = '["127.0.0.1"]'  # the tests' own receivers, on loopback

@@ -75,7 +75,7 @@ def test_on_is_a_key_not_a_boolean() -> None:
 def test_unknown_action_names_the_choices() -> None:
     found = only(HEAD + "  - key: a\n    action: smss\n    body: hi\n")
     assert found.startswith("t.yaml:5:13: steps[0].action: unknown action 'smss'")
-    assert "did you mean 'sms'?" in found and "expected one of add_tag," in found
+    assert "did you mean 'sms'?" in found and "expected one of add_line, add_tag," in found
 
 
 def test_missing_action_points_at_the_step() -> None:

@@ -20,6 +20,7 @@ CONTACT_EVENTS = frozenset(
         "dnc",
         "dnc_changed",
         "call_logged",
+        "call_answered",
         "manual_call",
         "meeting_booked",
         "appointment_scheduled",
@@ -34,6 +35,7 @@ CONTACT_EVENTS = frozenset(
         "owner_changed",
         "lead_email_received",
         "inbound_message",
+        "line_assigned",
     }
 )
 

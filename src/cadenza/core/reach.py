@@ -6,7 +6,8 @@ quiet hours confine, which sender a message is paced on and which exit a flag st
 
 A flag blocks the steps whose row names it: `dnc` every step that reaches the contact,
 `sms_opted_out` (STOP, or any reasonable revocation) texts and automated calls to the number
-(SMS, MMS, ringless voicemail; a person's own call is not automated), `email_unsubscribed`
+(SMS, MMS, ringless voicemail, the progressive and preview dialers' calls; a person's own
+call, from a task or the power dialer, is not automated), `email_unsubscribed`
 and `email_bounced` email. A blocked step is skipped with the flag's reason; a sequence exits
 on a flag only when its `exit.on` names the flag's exit.
 """
@@ -106,7 +107,18 @@ TABLE: dict[str, Reach] = {
     "sms": Reach("sms", "sms", True, "sms", "phone", _PHONE_FLAGS, sent=True),
     "mms": Reach("mms", "mms", True, "sms", "phone", _PHONE_FLAGS, sent=True),
     "voicemail": Reach("voicemail", "voicemail", True, "sms", "phone", _PHONE_FLAGS, sent=True),
+    "ringless_voicemail": Reach(
+        "ringless_voicemail", "voicemail", True, "sms", "phone", _PHONE_FLAGS, sent=True
+    ),
+    # Calls the provider places for the sequence are automated calls: STOP forbids them too.
+    "progressive_dialer": Reach(
+        "progressive_dialer", "call", True, "sms", "phone", _PHONE_FLAGS, sent=True
+    ),
+    "preview_dialer": Reach(
+        "preview_dialer", "call", True, "sms", "phone", _PHONE_FLAGS, sent=True
+    ),
     "call": Reach("call", "call", True, None, "phone", ("dnc",)),
+    "power_dialer": Reach("power_dialer", "call", True, None, "phone", ("dnc",)),
     "manual_email": Reach("manual_email", "email", False, None, "email", _EMAIL_FLAGS),
     "manual_sms": Reach("manual_sms", "sms", True, None, "phone", _PHONE_FLAGS),
     "linkedin": Reach("linkedin", "linkedin", False, None, None, ("dnc",)),

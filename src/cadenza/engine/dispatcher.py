@@ -33,6 +33,13 @@ from cadenza.channels.outgoing import (
 )
 from cadenza.channels.sms import SmsProvider, make_provider
 from cadenza.channels.smtp import SmtpPool
+from cadenza.channels.voice import (
+    OutgoingCall,
+    VoicemailProvider,
+    VoiceProvider,
+    make_voice_provider,
+    make_voicemail_provider,
+)
 from cadenza.channels.webhooks import WebhookSender
 from cadenza.clock import Clock
 from cadenza.services.outbox import Outcome, claim_ready, outgoing, record
@@ -52,9 +59,12 @@ class Channels:
         smtp: SmtpPool | None = None,
         sms: SmsProvider | None = None,
         webhooks: WebhookSender | None = None,
+        voice: VoiceProvider | None = None,
+        voicemail: VoicemailProvider | None = None,
     ) -> None:
         self.settings = settings
         self._smtp, self._sms, self._webhooks = smtp, sms, webhooks
+        self._voice, self._voicemail = voice, voicemail
 
     @property
     def smtp(self) -> SmtpPool:
@@ -69,6 +79,19 @@ class Channels:
         return self._sms
 
     @property
+    def voice(self) -> VoiceProvider:
+        if self._voice is None:
+            self._voice = make_voice_provider(self.settings)
+        return self._voice
+
+    @property
+    def voicemail(self) -> VoicemailProvider:
+        """Who drops ringless voicemail: Slybroadcast when configured, else the SMS provider."""
+        if self._voicemail is None:
+            self._voicemail = make_voicemail_provider(self.settings) or self.sms
+        return self._voicemail
+
+    @property
     def webhooks(self) -> WebhookSender:
         if self._webhooks is None:
             self._webhooks = WebhookSender.from_settings(self.settings)
@@ -77,6 +100,8 @@ class Channels:
     def close(self) -> None:
         if self._smtp is not None:
             self._smtp.close()
+        if self._voice is not None:
+            self._voice.close()
 
 
 class Recorder:
@@ -269,7 +294,9 @@ class Dispatcher:
         if isinstance(message, OutgoingSms):
             return self.channels.sms.send_sms(message)
         if isinstance(message, OutgoingVoicemail):
-            return self.channels.sms.send_voicemail(message)
+            return self.channels.voicemail.send_voicemail(message)
+        if isinstance(message, OutgoingCall):
+            return self.channels.voice.place_call(message)
         assert isinstance(message, OutgoingWebhook)
         return self.channels.webhooks.send(message)
 
@@ -282,5 +309,5 @@ class Built:
     mime: MimeEmail
 
 
-Outgoing = Built | OutgoingSms | OutgoingVoicemail | OutgoingWebhook
+Outgoing = Built | OutgoingSms | OutgoingVoicemail | OutgoingWebhook | OutgoingCall
 Sent = tuple[Outcome, int]  # a send's outcome, and the ticket of the commit that records it

@@ -202,6 +202,8 @@ class Contact(Base):
     last_inbound_at: Mapped[datetime | None]
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
+    # The contact's sticky outbound number (`add_line`): their texts and calls come from it.
+    line: Mapped[str | None] = mapped_column(String(32))
 
 
 class ContactTag(Base):
@@ -476,3 +478,43 @@ class IdempotencyKey(Base):
     response_body: Mapped[dict[str, Any] | None]
     location: Mapped[str | None] = mapped_column(String(500))
     created_at: Mapped[datetime]
+# --- voice: calls placed and logged (dialer steps, the power dialer) -------------------------
+
+
+class VoiceCall(Base):
+    """One phone call the provider placed, from its creation to its last status callback.
+
+    `kind`: progressive | preview | power; `agent_index`: which of the ring group's agents
+    is being dialed; durations in seconds (talk: bridged to a person; wait: before that).
+    """
+
+    __tablename__ = "voice_calls"
+    __table_args__ = (Index("ix_voice_calls_contact", "contact_id", "created_at"),)
+
+    id: Mapped[int] = mapped_column(BigID, primary_key=True)
+    sid: Mapped[str | None] = mapped_column(String(64), unique=True)
+    message_id: Mapped[int | None] = mapped_column(
+        BigID, ForeignKey("messages.id", ondelete="SET NULL"), index=True
+    )
+    enrollment_id: Mapped[int | None] = mapped_column(BigID)
+    sequence_id: Mapped[int | None]
+    contact_id: Mapped[int] = mapped_column(BigID, ForeignKey("contacts.id", ondelete="CASCADE"))
+    step: Mapped[str | None] = mapped_column(String(100))
+    task_id: Mapped[int | None] = mapped_column(BigID)
+    kind: Mapped[str] = mapped_column(String(16))
+    direction: Mapped[str] = mapped_column(String(8), default="outbound")
+    agent_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    agent_index: Mapped[int] = mapped_column(default=0)
+    line: Mapped[str] = mapped_column(String(32))
+    to: Mapped[str] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(16), default="queued")
+    answered_by: Mapped[str | None] = mapped_column(String(32))
+    digits: Mapped[str | None] = mapped_column(String(16))
+    disposition: Mapped[str | None] = mapped_column(String(16))
+    attempt: Mapped[int] = mapped_column(default=1)
+    talk_seconds: Mapped[int] = mapped_column(default=0)
+    wait_seconds: Mapped[int] = mapped_column(default=0)
+    total_seconds: Mapped[int] = mapped_column(default=0)
+    data: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime]
+    ended_at: Mapped[datetime | None]

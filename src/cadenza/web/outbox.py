@@ -20,7 +20,7 @@ from cadenza.web.rendering import page
 router = page_router()
 SHOWN = 500
 STATUSES = ("queued", "sending", "sent", "failed", "suppressed", "held")
-CHANNELS = ("email", "sms", "mms", "voicemail", "webhook", "notify")
+CHANNELS = ("email", "sms", "mms", "voicemail", "call", "webhook", "notify")
 # An invitation or reset in the mailbox is someone else's way in: its token is not shown.
 SIGN_IN_LINK = re.compile(r"/(invite|reset)/[\w-]+")
 

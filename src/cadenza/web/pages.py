@@ -13,6 +13,7 @@ from fastapi.responses import FileResponse
 from cadenza.errors import NotFound
 from cadenza.web import (
     contacts,
+    dialer,
     history,
     login,
     outbox,
@@ -49,7 +50,8 @@ def static_file(name: str) -> FileResponse:
 
 
 router = APIRouter(include_in_schema=False)
-for module in (sequences, tasks, contacts, outbox, senders, subscriptions, history, login):
+MODULES = (sequences, tasks, dialer, contacts, outbox, senders, subscriptions, history, login)
+for module in MODULES:
     router.include_router(module.router)
 router.include_router(login.public)
 router.include_router(assets)

@@ -18,6 +18,7 @@ FLASH_COOKIE = "cadenza_flash"
 NAVIGATION = (
     ("/", "Sequences"),
     ("/tasks", "Tasks"),
+    ("/dialer", "Dialer"),
     ("/contacts", "Contacts"),
     ("/messages", "Outbox"),
     ("/senders", "Senders"),

@@ -42,6 +42,9 @@ class Trigger(Model):
     from_: str | None = Field(default=None, alias="from")
     disposition: str | None = None  # call_logged
     min_duration: int | None = Field(default=None, ge=0)  # call_logged, seconds
+    # call_logged: which duration `min_duration` reads (talk is the `duration` of the event).
+    measure: Literal["talk", "wait", "total"] | None = None
+    direction: Literal["inbound", "outbound"] | None = None  # call_logged
     dnc: bool | None = None  # dnc_changed: the new value
 
     @model_validator(mode="after")
@@ -50,8 +53,14 @@ class Trigger(Model):
             raise ValueError(f"'tag' applies to tag_added and tag_removed, not {self.on}")
         if (self.to or self.from_) and self.on != "disposition_changed":
             raise ValueError(f"'to'/'from' apply to disposition_changed, not {self.on}")
-        if (self.disposition or self.min_duration is not None) and self.on != "call_logged":
-            raise ValueError(f"'disposition'/'min_duration' apply to call_logged, not {self.on}")
+        call_only = self.disposition or self.min_duration is not None or self.direction
+        if (call_only or self.measure) and self.on != "call_logged":
+            raise ValueError(
+                f"'disposition'/'min_duration'/'measure'/'direction' apply to call_logged, "
+                f"not {self.on}"
+            )
+        if self.measure and self.min_duration is None:
+            raise ValueError("'measure' says which duration 'min_duration' reads: give both")
         return self
 
 
@@ -80,6 +89,7 @@ ExitEvent = Literal[
     "manual_call",
     "meeting_booked",
     "call_logged",
+    "call_answered",
     "out_of_office",
 ]
 

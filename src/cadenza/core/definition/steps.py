@@ -16,6 +16,7 @@ class EndRoute(Model):
 
 
 Route = Literal["next"] | str | EndRoute
+POWER_DIALER_LIST = "power_dialer"
 """Where to go: `next`, a step key, or `{end: positive|negative|neutral}`."""
 
 CALL_OUTCOMES: dict[str, Route] = {
@@ -24,6 +25,7 @@ CALL_OUTCOMES: dict[str, Route] = {
     "interested": EndRoute(end="positive"),
     "not_interested": EndRoute(end="negative"),
 }
+CALL_ACTIONS = ("call", "power_dialer")  # manual steps whose outcomes are a call's
 TASK_OUTCOMES: dict[str, Route] = {
     "none": "next",
     "positive": EndRoute(end="positive"),
@@ -143,8 +145,64 @@ class AddToDialerStep(StepBase):
 
 
 class RemoveFromDialerStep(StepBase):
+    """Take the contact off a dialer list; `power_dialer` (the default) empties their queues."""
+
     action: Literal["remove_from_dialer"]
-    list: str = Field(min_length=1)
+    list: str = Field(default=POWER_DIALER_LIST, min_length=1)
+
+
+class RinglessVoicemailStep(StepBase):
+    """Drop a recorded message into the contact's voicemail without ringing (via provider)."""
+
+    action: Literal["ringless_voicemail"]
+    recording: str = Field(min_length=1)  # the audio file's https URL
+    sender: str | None = None
+
+
+class AddLineStep(StepBase):
+    """Give the contact a sticky outbound number, used for their texts and calls thereafter."""
+
+    action: Literal["add_line"]
+    line: str = Field(pattern=r"^\+[1-9]\d{6,14}$")
+
+
+class DialerStepBase(StepBase):
+    """A call the provider places for the sequence: the contact hears `message` on answer.
+
+    `group`: the ring group whose agents take the call, in turn; `repeat`: how many times
+    the message (or the preview announcement) is played while waiting for a key;
+    `retries`: calls placed again after busy, no answer (or a machine, when `on_machine`
+    says retry), `retry_after` apart; `remove_if_answered`: the enrollment exits once a
+    person answered.
+    """
+
+    action: str
+    group: str = Field(min_length=1)
+    message: str = Field(
+        default="Press 1 to talk to us now, 2 for a call back, or 9 to stop getting calls.",
+        min_length=1,
+    )
+    repeat: int = Field(default=3, ge=1, le=10)
+    retries: int = Field(default=0, ge=0, le=5)
+    retry_after: Duration = Field(default_factory=lambda: Duration(minutes=30))
+    remove_if_answered: bool = False
+    sender: str | None = None
+
+
+class ProgressiveDialerStep(DialerStepBase):
+    """Call the contact first; a person hears the message and picks a key (1, 2 or 9)."""
+
+    action: Literal["progressive_dialer"]
+    on_machine: Literal["voicemail", "retry", "hang_up"] = "voicemail"
+    voicemail: str | None = None  # a recording URL; else `voicemail_text` is spoken
+    voicemail_text: str = "Sorry we missed you. We will try again soon."
+
+
+class PreviewDialerStep(DialerStepBase):
+    """Call the group's agents first, announce the contact until a key, then call the contact."""
+
+    action: Literal["preview_dialer"]
+    announcement: str = "Hey [AgentName], we're about to call [FirstName] [LastName] from [State]."
 
 
 class EnrollStep(StepBase):
@@ -175,11 +233,18 @@ class ManualStepBase(StepBase):
         """The outcomes a person may pick and where each leads."""
         if self.outcomes is not None:
             return dict(self.outcomes)
-        return dict(CALL_OUTCOMES if self.action == "call" else TASK_OUTCOMES)
+        return dict(CALL_OUTCOMES if self.action in CALL_ACTIONS else TASK_OUTCOMES)
 
 
 class CallStep(ManualStepBase):
     action: Literal["call"]
+
+
+class PowerDialerStep(ManualStepBase):
+    """Put the contact in the assignee's power-dialer queue; the call's outcome moves on."""
+
+    action: Literal["power_dialer"]
+    script: str = ""
 
 
 class TaskStep(ManualStepBase):
@@ -242,9 +307,14 @@ Step = Annotated[
     | MarkDncStep
     | AddToDialerStep
     | RemoveFromDialerStep
+    | RinglessVoicemailStep
+    | AddLineStep
+    | ProgressiveDialerStep
+    | PreviewDialerStep
     | EnrollStep
     | UnenrollStep
     | CallStep
+    | PowerDialerStep
     | TaskStep
     | ManualEmailStep
     | ManualSmsStep
@@ -255,7 +325,10 @@ Step = Annotated[
     Field(discriminator="action"),
 ]
 
-AUTOMATIC_MESSAGES = {"email", "sms", "mms", "voicemail", "notify", "webhook"}
+DIALER_ACTIONS = {"progressive_dialer", "preview_dialer"}
+AUTOMATIC_MESSAGES = {
+    "email", "sms", "mms", "voicemail", "ringless_voicemail", "notify", "webhook", *DIALER_ACTIONS
+}  # fmt: skip
 CONTACT_CHANGES = {
     "add_tag",
     "remove_tag",
@@ -265,10 +338,11 @@ CONTACT_CHANGES = {
     "mark_dnc",
     "add_to_dialer",
     "remove_from_dialer",
+    "add_line",
     "enroll",
     "unenroll",
 }
-MANUAL_ACTIONS = {"call", "task", "manual_email", "manual_sms", "linkedin"}
+MANUAL_ACTIONS = {"call", "power_dialer", "task", "manual_email", "manual_sms", "linkedin"}
 CONTROL_ACTIONS = {"wait_for", "branch", "end"}
 ACTIONS = AUTOMATIC_MESSAGES | CONTACT_CHANGES | MANUAL_ACTIONS | CONTROL_ACTIONS
 

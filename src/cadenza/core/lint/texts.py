@@ -22,7 +22,7 @@ from cadenza.core.lint.yamlmap import Mark, Path, SourceMap
 from cadenza.errors import Problem
 
 TEMPLATE_FILE = re.compile(r"^[^\s{}]+\.(html?|txt|md|j2)$", re.IGNORECASE)
-_TEXT_FIELDS = ("subject", "body", "title", "instructions", "url")
+_TEXT_FIELDS = ("subject", "body", "title", "instructions", "url", "message", "script")
 
 Steps = Mapping[int, Step]  # the steps that parsed, by their position in the definition
 

@@ -35,6 +35,8 @@ def exit_events(definition: Definition) -> frozenset[str]:
     else:
         for step in definition.steps:
             names.update(reach.FLAGS[flag].exit for flag in reach.of(step.action).blocked_by)
+    if any(getattr(step, "remove_if_answered", False) for step in definition.steps):
+        names.add("call_answered")  # a dialer step's "remove lead if they answer"
     if len(_exits) >= 4096:
         _exits.clear()
     _exits[id(definition)] = (definition, frozenset(names))

@@ -5,8 +5,14 @@ from __future__ import annotations
 from datetime import datetime
 
 from cadenza.core import calendar
-from cadenza.core.decisions import LIVE, Decision, EnrollmentState, Refused
-from cadenza.core.definition import Duration, ManualStepBase, Step, WaitForStep
+from cadenza.core.decisions import LIVE, CloseTasks, Decision, EnrollmentState, Refused
+from cadenza.core.definition import (
+    POWER_DIALER_LIST,
+    Duration,
+    ManualStepBase,
+    Step,
+    WaitForStep,
+)
 from cadenza.core.events import EventRecord
 from cadenza.core.machine.exits import exit_reason_for_event, exit_when
 from cadenza.core.machine.situation import MAX_STEPS_PER_CALL, Situation, iso, leave
@@ -79,7 +85,22 @@ def on_event(sit: Situation, state: EnrollmentState, event: EventRecord) -> Deci
         follow(sit, decision, step.key, step.route_for(event.type))
     elif event.type == "out_of_office":
         _pause_for_absence(sit, decision, event)
+    elif event.type == "dialer_removed" and _in_power_dialer(sit, state, event):
+        # "Another step removes it even while the dialer runs": the queued call goes, and
+        # the sequence goes on as if the call had not been answered.
+        key = str(waiting["step"])
+        decision.effects.append(CloseTasks("canceled", step=key))
+        decision.log("step_executed", sit.now, key, "removed from the power dialer")
+        follow(sit, decision, key, "next")
     return decision
+
+
+def _in_power_dialer(sit: Situation, state: EnrollmentState, event: EventRecord) -> bool:
+    """Whether the enrollment waits on a power-dialer call that this removal takes away."""
+    if not state.waiting_on_task or event.data.get("list") != POWER_DIALER_LIST:
+        return False
+    key = str(state.waiting["step"])  # type: ignore[index]
+    return any(s.key == key and s.action == "power_dialer" for s in sit.definition.steps)
 
 
 def complete_task(sit: Situation, state: EnrollmentState, step_key: str, outcome: str) -> Decision:

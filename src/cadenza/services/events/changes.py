@@ -49,6 +49,7 @@ COLUMN_ACTIONS = {
     "set_dnc",
     "set_flag",
     "touch_inbound",
+    "add_line",
 }
 FLAGS = ("dnc", "sms_opted_out", "email_unsubscribed", "email_bounced")
 ACTIONS = {*COLUMN_ACTIONS, "add_tag", "remove_tag", "add_to_dialer", "remove_from_dialer"}
@@ -153,6 +154,11 @@ def _one(
         contact.owner_id, contact.values["owner"] = user_id, email
         contact.columns["owner_id"], contact.columns["updated_at"] = user_id, now
         return [EventRecord("owner_changed", now, data={"owner": email})]
+    if action == "add_line":
+        line = str(params["line"])
+        # Not a field of the contact's view: steps never read it, the outbox does.
+        contact.columns["line"], contact.columns["updated_at"] = line, now
+        return [EventRecord("line_assigned", now, data={"line": line})]
     add, name = action == "add_to_dialer", str(params["list"])
     dialer[(change.contact_id, name)] = add
     return [EventRecord("dialer_added" if add else "dialer_removed", now, data={"list": name})]

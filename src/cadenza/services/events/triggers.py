@@ -35,9 +35,12 @@ def matches(trigger: Trigger, event: EventRecord) -> bool:
         return False
     if trigger.disposition is not None and data.get("disposition") != trigger.disposition:
         return False
+    if trigger.direction is not None and data.get("direction") != trigger.direction:
+        return False
     if trigger.min_duration is not None:
+        name = f"{trigger.measure}_duration" if trigger.measure else "duration"
         try:
-            if float(data.get("duration") or 0) < trigger.min_duration:
+            if float(data.get(name) or 0) < trigger.min_duration:
                 return False
         except (TypeError, ValueError):
             return False

@@ -56,6 +56,8 @@ class MessageMeta(BaseModel):
     media: list[str] = Field(default_factory=list)
     audio: str = ""
     delivery_status: str | None = None
+    # call (a dialer step): the step's dialer settings, see services.voice
+    dialer: dict[str, Any] = Field(default_factory=dict)
     # webhook
     method: str = "POST"
     headers: dict[str, str] = Field(default_factory=dict)

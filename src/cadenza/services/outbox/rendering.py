@@ -23,9 +23,11 @@ from cadenza.core.contact import ContactView
 from cadenza.core.decisions import StepFailed
 from cadenza.core.definition import (
     Definition,
+    DialerStepBase,
     EmailStep,
     MmsStep,
     NotifyStep,
+    RinglessVoicemailStep,
     SmsStep,
     Step,
     VoicemailStep,
@@ -38,7 +40,7 @@ from cadenza.errors import CadenzaError
 from cadenza.services.outbox.meta import Check, MessageMeta
 from cadenza.settings import Settings
 from cadenza.store import bulk
-from cadenza.store.models import Group, GroupMember, Message, User
+from cadenza.store.models import Contact, Group, GroupMember, Message, User
 
 
 class RenderError(CadenzaError):
@@ -121,14 +123,17 @@ def message_rows(
     if isinstance(step, EmailStep):
         return [_email(session, who, step, base, variables, checked)]
     if isinstance(step, SmsStep | MmsStep):
-        return [_sms(who, step, base, variables, settings, checked)]
-    if isinstance(step, VoicemailStep):
-        details = MessageMeta(audio=step.audio, check=checked)
+        return [_sms(session, who, step, base, variables, settings, checked)]
+    if isinstance(step, DialerStepBase):
+        return [dialer_row(session, who, step, base, variables, checked, settings)]
+    if isinstance(step, VoicemailStep | RinglessVoicemailStep):
+        audio = step.audio if isinstance(step, VoicemailStep) else step.recording
+        details = MessageMeta(audio=audio, check=checked)
         return [
             {
                 **base,
                 "channel": "voicemail",
-                "sender": _sms_sender(who, step.sender),
+                "sender": sms_sender(session, who, step.sender),
                 "recipient": who.contact.phone,
                 "body": "",
                 "meta": details.stored(),
@@ -174,6 +179,8 @@ def _templates(step: Step) -> Iterator[str]:
         yield step.body
     elif isinstance(step, SmsStep | MmsStep):
         yield step.body
+    elif isinstance(step, DialerStepBase):
+        yield step.message
     elif isinstance(step, WebhookStep):
         yield step.url
         yield from step.headers.values()
@@ -190,6 +197,12 @@ def _template_reads_owner(text: str) -> bool:
 
 
 _USER = select(User.email, User.name, User.phone).where(User.email == bindparam("email"))
+_LINE = select(Contact.line).where(Contact.id == bindparam("id"))
+
+
+def contact_line(session: Session, contact_id: int) -> str | None:
+    """The contact's sticky outbound number, if a step gave them one."""
+    return session.connection().execute(_LINE, {"id": contact_id}).scalar()
 
 
 def _owner(session: Session, email: str | None) -> dict[str, str] | None:
@@ -246,14 +259,17 @@ def _email(
     }
 
 
-def _sms_sender(who: Addressing, override: str | None) -> str:
-    sender = override or who.definition.senders.sms
+def sms_sender(session: Session, who: Addressing, override: str | None) -> str:
+    """The number a text or call to the contact comes from: the step's, the contact's line
+    (`add_line`), else the sequence's."""
+    sender = override or contact_line(session, who.contact_id) or who.definition.senders.sms
     if not sender:
         raise RenderError("no SMS sender: set senders.sms or the step's sender")
     return sender
 
 
 def _sms(
+    session: Session,
     who: Addressing,
     step: SmsStep | MmsStep,
     base: dict[str, Any],
@@ -266,10 +282,53 @@ def _sms(
     return {
         **base,
         "channel": step.action,
-        "sender": _sms_sender(who, step.sender),
+        "sender": sms_sender(session, who, step.sender),
         "recipient": who.contact.phone,
         "body": body,
         "meta": MessageMeta(media=media, check=check).stored(),
+    }
+
+
+def group_agents(session: Session, group: str) -> list[dict[str, Any]]:
+    """The ring group's members who have a phone, in the order they are rung."""
+    query = (
+        select(User.id, User.name, User.email, User.phone)
+        .join(GroupMember, GroupMember.user_id == User.id)
+        .join(Group, Group.id == GroupMember.group_id)
+        .where(Group.name == group, User.active, User.phone.is_not(None), User.phone != "")
+        .order_by(GroupMember.position, User.id)
+    )
+    return [
+        {"id": r.id, "name": r.name or r.email, "phone": r.phone} for r in session.execute(query)
+    ]
+
+
+def dialer_row(
+    session: Session,
+    who: Addressing,
+    step: DialerStepBase,
+    base: dict[str, Any],
+    variables: dict[str, Any],
+    check: Check | None,
+    settings: Settings,
+) -> dict[str, Any]:
+    """A dialer step's call: to the contact, from their line, with the message to play."""
+    dialer = step.model_dump(
+        mode="json", include={"action", "group", "repeat", "retries", "retry_after",
+                              "remove_if_answered", "on_machine", "voicemail",
+                              "voicemail_text", "announcement"},
+    )  # fmt: skip
+    dialer["base_url"] = settings.base_url
+    dialer["agents"] = group_agents(session, step.group)
+    if not dialer["agents"] and step.action == "preview_dialer":
+        raise RenderError(f"ring group {step.group!r} has no member with a phone number")
+    return {
+        **base,
+        "channel": "call",
+        "sender": sms_sender(session, who, step.sender),
+        "recipient": who.contact.phone,
+        "body": _text(step.message, variables, "message"),
+        "meta": MessageMeta(dialer=dialer, check=check).stored(),
     }
 
 

@@ -26,6 +26,7 @@ from cadenza.channels.outgoing import (
     OutgoingWebhook,
     SendResult,
 )
+from cadenza.channels.voice import SIMULATED, OutgoingCall
 from cadenza.core.decisions import HistoryEntry
 from cadenza.core.last_check import Verdict
 from cadenza.errors import ValidationFailed
@@ -33,11 +34,12 @@ from cadenza.services import history
 from cadenza.services.outbox.last_check import last_moment_check
 from cadenza.services.outbox.meta import MessageMeta
 from cadenza.services.senders.limits import Limits, hold, plan_caps, sender_caps
+from cadenza.services.voice import urls as voice_urls
 from cadenza.settings import Settings
 from cadenza.store.claims import claim_messages
 from cadenza.store.models import Message
 
-Outgoing = OutgoingEmail | OutgoingSms | OutgoingVoicemail | OutgoingWebhook
+Outgoing = OutgoingEmail | OutgoingSms | OutgoingVoicemail | OutgoingWebhook | OutgoingCall
 
 
 @dataclass
@@ -135,6 +137,8 @@ def outgoing(row: RowMapping) -> Outgoing:
         return OutgoingVoicemail(
             key=row["key"], sender=row["sender"], to=row["recipient"], audio_url=details.audio
         )
+    if channel == "call":
+        return voice_urls.outgoing_call(row, details)
     if channel == "webhook":
         return OutgoingWebhook(
             key=row["key"],
@@ -176,6 +180,12 @@ def record(
         updates.append(values)
     session.execute(_RECORD, updates)
     history.write(session, events)
+    for outcome in outcomes:  # the development sink's calls play through the call flows
+        if outcome.result is not None and outcome.result.detail.startswith(SIMULATED):
+            # Imported here: the flows record events, whose package imports the outbox's.
+            from cadenza.services.voice import sink
+
+            sink.play(session, outcome.row, outcome.result, now, settings)
 
 
 # Only the lease holder records: a row leased again after its lease expired is left alone.

@@ -15,7 +15,11 @@ from cadenza.core.definition import Definition, Step
 from cadenza.settings import Settings, get_settings
 from cadenza.store.models import RateBucket, Sender, Sequence, User
 
-MESSAGE_SENDER = {"email": "email", "sms": "sms", "mms": "sms", "voicemail": "sms"}
+# By step action and by outbox channel: what kind of sender each is paced on.
+MESSAGE_SENDER = {
+    "email": "email", "sms": "sms", "mms": "sms", "voicemail": "sms",
+    "ringless_voicemail": "sms", "progressive_dialer": "sms", "preview_dialer": "sms",
+}  # fmt: skip
 
 
 @dataclass
