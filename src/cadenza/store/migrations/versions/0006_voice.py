@@ -1,7 +1,7 @@
 """voice: the contact's sticky line and the calls the provider placed
 
-Revision ID: 0005_voice
-Revises: 0004
+Revision ID: 0006_voice
+Revises: 0005_crm_sync
 Create Date: 2026-12-04 14:00:00
 """
 
@@ -13,8 +13,8 @@ from sqlalchemy.dialects import postgresql
 
 import cadenza.store.models
 
-revision = "0005_voice"
-down_revision = "0004"
+revision = "0006_voice"
+down_revision = "0005_crm_sync"
 branch_labels = None
 depends_on = None
 
