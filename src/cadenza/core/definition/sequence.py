@@ -93,6 +93,13 @@ class ExitRules(Model):
 class Senders(Model):
     email: str | None = None
     sms: str | None = None
+    # Mailboxes email steps rotate through under their caps (with `email`, first when set);
+    # an enrollment's thread stays with the mailbox that started it.
+    email_rotation: list[str] = Field(default_factory=list, max_length=50)
+
+    def email_pool(self) -> list[str]:
+        """The mailboxes email steps may use, in rotation order."""
+        return list(dict.fromkeys([*([self.email] if self.email else []), *self.email_rotation]))
 
 
 def _emailish(value: str) -> str:
