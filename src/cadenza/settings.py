@@ -108,9 +108,12 @@ class Settings(BaseSettings):
     health_min_sends: int = Field(default=200, ge=1)
     health_max_complaint_rate: float = Field(default=0.003, gt=0, le=1)
     health_max_bounce_rate: float = Field(default=0.05, gt=0, le=1)
-    # Provider event webhooks: Amazon SNS signing certificates are fetched only from
-    # https://sns.<region>.amazonaws.com; how long a provider's timestamp stays acceptable.
+    # Provider event webhooks: how long a provider's signed timestamp stays acceptable.
     webhook_max_age_seconds: int = Field(default=900, ge=60)
+    # Webhook keys for the whole installation (senders may also name variables holding
+    # theirs): Mailgun's HTTP webhook signing key, SendGrid's verification public key.
+    mailgun_webhook_signing_key: str | None = None
+    sendgrid_webhook_public_key: str | None = None
 
     @model_validator(mode="after")
     def _check(self) -> Settings:

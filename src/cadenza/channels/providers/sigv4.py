@@ -27,17 +27,16 @@ def sign(
     service: str,
     now: datetime,
     session_token: str | None = None,
+    content_header: bool = True,
 ) -> dict[str, str]:
-    """`headers` plus Host, X-Amz-Date, X-Amz-Content-Sha256 and the Authorization header."""
+    """`headers` plus Host, X-Amz-Date, X-Amz-Content-Sha256 (unless `content_header` is
+    False) and the Authorization header."""
     stamp = now.strftime("%Y%m%dT%H%M%SZ")
     parts = urlsplit(url)
     payload_hash = hashlib.sha256(body).hexdigest()
-    signed = {
-        **headers,
-        "Host": parts.netloc,
-        "X-Amz-Date": stamp,
-        "X-Amz-Content-Sha256": payload_hash,
-    }
+    signed = {**headers, "Host": parts.netloc, "X-Amz-Date": stamp}
+    if content_header:
+        signed["X-Amz-Content-Sha256"] = payload_hash
     if session_token:
         signed["X-Amz-Security-Token"] = session_token
     canonical_headers = {name.lower(): " ".join(value.split()) for name, value in signed.items()}
