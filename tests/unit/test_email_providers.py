@@ -71,9 +71,7 @@ def _email() -> tuple[OutgoingEmail, MimeEmail]:
     return email, build_email(email, SETTINGS, date=datetime(2026, 12, 1, 16, tzinfo=UTC))
 
 
-def _provider(
-    name: str, handler: Callable[[httpx.Request], httpx.Response]
-) -> EmailProvider:
+def _provider(name: str, handler: Callable[[httpx.Request], httpx.Response]) -> EmailProvider:
     return make_email_provider(name, CONFIGS[name], ENV, httpx.MockTransport(handler))
 
 
@@ -93,7 +91,10 @@ def _send(name: str) -> tuple[httpx.Request, str]:
 
 def _form(request: httpx.Request) -> dict[str, Any]:
     parsed = message_from_bytes(
-        b"Content-Type: " + request.headers["content-type"].encode() + b"\r\n\r\n" + request.content,
+        b"Content-Type: "
+        + request.headers["content-type"].encode()
+        + b"\r\n\r\n"
+        + request.content,
         policy=policy.default,
     )
     fields: dict[str, Any] = {}
@@ -108,9 +109,9 @@ def test_mailgun_posts_our_mime_to_the_domain_with_basic_auth_and_tracking_off()
     request, provider_id = _send("mailgun")
     assert request.method == "POST"
     assert str(request.url) == "https://api.mailgun.net/v3/mg.acme.example/messages.mime"
-    assert request.headers["authorization"] == "Basic " + base64.b64encode(
-        b"api:key-mailgun"
-    ).decode()
+    assert (
+        request.headers["authorization"] == "Basic " + base64.b64encode(b"api:key-mailgun").decode()
+    )
     fields = _form(request)
     assert fields["to"] == b"jane@example.com,boss@example.com,audit@acme.example"
     assert fields["v:cadenza_key"] == b"12:follow_up:1"
