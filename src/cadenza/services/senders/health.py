@@ -23,10 +23,11 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from cadenza.core.decisions import HistoryEntry
-from cadenza.settings import Settings, get_settings
+from cadenza.settings import Settings
 from cadenza.store.models import Event, Message, RateBucket, Sender
 
 # History event -> what it counts as; a complaint is also an unsubscribe, counted once.
+WINDOW_DAYS = Settings.model_fields["health_window_days"].default
 COUNTED = {
     "bounced": "bounce",
     "complained": "complaint",
@@ -34,6 +35,7 @@ COUNTED = {
     "unsubscribed": "unsubscribe",
 }
 PAUSED = "sender_paused"
+NOTED = "cadenza.health.noted"  # session.info: mailboxes with new bounces or complaints
 
 
 @dataclass(frozen=True)
@@ -74,20 +76,28 @@ def note_history(session: Session, rows: list[dict[str, Any]]) -> None:
             note(session, str(address), what, row["time"])
 
 
-def note(
-    session: Session, address: str, what: str, now: datetime, settings: Settings | None = None
-) -> None:
-    """Count one bounce, complaint or unsubscribe for a mailbox, and pause it if it must."""
+def note(session: Session, address: str, what: str, now: datetime) -> None:
+    """Count one bounce, complaint or unsubscribe for a mailbox; `check_noted` judges it."""
     _add(session, _scope(address, what), _day(now), 1)
     if what in ("bounce", "complaint"):
-        check(session, address, now, settings or get_settings())
+        session.info.setdefault(NOTED, {})[address] = now
+
+
+def check_noted(session: Session, settings: Settings) -> list[str]:
+    """Judge the mailboxes that got a bounce or complaint in this transaction; the paused."""
+    noted: dict[str, datetime] = session.info.pop(NOTED, {})
+    paused = []
+    for address, now in noted.items():
+        if check(session, address, now, settings) is not None:
+            paused.append(address)
+    return paused
 
 
 def health_of(
     session: Session, address: str, now: datetime, settings: Settings | None = None
 ) -> Health:
     """A mailbox's figures over the rolling window ending today."""
-    days = (settings or get_settings()).health_window_days
+    days = settings.health_window_days if settings is not None else WINDOW_DAYS
     since = _day(now) - timedelta(days=days - 1)
     scopes = {
         _scope(address, what): what for what in ("sent", "bounce", "complaint", "unsubscribe")
