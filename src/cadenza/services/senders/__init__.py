@@ -5,6 +5,7 @@ worker sees one total."""
 from __future__ import annotations
 
 from cadenza.services.senders.configuring import dkim_record as dkim_record
+from cadenza.services.senders.configuring import find_sender as find_sender
 from cadenza.services.senders.configuring import make_dkim as make_dkim
 from cadenza.services.senders.configuring import set_paused as set_paused
 from cadenza.services.senders.configuring import set_provider as set_provider

@@ -6,12 +6,13 @@ import re
 from datetime import date, datetime
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from cadenza.channels.dkim_signing import dns_record, generate_key, public_of
 from cadenza.channels.providers import check_config
 from cadenza.core.messages import sender_domain
-from cadenza.errors import ValidationFailed
+from cadenza.errors import NotFound, ValidationFailed
 from cadenza.services.senders import health
 from cadenza.services.senders.delivery import MAX_STAGGER
 from cadenza.services.senders.managing import MANAGE, get_sender
@@ -20,6 +21,17 @@ from cadenza.services.users.access import OPERATOR, Viewer
 from cadenza.store.models import Sender
 
 SELECTOR = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?")
+
+
+def find_sender(*, session: Session, name: str) -> Sender:
+    """A sender by id or address (a mailbox's address, a line's number), or NotFound."""
+    text = name.strip()
+    if text.isdigit() and len(text) < 18:
+        return get_sender(session=session, sender_id=int(text))
+    found = session.scalars(select(Sender).where(Sender.address == text.lower())).first()
+    if found is None:
+        raise NotFound(f"no sender {text!r} (see `cadenza senders list`)")
+    return found
 
 
 def set_provider(

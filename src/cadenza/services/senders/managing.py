@@ -13,6 +13,7 @@ from cadenza.errors import Conflict, NotFound, ValidationFailed
 from cadenza.services.senders import health
 from cadenza.services.users import access
 from cadenza.services.users.access import OPERATOR, Viewer
+from cadenza.settings import Settings
 from cadenza.store.models import Sender, SenderUser, User
 
 KINDS = ("email", "sms")
@@ -20,7 +21,9 @@ MANAGE = "manage users, groups, senders and keys"
 CAPS = ("per_second", "per_hour", "per_day")
 
 
-def list_senders(*, session: Session, now: datetime | None = None) -> list[dict[str, Any]]:
+def list_senders(
+    *, session: Session, now: datetime | None = None, settings: Settings | None = None
+) -> list[dict[str, Any]]:
     """Every sender with its caps, users and (given `now`) health, by kind and address."""
     senders = list(session.scalars(select(Sender).order_by(Sender.kind, Sender.address)))
     assigned: dict[int, list[str]] = {}
@@ -62,11 +65,13 @@ def sender_row(
     }
 
 
-def health_figures(session: Session, sender: Sender, now: datetime) -> dict[str, Any] | None:
+def health_figures(
+    session: Session, sender: Sender, now: datetime, settings: Settings | None = None
+) -> dict[str, Any] | None:
     """A mailbox's health over the window (None for a line)."""
     if sender.kind != "email":
         return None
-    return health.health_of(session, sender.address, now).as_json()
+    return health.health_of(session, sender.address, now, settings).as_json()
 
 
 def add_sender(
