@@ -68,6 +68,7 @@ RULES: dict[tuple[str, str], tuple[dict[str, Any], dict[str, Any]]] = {
     ("GET", SND): (EVERYONE, {}),
     ("PATCH", SND): (ADMINS, {"json": {"per_hour": 10}}),
     ("PUT", SND + "/users"): (ADMINS, {"json": {"users": [ANA]}}),
+    ("POST", SND + "/dkim"): (ADMINS, {"json": {"selector": "s2026"}}),
     ("DELETE", SND): (ADMINS, {}),
 }
 PUBLIC = ("/api/v1/openapi.json", "/api/v1/docs")  # the API's own description

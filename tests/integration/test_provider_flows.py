@@ -26,6 +26,7 @@ from cadenza.store.models import Contact, Message
 from tests import provider_payloads as payloads
 from tests.conftest import Database
 from tests.engine_helpers import SETTINGS, add_contact, at, run_worker, store, write
+from tests.integration.api_client import problem, running_api
 
 START = "2026-12-01T10:00:00-06:00"
 LATER = "2026-12-01T10:05:00-06:00"
@@ -359,3 +360,29 @@ def test_received_mail_reaches_the_inbound_reader(world: World, provider: str) -
     assert answer.json()["message_key"] == message.key
     (replied,) = world.history("replied")
     assert replied["contact_id"] == world.contact_id
+
+
+def test_the_senders_api_sets_a_provider_pauses_and_shows_health(
+    db: Database, tmp_path: Path
+) -> None:
+    with running_api(db, tmp_path) as api:
+        sender = api.ok(
+            "POST", "/senders", 201, json={"kind": "email", "address": "s@acme.example"}
+        )
+        path = f"/senders/{sender['id']}"
+        assert sender["provider"] == "smtp" and sender["health"]["sent"] == 0
+        secret = {"provider": "postmark", "provider_config": {"server_token_env": "pm-123-abc"}}
+        assert "never the secret" in problem(api.patch(path, json=secret), 422)["detail"]
+        assert api.ok("GET", path)["provider"] == "smtp"  # nothing changed
+        changed = api.ok(
+            "PATCH", path,
+            json={"provider": "postmark", "provider_config": {"server_token_env": "PM_TOKEN"},
+                  "paused": True, "paused_reason": "new domain", "stagger_seconds": 20,
+                  "warmup": {"start": 20, "step": 10, "since": "2026-12-01"}},
+        )  # fmt: skip
+        assert changed["provider_config"] == {"server_token_env": "PM_TOKEN"}
+        assert changed["paused"] and changed["paused_reason"] == "new domain"
+        assert changed["warmup"]["start"] == 20 and changed["stagger_seconds"] == 20
+        record = api.ok("POST", path + "/dkim", 201, json={"selector": "s1"})
+        assert record["name"] == "s1._domainkey.acme.example"
+        assert api.ok("GET", path)["dkim_selector"] == "s1"
