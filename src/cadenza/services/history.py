@@ -18,7 +18,7 @@ from cadenza.store import bulk
 from cadenza.store.models import Event, Sequence
 
 # The events a mailbox's health counts (services.senders.health.COUNTED).
-COUNTED = frozenset({"bounced", "complained", "spam_complaint", "unsubscribed"})
+COUNTED = frozenset({"bounced", "complained", "complaint", "spam_complaint", "unsubscribed"})
 
 
 @dataclass(slots=True)  # made for every step the worker runs: no frozen-init overhead

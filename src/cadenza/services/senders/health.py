@@ -31,6 +31,7 @@ WINDOW_DAYS = Settings.model_fields["health_window_days"].default
 COUNTED = {
     "bounced": "bounce",
     "complained": "complaint",
+    "complaint": "complaint",
     "spam_complaint": "complaint",
     "unsubscribed": "unsubscribe",
 }
