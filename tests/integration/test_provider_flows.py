@@ -386,3 +386,61 @@ def test_the_senders_api_sets_a_provider_pauses_and_shows_health(
         record = api.ok("POST", path + "/dkim", 201, json={"selector": "s1"})
         assert record["name"] == "s1._domainkey.acme.example"
         assert api.ok("GET", path)["dkim_selector"] == "s1"
+
+
+def test_two_mailboxes_of_one_sequence_send_through_two_providers(world: World) -> None:
+    use_provider(world.db, "mailgun", "ana@acme.example")
+    use_provider(world.db, "postmark", "bo@acme.example")
+    rotating = SEQUENCE.replace(
+        'senders: {email: "sales@acme.example"}',
+        'senders: {email: "ana@acme.example", email_rotation: ["bo@acme.example"]}',
+    ).replace("name: Outreach", "name: Rotating")
+    with write(world.db) as session:
+        store(session, rotating, at(START))
+        ids = [add_contact(session, at(START), email=f"lead{n}@example.com") for n in (1, 2)]
+        enrollments.enroll(
+            session=session, sequence="Rotating", contact_ids=ids, now=at(START), settings=SETTINGS
+        )
+    run_worker(world.db, START)
+    hosts: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        hosts.append(request.url.host)
+        return ANSWERS["mailgun" if request.url.host == HOSTS["mailgun"] else "postmark"]
+
+    channels = Channels(world.settings, email_transport=httpx.MockTransport(handler), env=world.env)
+    dispatcher = Dispatcher(
+        world.db.sessions, FixedClock(at(START)), world.settings, channels=channels
+    )
+    try:
+        dispatcher.drain()
+    finally:
+        dispatcher.close()
+    # Three emails: the fixture's contact from sales@ (the relay: no sender row), and one
+    # each from ana@ through Mailgun and bo@ through Postmark.
+    assert sorted(hosts) == sorted([HOSTS["mailgun"], HOSTS["postmark"]])
+
+
+@pytest.mark.parametrize(("status", "outcome"), [(503, "queued"), (400, "failed")])
+def test_provider_refusals_follow_the_outbox_retry_rules(
+    world: World, status: int, outcome: str
+) -> None:
+    use_provider(world.db, "sendgrid")
+    answer = httpx.Response(status, json={"errors": [{"message": "no"}]})
+    run_worker(world.db, START)
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return answer
+
+    channels = Channels(world.settings, email_transport=httpx.MockTransport(handler), env=world.env)
+    dispatcher = Dispatcher(
+        world.db.sessions, FixedClock(at(START)), world.settings, channels=channels
+    )
+    try:
+        dispatcher.drain()
+    finally:
+        dispatcher.close()
+    with world.db.sessions() as session:
+        (message,) = session.scalars(select(Message))
+    assert message.status == outcome and f"SendGrid answered {status}" in (message.error or "")
+    assert bool(world.history("message_failed")) is (outcome == "failed")

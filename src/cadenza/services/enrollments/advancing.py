@@ -76,7 +76,7 @@ def decide_batch(
             row.sequence_name,
             row.contact_id,
             definition,
-            lambda limiter=limiter: limiter.chosen,  # type: ignore[misc]
+            limiter.choice,
         )
         sit = machine.Situation(
             definition,

@@ -153,6 +153,10 @@ class SequenceLimiter:
         """The enrollment the next holds are for."""
         self.enrollment_id, self.chosen = enrollment_id, None
 
+    def choice(self) -> str | None:
+        """The mailbox the rotation picked for the current enrollment's step (None: none)."""
+        return self.chosen
+
     def hold(self, step: Step, now: datetime) -> tuple[datetime, str] | None:
         per_minute = self.definition.limits.throttle_per_minute
         if per_minute:
