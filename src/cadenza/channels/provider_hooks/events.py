@@ -156,7 +156,7 @@ def postmark(item: dict[str, Any]) -> ProviderEvent:
     record = str(item.get("RecordType", ""))
     kind = POSTMARK_KINDS.get(record, "ignored")
     if record == "Bounce":
-        kind = "soft_bounced" if item.get("Type") in SOFT_POSTMARK else "bounced"
+        kind = "soft_bounced" if str(item.get("Type")) in SOFT_POSTMARK else "bounced"
     elif record == "SubscriptionChange":
         kind = "unsubscribed" if item.get("SuppressSending") else "ignored"
     return ProviderEvent(

@@ -12,7 +12,6 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from email.message import EmailMessage
 from typing import Any
 
 
@@ -47,20 +46,32 @@ def postmark_raw(item: dict[str, Any]) -> bytes:
     """The raw message of a Postmark inbound webhook body."""
     if item.get("RawEmail"):
         return str(item["RawEmail"]).encode("utf-8", "replace")
-    message = EmailMessage()
+    headers: dict[str, str] = {}
     for header in item.get("Headers") or []:
         if isinstance(header, dict) and header.get("Name") and header.get("Value") is not None:
-            try:
-                message[str(header["Name"])] = str(header["Value"])
-            except ValueError:
-                continue  # a header the stdlib cannot carry: the reader does without it
-    for name, field in (("From", "From"), ("To", "To"), ("Subject", "Subject"), ("Date", "Date")):
-        if item.get(field) and name not in message:
-            message[name] = str(item[field])
-    message.set_content(str(item.get("TextBody") or item.get("StrippedTextReply") or ""))
-    if item.get("HtmlBody"):
-        message.add_alternative(str(item["HtmlBody"]), subtype="html")
-    return message.as_bytes()
+            headers.setdefault(_name(header["Name"]), _value(header["Value"]))
+    for name in ("From", "To", "Subject", "Date"):
+        if item.get(name) and name not in headers:
+            headers[name] = _value(item[name])
+    headers.pop("", None)
+    text = str(item.get("TextBody") or item.get("StrippedTextReply") or "")
+    lines = [f"{name}: {value}" for name, value in headers.items() if name.lower() not in _PARTS]
+    lines += ["MIME-Version: 1.0", 'Content-Type: text/plain; charset="utf-8"',
+              "Content-Transfer-Encoding: 8bit", "", text]  # fmt: skip
+    return "\r\n".join(lines).encode("utf-8", "replace")
+
+
+_PARTS = {"mime-version", "content-type", "content-transfer-encoding"}  # ours describe the body
+
+
+def _name(value: object) -> str:
+    """A header name as RFC 5322 allows it (printable ASCII, no colon or space)."""
+    return "".join(c for c in str(value) if 33 <= ord(c) <= 126 and c != ":")[:100]
+
+
+def _value(value: object) -> str:
+    """A header value on one line."""
+    return " ".join(str(value).split())[:2000]
 
 
 def postmark_recipients(item: dict[str, Any]) -> list[str]:

@@ -44,7 +44,7 @@ def mailgun_valid(
         age = abs(now.timestamp() - float(timestamp))
     except ValueError:
         return False
-    if age > max_age or not token or not signature:
+    if not age <= max_age or not token or not signature:  # "not <=": NaN is refused too
         return False
     text = f"{timestamp}{token}".encode()
     return any(
@@ -64,7 +64,7 @@ def sendgrid_valid(
 ) -> bool:
     """Whether SendGrid signed `timestamp + body` with the key of one of `public_keys`."""
     try:
-        if abs(now.timestamp() - float(timestamp)) > max_age:
+        if not abs(now.timestamp() - float(timestamp)) <= max_age:
             return False
         raw = base64.b64decode(signature, validate=True)
     except (ValueError, binascii.Error):
