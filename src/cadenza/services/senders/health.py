@@ -22,6 +22,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from cadenza.channels.outgoing import bare_address
 from cadenza.core.decisions import HistoryEntry
 from cadenza.settings import Settings
 from cadenza.store.models import Event, Message, RateBucket, Sender
@@ -124,7 +125,9 @@ def health_of(
 
 def check(session: Session, address: str, now: datetime, settings: Settings) -> str | None:
     """Pause the mailbox when a rate is past its threshold; the reason, when it was paused."""
-    sender = session.scalar(select(Sender).where(Sender.kind == "email", Sender.address == address))
+    sender = session.scalar(
+        select(Sender).where(Sender.kind == "email", Sender.address == mailbox(address))
+    )
     if sender is None or sender.paused_at is not None:
         return None
     figures = health_of(session, address, now, settings)
@@ -220,7 +223,13 @@ def _day(now: datetime) -> datetime:
     return now.replace(hour=0, minute=0, second=0, microsecond=0)
 
 
+def mailbox(address: str) -> str:
+    """The mailbox an address names as senders store it (`Ana <A@X.com>` is `a@x.com`)."""
+    return bare_address(address.strip()).lower()
+
+
 def _scope(address: str, what: str) -> str:
+    address = mailbox(address)
     # A rate row's scope holds 200 characters: a very long address goes by its digest.
     if len(address) > 150:
         address = hashlib.sha256(address.encode()).hexdigest()
