@@ -157,9 +157,9 @@ def lines_of(session: Session, definition: dict[str, Any]) -> list[dict[str, Any
     `managed` is false for an address no sender row describes (it sends without caps)."""
     wanted: dict[tuple[str, str], None] = {}
     senders = definition.get("senders") or {}
-    for kind in ("email", "sms"):
-        if senders.get(kind):
-            wanted[(kind, str(senders[kind]))] = None
+    for own in ("email", "sms"):
+        if senders.get(own):
+            wanted[(own, str(senders[own]))] = None
     for address in senders.get("email_rotation") or []:  # the mailboxes email rotates through
         wanted[("email", str(address))] = None
     for step in definition.get("steps", []):
