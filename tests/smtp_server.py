@@ -30,6 +30,7 @@ class Catcher:
 
     messages: list[EmailMessage] = field(default_factory=list)
     envelopes: list[tuple[str, list[str]]] = field(default_factory=list)
+    raw: list[bytes] = field(default_factory=list)  # each message's bytes, as received
     answer: str = "250 2.0.0 Ok: queued"
     delay: float = 0.0
     port: int = 0
@@ -45,6 +46,7 @@ class Catcher:
         assert isinstance(message, EmailMessage)
         with self.lock:
             self.messages.append(message)
+            self.raw.append(envelope.content)
             self.envelopes.append((envelope.mail_from or "", list(envelope.rcpt_tos)))
         return "250 2.0.0 Ok: queued"
 

@@ -111,6 +111,20 @@ class Settings(BaseSettings):
     plan_active_sequences: dict[str, int] = Field(default_factory=dict)
     plan_emails_per_day: dict[str, int] = Field(default_factory=dict)
 
+    # Sender health (docs/deliverability.md): rates over this many days; a mailbox with at
+    # least HEALTH_MIN_SENDS sends in the window is paused when its complaint or bounce rate
+    # reaches these fractions (0.003 = 0.3%).
+    health_window_days: int = Field(default=30, ge=1, le=365)
+    health_min_sends: int = Field(default=200, ge=1)
+    health_max_complaint_rate: float = Field(default=0.003, gt=0, le=1)
+    health_max_bounce_rate: float = Field(default=0.05, gt=0, le=1)
+    # Provider event webhooks: how long a provider's signed timestamp stays acceptable.
+    webhook_max_age_seconds: int = Field(default=900, ge=60)
+    # Webhook keys for the whole installation (senders may also name variables holding
+    # theirs): Mailgun's HTTP webhook signing key, SendGrid's verification public key.
+    mailgun_webhook_signing_key: str | None = None
+    sendgrid_webhook_public_key: str | None = None
+
     @model_validator(mode="after")
     def _check(self) -> Settings:
         if self.environment == "production" and self.public_secret:

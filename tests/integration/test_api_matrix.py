@@ -71,6 +71,7 @@ RULES: dict[tuple[str, str], tuple[dict[str, Any], dict[str, Any]]] = {
     ("GET", SND): (EVERYONE, {}),
     ("PATCH", SND): (ADMINS, {"json": {"per_hour": 10}}),
     ("PUT", SND + "/users"): (ADMINS, {"json": {"users": [ANA]}}),
+    ("POST", SND + "/dkim"): (ADMINS, {"json": {"selector": "s2026"}}),
     ("DELETE", SND): (ADMINS, {}),
     ("GET", "/api/v1/subscriptions"): (ADMINS, {}),
     ("POST", "/api/v1/subscriptions"): (ADMINS, {"json": {"url": HOOK}}),
@@ -180,3 +181,36 @@ def test_inbound_routes_refuse_anonymous_callers(people: People) -> None:
     assert inbound
     for method, path in inbound:
         assert people.client.request(method, path, data={}).status_code == 401, path
+
+
+# Provider webhooks: the inbound credentials, then the provider's own proof. With the
+# credentials but no signature (or no key configured), a signed route is 403; Postmark's
+# and SendGrid Inbound Parse's proof is the credentials themselves, so a body they cannot
+# read is 422. A person's key without the inbound scope is 403 everywhere.
+PROVIDER_HOOKS = {
+    "/api/v1/inbound/providers/mailgun/events": 403,
+    "/api/v1/inbound/providers/mailgun/mime": 403,
+    "/api/v1/inbound/providers/sendgrid/events": 403,
+    "/api/v1/inbound/providers/sendgrid/inbound": 422,
+    "/api/v1/inbound/providers/ses": 403,
+    "/api/v1/inbound/providers/postmark/events": 422,
+    "/api/v1/inbound/providers/postmark/inbound": 422,
+}
+
+
+def test_provider_webhooks_need_the_inbound_credentials_and_the_providers_proof(
+    db: Database, tmp_path: Path
+) -> None:
+    with people_api(db, tmp_path, inbound_secret="hook-secret") as people:
+        found = {path for method, path in _routes(people) if "/inbound/providers/" in path}
+        assert found == set(PROVIDER_HOOKS), "a provider webhook without a rule here"
+        for path, unproven in PROVIDER_HOOKS.items():
+            client = people.client
+            bodies = {"json": {"signature": {}, "Type": "Notification", "Message": "{}"}}
+            if path.endswith(("mime", "inbound")) and "postmark" not in path:
+                bodies = {"data": {"timestamp": "1", "token": "t", "signature": "s"}}
+            assert client.post(path, **bodies).status_code == 401, path
+            bearer = {"Authorization": f"Bearer {people.keys[ROOT]}"}
+            assert client.post(path, headers=bearer, **bodies).status_code == 403, path
+            answer = client.post(path, auth=("inbound", "hook-secret"), **bodies)
+            assert answer.status_code == unproven, (path, answer.text)

@@ -57,6 +57,7 @@ RULES: dict[tuple[str, str], tuple[dict[str, Any], dict[str, Any]]] = {
     ("POST", "/senders"): (ADMINS, {"form": {"kind": "email", "address": "x@acme.example"}}),
     ("POST", "/senders/{sender_id}"): (ADMINS, {"form": {"per_hour": "10"}}),
     ("POST", "/senders/{sender_id}/remove"): (ADMINS, {}),
+    ("POST", "/senders/{sender_id}/pause"): (ADMINS, {"form": {"paused": "1", "reason": "dns"}}),
     ("GET", "/mailbox"): (ADMINS, {}),
     ("GET", "/texts"): (ADMINS, {}),
     ("GET", "/history"): (EVERYONE, {}),

@@ -22,6 +22,7 @@ LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1")
 TEST_HOSTS = ("testserver",)
 IMPORT_PATH = "/api/v1/contacts/import"
 INBOUND_EMAIL_PATH = "/api/v1/inbound/email"
+PROVIDERS_PATH = "/api/v1/inbound/providers/"  # provider webhooks carry whole emails too
 
 
 class BodyTooLarge(HTTPException):
@@ -89,7 +90,7 @@ class RequestLimits:
         path, settings = scope["path"], self.settings
         if path == IMPORT_PATH:
             return settings.max_import_bytes, "CADENZA_MAX_IMPORT_BYTES"
-        if path == INBOUND_EMAIL_PATH:
+        if path == INBOUND_EMAIL_PATH or path.startswith(PROVIDERS_PATH):
             return settings.max_inbound_email_bytes, "CADENZA_MAX_INBOUND_EMAIL_BYTES"
         return settings.max_body_bytes, "CADENZA_MAX_BODY_BYTES"
 

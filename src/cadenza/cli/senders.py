@@ -50,12 +50,16 @@ def list_command(
     """List mailboxes and lines with their caps and users."""
     from cadenza.services.senders import list_senders
 
-    with context().sessions() as session:
-        rows = list_senders(session=session)
+    ctx = context()
+    with ctx.sessions() as session:
+        rows = list_senders(session=session, now=ctx.clock.now(), settings=ctx.settings)
     if as_json:
         print_json(rows)
         return
-    table = Table("id", "kind", "address", "name", "per second", "per hour", "per day", "users")
+    table = Table(
+        "id", "kind", "address", "name", "per second", "per hour", "per day", "users",
+        "provider", "status", "bounces", "complaints", "unsubscribes",
+    )  # fmt: skip
     for row in rows:
         caps = [row[c] for c in ("per_second", "per_hour", "per_day")]
         cells = ["" if value is None else str(value) for value in caps]
@@ -66,8 +70,21 @@ def list_command(
             row["name"],
             *cells,
             ", ".join(row["users"]),
+            row["provider"] if row["kind"] == "email" else "",
+            "paused" if row["paused"] else "sending",
+            *_rates(row),
         )
     out.print(table)
+
+
+def _rates(row: dict[str, Any]) -> list[str]:
+    figures = row.get("health")
+    if not figures:
+        return ["", "", ""]
+    return [
+        f"{figures[name + '_rate']:.2%} ({figures[name + 's']})"
+        for name in ("bounce", "complaint", "unsubscribe")
+    ]
 
 
 @senders_app.command("add")

@@ -137,7 +137,7 @@ class DryRenderer:
         senders = self.definition.senders
         kind = reach.of(step.action).sender
         own = getattr(step, "sender", None)
-        if kind == "email" and not (own or senders.email):
+        if kind == "email" and not (own or senders.email or senders.email_rotation):
             raise StepFailed("no email sender: set senders.email or the step's sender")
         if kind == "sms" and not (own or senders.sms):
             raise StepFailed("no SMS sender: set senders.sms or the step's sender")

@@ -13,15 +13,19 @@ either resent with the same key and Message-ID, or held for a person, as setting
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
+from collections.abc import Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.orm import Session, sessionmaker
 
+from cadenza.channels import dkim_signing
 from cadenza.channels.email import MimeEmail, build_email
 from cadenza.channels.errors import SendError, TransientError
 from cadenza.channels.outgoing import (
@@ -31,6 +35,7 @@ from cadenza.channels.outgoing import (
     OutgoingWebhook,
     SendResult,
 )
+from cadenza.channels.providers import EmailProvider, ProviderRoute, make_email_provider
 from cadenza.channels.sms import SmsProvider, make_provider
 from cadenza.channels.smtp import SmtpPool
 from cadenza.channels.voice import (
@@ -61,10 +66,18 @@ class Channels:
         webhooks: WebhookSender | None = None,
         voice: VoiceProvider | None = None,
         voicemail: VoicemailProvider | None = None,
+        email_transport: httpx.BaseTransport | None = None,
+        env: Mapping[str, str] | None = None,
     ) -> None:
         self.settings = settings
         self._smtp, self._sms, self._webhooks = smtp, sms, webhooks
         self._voice, self._voicemail = voice, voicemail
+        # HTTP email providers, one per configuration, made on first use; their secrets
+        # are read from the environment (`env`, injectable for tests).
+        self._email_transport = email_transport
+        self._env = env if env is not None else os.environ
+        self._providers: dict[ProviderRoute, EmailProvider] = {}
+        self._providers_lock = threading.Lock()
 
     @property
     def smtp(self) -> SmtpPool:
@@ -97,11 +110,25 @@ class Channels:
             self._webhooks = WebhookSender.from_settings(self.settings)
         return self._webhooks
 
+    def email_provider(self, route: ProviderRoute) -> EmailProvider:
+        """The HTTP provider for a sender's route (AccountError when it cannot be made)."""
+        key = ProviderRoute(route.provider, route.config)  # the DKIM key does not matter here
+        with self._providers_lock:
+            provider = self._providers.get(key)
+            if provider is None:
+                provider = make_email_provider(
+                    route.provider, route.settings, self._env, self._email_transport
+                )
+                self._providers[key] = provider
+            return provider
+
     def close(self) -> None:
         if self._smtp is not None:
             self._smtp.close()
         if self._voice is not None:
             self._voice.close()
+        for provider in self._providers.values():
+            provider.close()
 
 
 class Recorder:
@@ -247,8 +274,12 @@ class Dispatcher:
     def _claim_and_send(self) -> tuple[int, list[Future[Sent]]]:
         """Claim a batch in its own transaction and queue its messages for the senders."""
         with writing(self.sessions) as session:
-            claimed, ready = claim_ready(session, self.clock.now(), self.batch_size, self.settings)
-        return claimed, [self._pool.submit(self._send_and_record, row) for row in ready]
+            claim = claim_ready(session, self.clock.now(), self.batch_size, self.settings)
+        routes = claim.routes
+        return claim.claimed, [
+            self._pool.submit(self._send_and_record, row, routes.get(row["sender"]))
+            for row in claim.ready
+        ]
 
     def _sent(self, sending: list[Future[Sent]]) -> int:
         """Wait for sends and for their results to be committed; how many went."""
@@ -256,10 +287,12 @@ class Dispatcher:
         self.recorder.settle(max((ticket for _o, ticket in done), default=None))
         return sum(1 for outcome, _t in done if outcome.result is not None)
 
-    def _send_and_record(self, row: RowMapping) -> Sent:
+    def _send_and_record(self, row: RowMapping, route: ProviderRoute | None = None) -> Sent:
         """Prepare, wait for this sender's last result to be committed, send, hand it in."""
         try:
-            prepared: Outgoing | SendError = self._prepare(row)
+            prepared: Outgoing | SendError = self._prepare(row, route)
+        except SendError as exc:
+            prepared = exc
         except Exception as exc:  # a bug in one message must not stop the batch
             log.exception("preparing a message failed", extra={"key": row["key"]})
             prepared = TransientError(f"unexpected error: {exc}")
@@ -269,11 +302,18 @@ class Dispatcher:
         self._last.ticket = ticket = self.recorder.hand_in(outcome)
         return outcome, ticket
 
-    def _prepare(self, row: RowMapping) -> Outgoing:
-        """What goes out for a row: an email is built (MIME) before its turn to be sent."""
+    def _prepare(self, row: RowMapping, route: ProviderRoute | None) -> Outgoing:
+        """What goes out for a row: an email is built (MIME) before its turn to be sent,
+        and signed when its sender has a DKIM key and sends through the relay."""
         message = outgoing(row)
         if isinstance(message, OutgoingEmail):
-            return Built(message, build_email(message, self.settings, date=self.clock.now()))
+            mime = build_email(message, self.settings, date=self.clock.now())
+            if route is not None and route.provider == "smtp" and route.dkim_key:
+                domain = message.envelope_from.rpartition("@")[2]
+                mime = dkim_signing.sign(
+                    mime, route.dkim_selector or "cadenza", domain, route.dkim_key
+                )
+            return Built(message, mime, route)
         return message
 
     def _send_one(self, row: RowMapping, prepared: Outgoing | SendError) -> Outcome:
@@ -289,7 +329,9 @@ class Dispatcher:
 
     def _send(self, message: Outgoing) -> SendResult:
         if isinstance(message, Built):
-            email = message.email
+            email, route = message.email, message.route
+            if route is not None and route.provider != "smtp":
+                return self.channels.email_provider(route).send(email, message.mime)
             return self.channels.smtp.send(message.mime, email.envelope_from, email.recipients)
         if isinstance(message, OutgoingSms):
             return self.channels.sms.send_sms(message)
@@ -307,6 +349,7 @@ class Built:
 
     email: OutgoingEmail
     mime: MimeEmail
+    route: ProviderRoute | None = None  # None: the SMTP relay, unsigned
 
 
 Outgoing = Built | OutgoingSms | OutgoingVoicemail | OutgoingWebhook | OutgoingCall

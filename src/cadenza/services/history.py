@@ -17,6 +17,9 @@ from cadenza.services.users.access import OPERATOR, Viewer
 from cadenza.store import bulk
 from cadenza.store.models import Event, Sequence
 
+# The events a mailbox's health counts (services.senders.health.COUNTED).
+COUNTED = frozenset({"bounced", "complained", "complaint", "spam_complaint", "unsubscribed"})
+
 
 @dataclass(slots=True)  # made for every step the worker runs: no frozen-init overhead
 class Subject:
@@ -45,6 +48,12 @@ def row(subject: Subject, entry: HistoryEntry, actor: str = "system") -> dict[st
 def write(session: Session, rows: list[dict[str, Any]]) -> None:
     """Append rows in one statement."""
     bulk.insert_rows(session, Event.__table__, rows)  # type: ignore[arg-type]
+    # Every bounce, complaint and unsubscribe passes here, whoever records it: the one
+    # place to count them against their mailbox (a set look-up a row for the others).
+    if any(row["type"] in COUNTED for row in rows):
+        from cadenza.services.senders import health
+
+        health.note_history(session, rows)
 
 
 def record(

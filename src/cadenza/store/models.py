@@ -166,6 +166,17 @@ class Sender(Base):
     per_second: Mapped[float | None]
     per_hour: Mapped[int | None]
     per_day: Mapped[int | None]
+    # Deliverability (0005): the email provider and where its credentials are (names of
+    # environment variables, never the secrets), the DKIM key for direct SMTP, an automatic
+    # or manual pause, the warm-up ramp and the stagger between sends.
+    provider: Mapped[str] = mapped_column(String(16), default="smtp")
+    provider_config: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    dkim_selector: Mapped[str | None] = mapped_column(String(63))
+    dkim_key: Mapped[str | None] = mapped_column(Text)
+    paused_at: Mapped[datetime | None]
+    paused_reason: Mapped[str | None] = mapped_column(Text)
+    warmup: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    stagger_seconds: Mapped[float | None]
 
 
 class SenderUser(Base):
@@ -344,6 +355,8 @@ class Message(Base):
     __table_args__ = (
         Index("ix_messages_status_next", "status", "next_attempt_at"),
         Index("ix_messages_contact", "contact_id", "created_at"),
+        # Provider events name the provider's id for a message (0005).
+        Index("ix_messages_provider_id", "provider_id"),
     )
 
     id: Mapped[int] = mapped_column(BigID, primary_key=True)

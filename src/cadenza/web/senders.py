@@ -26,11 +26,43 @@ CAPS = ("per_second", "per_hour", "per_day")
 @router.get("/senders")
 def senders_page(request: Request, viewer: PageViewer) -> Response:
     """Every mailbox and line, its caps and the users it is assigned to."""
-    with request.app.state.sessions() as session:
-        rows = senders.list_senders(session=session)
+    state = request.app.state
+    with state.sessions() as session:
+        rows = senders.list_senders(session=session, now=state.clock.now(), settings=state.settings)
         people = [user.email for user in users.list_users(session=session)]
-    manage = may(viewer.person, MANAGE)
-    return page(request, "senders.html", {"senders": rows, "people": people, "manage": manage})
+        manage = may(viewer.person, MANAGE)
+        # The administrators' notice: mailboxes paused (by their health or by hand).
+        paused = senders.pauses(session) if manage else []
+    settings = state.settings
+    limits = {
+        "bounce": settings.health_max_bounce_rate,
+        "complaint": settings.health_max_complaint_rate,
+        "window": settings.health_window_days,
+        "min_sends": settings.health_min_sends,
+    }
+    context = {"senders": rows, "people": people, "manage": manage, "pauses": paused}
+    return page(request, "senders.html", context | {"limits": limits})
+
+
+@router.post("/senders/{sender_id}/pause")
+def pause_sender(
+    request: Request,
+    viewer: PageViewer,
+    sender_id: int,
+    paused: Annotated[str, Form(max_length=5)] = "1",
+    reason: Annotated[str, Form(max_length=500)] = "",
+) -> Response:
+    """Pause a sender (with the reason) or resume it (administrators)."""
+    stop = paused == "1"
+
+    def change(session: Session, now: datetime) -> str:
+        sender = senders.set_paused(
+            session=session, sender_id=sender_id, paused=stop, now=now, reason=reason,
+            viewer=viewer,
+        )  # fmt: skip
+        return f"{sender.address} {'paused' if stop else 'resumed'}."
+
+    return perform(request, BACK, change, form=True)
 
 
 @router.post("/senders")

@@ -101,9 +101,24 @@ class ExitRules(Model):
     when: Condition | None = None
 
 
+def _mailbox(value: str) -> str:
+    if not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", value):
+        raise ValueError(f"{value!r} is not an email address")
+    return value
+
+
 class Senders(Model):
     email: str | None = None
     sms: str | None = None
+    # Mailboxes email steps rotate through under their caps (with `email`, first when set);
+    # an enrollment's thread stays with the mailbox that started it.
+    email_rotation: list[Annotated[str, AfterValidator(_mailbox)]] = Field(
+        default_factory=list, max_length=50
+    )
+
+    def email_pool(self) -> list[str]:
+        """The mailboxes email steps may use, in rotation order."""
+        return list(dict.fromkeys([*([self.email] if self.email else []), *self.email_rotation]))
 
 
 def _emailish(value: str) -> str:

@@ -312,6 +312,8 @@ def _sender_rule(index: int, step: Step, senders: Senders, report: Report) -> No
         return
     if getattr(step, "sender", None) or getattr(senders, kind):
         return
+    if kind == "email" and senders.email_rotation:
+        return
     report.at(
         ("steps", index),
         f"step {step.key!r} ({step.action}) has no {kind} sender: "

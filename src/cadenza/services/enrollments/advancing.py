@@ -60,11 +60,13 @@ def decide_batch(
     directory = Directory(session)
     applier = Applier(session, now, people=directory)
     quiet = settings.quiet_hours
-    for row in rows:
+    for row in by_priority(rows):
         definition = definitions[row.version_id]
         state = state_of(row)
         ref = ref_of(row, row.sequence_name, state)
         contact = contacts[row.contact_id]
+        limiter = limiters[row.version_id]
+        limiter.begin(row.id)
         renderer = StepRenderer(
             session,
             settings,
@@ -74,6 +76,7 @@ def decide_batch(
             row.sequence_name,
             row.contact_id,
             definition,
+            limiter.choice,
         )
         sit = machine.Situation(
             definition,
@@ -82,7 +85,7 @@ def decide_batch(
             events.get(row.contact_id, ()),
             row.sequence_status,
             quiet,
-            limiters[row.version_id],
+            limiter,
             directory,
             renderer,
         )
@@ -98,3 +101,9 @@ def decide_batch(
         applier.apply(ref, definition, decision)
     limits.flush()
     return applier
+
+
+def by_priority(rows: Sequence[Claimed]) -> list[Claimed]:
+    """Enrollments already under way before first steps, each group in its claimed order:
+    when a mailbox's daily cap binds, the contacts already in a conversation get its room."""
+    return sorted(rows, key=lambda row: row.last_step_at is None)

@@ -27,6 +27,7 @@ from cadenza.services import history
 from cadenza.services.enrollments.applying import Applier, Ref, ref_of, state_of
 from cadenza.services.events import changes as contact_changes
 from cadenza.services.events import triggers
+from cadenza.services.senders import health
 from cadenza.settings import Settings
 from cadenza.store.bulk import chunks
 from cadenza.store.catalog import definition_for
@@ -120,6 +121,8 @@ def record_events(
         arrivals.extend(Arrival(event.contact_id, r, actor, contact=contact) for r in records)
         made.append(records)
     record_arrivals(session, arrivals, settings)
+    if session.info.get(health.NOTED):
+        health.check_noted(session, settings)  # a bounce or complaint may pause its mailbox
     return made
 
 

@@ -95,7 +95,19 @@ def unsubscribe_contact(
 def _engagement(
     session: Session, name: str, key: str, now: datetime, settings: Settings, **data: Any
 ) -> InboundResult:
-    message = message_by_key(session, key)
+    return record_engagement(session, name, message_by_key(session, key), now, settings, **data)
+
+
+def record_engagement(
+    session: Session,
+    name: str,
+    message: Message | None,
+    now: datetime,
+    settings: Settings,
+    **data: Any,
+) -> InboundResult:
+    """`opened` or `clicked` for the contact a message went to (a provider saw it, or we)."""
+    key = message.key if message is not None else None
     if message is None or message.contact_id is None or message.meta.get("notify"):
         # A message since removed with its enrollment, or a notification to a user.
         return InboundResult("ignored", message_key=key, detail="no contact to record it for")

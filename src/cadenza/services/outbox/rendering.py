@@ -8,7 +8,7 @@ are tracked only on the links the step's own template wrote.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
@@ -57,6 +57,8 @@ class Addressing:
     contact_id: int
     contact: ContactView
     definition: Definition
+    # The mailbox a rotation chose for this step's email (None: the sequence's own).
+    email_sender: str | None = None
 
 
 def idempotency_key(enrollment_id: int, step: str, visit: int) -> str:
@@ -76,6 +78,7 @@ class StepRenderer:
     sequence_name: str
     contact_id: int
     definition: Definition
+    chosen: Callable[[], str | None] | None = None  # the mailbox a rotation chose
 
     def render(
         self, step: Step, contact: ContactView, visit: int, check: SendCheck | None
@@ -88,6 +91,7 @@ class StepRenderer:
             self.contact_id,
             contact,
             self.definition,
+            self.chosen() if self.chosen is not None else None,
         )
         try:
             return message_rows(self.session, who, step, visit, self.now, self.settings, check)
@@ -162,7 +166,8 @@ def _variables(session: Session, who: Addressing, step: Step) -> dict[str, Any]:
     owner = _owner(session, who.contact.owner) if _reads_owner(step) else None
     senders = who.definition.senders
     user = owner or {}
-    sender = {"email": senders.email or "", "sms": senders.sms or "", "name": user.get("name", "")}
+    email = who.email_sender or senders.email or ""
+    sender = {"email": email, "sms": senders.sms or "", "name": user.get("name", "")}
     return build_variables(
         who.contact, user=user, sender=sender, sequence={"name": who.sequence_name}
     )
@@ -221,7 +226,9 @@ def _email(
     variables: dict[str, Any],
     check: Check | None,
 ) -> dict[str, Any]:
-    sender = step.sender or who.definition.senders.email
+    sender = step.sender or who.email_sender or who.definition.senders.email
+    if not sender and who.definition.senders.email_rotation:
+        sender = who.definition.senders.email_rotation[0]
     if not sender:
         raise RenderError("no email sender: set senders.email or the step's sender")
     subject = _text(step.subject, variables, "subject")

@@ -26,6 +26,7 @@ from cadenza.channels.outgoing import (
     OutgoingWebhook,
     SendResult,
 )
+from cadenza.channels.providers import ProviderRoute
 from cadenza.channels.voice import SIMULATED, OutgoingCall
 from cadenza.core.decisions import HistoryEntry
 from cadenza.core.last_check import Verdict
@@ -33,6 +34,8 @@ from cadenza.errors import ValidationFailed
 from cadenza.services import history
 from cadenza.services.outbox.last_check import last_moment_check
 from cadenza.services.outbox.meta import MessageMeta
+from cadenza.services.senders import health
+from cadenza.services.senders.delivery import delivery_hold, routes_of
 from cadenza.services.senders.limits import Limits, hold, plan_caps, sender_caps
 from cadenza.services.voice import urls as voice_urls
 from cadenza.settings import Settings
@@ -51,10 +54,18 @@ class Outcome:
     error: SendError | None = None
 
 
-def claim_ready(
-    session: Session, now: datetime, limit: int, settings: Settings
-) -> tuple[int, list[RowMapping]]:
-    """Lease up to `limit` due messages; (how many were leased, those that may go now)."""
+@dataclass
+class Claim:
+    """A leased batch: how many rows were leased, those that may go now, and how email goes
+    for the senders that do not simply use the SMTP relay (a provider, a DKIM key)."""
+
+    claimed: int
+    ready: list[RowMapping]
+    routes: dict[str, ProviderRoute]
+
+
+def claim_ready(session: Session, now: datetime, limit: int, settings: Settings) -> Claim:
+    """Lease up to `limit` due messages and decide which of them may go now."""
     lease = now + timedelta(seconds=settings.dispatch_lease_seconds)
     rows = claim_messages(session, now, limit, lease, resend_expired=settings.resend_expired_leases)
     verdicts = last_moment_check(session, rows, now, settings)
@@ -69,14 +80,19 @@ def claim_ready(
         else:
             _hold_back(session, row, verdict, now)
     limits.flush()
-    return len(rows), ready
+    health.count_sends(session, [r["sender"] for r in ready if r["channel"] == "email"], now)
+    return Claim(len(rows), ready, routes_of(limits))
 
 
 def _pace(limits: Limits, row: RowMapping, now: datetime) -> Verdict | None:
-    """The sender's pace and caps, and for a sequence's email its owner's plan limit."""
+    """The sender's pause, stagger, pace and caps, and for a sequence's email its owner's
+    plan limit."""
     kind = "email" if row["channel"] == "email" else "sms"
     sender = limits.sender(kind, row["sender"]) if row["sender"] else None
-    caps = sender_caps("send", sender, pace=True) if sender is not None else []
+    waiting = delivery_hold(sender, row, now) if sender is not None else None
+    if waiting is not None:
+        return waiting
+    caps = sender_caps("send", sender, pace=True, now=now) if sender is not None else []
     plan = plan_caps(limits, "send", row["sequence_id"]) if row["channel"] == "email" else []
     if plan and not MessageMeta.read(row["meta"]).notify:  # notifications go to users
         caps += plan

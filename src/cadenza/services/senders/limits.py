@@ -12,8 +12,9 @@ from sqlalchemy.orm import Session
 
 from cadenza.core.access import plan_limit
 from cadenza.core.definition import Definition, Step
+from cadenza.services.senders.delivery import warmup_cap
 from cadenza.settings import Settings, get_settings
-from cadenza.store.models import RateBucket, Sender, Sequence, User
+from cadenza.store.models import Message, RateBucket, Sender, Sequence, User
 
 # By step action and by outbox channel: what kind of sender each is paced on.
 MESSAGE_SENDER = {
@@ -103,6 +104,15 @@ class Limits:
             ).scalar_one_or_none()
         return self.senders[key]
 
+    def thread_sender(self, enrollment_id: int) -> str | None:
+        """The mailbox of the enrollment's latest email, if it sent one."""
+        return self.session.scalar(
+            select(Message.sender)
+            .where(Message.enrollment_id == enrollment_id, Message.channel == "email")
+            .order_by(Message.id.desc())
+            .limit(1)
+        )
+
     def owner_plan(self, sequence_id: int) -> tuple[int, str, int] | None:
         """The sequence owner's id, email and emails a day (plan limit), or None (no limit)."""
         if sequence_id not in self.owners:
@@ -129,10 +139,27 @@ class Limits:
 
 
 class SequenceLimiter:
-    """The machine's Limiter for one sequence: its throttle, then its sender's caps."""
+    """The machine's Limiter for one sequence: its throttle, then its sender's caps.
+
+    With several mailboxes (`senders.email_rotation`) an email step takes the first one,
+    in an order that starts at a place fixed by the enrollment, that is not paused and has
+    room; an enrollment that already wrote to its contact stays with the mailbox it used.
+    `begin` names the enrollment about to be decided; `chosen` is the mailbox picked for it.
+    """
 
     def __init__(self, limits: Limits, sequence_id: int, definition: Definition) -> None:
         self.limits, self.sequence_id, self.definition = limits, sequence_id, definition
+        self.pool = definition.senders.email_pool()
+        self.enrollment_id = 0
+        self.chosen: str | None = None
+
+    def begin(self, enrollment_id: int) -> None:
+        """The enrollment the next holds are for."""
+        self.enrollment_id, self.chosen = enrollment_id, None
+
+    def choice(self) -> str | None:
+        """The mailbox the rotation picked for the current enrollment's step (None: none)."""
+        return self.chosen
 
     def hold(self, step: Step, now: datetime) -> tuple[datetime, str] | None:
         per_minute = self.definition.limits.throttle_per_minute
@@ -146,28 +173,74 @@ class SequenceLimiter:
         kind = MESSAGE_SENDER.get(step.action)
         if kind is None:
             return None
-        address = getattr(step, "sender", None) or getattr(self.definition.senders, kind)
+        plan = plan_caps(self.limits, "sender", self.sequence_id) if step.action == "email" else []
+        own = getattr(step, "sender", None)
+        if step.action == "email" and not own and len(self.pool) > 1:
+            return self._rotate(now, plan)
+        address = own or getattr(self.definition.senders, kind)
         sender = self.limits.sender(kind, address) if address else None
-        caps = sender_caps("sender", sender) if sender is not None else []
-        if step.action == "email":
-            caps += plan_caps(self.limits, "sender", self.sequence_id)
-        return hold(self.limits, caps, now)
+        if sender is not None and sender.paused_at is not None:
+            return now + PAUSE_RECHECK, _paused(sender)
+        caps = sender_caps("sender", sender, now=now) if sender is not None else []
+        return hold(self.limits, caps + plan, now)
+
+    def _rotate(self, now: datetime, plan: list[Cap]) -> tuple[datetime, str] | None:
+        """The first mailbox of the rotation that may send now, or the earliest reopening."""
+        thread = self.limits.thread_sender(self.enrollment_id)
+        start = self.enrollment_id % len(self.pool)
+        order = [thread] if thread in self.pool else self.pool[start:] + self.pool[:start]
+        holds: list[tuple[datetime, str]] = []
+        for address in order:
+            sender = self.limits.sender("email", address)
+            if sender is not None and sender.paused_at is not None:
+                holds.append((now + PAUSE_RECHECK, _paused(sender)))
+                continue
+            caps = sender_caps("sender", sender, now=now) if sender is not None else []
+            held = hold(self.limits, caps + plan, now)
+            if held is None:
+                self.chosen = address
+                return None
+            holds.append(held)
+        until = min(when for when, _ in holds)
+        why = "; ".join(reason for _, reason in holds)
+        if thread in self.pool:
+            why = f"{why} (the thread stays with {thread})"
+        return until, why
 
 
-def sender_caps(prefix: str, sender: Sender, *, pace: bool = False) -> list[Cap]:
+PAUSE_RECHECK = timedelta(hours=1)
+
+
+def _paused(sender: Sender) -> str:
+    return f"held: sender {sender.address} is paused ({sender.paused_reason or 'by hand'})"
+
+
+def sender_caps(
+    prefix: str, sender: Sender, *, pace: bool = False, now: datetime | None = None
+) -> list[Cap]:
     """A sender's caps; `pace` adds the per-second rate, which governs sending rather than
-    deciding steps."""
+    deciding steps. A running warm-up ramp (given `now`) lowers the daily cap."""
+    per_day, ramp = sender.per_day, warmup_cap(sender, now) if now is not None else None
+    if ramp is not None:
+        per_day = ramp[0]
     caps = [
         Cap(f"{prefix}:{sender.address}:{unit[0]}", int(limit), unit, "")
         for limit, unit in (
             (sender.per_second if pace else None, "second"),
             (sender.per_hour, "hour"),
-            (sender.per_day, "day"),
+            (per_day, "day"),
         )
-        if limit
+        if limit is not None and (limit or unit == "day")
     ]
+    warming = f" (warm-up day {ramp[1]})" if ramp is not None else ""
     return [
-        Cap(c.scope, c.limit, c.unit, f"held: sender {sender.address} at {c.limit}/{c.unit}")
+        Cap(
+            c.scope,
+            c.limit,
+            c.unit,
+            f"held: sender {sender.address} at {c.limit}/{c.unit}"
+            + (warming if c.unit == "day" else ""),
+        )
         for c in caps
     ]
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import delete, insert, select
@@ -9,8 +10,10 @@ from sqlalchemy.orm import Session
 
 from cadenza.core.contact_fields import normalize_email, parse_phone
 from cadenza.errors import Conflict, NotFound, ValidationFailed
+from cadenza.services.senders import health
 from cadenza.services.users import access
 from cadenza.services.users.access import OPERATOR, Viewer
+from cadenza.settings import Settings
 from cadenza.store.models import Sender, SenderUser, User
 
 KINDS = ("email", "sms")
@@ -18,8 +21,10 @@ MANAGE = "manage users, groups, senders and keys"
 CAPS = ("per_second", "per_hour", "per_day")
 
 
-def list_senders(*, session: Session) -> list[dict[str, Any]]:
-    """Every sender with its caps and the users it is assigned to, by kind and address."""
+def list_senders(
+    *, session: Session, now: datetime | None = None, settings: Settings | None = None
+) -> list[dict[str, Any]]:
+    """Every sender with its caps, users and (given `now`) health, by kind and address."""
     senders = list(session.scalars(select(Sender).order_by(Sender.kind, Sender.address)))
     assigned: dict[int, list[str]] = {}
     query = (
@@ -29,11 +34,16 @@ def list_senders(*, session: Session) -> list[dict[str, Any]]:
     )
     for sender_id, email in session.execute(query):
         assigned.setdefault(sender_id, []).append(email)
-    return [sender_row(s, assigned.get(s.id, [])) for s in senders]
+    return [
+        sender_row(s, assigned.get(s.id, []), health_figures(session, s, now) if now else None)
+        for s in senders
+    ]
 
 
-def sender_row(sender: Sender, users: list[str]) -> dict[str, Any]:
-    """A sender as listings show it."""
+def sender_row(
+    sender: Sender, users: list[str], figures: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """A sender as listings show it; `figures`: its health (mailboxes)."""
     return {
         "id": sender.id,
         "kind": sender.kind,
@@ -43,7 +53,25 @@ def sender_row(sender: Sender, users: list[str]) -> dict[str, Any]:
         "per_hour": sender.per_hour,
         "per_day": sender.per_day,
         "users": users,
+        "provider": sender.provider or "smtp",
+        "provider_config": dict(sender.provider_config or {}),
+        "dkim_selector": sender.dkim_selector if sender.dkim_key else None,
+        "paused": sender.paused_at is not None,
+        "paused_at": sender.paused_at.isoformat() if sender.paused_at else None,
+        "paused_reason": sender.paused_reason,
+        "warmup": dict(sender.warmup or {}) or None,
+        "stagger_seconds": sender.stagger_seconds,
+        "health": figures,
     }
+
+
+def health_figures(
+    session: Session, sender: Sender, now: datetime, settings: Settings | None = None
+) -> dict[str, Any] | None:
+    """A mailbox's health over the window (None for a line)."""
+    if sender.kind != "email":
+        return None
+    return health.health_of(session, sender.address, now, settings).as_json()
 
 
 def add_sender(

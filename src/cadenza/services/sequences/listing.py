@@ -156,9 +156,12 @@ def lines_of(session: Session, definition: dict[str, Any]) -> list[dict[str, Any
     """The mailboxes and lines a definition sends from (Aloware's "Line Used"), with their caps;
     `managed` is false for an address no sender row describes (it sends without caps)."""
     wanted: dict[tuple[str, str], None] = {}
-    for kind, address in (definition.get("senders") or {}).items():
-        if address:
-            wanted[(kind, str(address))] = None
+    senders = definition.get("senders") or {}
+    for own in ("email", "sms"):
+        if senders.get(own):
+            wanted[(own, str(senders[own]))] = None
+    for address in senders.get("email_rotation") or []:  # the mailboxes email rotates through
+        wanted[("email", str(address))] = None
     for step in definition.get("steps", []):
         kind = MESSAGE_SENDER.get(str(step.get("action")))
         if kind and step.get("sender"):

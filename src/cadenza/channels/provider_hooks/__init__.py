@@ -1,0 +1,1 @@
+"""What email providers post back: their events, their signatures, and mail they received."""
