@@ -9,12 +9,14 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
 
+import yaml
+from pydantic import TypeAdapter, ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from cadenza.core.conditions import evaluate
 from cadenza.core.definition import Condition
-from cadenza.errors import Conflict
+from cadenza.errors import Conflict, ValidationFailed
 from cadenza.services.contacts.records import contact_names
 from cadenza.services.enrollments.bulk import CHUNK, Enroller, EnrollReport, Target
 from cadenza.services.enrollments.enrolling import ENROLLABLE, enroll
@@ -144,3 +146,22 @@ def enroll_picked(
         initiator_id=viewer.user_id,
         actor=viewer.actor,
     )
+
+
+def parse_condition(text: str) -> Condition | None:
+    """A condition typed as YAML or JSON (`{field: company, op: eq, value: Acme}`); None when
+    empty; ValidationFailed naming what is wrong."""
+    if not text.strip():
+        return None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ValidationFailed(f"the condition is not YAML or JSON: {exc}") from None
+    try:
+        return TypeAdapter(Condition).validate_python(data)
+    except ValidationError as exc:
+        reasons = "; ".join(
+            ".".join(str(part) for part in e["loc"]) + f": {e['msg']}" if e["loc"] else e["msg"]
+            for e in exc.errors()
+        )
+        raise ValidationFailed(f"not a condition: {reasons}") from None

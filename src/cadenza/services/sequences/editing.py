@@ -107,6 +107,13 @@ def save_text(
 ) -> ApplyResult:
     """Store an edited definition as a new version (as `cadenza apply` does); a new sequence
     starts as a draft when asked. `editing`: the sequence being edited, whose name stays."""
+    # Who may save comes before what is wrong with the text: a refusal tells nothing of it.
+    if editing is None:
+        access.require(viewer, "create sequences")
+    else:
+        access.sequence_for(
+            session=session, viewer=viewer, name=editing, privilege="edit sequences"
+        )
     if len(text) > MAX_SOURCE:
         raise ValidationFailed(f"the definition is longer than {MAX_SOURCE} characters")
     source = lint_source(text, FILE)
