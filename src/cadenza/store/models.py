@@ -398,3 +398,8 @@ class RateBucket(Base):
     scope: Mapped[str] = mapped_column(String(200), primary_key=True)
     window_start: Mapped[datetime] = mapped_column(primary_key=True)
     count: Mapped[int] = mapped_column(default=0)
+
+
+# --- sequences workspace: what the sequences page counts -------------------------------------
+# Remaining tasks per sequence (open or in error), counted from the index alone.
+Index("ix_tasks_status_sequence", Task.status, Task.sequence_id)
