@@ -39,20 +39,20 @@ steps:
 BROKEN = DEFINITION.replace("action: call", "action: telegraph")
 
 
-def _shots(page: Page, name: str) -> None:
+def _shots(tab: Page, name: str) -> None:
     """The page as it is now at each width, full length."""
     SHOTS.mkdir(parents=True, exist_ok=True)
     for width in WIDTHS:
-        page.set_viewport_size({"width": width, "height": 900})
-        page.screenshot(path=str(SHOTS / f"{name}-{width}.png"), full_page=True)
+        tab.set_viewport_size({"width": width, "height": 900})
+        tab.screenshot(path=str(SHOTS / f"{name}-{width}.png"), full_page=True)
         if width == 390:  # nothing may make a phone scroll sideways
-            wide = page.evaluate("document.documentElement.scrollWidth")
+            wide = tab.evaluate("document.documentElement.scrollWidth")
             assert wide <= 390 + 1, (name, wide)
-    page.set_viewport_size({"width": 1280, "height": 900})
+    tab.set_viewport_size({"width": 1280, "height": 900})
 
 
-def _do_not_contact(server: Server, email: str) -> None:
-    engine = make_engine(server.database)
+def _do_not_contact(running: Server, email: str) -> None:
+    engine = make_engine(running.database)
     try:
         with writing(sessions_of(engine)) as session:
             session.execute(update(Contact).where(Contact.email == email).values(dnc=True))
