@@ -53,6 +53,7 @@ RULES: dict[tuple[str, str], tuple[dict[str, Any], dict[str, Any]]] = {
     ),
     ("POST", "/sequences/lint"): (EVERYONE, {"form": {"text": "name: x"}}),
     ("POST", "/sequences/dry-run"): (EVERYONE, {"form": {"text": "name: x"}}),
+    ("POST", "/sequences/preview"): (EVERYONE, {"form": {"text": "name: x"}}),
     ("GET", SEQ + "/edit"): (ANAS, {}),
     ("POST", SEQ + "/edit"): ({BO: 404, ANA: 422, MIA: 422, ROOT: 422}, {"form": {"text": "x"}}),
     ("POST", SEQ + "/migrate"): (ANAS, {}),

@@ -16,6 +16,7 @@ from httpx import Response
 from sqlalchemy import func, select, update
 
 from cadenza.clock import FixedClock
+from cadenza.engine.runner import drain_once
 from cadenza.server import create_app
 from cadenza.services import enrollments
 from cadenza.services.users import add_group, add_user
@@ -25,6 +26,7 @@ from tests.conftest import Database
 from tests.engine_helpers import SETTINGS, add_contact, at, run_worker, store, write
 from tests.integration.people import ANA, BO, MIA, PRIVATE, ROLES, ROOT
 from tests.integration.web_login import PASSWORD, logged_in
+from tests.smtp_server import smtp_catcher
 
 T0 = "2026-03-02T15:00:00Z"  # a Monday, 09:00 in Chicago
 NAME = "Ana private"
@@ -265,3 +267,39 @@ def test_enrolling_shows_who_would_be_refused_then_enrolls(site: Site) -> None:
     bad = ana.get(PAGE + "/enroll", where="{field: company, op: nope}")
     assert "not a condition" in bad
     assert site.as_(BO).get(PAGE + "/enroll", status=404)
+
+
+def test_a_step_previewed_for_a_contact_and_sent_to_oneself_as_a_test(
+    db: Database, site: Site, tmp_path: Path
+) -> None:
+    mia = site.as_(MIA)
+    text = PRIVATE.format(name="Fresh", owner=MIA).replace(
+        "<p>Hello</p>", "<p>Hi {{ contact.first_name }}</p>"
+    )
+    steps = mia.post("/sequences/lint", text=text, step="hello").text
+    assert (
+        '<option value="hello" selected>hello</option>' in steps and 'hx-swap-oob="true"' in steps
+    )
+    contact = str(site.contacts[1])
+    shown = mia.post("/sequences/preview", text=text, step="hello", contact=contact).text
+    assert 'data-testid="preview-subject">Hi<' in shown
+    assert 'srcdoc="&lt;p&gt;Hi Lead1&lt;/p&gt;"' in shown  # escaped into a sandboxed frame
+    assert "sends no message" in mia.post("/sequences/preview", text=text, step="call").text
+    with smtp_catcher() as mail:
+        settings = Settings(
+            database_url=db.url,
+            environment="test",
+            sms_sink_path=str(tmp_path / "sms.jsonl"),
+            smtp_host="127.0.0.1",
+            smtp_port=mail.port,
+        )
+        sent = mia.post("/sequences/preview", text=text, step="hello", contact=contact, send="1")
+        assert f"Test email queued to {MIA}" in sent.text
+        drain_once(db.sessions, FixedClock(at(T0)), settings)
+        assert mail.by_header("Subject") == ["[Test] Hi"]
+        assert mail.envelopes[0][1] == [MIA]
+        assert "Hi Lead1" in mail.messages[0].get_body(("html",)).get_content()  # type: ignore[union-attr]
+    with db.sessions() as session:  # no enrollment, nothing in the contact's history
+        assert session.scalar(select(func.count()).select_from(Enrollment)) == 4
+        touched = select(func.count()).select_from(Event).where(Event.contact_id == int(contact))
+        assert session.scalar(touched) == 2  # enrolled and its task, as before

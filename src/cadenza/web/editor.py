@@ -11,6 +11,8 @@ from fastapi import Form, Request
 from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
+from cadenza.core.contact import ContactView
+from cadenza.core.definition import Definition
 from cadenza.core.simulation import simulate
 from cadenza.errors import CadenzaError, DefinitionError, ValidationFailed
 from cadenza.services.sequences import migrate
@@ -22,6 +24,7 @@ from cadenza.services.sequences.editing import (
     migration_plan,
     save_text,
 )
+from cadenza.services.sequences.previews import message_steps, render_step, send_test_email
 from cadenza.services.users import access
 from cadenza.store.db import writing
 from cadenza.web.actions import perform
@@ -31,6 +34,7 @@ from cadenza.web.rendering import page, redirect
 from cadenza.web.timeline import HORIZON, SAMPLE
 
 router = page_router()
+SAMPLE_NAME = "Sam Sample (no time zone)"
 Text = Annotated[str, Form(max_length=200_000)]
 
 
@@ -58,11 +62,70 @@ def edit_sequence(request: Request, viewer: PageViewer, name: str) -> Response:
 
 
 @router.post("/sequences/lint")
-def lint_partial(request: Request, viewer: PageViewer, text: Text = "") -> Response:
-    """The problems of the text being edited, each at its line (an htmx fragment)."""
+def lint_partial(
+    request: Request,
+    viewer: PageViewer,
+    text: Text = "",
+    step: Annotated[str, Form(max_length=100)] = "",
+) -> Response:
+    """The problems of the text being edited, each at its line (an htmx fragment), and the
+    message steps the preview offers (swapped in beside it)."""
     with request.app.state.sessions() as session:
         checked = check_text(session=session, text=text)
-    return page(request, "editor_problems.html", {"problems": checked.problems, "checked": True})
+    keys = message_steps(checked.definition) if checked.definition is not None else []
+    context = {"problems": checked.problems, "checked": True, "keys": keys, "chosen": step}
+    return page(request, "editor_problems.html", context)
+
+
+@router.post("/sequences/preview")
+def preview_partial(
+    request: Request,
+    viewer: PageViewer,
+    text: Text = "",
+    step: Annotated[str, Form(max_length=100)] = "",
+    contact: Annotated[str, Form(max_length=20)] = "",
+    send: Annotated[str, Form(max_length=4)] = "",
+) -> Response:
+    """A message step rendered for the chosen contact; with `send`, also emailed to oneself."""
+    now = request.app.state.clock.now()
+    settings = request.app.state.settings
+    context: dict[str, Any] = {"rendered": None, "error": None, "sent_to": None}
+    try:
+        with writing(request.app.state.sessions) as session:
+            definition = _valid(session, text)
+            person = _contact(session, contact)
+            act = send_test_email if send else render_step
+            extra = {"viewer": viewer} if send else {}
+            context["rendered"] = act(
+                session=session,
+                definition=definition,
+                key=step,
+                contact=person,
+                now=now,
+                settings=settings,
+                **extra,
+            )
+            context["sent_to"] = viewer.email if send else None
+    except CadenzaError as exc:
+        context["error"] = str(exc)
+    return page(request, "editor_preview.html", context)
+
+
+def _valid(session: Session, text: str) -> Definition:
+    checked = check_text(session=session, text=text)
+    if checked.definition is None or checked.problems:
+        raise ValidationFailed("fix the problems first: this needs a valid definition")
+    return checked.definition
+
+
+def _contact(session: Session, contact: str) -> ContactView:
+    """The contact by the id typed, else the sample contact."""
+    typed = contact.strip()
+    if not typed:
+        return SAMPLE
+    if not typed.isdigit():
+        raise ValidationFailed(f"{typed!r} is not a contact id")
+    return contact_view(session=session, contact_id=int(typed))
 
 
 @router.post("/sequences/dry-run")
@@ -77,24 +140,14 @@ def dry_run_partial(
     context: dict[str, Any] = {"timeline": None, "error": None, "who": SAMPLE_NAME}
     try:
         with request.app.state.sessions() as session:
-            checked = check_text(session=session, text=text)
-            if checked.definition is None or checked.problems:
-                raise ValidationFailed(
-                    "fix the problems first: the dry run needs a valid definition"
-                )
-            person = SAMPLE
-            if contact.strip():
-                if not contact.strip().isdigit():
-                    raise ValidationFailed(f"{contact.strip()!r} is not a contact id")
-                person = contact_view(session=session, contact_id=int(contact))
-                context["who"] = f"contact {contact.strip()}"
-        context["timeline"] = simulate(checked.definition, person, start=now, until=now + HORIZON)
+            definition = _valid(session, text)
+            person = _contact(session, contact)
+        if contact.strip():
+            context["who"] = f"contact {contact.strip()}"
+        context["timeline"] = simulate(definition, person, start=now, until=now + HORIZON)
     except (CadenzaError, ValueError) as exc:
         context["error"] = str(exc)
     return page(request, "editor_timeline.html", context)
-
-
-SAMPLE_NAME = "Sam Sample (no time zone)"
 
 
 @router.post("/sequences/new")
