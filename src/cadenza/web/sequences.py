@@ -12,10 +12,14 @@ from sqlalchemy.orm import Session
 
 from cadenza.core.access import SHARING_ACCESS, SHARING_MODES, may
 from cadenza.errors import Forbidden, NotFound
-from cadenza.services import contacts, enrollments, history
+from cadenza.services import contacts, history
 from cadenza.services import sequences as sequence_service
-from cadenza.services import tasks as task_service
-from cadenza.services.enrollments.queue import QueueFilter, queue_page
+from cadenza.services.enrollments.queue import (
+    QueueFilter,
+    queue_page,
+    remaining_tasks,
+    status_counts,
+)
 from cadenza.services.sequences import overview
 from cadenza.services.users import access
 from cadenza.services.users.access import Viewer
@@ -65,9 +69,8 @@ def sequence_page(
     filters = QueueFilter(status or None, step or None, q or None)
     with request.app.state.sessions() as session:
         context = _sequence_context(session, name, viewer)
-        seq = access.sequence_for(session=session, viewer=viewer, name=name)
         context["queue"] = queue_page(
-            session=session, sequence=seq, filters=filters, page=page_number
+            session=session, sequence=context["seq"], filters=filters, page=page_number
         )
     context["filters"] = filters
     zone = tz or None
@@ -87,22 +90,20 @@ def _may(session: Session, viewer: Viewer, name: str, privilege: str) -> bool:
 
 def _sequence_context(session: Session, name: str, viewer: Viewer) -> dict[str, Any]:
     detail = sequence_service.sequence_detail(session=session, name=name, viewer=viewer)
-    try:
-        access.sequence_for(session=session, viewer=viewer, name=name, privilege=EDIT)
-        editable = True
-    except Forbidden:
-        editable = False
+    seq = access.sequence_for(session=session, viewer=viewer, name=name)
+    editable = _may(session, viewer, name, EDIT)
     _version, definition = sequence_service.latest_definition(session=session, name=name)
     recent = history.list_history(session=session, sequence=name, limit=RECENT, viewer=viewer)
     recent = recent[::-1]
     contact_ids = [row["contact_id"] for row in recent if row["contact_id"] is not None]
     return {
+        "seq": seq,
         "sequence": detail,
         "definition": definition,
         "schedule": schedule_lines(definition),
         "steps": step_lines(definition),
-        "counts": enrollments.enrollment_counts(session=session, sequence=name),
-        "remaining": task_service.remaining_by_sequence(session=session).get(name, 0),
+        "counts": status_counts(session=session, sequence=seq),
+        "remaining": remaining_tasks(session=session, sequence=seq),
         "recent": recent,
         "names": contacts.contact_names(session=session, contact_ids=contact_ids),
         "editable": editable,

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, or_, select
+from sqlalchemy import ColumnElement, exists, func, or_, select
 from sqlalchemy.orm import Session
 
 from cadenza.core.calendar import recipient_zone
@@ -18,7 +18,7 @@ from cadenza.core.decisions import LIVE_OR_PAUSED
 from cadenza.core.definition import Definition
 from cadenza.errors import ValidationFailed
 from cadenza.store.catalog import definition_for
-from cadenza.store.models import Contact, Enrollment, Event, Sequence, SequenceVersion
+from cadenza.store.models import Contact, Enrollment, Event, Sequence, SequenceVersion, Task
 
 PAGE = 50
 MAX_PAGE = 200
@@ -58,22 +58,28 @@ class QueueFilter:
         if self.step:
             found.append(Enrollment.step == self.step)
         if self.search and self.search.strip():
-            found.append(Enrollment.contact_id.in_(matching_contacts(self.search)))
+            # Per enrollment of the sequence, a lookup of its contact by key: cheaper than
+            # matching every contact of the database first (no index serves a "contains").
+            named = contact_matches(self.search)
+            found.append(exists().where(Contact.id == Enrollment.contact_id, named))
         return found
 
 
-def matching_contacts(text: str) -> Any:
+def contact_matches(text: str) -> ColumnElement[bool]:
     """Contacts whose name, email or phone contains the text (case-insensitive)."""
     words = text.strip().lower()
     pattern = "%" + words.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
     full = func.lower(Contact.first_name + " " + Contact.last_name)
-    return select(Contact.id).where(
-        or_(
-            full.like(pattern, escape="\\"),
-            func.lower(func.coalesce(Contact.email, "")).like(pattern, escape="\\"),
-            func.coalesce(Contact.phone, "").like(pattern, escape="\\"),
-        )
+    return or_(
+        full.like(pattern, escape="\\"),
+        func.lower(func.coalesce(Contact.email, "")).like(pattern, escape="\\"),
+        func.coalesce(Contact.phone, "").like(pattern, escape="\\"),
     )
+
+
+def matching_contacts(text: str) -> Any:
+    """The ids of the contacts whose name, email or phone contains the text."""
+    return select(Contact.id).where(contact_matches(text))
 
 
 @dataclass(frozen=True)
@@ -118,7 +124,23 @@ def queue_page(
     per_page = max(1, min(per_page, MAX_PAGE))
     page = max(1, page)
     where = filters.conditions(sequence.id)
-    total = session.execute(select(func.count()).select_from(Enrollment).where(*where)).scalar_one()
+    order = (Enrollment.due_at.is_(None), Enrollment.due_at, Enrollment.id)
+    start = (page - 1) * per_page
+    chosen: Any
+    if filters.search:
+        # A search reads every enrollment's contact once: the total and the page from one
+        # pass rather than two.
+        matched = list(session.scalars(select(Enrollment.id).where(*where).order_by(*order)))
+        total, page_ids = len(matched), matched[start : start + per_page]
+        chosen = select(Enrollment.id).where(Enrollment.id.in_(page_ids)).subquery()
+    else:
+        total = session.execute(
+            select(func.count()).select_from(Enrollment).where(*where)
+        ).scalar_one()
+        # The page's ids first, from the enrollments alone; only those rows meet contacts.
+        chosen = (
+            select(Enrollment.id).where(*where).order_by(*order).offset(start).limit(per_page)
+        ).subquery()
     columns = (
         Enrollment.id,
         Enrollment.contact_id,
@@ -130,14 +152,12 @@ def queue_page(
     )
     query = (
         select(*columns, Contact.first_name, Contact.last_name, Contact.email, Contact.timezone)
+        .join(chosen, chosen.c.id == Enrollment.id)
         .join(Contact, Contact.id == Enrollment.contact_id)
-        .where(*where)
-        .order_by(Enrollment.due_at.is_(None), Enrollment.due_at, Enrollment.id)
-        .offset((page - 1) * per_page)
-        .limit(per_page)
+        .order_by(*order)
     )
     found = session.execute(query).all()
-    reasons = _reasons(session, sequence.id, [(r.id, r.contact_id) for r in found])
+    reasons = _reasons(session, [(r.id, r.contact_id) for r in found])
     versions = _version_numbers(session, {r.version_id for r in found})
     rows = [_row(session, r, reasons.get(r.id), versions) for r in found]
     return QueuePage(rows, total, page, per_page)
@@ -174,16 +194,17 @@ def _step_and_next(definition: Definition, key: str | None) -> tuple[str | None,
     return definition.steps[index].action, following
 
 
-def _reasons(session: Session, sequence_id: int, pairs: list[tuple[int, int]]) -> dict[int, str]:
+def _reasons(session: Session, pairs: list[tuple[int, int]]) -> dict[int, str]:
     """The latest recorded reason of each enrollment (found through its contact's events)."""
     if not pairs:
         return {}
     ids = [p[0] for p in pairs]
+    # Only the contacts' index narrows this well: the enrollment ids already say the sequence
+    # (a condition on sequence_id would tempt a planner into its index, a million rows long).
     query = (
         select(Event.enrollment_id, Event.reason)
         .where(
             Event.contact_id.in_([p[1] for p in pairs]),
-            Event.sequence_id == sequence_id,
             Event.enrollment_id.in_(ids),
             Event.type.in_(REASONED),
             Event.reason.is_not(None),
@@ -209,10 +230,29 @@ def _version_numbers(session: Session, version_ids: set[int]) -> dict[int, int]:
 def step_counts(*, session: Session, sequence: Sequence) -> list[tuple[int, str | None, int]]:
     """How many running enrollments sit on each (version number, step): one grouped query."""
     query = (
-        select(SequenceVersion.number, Enrollment.step, func.count())
-        .join(SequenceVersion, SequenceVersion.id == Enrollment.version_id)
+        select(Enrollment.version_id, Enrollment.step, func.count())
         .where(Enrollment.sequence_id == sequence.id, Enrollment.status.in_(LIVE_OR_PAUSED))
-        .group_by(SequenceVersion.number, Enrollment.step)
-        .order_by(SequenceVersion.number, Enrollment.step)
+        .group_by(Enrollment.version_id, Enrollment.step)
     )
-    return [(row[0], row[1], row[2]) for row in session.execute(query)]
+    found = session.execute(query).all()
+    numbers = _version_numbers(session, {row[0] for row in found})
+    rows = [(numbers.get(row[0], 0), row[1], row[2]) for row in found]
+    return sorted(rows, key=lambda row: (row[0], row[1] or ""))
+
+
+def status_counts(*, session: Session, sequence: Sequence) -> dict[str, int]:
+    """How many of the sequence's enrollments are in each status (its index answers)."""
+    query = (
+        select(Enrollment.status, func.count())
+        .where(Enrollment.sequence_id == sequence.id)
+        .group_by(Enrollment.status)
+    )
+    return {row[0]: row[1] for row in session.execute(query)}
+
+
+def remaining_tasks(*, session: Session, sequence: Sequence) -> int:
+    """The sequence's tasks still to do (open or in error)."""
+    query = select(func.count()).where(
+        Task.status.in_(("open", "error")), Task.sequence_id == sequence.id
+    )
+    return int(session.execute(query).scalar_one())
