@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from cadenza.core.access import SHARING_ACCESS, SHARING_MODES, may
 from cadenza.errors import Forbidden, NotFound
-from cadenza.services import contacts, history
+from cadenza.services import contacts
 from cadenza.services import sequences as sequence_service
 from cadenza.services.enrollments.queue import (
     QueueFilter,
@@ -93,8 +93,7 @@ def _sequence_context(session: Session, name: str, viewer: Viewer) -> dict[str, 
     seq = access.sequence_for(session=session, viewer=viewer, name=name)
     editable = _may(session, viewer, name, EDIT)
     _version, definition = sequence_service.latest_definition(session=session, name=name)
-    recent = history.list_history(session=session, sequence=name, limit=RECENT, viewer=viewer)
-    recent = recent[::-1]
+    recent = overview.recent_events(session=session, sequence=seq, limit=RECENT)
     contact_ids = [row["contact_id"] for row in recent if row["contact_id"] is not None]
     return {
         "seq": seq,

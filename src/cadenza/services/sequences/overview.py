@@ -11,10 +11,11 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from cadenza.core import reach
+from cadenza.services.history import HistoryRow
 from cadenza.services.sequences.listing import ENROLLED_STATUSES
 from cadenza.services.users import access
 from cadenza.services.users.access import OPERATOR, Viewer
-from cadenza.store.models import Enrollment, Group, Sequence, SequenceVersion, Task, User
+from cadenza.store.models import Enrollment, Event, Group, Sequence, SequenceVersion, Task, User
 
 OPEN_TASKS = ("open", "error")
 DAYS = {"business": "Business days", "every_day": "Every day"}
@@ -182,3 +183,27 @@ def _named(definition: dict[str, Any]) -> tuple[set[str], set[str]]:
             elif kind in ("round_robin", "group") and value:
                 groups.add(value.strip())
     return users, groups
+
+
+def recent_events(*, session: Session, sequence: Sequence, limit: int = 25) -> list[HistoryRow]:
+    """The sequence's latest events, newest first, read along its (sequence, time) index."""
+    query = (
+        select(Event)
+        .where(Event.sequence_id == sequence.id)
+        .order_by(Event.time.desc(), Event.id.desc())
+        .limit(limit)
+    )
+    return [
+        {
+            "time": event.time.isoformat(),
+            "type": event.type,
+            "sequence": sequence.name,
+            "contact_id": event.contact_id,
+            "enrollment_id": event.enrollment_id,
+            "step": event.step,
+            "actor": event.actor,
+            "reason": event.reason,
+            "data": event.data,
+        }
+        for event in session.scalars(query)
+    ]
