@@ -35,6 +35,8 @@ EVERYONE = {BO: OK, ANA: OK, MIA: OK, ROOT: OK}
 ANAS = {BO: 404, ANA: OK, MIA: OK, ROOT: OK}  # agent A's private sequence and its rows
 ADMINS = {BO: 403, ANA: 403, MIA: 403, ROOT: OK}
 SEQ = "/sequences/{name:path}"
+CREATORS = {BO: 403, ANA: 403, MIA: OK, ROOT: OK}  # agents create only when the setting says
+CLONERS = {BO: 404, ANA: 403, MIA: OK, ROOT: OK}  # a clone is a creation of what one sees
 
 # (method, path) -> (expected answers, the request: path values and form)
 RULES: dict[tuple[str, str], tuple[dict[str, Any], dict[str, Any]]] = {
@@ -42,6 +44,23 @@ RULES: dict[tuple[str, str], tuple[dict[str, Any], dict[str, Any]]] = {
     ("GET", SEQ): (ANAS, {}),
     ("POST", SEQ + "/sharing"): (ANAS, {"form": {"mode": "private", "level": "view"}}),
     ("POST", SEQ + "/{verb}"): (ANAS, {"verb": "pause"}),
+    ("GET", "/sequences"): (EVERYONE, {}),
+    ("GET", "/sequences/new"): (CREATORS, {}),
+    # Let through, the unfinished text comes back in the editor with its problems (422).
+    ("POST", "/sequences/new"): (
+        {BO: 403, ANA: 403, MIA: 422, ROOT: 422},
+        {"form": {"text": "name: x"}},
+    ),
+    ("POST", "/sequences/lint"): (EVERYONE, {"form": {"text": "name: x"}}),
+    ("POST", "/sequences/dry-run"): (EVERYONE, {"form": {"text": "name: x"}}),
+    ("POST", "/sequences/preview"): (EVERYONE, {"form": {"text": "name: x"}}),
+    ("GET", SEQ + "/edit"): (ANAS, {}),
+    ("POST", SEQ + "/edit"): ({BO: 404, ANA: 422, MIA: 422, ROOT: 422}, {"form": {"text": "x"}}),
+    ("POST", SEQ + "/migrate"): (ANAS, {}),
+    ("POST", SEQ + "/clone"): (CLONERS, {"form": {"new_name": "Clone"}}),
+    ("GET", SEQ + "/enroll"): (ANAS, {}),
+    ("POST", SEQ + "/enroll"): (ANAS, {"form": {"q": "nobody-matches"}}),
+    ("POST", SEQ + "/queue"): (ANAS, {"form": {"verb": "pause", "scope": "all"}}),
     ("GET", "/tasks"): (EVERYONE, {}),
     ("POST", "/tasks/{task_id}/complete"): (ANAS, {"form": {"outcome": "none"}}),
     ("POST", "/tasks/{task_id}/retry"): (ANAS, {}),

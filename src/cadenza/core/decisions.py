@@ -150,7 +150,7 @@ class CreateTask:
 class CloseTasks:
     """Resolve the enrollment's open tasks (those of one step, or all of them)."""
 
-    status: Literal["canceled", "skipped"] = "canceled"
+    status: Literal["canceled", "skipped", "done"] = "canceled"
     step: str | None = None
     errors_only: bool = False
 

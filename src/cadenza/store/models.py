@@ -531,3 +531,6 @@ class VoiceCall(Base):
     data: Mapped[dict[str, Any]] = mapped_column(default=dict)
     created_at: Mapped[datetime]
     ended_at: Mapped[datetime | None]
+# --- sequences workspace: what the sequences page counts -------------------------------------
+# Remaining tasks per sequence (open or in error), counted from the index alone.
+Index("ix_tasks_status_sequence", Task.status, Task.sequence_id)

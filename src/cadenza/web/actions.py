@@ -31,10 +31,13 @@ def users_typed(change: Change) -> Change:
     return typed
 
 
-def perform(request: Request, back: str, change: Change, *, form: bool = False) -> Response:
+def perform(
+    request: Request, back: str, change: Change, *, form: bool = False, done: str | None = None
+) -> Response:
     """Run `change` at the app clock's now; a conflict (already done, wrong state) is a flash
     on the page it came from, and changes nothing. `form`: a value typed into the form that
-    is wrong is a flash too (a button's wrong value is a page of its own)."""
+    is wrong is a flash too (a button's wrong value is a page of its own). `done`: where to
+    go once it worked (else back)."""
     now = request.app.state.clock.now()
     flashed = (Conflict, ValidationFailed) if form else (Conflict,)
     try:
@@ -42,4 +45,4 @@ def perform(request: Request, back: str, change: Change, *, form: bool = False) 
             message = change(session, now)
     except flashed as exc:
         return redirect(back, str(exc), kind="error")
-    return redirect(back, message)
+    return redirect(done or back, message)

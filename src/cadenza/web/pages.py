@@ -14,9 +14,12 @@ from cadenza.errors import NotFound
 from cadenza.web import (
     contacts,
     dialer,
+    editor,
+    enroll,
     history,
     login,
     outbox,
+    queue,
     senders,
     sequences,
     subscriptions,
@@ -50,8 +53,9 @@ def static_file(name: str) -> FileResponse:
 
 
 router = APIRouter(include_in_schema=False)
-MODULES = (sequences, tasks, dialer, contacts, outbox, senders, subscriptions, history, login)
-for module in MODULES:
+# The editor's, enrolling and queue routes first: `/sequences/{name:path}` would take them.
+MODULES = (editor, enroll, queue, sequences, tasks, dialer, contacts, outbox, senders)
+for module in (*MODULES, subscriptions, history, login):
     router.include_router(module.router)
 router.include_router(login.public)
 router.include_router(assets)

@@ -11,6 +11,7 @@ Each raises `Refused` (with the reason) when the state does not allow it.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Literal
 
 from cadenza.core.decisions import (
     LIVE,
@@ -26,6 +27,8 @@ from cadenza.core.decisions import (
 from cadenza.core.definition import Definition
 from cadenza.core.machine.situation import Situation, finish, leave
 
+TaskClosing = Literal["canceled", "skipped", "done"]
+
 
 def pause(sit: Situation, state: EnrollmentState, *, by: HeldBy, reason: str) -> Decision:
     """Hold the enrollment; a person's hold takes over a sequence's (and outlasts its resume)."""
@@ -35,13 +38,16 @@ def pause(sit: Situation, state: EnrollmentState, *, by: HeldBy, reason: str) ->
     return decision
 
 
-def stop(sit: Situation, state: EnrollmentState, *, reason: str) -> Decision:
-    """A person's hold that also takes the enrollment's open tasks off people's lists."""
+def stop(
+    sit: Situation, state: EnrollmentState, *, reason: str, tasks: TaskClosing = "canceled"
+) -> Decision:
+    """A person's hold that also takes the enrollment's open tasks off people's lists, each
+    resolved as `tasks` says (canceled, skipped or done: Crelate's disposition on stopping)."""
     decision = Decision(state.copy())
     current = decision.state
     if current.status != "paused" or current.paused_by != "person":
         _hold(current, "person", again=True)
-    decision.effects.append(CloseTasks())
+    decision.effects.append(CloseTasks(status=tasks))
     decision.log("stopped", sit.now, state.step, reason)
     return decision
 
