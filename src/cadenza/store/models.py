@@ -398,3 +398,28 @@ class RateBucket(Base):
     scope: Mapped[str] = mapped_column(String(200), primary_key=True)
     window_start: Mapped[datetime] = mapped_column(primary_key=True)
     count: Mapped[int] = mapped_column(default=0)
+
+
+# --- The rep's workspace: notes on contacts, and the indexes its lists and reports read. ---
+
+
+class Note(Base):
+    """A note a person wrote on a contact (from its page or while working one of its tasks)."""
+
+    __tablename__ = "notes"
+    __table_args__ = (Index("ix_notes_contact_time", "contact_id", "created_at"),)
+
+    id: Mapped[int] = mapped_column(BigID, primary_key=True)
+    contact_id: Mapped[int] = mapped_column(BigID, ForeignKey("contacts.id", ondelete="CASCADE"))
+    task_id: Mapped[int | None] = mapped_column(BigID, ForeignKey("tasks.id", ondelete="SET NULL"))
+    author_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    author: Mapped[str] = mapped_column(String(320))  # who wrote it, as history names them
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime]
+
+
+# The to-do list reads open tasks in due order; the history report the newest events first,
+# of a type or of all. Without these, each page of them sorts the whole table.
+Index("ix_tasks_status_due", Task.status, Task.due_at, Task.id)
+Index("ix_events_time", Event.time, Event.id)
+Index("ix_events_type_time", Event.type, Event.time)

@@ -1,0 +1,244 @@
+"""The history report: events searched by contact, type and timeframe, counted in full, paged
+newest first by a cursor, and exported.
+
+The page reads the newest events through `ix_events_time` (or `ix_events_type_time`, or the
+contact's index when a search names few contacts) and stops at the page size; the count is
+one COUNT over the same conditions. A cursor is the last row's (time, id): a page costs the
+same at the millionth event as at the first.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, and_, func, or_, select
+from sqlalchemy.orm import Session
+
+from cadenza.core.zones import zone
+from cadenza.errors import ValidationFailed
+from cadenza.services.users import access
+from cadenza.services.users.access import Viewer
+from cadenza.store.models import Contact, Event, Sequence
+
+PRESETS = {
+    "today": "Today",
+    "yesterday": "Yesterday",
+    "last_7_days": "Last 7 days",
+    "last_30_days": "Last 30 days",
+    "this_month": "This month",
+    "last_month": "Last month",
+    "all_time": "All time",
+    "custom": "Custom range",
+}
+SEARCH_LIMIT = 200
+
+
+@dataclass(frozen=True)
+class HistoryQuery:
+    """What the report shows: a search (a name, an email, a phone), types, a time range."""
+
+    search: str | None = None
+    types: tuple[str, ...] = ()
+    start: datetime | None = None
+    end: datetime | None = None
+    sequence: str | None = None
+
+
+@dataclass(frozen=True)
+class ReportRow:
+    id: int
+    time: datetime
+    type: str
+    sequence: str | None
+    contact_id: int | None
+    contact: str | None
+    enrollment_id: int | None
+    step: str | None
+    actor: str
+    reason: str | None
+    data: dict[str, Any]
+
+
+def timeframe(
+    preset: str, now: datetime, zone_name: str, start: str = "", end: str = ""
+) -> tuple[datetime | None, datetime | None]:
+    """A preset's [start, end) in the person's zone, as UTC instants (None: unbounded).
+
+    `custom` takes two dates (either may be empty); the end date is included."""
+    if preset not in PRESETS:
+        raise ValidationFailed(f"timeframe {preset!r} is not one of {', '.join(PRESETS)}")
+    here = zone(zone_name)
+    today = now.astimezone(here).date()
+
+    def at(day: date) -> datetime:
+        return datetime.combine(day, time(0), tzinfo=here)
+
+    first = today.replace(day=1)
+    previous = (first - timedelta(days=1)).replace(day=1)
+    ranges: dict[str, tuple[date | None, date | None]] = {
+        "today": (today, today + timedelta(days=1)),
+        "yesterday": (today - timedelta(days=1), today),
+        "last_7_days": (today - timedelta(days=6), today + timedelta(days=1)),
+        "last_30_days": (today - timedelta(days=29), today + timedelta(days=1)),
+        "this_month": (first, today + timedelta(days=1)),
+        "last_month": (previous, first),
+        "all_time": (None, None),
+    }
+    if preset == "custom":
+        low, high = _day(start, "from"), _day(end, "to")
+        if low and high and high < low:
+            raise ValidationFailed("the range ends before it starts")
+        ranges["custom"] = (low, high + timedelta(days=1) if high else None)
+    low_day, high_day = ranges[preset]
+    return (at(low_day) if low_day else None, at(high_day) if high_day else None)
+
+
+def _day(text: str, what: str) -> date | None:
+    if not text.strip():
+        return None
+    try:
+        return date.fromisoformat(text.strip())
+    except ValueError:
+        raise ValidationFailed(f"{what} {text!r} is not a date like 2026-03-01") from None
+
+
+def contact_matches(text: str) -> ColumnElement[bool]:
+    """Contacts a search names: an email (or its start), a phone's digits, or every word of
+    a name at the start of the first or last name."""
+    text = text.strip()
+    if "@" in text:
+        return Contact.email.ilike(_escaped(text.lower()) + "%", escape="\\")
+    digits = re.sub(r"\D", "", text)
+    if len(digits) >= 4 and not re.search(r"[A-Za-z]", text):
+        return Contact.phone.like("%" + digits + "%")
+    words = [w for w in text.split() if w][:4]
+    return and_(
+        *(
+            or_(
+                Contact.first_name.ilike(_escaped(w) + "%", escape="\\"),
+                Contact.last_name.ilike(_escaped(w) + "%", escape="\\"),
+            )
+            for w in words
+        )
+    )
+
+
+def _escaped(text: str) -> str:
+    return re.sub(r"([\\%_])", r"\\\1", text)
+
+
+def _conditions(query: HistoryQuery, viewer: Viewer) -> list[ColumnElement[bool]]:
+    found: list[ColumnElement[bool]] = []
+    if query.search and query.search.strip():
+        if len(query.search) > SEARCH_LIMIT:
+            raise ValidationFailed(f"a search is at most {SEARCH_LIMIT} characters")
+        named = select(Contact.id).where(contact_matches(query.search))
+        found.append(Event.contact_id.in_(named))
+    if query.types:
+        found.append(Event.type.in_(query.types))
+    if query.start is not None:
+        found.append(Event.time >= query.start)
+    if query.end is not None:
+        found.append(Event.time < query.end)
+    if query.sequence:
+        found.append(
+            Event.sequence_id.in_(select(Sequence.id).where(Sequence.name == query.sequence))
+        )
+    seen = access.row_visible(Event.sequence_id, viewer)
+    if seen is not None:
+        found.append(seen)
+    return found
+
+
+def count(*, session: Session, query: HistoryQuery, viewer: Viewer) -> int:
+    """How many events the query matches: all of them."""
+    statement = select(func.count()).select_from(Event).where(*_conditions(query, viewer))
+    return int(session.scalar(statement) or 0)
+
+
+def _rows(conditions: list[ColumnElement[bool]]) -> Select[Any]:
+    columns: list[Any] = [
+        Event,
+        Sequence.name,
+        Contact.first_name,
+        Contact.last_name,
+        Contact.email,
+        Contact.phone,
+    ]
+    return (
+        select(*columns)
+        .outerjoin(Sequence, Sequence.id == Event.sequence_id)
+        .outerjoin(Contact, Contact.id == Event.contact_id)
+        .where(*conditions)
+        .order_by(Event.time.desc(), Event.id.desc())
+    )
+
+
+def page(
+    *,
+    session: Session,
+    query: HistoryQuery,
+    viewer: Viewer,
+    before: tuple[datetime, int] | None = None,
+    limit: int = 50,
+) -> list[ReportRow]:
+    """Up to `limit` events, newest first, older than the cursor `before` (time, id)."""
+    conditions = _conditions(query, viewer)
+    if before is not None:
+        moment, key = before
+        conditions.append(or_(Event.time < moment, and_(Event.time == moment, Event.id < key)))
+    return [_row(r) for r in session.execute(_rows(conditions).limit(limit))]
+
+
+def export(
+    *, session: Session, query: HistoryQuery, viewer: Viewer, batch: int = 1000
+) -> Iterator[ReportRow]:
+    """Every event the query matches, newest first, read a batch at a time."""
+    cursor: tuple[datetime, int] | None = None
+    while True:
+        rows = page(session=session, query=query, viewer=viewer, before=cursor, limit=batch)
+        yield from rows
+        if len(rows) < batch:
+            return
+        cursor = (rows[-1].time, rows[-1].id)
+
+
+def _row(r: Any) -> ReportRow:
+    event: Event = r[0]
+    name = f"{r.first_name or ''} {r.last_name or ''}".strip() or r.email or r.phone
+    return ReportRow(
+        id=event.id,
+        time=event.time,
+        type=event.type,
+        sequence=r.name,
+        contact_id=event.contact_id,
+        contact=name if event.contact_id is not None else None,
+        enrollment_id=event.enrollment_id,
+        step=event.step,
+        actor=event.actor,
+        reason=event.reason,
+        data=dict(event.data or {}),
+    )
+
+
+def cursor_text(row: ReportRow) -> str:
+    """A cursor for the page after this row."""
+    return f"{row.time.isoformat()}|{row.id}"
+
+
+def parse_cursor(text: str) -> tuple[datetime, int] | None:
+    """The (time, id) of a cursor; ValidationFailed for one this report never made."""
+    if not text:
+        return None
+    moment, _, key = text.partition("|")
+    try:
+        parsed = datetime.fromisoformat(moment)
+        if parsed.tzinfo is None or not key.isdigit():
+            raise ValueError(text)
+        return parsed, int(key)
+    except ValueError:
+        raise ValidationFailed(f"cursor {text!r} is not a cursor of this report") from None
