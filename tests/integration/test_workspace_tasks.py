@@ -135,6 +135,8 @@ def test_the_list_counts_every_task_pages_past_1000_and_scopes_by_person(
         assert calls.total == 700 and calls.by_kind["task"] == 450  # other types still counted
         high = queue.counts(flt=TaskFilter(priority="high", kind="call"), viewer=ana, **args)
         assert high.total == 70
+        shown = queue.page(flt=TaskFilter(kind="task"), viewer=ana, offset=400, limit=100, **args)
+        assert len(shown) == 50 and {r.kind for r in shown} == {"task"}
         last = queue.page(flt=TaskFilter(), viewer=ana, offset=1150, limit=50, **args)
         assert len(last) == 1
         pages = [

@@ -77,9 +77,18 @@ def may_see_others(viewer: Viewer) -> bool:
 
 
 def _conditions(
-    session: Session, flt: TaskFilter, viewer: Viewer, now: datetime, zone_name: str
+    session: Session,
+    flt: TaskFilter,
+    viewer: Viewer,
+    now: datetime,
+    zone_name: str,
+    *,
+    by_kind: bool = True,
 ) -> list[ColumnElement[bool]]:
+    """The filter as SQL conditions (`by_kind` False: every type, for the per-type counts)."""
     found: list[ColumnElement[bool]] = [Task.status == flt.status]
+    if by_kind and flt.kind:
+        found.append(Task.kind == flt.kind)
     found.append(_whose(session, flt.assignee, viewer))
     if flt.assignee != MINE:
         seen = access.row_visible(Task.sequence_id, viewer)
@@ -131,7 +140,7 @@ def counts(
     *, session: Session, flt: TaskFilter, viewer: Viewer, now: datetime, zone_name: str
 ) -> Counts:
     """The total the filter matches, and per type with every other filter applied."""
-    conditions = _conditions(session, flt, viewer, now, zone_name)
+    conditions = _conditions(session, flt, viewer, now, zone_name, by_kind=False)
     query = select(Task.kind, func.count()).where(*conditions).group_by(Task.kind)
     by_kind: dict[str, int] = {str(kind): int(n) for kind, n in session.execute(query)}
     total = by_kind.get(flt.kind, 0) if flt.kind else sum(by_kind.values())
