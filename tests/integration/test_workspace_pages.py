@@ -168,8 +168,10 @@ def test_the_history_report_searches_counts_pages_and_exports(
         ]
         history.write(session, rows)
     ana, _ = _as(client, ANA)
-    month = ana.get("/history", params={"q": "Lee1 Park", "type": "opened"}).text
-    assert "90 events" in month  # the last 30 days, in Chicago, of 120
+    week = ana.get("/history", params={"q": "Lee1 Park", "type": "opened"}).text
+    assert "21 events" in week  # the last 7 days in Chicago (the default), of 120
+    month = {"q": "Lee1 Park", "type": "opened", "timeframe": "last_30_days"}
+    assert "90 events" in ana.get("/history", params=month).text
     everything = ana.get(
         "/history", params={"q": "lee1@lead", "type": "opened", "timeframe": "all_time"}
     ).text

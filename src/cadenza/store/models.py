@@ -418,8 +418,12 @@ class Note(Base):
     created_at: Mapped[datetime]
 
 
-# The to-do list reads open tasks in due order; the history report the newest events first,
-# of a type or of all. Without these, each page of them sorts the whole table.
-Index("ix_tasks_status_due", Task.status, Task.due_at, Task.id)
-Index("ix_events_time", Event.time, Event.id)
-Index("ix_events_type_time", Event.type, Event.time)
+# The to-do list reads open tasks in due order (everyone's, or one person's) and counts them
+# per type from the index alone; a contact's page reads its tasks. The history report reads
+# the newest events (of some types) first and counts them with the sequence each belongs to
+# (what a person may see) from the index alone. Without these, a page sorts or reads the table.
+Index("ix_tasks_status_due", Task.status, Task.due_at, Task.id, Task.kind)
+Index("ix_tasks_assignee_due", Task.assignee_id, Task.status, Task.due_at, Task.id, Task.kind)
+Index("ix_tasks_contact", Task.contact_id)
+Index("ix_events_time", Event.time, Event.sequence_id)
+Index("ix_events_type_time", Event.type, Event.time, Event.sequence_id)

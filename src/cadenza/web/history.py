@@ -32,6 +32,7 @@ SEQUENCE_EVENTS = frozenset(
 # What people do from the workspace, besides the engine's and the contacts' own events.
 WORK_EVENTS = frozenset({"note_added", "task_rescheduled", "contact_deleted"})
 TYPES = sorted(CONTACT_EVENTS | ENROLLMENT_EVENTS | SEQUENCE_EVENTS | WORK_EVENTS)
+DEFAULT_TIMEFRAME = "last_7_days"
 KEYS = ("q", "type", "timeframe", "from", "to", "sequence")
 CSV_COLUMNS = ("time", "type", "sequence", "contact_id", "contact", "step", "reason", "by", "data")
 
@@ -41,7 +42,7 @@ def _query(request: Request, params: Mapping[str, str]) -> tuple[HistoryQuery, d
     types = [t for t in params.get("type", "").split(",") if t.strip()] if "type" in params else []
     if len(types) > len(TYPES):
         raise ValidationFailed("too many event types")
-    preset = params.get("timeframe", "") or "last_30_days"
+    preset = params.get("timeframe", "") or DEFAULT_TIMEFRAME
     now = request.app.state.clock.now()
     zone = user_zone(request)
     start, end = report.timeframe(preset, now, zone, params.get("from", ""), params.get("to", ""))

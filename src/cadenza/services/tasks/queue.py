@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, func, or_, select, true
+from sqlalchemy import ColumnElement, Select, and_, func, or_, select, true, tuple_
 from sqlalchemy.orm import Session
 
 from cadenza.core.access import may
@@ -211,7 +211,16 @@ def page(
 ) -> list[QueueRow]:
     """One page of the list, soonest due first (then by id: a stable order)."""
     conditions = _conditions(session, flt, viewer, now, zone_name)
-    query = _listing(conditions).order_by(Task.due_at, Task.id).offset(offset).limit(limit)
+    # The page's ids first, from the index alone (however deep the page), then their rows.
+    ids = (
+        select(Task.id)
+        .where(*conditions)
+        .order_by(Task.due_at, Task.id)
+        .offset(offset)
+        .limit(limit)
+        .scalar_subquery()
+    )
+    query = _listing([Task.id.in_(ids)]).order_by(Task.due_at, Task.id)
     return [_row(r) for r in session.execute(query)]
 
 
@@ -257,9 +266,9 @@ def neighbours(
     due, key = position.due_at, position.id
     if due is None:  # no due time (never written so): by id alone
         earlier, later = Task.id < key, Task.id > key
-    else:
-        earlier = or_(Task.due_at < due, and_(Task.due_at == due, Task.id < key))
-        later = or_(Task.due_at > due, and_(Task.due_at == due, Task.id > key))
+    else:  # row values: one range of the (due, id) index
+        earlier = tuple_(Task.due_at, Task.id) < tuple_(due, key)
+        later = tuple_(Task.due_at, Task.id) > tuple_(due, key)
     before = session.scalar(
         select(Task.id)
         .where(*conditions, earlier)

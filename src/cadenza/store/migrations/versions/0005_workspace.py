@@ -4,8 +4,10 @@ Revision ID: 0005_workspace
 Revises: 0004
 Create Date: 2026-12-04 13:40:00
 
-The to-do list pages open tasks in due order, and the history report the newest events
-(of some types) first: each has its index, so a page costs what it shows at any size.
+The to-do list pages open tasks in due order and counts them per type; a contact's page
+lists its tasks; the history report pages the newest events (of some types) first and counts
+them with their sequence (who may see them): each read has its index, so a page costs what
+it shows, and a count reads an index only.
 """
 
 from __future__ import annotations
@@ -52,14 +54,20 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_notes")),
     )
     op.create_index("ix_notes_contact_time", "notes", ["contact_id", "created_at"])
-    op.create_index("ix_tasks_status_due", "tasks", ["status", "due_at", "id"])
-    op.create_index("ix_events_time", "events", ["time", "id"])
-    op.create_index("ix_events_type_time", "events", ["type", "time"])
+    op.create_index("ix_tasks_status_due", "tasks", ["status", "due_at", "id", "kind"])
+    op.create_index(
+        "ix_tasks_assignee_due", "tasks", ["assignee_id", "status", "due_at", "id", "kind"]
+    )
+    op.create_index("ix_tasks_contact", "tasks", ["contact_id"])
+    op.create_index("ix_events_time", "events", ["time", "sequence_id"])
+    op.create_index("ix_events_type_time", "events", ["type", "time", "sequence_id"])
 
 
 def downgrade() -> None:
     op.drop_index("ix_events_type_time", table_name="events")
     op.drop_index("ix_events_time", table_name="events")
+    op.drop_index("ix_tasks_contact", table_name="tasks")
+    op.drop_index("ix_tasks_assignee_due", table_name="tasks")
     op.drop_index("ix_tasks_status_due", table_name="tasks")
     op.drop_index("ix_notes_contact_time", table_name="notes")
     op.drop_table("notes")
