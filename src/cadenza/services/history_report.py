@@ -118,15 +118,20 @@ def contact_matches(text: str) -> ColumnElement[bool]:
     digits = re.sub(r"\D", "", text)
     if len(digits) >= 4 and not re.search(r"[A-Za-z]", text):
         return Contact.phone.like("%" + digits + "%")
-    words = [w for w in text.split() if w][:4]
+    words = [w.lower() for w in text.split() if w][:4]
     return and_(
-        *(
-            or_(
-                Contact.first_name.ilike(_escaped(w) + "%", escape="\\"),
-                Contact.last_name.ilike(_escaped(w) + "%", escape="\\"),
-            )
-            for w in words
-        )
+        *(or_(_starts(Contact.first_name, w), _starts(Contact.last_name, w)) for w in words)
+    )
+
+
+def _starts(column: Any, word: str) -> ColumnElement[bool]:
+    """`column` starts with `word` in any case: a range of its lower-case index, checked."""
+    lowered = func.lower(column)
+    after = word[:-1] + chr(ord(word[-1]) + 1)
+    return and_(
+        lowered >= word,
+        lowered < after,
+        lowered.like(_escaped(word) + "%", escape="\\"),
     )
 
 

@@ -17,6 +17,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    func,
     text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
@@ -427,3 +428,6 @@ Index("ix_tasks_assignee_due", Task.assignee_id, Task.status, Task.due_at, Task.
 Index("ix_tasks_contact", Task.contact_id)
 Index("ix_events_time", Event.time, Event.sequence_id)
 Index("ix_events_type_time", Event.type, Event.time, Event.sequence_id)
+# A search by name reads the names that start with what was typed, in any case.
+Index("ix_contacts_first_name_lower", func.lower(Contact.first_name))
+Index("ix_contacts_last_name_lower", func.lower(Contact.last_name))

@@ -61,9 +61,13 @@ def upgrade() -> None:
     op.create_index("ix_tasks_contact", "tasks", ["contact_id"])
     op.create_index("ix_events_time", "events", ["time", "sequence_id"])
     op.create_index("ix_events_type_time", "events", ["type", "time", "sequence_id"])
+    op.create_index("ix_contacts_first_name_lower", "contacts", [sa.text("lower(first_name)")])
+    op.create_index("ix_contacts_last_name_lower", "contacts", [sa.text("lower(last_name)")])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_contacts_last_name_lower", table_name="contacts")
+    op.drop_index("ix_contacts_first_name_lower", table_name="contacts")
     op.drop_index("ix_events_type_time", table_name="events")
     op.drop_index("ix_events_time", table_name="events")
     op.drop_index("ix_tasks_contact", table_name="tasks")
