@@ -47,6 +47,7 @@ class HistoryQuery:
     start: datetime | None = None
     end: datetime | None = None
     sequence: str | None = None
+    contact_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -143,6 +144,8 @@ def _conditions(session: Session, query: HistoryQuery, viewer: Viewer) -> list[C
     found: list[ColumnElement[bool]] = []
     if query.search and query.search.strip():
         found.append(_named(session, query.search))
+    if query.contact_id is not None:
+        found.append(Event.contact_id == query.contact_id)
     if query.types:
         found.append(Event.type.in_(query.types))
     if query.start is not None:

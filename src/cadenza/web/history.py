@@ -33,7 +33,7 @@ SEQUENCE_EVENTS = frozenset(
 WORK_EVENTS = frozenset({"note_added", "task_rescheduled", "contact_deleted"})
 TYPES = sorted(CONTACT_EVENTS | ENROLLMENT_EVENTS | SEQUENCE_EVENTS | WORK_EVENTS)
 DEFAULT_TIMEFRAME = "last_7_days"
-KEYS = ("q", "type", "timeframe", "from", "to", "sequence")
+KEYS = ("q", "type", "timeframe", "from", "to", "sequence", "contact")
 CSV_COLUMNS = ("time", "type", "sequence", "contact_id", "contact", "step", "reason", "by", "data")
 
 
@@ -42,26 +42,39 @@ def _query(request: Request, params: Mapping[str, str]) -> tuple[HistoryQuery, d
     types = [t for t in params.get("type", "").split(",") if t.strip()] if "type" in params else []
     if len(types) > len(TYPES):
         raise ValidationFailed("too many event types")
-    preset = params.get("timeframe", "") or DEFAULT_TIMEFRAME
+    since = params.get("since", "").strip()  # a link's "since this date" (all of it after)
+    preset = params.get("timeframe", "") or ("custom" if since else DEFAULT_TIMEFRAME)
     now = request.app.state.clock.now()
     zone = user_zone(request)
-    start, end = report.timeframe(preset, now, zone, params.get("from", ""), params.get("to", ""))
+    low = params.get("from", "") or since
+    start, end = report.timeframe(preset, now, zone, low, params.get("to", ""))
     query = HistoryQuery(
         search=params.get("q", "").strip() or None,
         types=tuple(t.strip() for t in types),
         start=start,
         end=end,
         sequence=params.get("sequence", "").strip() or None,
+        contact_id=_contact_id(params.get("contact", "")),
     )
     filters = {
         "q": params.get("q", ""),
         "type": types[0] if len(types) == 1 else ",".join(types),
         "timeframe": preset,
-        "from": params.get("from", ""),
+        "from": low,
         "to": params.get("to", ""),
         "sequence": params.get("sequence", ""),
+        "contact": params.get("contact", ""),
     }
     return query, filters
+
+
+def _contact_id(text: str) -> int | None:
+    """One contact's events (a link from its page): an id, else the form's mistake."""
+    if not text.strip():
+        return None
+    if not text.strip().isdigit() or len(text.strip()) > 18:
+        raise ValidationFailed(f"contact {text!r} is not a contact id (a number)")
+    return int(text)
 
 
 @router.get("/history")

@@ -59,11 +59,13 @@ def _tasks_context(
     args: dict[str, Any] = {"session": session, "viewer": viewer, "now": now, "zone_name": zone}
     counts = queue.counts(flt=flt, **args)
     rows = queue.page(flt=flt, offset=(number - 1) * PAGE_SIZE, limit=PAGE_SIZE, **args)
-    errors = TaskFilter(assignee=flt.assignee, status="error")
+    # Steps in error are often nobody's own: those who see others' tasks see them all.
+    others = queue.may_see_others(viewer)
+    broken = "all" if flt.assignee == "me" and others else flt.assignee
+    errors = TaskFilter(assignee=broken, status="error")
     error_count = queue.counts(flt=errors, **args).total
     error_rows = queue.page(flt=errors, limit=PAGE_SIZE, **args) if error_count else []
     choices = task_service.outcome_choices(session=session, task_ids=[t.id for t in rows])
-    others = queue.may_see_others(viewer)
     pages = max(1, -(-counts.total // PAGE_SIZE))
     return {
         "todo": rows,
