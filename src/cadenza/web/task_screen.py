@@ -16,6 +16,7 @@ from cadenza.errors import ValidationFailed
 from cadenza.services import contacts, history, outbox
 from cadenza.services import tasks as task_service
 from cadenza.services.tasks import queue
+from cadenza.services.tasks.sending import sent_outcome
 from cadenza.services.tasks.working import place_of
 from cadenza.services.users.access import Viewer
 from cadenza.store.models import Task
@@ -81,7 +82,7 @@ def _context(
         "contact_time": _local_time(now, contact["timezone"]),
         "place": place,
         "outcomes": [(o, words(o), route_text(r)) for o, r in place.outcomes.items()],
-        "send_outcome": sent_outcome_of(place.outcomes),
+        "send_outcome": sent_outcome(place.outcomes),
         "blocked": reach.blocked(action, _Flags(contact))
         if task.kind.startswith("manual_")
         else None,
@@ -101,14 +102,6 @@ class _Flags:
         self.sms_opted_out = bool(row["sms_opted_out"])
         self.email_unsubscribed = bool(row["email_unsubscribed"])
         self.email_bounced = bool(row["email_bounced"])
-
-
-def sent_outcome_of(outcomes: dict[str, Any]) -> str:
-    """The outcome "Send" marks the task with (`sent`, else the first that goes on)."""
-    if "sent" in outcomes:
-        return "sent"
-    onward = [o for o, route in outcomes.items() if route in (None, "next")]
-    return onward[0] if onward else next(iter(outcomes))
 
 
 def _local_time(now: datetime, zone: str | None) -> str | None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import html
 import re
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
@@ -78,7 +79,7 @@ def send_manual(
     complete_task(
         session=session,
         task_id=task_id,
-        outcome=outcome or sent_outcome(step),
+        outcome=outcome or sent_outcome(step.outcome_routes() if step else {"done": None}),
         now=now,
         settings=settings,
         actor=viewer.actor,
@@ -87,10 +88,9 @@ def send_manual(
     return session.execute(select(Message).where(Message.key == row["key"])).scalar_one()
 
 
-def sent_outcome(step: ManualStepBase | None) -> str:
+def sent_outcome(routes: Mapping[str, object]) -> str:
     """The outcome a sent message marks its task with: `sent` when the step has it, else the
     first outcome that goes on to the next step."""
-    routes = step.outcome_routes() if step is not None else {"done": None}
     if "sent" in routes:
         return "sent"
     onward = [name for name, route in routes.items() if route in (None, "next")]
