@@ -54,6 +54,12 @@ RULES: dict[tuple[str, str], tuple[dict[str, Any], dict[str, Any]]] = {
     ("POST", "/api/v1/contacts"): (EVERYONE, {"json": {"email": "new@lead.example"}}),
     ("POST", "/api/v1/contacts/import"): (EVERYONE, {"files": True}),
     ("GET", "/api/v1/contacts/{contact_id}"): (EVERYONE, {}),
+    ("PATCH", "/api/v1/contacts/{contact_id}"): (EVERYONE, {"json": {"company": "Acme"}}),
+    # Each person who may delete deletes a contact of their own (the others are refused).
+    ("DELETE", "/api/v1/contacts/{contact_id}"): (
+        {BO: 403, ANA: 403, MIA: OK, ROOT: OK},
+        {"doomed": True},
+    ),
     ("POST", "/api/v1/contacts/{contact_id}/events"): (
         EVERYONE,
         {"json": {"name": "tag_added", "data": {"tag": "vip"}}},
@@ -115,7 +121,12 @@ def _world(people: People) -> dict[str, Any]:
         hook = subscriptions.create(
             session=session, url=HOOK, now=people.clock.now(), allow=["127.0.0.1"]
         )
+    doomed = {
+        who: root.ok("POST", "/contacts", 201, json={"email": f"doomed.{i}@lead.example"})["id"]
+        for i, who in enumerate((BO, ANA, MIA, ROOT, "anonymous"))
+    }
     return {
+        "doomed": doomed,
         "name": seq["name"],
         "enrollment_id": seq["enrollment"]["id"],
         "spare_id": next(e["id"] for e in enrolled if e["contact_id"] == spare["id"]),
@@ -130,6 +141,8 @@ def _request(rule: dict[str, Any], path: str, world: dict[str, Any], who: str) -
     values = {**world, "action": rule.get("action", "")}
     if rule.get("spare"):
         values["enrollment_id"] = world["spare_id"]
+    if rule.get("doomed"):
+        values["contact_id"] = world["doomed"][who]
     kwargs: dict[str, Any] = {"url": "/api/v1" + path.removeprefix("/api/v1").format(**values)}
     body = rule.get("json")
     if body == "clone":

@@ -28,6 +28,7 @@ PRIVILEGES: dict[str, frozenset[str]] = {
     "enroll": frozenset({"admin", "manager", "agent"}),
     "complete others' tasks": frozenset({"admin", "manager"}),
     "edit contacts": frozenset({"admin", "manager", "agent"}),
+    "delete contacts": frozenset({"admin", "manager"}),
     "manage users, groups, senders and keys": frozenset({"admin"}),
     "manage webhook subscriptions": frozenset({"admin"}),  # they send contacts' data out
     "see reports": frozenset({"admin", "manager"}),

@@ -17,6 +17,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    func,
     text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
@@ -534,3 +535,33 @@ class VoiceCall(Base):
 # --- sequences workspace: what the sequences page counts -------------------------------------
 # Remaining tasks per sequence (open or in error), counted from the index alone.
 Index("ix_tasks_status_sequence", Task.status, Task.sequence_id)
+# --- The rep's workspace: notes on contacts, and the indexes its lists and reports read. ---
+
+
+class Note(Base):
+    """A note a person wrote on a contact (from its page or while working one of its tasks)."""
+
+    __tablename__ = "notes"
+    __table_args__ = (Index("ix_notes_contact_time", "contact_id", "created_at"),)
+
+    id: Mapped[int] = mapped_column(BigID, primary_key=True)
+    contact_id: Mapped[int] = mapped_column(BigID, ForeignKey("contacts.id", ondelete="CASCADE"))
+    task_id: Mapped[int | None] = mapped_column(BigID, ForeignKey("tasks.id", ondelete="SET NULL"))
+    author_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    author: Mapped[str] = mapped_column(String(320))  # who wrote it, as history names them
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime]
+
+
+# The to-do list reads open tasks in due order (everyone's, or one person's) and counts them
+# per type from the index alone; a contact's page reads its tasks. The history report reads
+# the newest events (of some types) first and counts them with the sequence each belongs to
+# (what a person may see) from the index alone. Without these, a page sorts or reads the table.
+Index("ix_tasks_status_due", Task.status, Task.due_at, Task.id, Task.kind)
+Index("ix_tasks_assignee_due", Task.assignee_id, Task.status, Task.due_at, Task.id, Task.kind)
+Index("ix_tasks_contact", Task.contact_id)
+Index("ix_events_time", Event.time, Event.sequence_id)
+Index("ix_events_type_time", Event.type, Event.time, Event.sequence_id)
+# A search by name reads the names that start with what was typed, in any case.
+Index("ix_contacts_first_name_lower", func.lower(Contact.first_name))
+Index("ix_contacts_last_name_lower", func.lower(Contact.last_name))

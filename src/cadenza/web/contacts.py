@@ -13,11 +13,14 @@ from sqlalchemy.orm import Session
 from cadenza.core import reach
 from cadenza.errors import NotFound
 from cadenza.services import contacts, enrollments, history, outbox
+from cadenza.services.tasks import queue
 from cadenza.services.users.access import Viewer
 from cadenza.web.actions import Change, perform
+from cadenza.web.contact_edit import FIELDS
 from cadenza.web.deps import PageViewer
 from cadenza.web.errors import page_router
 from cadenza.web.rendering import page
+from cadenza.web.workspace import user_zone
 
 router = page_router()
 PAGE_SIZE = 100
@@ -60,6 +63,16 @@ def contact_page(request: Request, viewer: PageViewer, contact_id: int) -> Respo
     may see."""
     with request.app.state.sessions() as session:
         context = _contact_context(session, contact_id, viewer)
+        context["notes"] = contacts.list_notes(session=session, contact_id=contact_id)
+        context["tasks"] = queue.contact_tasks(
+            session=session, contact_id=contact_id, viewer=viewer
+        )
+    context |= {
+        "zone": user_zone(request),
+        "here": f"/contacts/{contact_id}",
+        "card_fields": list(FIELDS.items()),
+        "open_fields": True,
+    }
     return page(request, "contact.html", context)
 
 

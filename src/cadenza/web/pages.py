@@ -12,6 +12,7 @@ from fastapi.responses import FileResponse
 
 from cadenza.errors import NotFound
 from cadenza.web import (
+    contact_edit,
     contacts,
     dialer,
     editor,
@@ -23,6 +24,7 @@ from cadenza.web import (
     senders,
     sequences,
     subscriptions,
+    task_screen,
     tasks,
 )
 from cadenza.web.errors import page_router
@@ -54,8 +56,9 @@ def static_file(name: str) -> FileResponse:
 
 router = APIRouter(include_in_schema=False)
 # The editor's, enrolling and queue routes first: `/sequences/{name:path}` would take them.
-MODULES = (editor, enroll, queue, sequences, tasks, dialer, contacts, outbox, senders)
-for module in (*MODULES, subscriptions, history, login):
+SEQUENCES = (editor, enroll, queue, sequences)
+WORK = (tasks, task_screen, dialer, contacts, contact_edit, outbox, senders, subscriptions)
+for module in (*SEQUENCES, *WORK, history, login):
     router.include_router(module.router)
 router.include_router(login.public)
 router.include_router(assets)

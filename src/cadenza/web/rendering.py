@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, unquote
@@ -64,6 +64,18 @@ def local(value: datetime | str | None, zone: str) -> str:
     return moment.astimezone(ZoneInfo(zone)).strftime("%a %Y-%m-%d %H:%M %Z")
 
 
+def zoned(value: datetime | str | None, zone: str | None, form: str = "%a %b %d %H:%M %Z") -> str:
+    """An instant in a zone a person reads it in (a zone this machine does not know: UTC)."""
+    moment = _instant(value)
+    if moment is None:
+        return "—"
+    try:
+        here: tzinfo = ZoneInfo(zone) if zone else UTC
+    except (KeyError, ValueError, OSError):
+        here = UTC
+    return moment.astimezone(here).strftime(form)
+
+
 def words(value: str | None) -> str:
     """A machine word for people: `no_answer` → `No answer`, `dnc` → `Do not contact`."""
     if value in LABELS:
@@ -80,6 +92,7 @@ def part(value: object) -> str:
 templates.env.filters["when"] = when
 templates.env.filters["part"] = part
 templates.env.filters["local"] = local
+templates.env.filters["zoned"] = zoned
 templates.env.filters["words"] = words
 templates.env.globals["navigation"] = NAVIGATION
 templates.env.globals["admin_pages"] = ADMIN_PAGES

@@ -8,7 +8,7 @@ import tempfile
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, Query, Request, UploadFile
+from fastapi import APIRouter, Form, Query, Request, Response, UploadFile
 from fastapi.encoders import jsonable_encoder
 from pydantic import BaseModel, Field
 
@@ -21,7 +21,16 @@ from cadenza.api.deps import (
     WriteSessionDep,
 )
 from cadenza.api.idempotency import KeyHeader, once
-from cadenza.api.v1.schemas import CONFLICT, MAX_ID, MISSING, Instant, Key, Model, PathId
+from cadenza.api.v1.schemas import (
+    CONFLICT,
+    FORBIDDEN,
+    MAX_ID,
+    MISSING,
+    Instant,
+    Key,
+    Model,
+    PathId,
+)
 from cadenza.core.contact_fields import TAG_LIMIT, TEXT_LIMITS
 from cadenza.errors import ValidationFailed
 from cadenza.services import contacts as service
@@ -58,6 +67,29 @@ class NewContact(Model):
     )
     fields: dict[Key, Any] | None = Field(
         None, max_length=FIELDS_LIMIT, description="Custom fields"
+    )
+    dnc: bool | None = None
+    sms_opted_out: bool | None = None
+    email_unsubscribed: bool | None = None
+    email_bounced: bool | None = None
+
+
+class ContactChanges(Model):
+    """Changes to a contact: only the fields given change; null clears a field (a name to
+    empty), a custom field set to null is removed. `tags` replaces the contact's tags."""
+
+    first_name: str | None = Field(None, max_length=TEXT_LIMITS["first_name"])
+    last_name: str | None = Field(None, max_length=TEXT_LIMITS["last_name"])
+    email: str | None = Field(None, max_length=EMAIL_LIMIT)
+    phone: str | None = Field(None, max_length=64, description="Any common format; stored as E.164")
+    timezone: str | None = Field(None, max_length=64, description="IANA name")
+    company: str | None = Field(None, max_length=TEXT_LIMITS["company"])
+    owner: str | None = Field(None, max_length=EMAIL_LIMIT, description="A user's email")
+    lead_source: str | None = Field(None, max_length=TEXT_LIMITS["lead_source"])
+    disposition: str | None = Field(None, max_length=TEXT_LIMITS["disposition"])
+    tags: list[Tag] | None = Field(None, max_length=TAGS_LIMIT, description="The full list")
+    fields: dict[Key, Any] | None = Field(
+        None, max_length=FIELDS_LIMIT, description="Custom fields to set (null removes one)"
     )
     dnc: bool | None = None
     sms_opted_out: bool | None = None
@@ -202,6 +234,46 @@ def import_contacts(
 def show_contact(contact_id: PathId, session: SessionDep) -> ContactRow:
     """One contact."""
     return service.contact_row(session=session, contact_id=contact_id)
+
+
+@router.patch("/{contact_id}", responses=MISSING | CONFLICT | FORBIDDEN)
+def update_contact(
+    contact_id: PathId,
+    body: ContactChanges,
+    session: WriteSessionDep,
+    clock: ClockDep,
+    settings: SettingsDep,
+    viewer: ViewerDep,
+) -> ContactRow:
+    """Change a contact's fields, tags and flags; each change is in history with who made it.
+
+    A bad value is a 422 naming it (nothing changes); another contact's email is a 409."""
+    changes = body.model_dump(exclude_unset=True)
+    for flag in ("dnc", "sms_opted_out", "email_unsubscribed", "email_bounced"):
+        if flag in changes and changes[flag] is None:
+            raise ValidationFailed(f"{flag}: true or false")
+    if changes.get("tags", []) is None:
+        changes["tags"] = []
+    service.update_contact(
+        session=session,
+        contact_id=contact_id,
+        changes=changes,
+        now=clock.now(),
+        settings=settings,
+        viewer=viewer,
+    )
+    return service.contact_row(session=session, contact_id=contact_id)
+
+
+@router.delete(
+    "/{contact_id}", status_code=204, response_class=Response, responses=MISSING | FORBIDDEN
+)
+def delete_contact(
+    contact_id: PathId, session: WriteSessionDep, clock: ClockDep, viewer: ViewerDep
+) -> Response:
+    """Delete a contact with its enrollments, tasks and notes (managers and admins)."""
+    service.delete_contact(session=session, contact_id=contact_id, now=clock.now(), viewer=viewer)
+    return Response(status_code=204)
 
 
 @router.post("/{contact_id}/events", responses=MISSING)

@@ -252,14 +252,20 @@ class TaskStep(ManualStepBase):
 
 
 class ManualEmailStep(ManualStepBase):
+    """An email a person edits and sends: threaded, tracked and sent as an `email` step is."""
+
     action: Literal["manual_email"]
     subject: str = ""
     body: str = ""
+    thread: Literal["new", "reply_to_previous"] = "new"
+    track: Tracking = Tracking()
+    sender: str | None = None
 
 
 class ManualSmsStep(ManualStepBase):
     action: Literal["manual_sms"]
     body: str = ""
+    sender: str | None = None
 
 
 class LinkedinStep(ManualStepBase):

@@ -1,10 +1,15 @@
-"""Contacts: one at a time or from a CSV file, as listings show them."""
+"""Contacts: one at a time or from a CSV file, as listings show them; edited; their notes."""
 
 from __future__ import annotations
 
+from cadenza.services.contacts.editing import delete_contact as delete_contact
+from cadenza.services.contacts.editing import update_contact as update_contact
 from cadenza.services.contacts.importing import ImportReport as ImportReport
 from cadenza.services.contacts.importing import Rejection as Rejection
 from cadenza.services.contacts.importing import import_csv as import_csv
+from cadenza.services.contacts.notes import NoteRow as NoteRow
+from cadenza.services.contacts.notes import add_note as add_note
+from cadenza.services.contacts.notes import list_notes as list_notes
 from cadenza.services.contacts.records import ContactRow as ContactRow
 from cadenza.services.contacts.records import contact_names as contact_names
 from cadenza.services.contacts.records import contact_row as contact_row

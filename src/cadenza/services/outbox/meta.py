@@ -70,6 +70,8 @@ class MessageMeta(BaseModel):
     system: bool = False
     contact_ids: list[int] = Field(default_factory=list)
     check: Check | None = None
+    # A manual email or text: the person who edited and sent it.
+    sent_by: str | None = None
 
     @classmethod
     def read(cls, stored: dict[str, Any] | None) -> MessageMeta:

@@ -89,4 +89,69 @@ document.addEventListener("click", (event) => {
   // Scroll the selected line into view: the textarea's own line height times the line.
   const height = parseFloat(getComputedStyle(text).lineHeight) || 18;
   text.scrollTop = Math.max(0, (number - 3) * height);
+// The person's time zone, as the browser knows it: pages show times in it (the server checks
+// the name against the zones it knows, and falls back to the site's zone without it).
+try {
+  const zone = Intl.DateTimeFormat().resolvedOptions().timeZone;
+  if (zone && /^[A-Za-z0-9_+\/-]+$/.test(zone) && !document.cookie.split("; ").includes("cadenza_tz=" + zone)) {
+    document.cookie = "cadenza_tz=" + zone + "; path=/; max-age=31536000; SameSite=Lax";
+  }
+} catch (error) {
+  // No Intl time zone: the site's zone is used.
+}
+
+// A button that says data-copy="ID" copies that element's text (a call script, a draft).
+document.addEventListener("click", (event) => {
+  const button = event.target.closest("[data-copy]");
+  if (!button) return;
+  const source = document.getElementById(button.dataset.copy);
+  if (!source) return;
+  const text = source.value !== undefined ? source.value : source.textContent;
+  const done = () => { button.textContent = "Copied"; setTimeout(() => { button.textContent = "Copy"; }, 2000); };
+  if (navigator.clipboard && window.isSecureContext) {
+    navigator.clipboard.writeText(text).then(done, () => {});
+  } else {
+    const range = document.createRange();
+    range.selectNodeContents(source);
+    const selection = window.getSelection();
+    selection.removeAllRanges();
+    selection.addRange(range);
+    if (document.execCommand("copy")) done();
+  }
+});
+
+// Keys for a person working a queue of tasks (listed on the task's page): j/k next and
+// previous, 1-9 an outcome, n a note, e the draft, c the call log; Ctrl+Enter sends a draft.
+const typing = (element) =>
+  element && (element.isContentEditable || ["INPUT", "TEXTAREA", "SELECT"].includes(element.tagName));
+
+document.addEventListener("keydown", (event) => {
+  const target = event.target;
+  if (event.key === "Enter" && (event.ctrlKey || event.metaKey) && target.closest && target.closest("#send-form")) {
+    event.preventDefault();
+    target.closest("form").requestSubmit();
+    return;
+  }
+  if (event.key === "Escape" && typing(target)) {
+    target.blur();
+    return;
+  }
+  if (typing(target) || event.ctrlKey || event.metaKey || event.altKey) return;
+  const focus = (selector) => {
+    const field = document.querySelector(selector);
+    if (field) { event.preventDefault(); field.focus(); }
+  };
+  if (event.key === "j" || event.key === "k") {
+    const link = document.querySelector(`a[data-key="${event.key}"]`);
+    if (link) { event.preventDefault(); link.click(); }
+  } else if (/^[1-9]$/.test(event.key)) {
+    const button = document.querySelector(`button[data-key="${event.key}"]`);
+    if (button) { event.preventDefault(); button.click(); }
+  } else if (event.key === "n") {
+    focus("#note-body");
+  } else if (event.key === "e") {
+    focus("#draft-body");
+  } else if (event.key === "c") {
+    focus(".call-form select");
+  }
 });
