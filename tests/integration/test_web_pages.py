@@ -103,7 +103,7 @@ def test_sequences_page_lists_the_demo_with_counts(ui: Ui) -> None:
     with ui.db.sessions() as session:
         rows = sequence_service.list_sequences(session=session)
         remaining = task_service.remaining_by_sequence(session=session)
-    assert len(rows) == 3
+    assert len(rows) == 4  # the examples: inbound, classic, recruiting, dialer
     for row in rows:
         assert f'href="/sequences/{quote(row.name, safe="")}"' in html
         assert f'aria-label="Pause {row.name}"' in html
