@@ -69,6 +69,7 @@ def ui(db: Database, tmp_path: Path) -> Iterator[Ui]:
         dev_mailbox=str(tmp_path / "mailbox"),
         smtp_port=_free_port(),
         sms_sink_path=str(tmp_path / "sms.jsonl"),
+        voice_sink_path=str(tmp_path / "voice.jsonl"),
     )
     load_demo(db.sessions, examples_folder(), START, settings)
     with writing(db.sessions) as session:  # a lead without a phone: its first text is in error
