@@ -69,6 +69,7 @@ def ui(db: Database, tmp_path: Path) -> Iterator[Ui]:
         dev_mailbox=str(tmp_path / "mailbox"),
         smtp_port=_free_port(),
         sms_sink_path=str(tmp_path / "sms.jsonl"),
+        voice_sink_path=str(tmp_path / "voice.jsonl"),
     )
     load_demo(db.sessions, examples_folder(), START, settings)
     with writing(db.sessions) as session:  # a lead without a phone: its first text is in error
@@ -103,7 +104,7 @@ def test_sequences_page_lists_the_demo_with_counts(ui: Ui) -> None:
     with ui.db.sessions() as session:
         rows = sequence_service.list_sequences(session=session)
         remaining = task_service.remaining_by_sequence(session=session)
-    assert len(rows) == 3
+    assert len(rows) == 4  # the examples: inbound, classic, recruiting, dialer
     for row in rows:
         assert f'href="/sequences/{quote(row.name, safe="")}"' in html
         assert f'aria-label="Pause {row.name}"' in html

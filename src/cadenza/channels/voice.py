@@ -10,6 +10,7 @@ simulated call through the same flow.
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import threading
 from collections.abc import Callable, Mapping, Sequence
@@ -116,8 +117,6 @@ class TwilioVoice:
         self, url: str, params: Mapping[str, str | Sequence[str]], signature: str
     ) -> bool:
         """True when `signature` (X-Twilio-Signature) is Twilio's for this URL and form."""
-        import hmac
-
         return any(
             hmac.compare_digest(twilio_signature(self._token, candidate, params), signature)
             for candidate in _url_variants(url)

@@ -201,7 +201,7 @@ def record(
             # Imported here: the flows record events, whose package imports the outbox's.
             from cadenza.services.voice import sink
 
-            sink.play(session, outcome.row, outcome.result, now, settings)
+            sink.play_safely(session, outcome.row, outcome.result, now, settings)
 
 
 # Only the lease holder records: a row leased again after its lease expired is left alone.

@@ -8,6 +8,7 @@ under `make run` ends in a logged call, a callback task or a do-not-contact, as 
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,19 @@ from cadenza.services.voice import flows, logged
 from cadenza.services.voice.calls import call_for
 from cadenza.settings import Settings
 
+log = logging.getLogger(__name__)
 TALK_SECONDS = 60  # how long the simulated person talks to the agent
+
+
+def play_safely(
+    session: Session, row: Any, result: SendResult, now: datetime, settings: Settings
+) -> None:
+    """`play` in a savepoint: a simulated call that fails never loses the sends recorded."""
+    try:
+        with session.begin_nested():
+            play(session, row, result, now, settings)
+    except Exception:
+        log.exception("the simulated call failed", extra={"key": row["key"]})
 
 
 def play(session: Session, row: Any, result: SendResult, now: datetime, settings: Settings) -> None:
