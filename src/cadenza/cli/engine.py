@@ -5,10 +5,9 @@ from __future__ import annotations
 import signal
 import threading
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
-from pydantic import TypeAdapter, ValidationError
 
 from cadenza.cli.app import (
     MAX_ID,
@@ -22,10 +21,12 @@ from cadenza.cli.app import (
     out,
     parse_time_option,
     print_json,
+    writing,
 )
-from cadenza.core.definition import Condition
 from cadenza.errors import ConfigurationError, ValidationFailed
-from cadenza.store.db import writing
+
+if TYPE_CHECKING:
+    from pydantic import ValidationError
 
 tasks_app = typer.Typer(help="Tasks: manual steps on people's to-do lists.", no_args_is_help=True)
 enrollments_app = typer.Typer(help="Contacts in sequences.", no_args_is_help=True)
@@ -80,6 +81,9 @@ def enroll(
     where: str | None = typer.Option(None, help="Everyone matching a condition (JSON)."),
 ) -> None:
     """Enroll contacts into a sequence; refusals are listed with their reasons."""
+    from pydantic import TypeAdapter, ValidationError
+
+    from cadenza.core.definition import Condition
     from cadenza.services import enrollments
 
     if not contact and tag is None and where is None:

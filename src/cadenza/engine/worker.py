@@ -22,6 +22,7 @@ from cadenza.settings import Settings
 from cadenza.store.bulk import cyclic_gc_paused
 from cadenza.store.claims import claim_due
 from cadenza.store.pipeline import Ahead, Behind, bound_lock_waits
+from cadenza.store.wakeup import Wakeup
 
 log = logging.getLogger(__name__)
 
@@ -207,16 +208,30 @@ class Worker:
         idle: float = 0.2,
         after_tick: Callable[[], object] | None = None,
     ) -> None:
-        """Work until `stop` is set; sleep `idle` seconds when nothing is due."""
+        """Work until `stop` is set; when nothing is due, wait `idle` seconds or until a step
+        is made due (PostgreSQL's NOTIFY). A stop lets the batch in hand commit first."""
         log.info("worker started", extra={"worker": self.name})
+        wakeup = Wakeup(self.sessions.kw.get("bind"))
         with self.holding():
-            while not stop.is_set():
-                done = self._tick(None, behind=True)
-                caught_up = done < self.batch_size
-                if caught_up:
-                    self._settle_all()  # so that `after_tick` sees everything committed
-                if after_tick:
-                    after_tick()
-                if caught_up:
-                    stop.wait(idle)
+            try:
+                self._loop(stop, idle, after_tick, wakeup)
+            finally:
+                wakeup.close()
         log.info("worker stopped", extra={"worker": self.name})
+
+    def _loop(
+        self,
+        stop: threading.Event,
+        idle: float,
+        after_tick: Callable[[], object] | None,
+        wakeup: Wakeup,
+    ) -> None:
+        while not stop.is_set():
+            done = self._tick(None, behind=True)
+            caught_up = done < self.batch_size
+            if caught_up:
+                self._settle_all()  # so that `after_tick` sees everything committed
+            if after_tick:
+                after_tick()
+            if caught_up:
+                wakeup.wait(stop, idle)
