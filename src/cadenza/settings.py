@@ -55,6 +55,11 @@ class Settings(BaseSettings):
     # Where the development SMS provider keeps what it "sent" (one JSON object a line).
     sms_sink_path: str = "cadenza-sms-sink.jsonl"
     webhook_allow: list[str] = Field(default_factory=list)
+    # Operations (docs/operations.md): Prometheus scrapes /metrics with this token (Bearer, or
+    # Basic with it as the password); unset, only administrators' API keys read metrics.
+    metrics_token: str | None = None
+    # `json`: one JSON object a log line (for log collectors); `text` for people.
+    log_format: Literal["text", "json"] = "text"
 
     # Quiet hours for SMS, MMS, calls and voicemail in the recipient's local time.
     # They may be made stricter than 08:00-21:00, never looser (checked below).

@@ -7,8 +7,9 @@ from fastapi import FastAPI
 
 def mount(app: FastAPI) -> None:
     """Serve the API, its problem-details errors and the inbound endpoints on `app`."""
-    from cadenza.api import inbound, problems, v1
+    from cadenza.api import inbound, operations, problems, v1
 
     problems.install_handlers(app)
     v1.mount(app)
     app.include_router(inbound.router)
+    app.include_router(operations.router)

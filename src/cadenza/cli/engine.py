@@ -132,6 +132,10 @@ def worker(
             # Tests and the README's tour drain once with no secret: a warning, not a refusal.
             err.print(f"warning: {problem}", markup=False, highlight=False)
         return
+    if ctx.settings.log_format == "json":
+        from cadenza.logs import configure
+
+        configure("json")
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())

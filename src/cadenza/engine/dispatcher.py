@@ -35,6 +35,7 @@ from cadenza.channels.sms import SmsProvider, make_provider
 from cadenza.channels.smtp import SmtpPool
 from cadenza.channels.webhooks import WebhookSender
 from cadenza.clock import Clock
+from cadenza.metrics import SENDS
 from cadenza.services.outbox import Outcome, claim_ready, outgoing, record
 from cadenza.settings import Settings
 from cadenza.store.db import writing
@@ -241,6 +242,7 @@ class Dispatcher:
         self.recorder.settle(getattr(self._last, "ticket", None))
         self.recorder.started()
         outcome = self._send_one(row, prepared)
+        SENDS.labels("sent" if outcome.error is None else type(outcome.error).__name__).inc()
         self._last.ticket = ticket = self.recorder.hand_in(outcome)
         return outcome, ticket
 

@@ -16,6 +16,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from cadenza.clock import Clock
+from cadenza.metrics import BATCH_SECONDS, CLAIM_SECONDS, STEPS, WORKER_ERRORS
 from cadenza.services.enrollments import decide_batch
 from cadenza.services.events import propagate
 from cadenza.settings import Settings
@@ -99,9 +100,12 @@ class Worker:
                 # A retry claims nothing ahead: if that claim was in the way, it stays out.
                 # A batch makes many small objects and no cycles: the collector's passes over
                 # them cost a quarter of its time, so it waits until the batch is done.
-                with cyclic_gc_paused():
-                    return self._batch(connection, now, behind=behind, ahead=attempt == 0)
+                with cyclic_gc_paused(), BATCH_SECONDS.time():
+                    done = self._batch(connection, now, behind=behind, ahead=attempt == 0)
+                STEPS.inc(done)
+                return done
             except self._retryable as exc:
+                WORKER_ERRORS.inc()
                 # A deadlock between two workers touching one contact, a busy SQLite file or
                 # a lost connection (SQLAlchemy then invalidates it, and its next use
                 # reconnects): the transaction rolled back whole, so trying again is safe.
@@ -125,7 +129,8 @@ class Worker:
                 rows = claimed.rows()
             else:
                 session.connection(execution_options={"sqlite_begin": "IMMEDIATE"})
-                rows = claim_due(session, now, self.batch_size)
+                with CLAIM_SECONDS.time():
+                    rows = claim_due(session, now, self.batch_size)
             if ahead and behind and len(rows) == self.batch_size and len(self._connections) > 2:
                 if claimed is None:  # a batch claimed ahead bounds its lock waits already
                     bound_lock_waits(session)
