@@ -60,6 +60,9 @@ class Settings(BaseSettings):
     metrics_token: str | None = None
     # `json`: one JSON object a log line (for log collectors); `text` for people.
     log_format: Literal["text", "json"] = "text"
+    # History and sent messages' bodies older than this many days go with `cadenza prune`
+    # (run it from cron; unset, prune needs --before).
+    retention_days: int | None = Field(None, ge=1, le=36500)
 
     # Quiet hours for SMS, MMS, calls and voicemail in the recipient's local time.
     # They may be made stricter than 08:00-21:00, never looser (checked below).

@@ -57,6 +57,14 @@ COMMANDS: dict[str, tuple[str, tuple[str, ...]]] = {
         "Move running enrollments of other versions to version N, all of them or none.",
         ("lifecycle",),
     ),
+    "prune": (
+        "Remove history and sent messages' bodies older than a date (exported first if asked).",
+        ("operations",),
+    ),
+    "backup": (
+        "Copy the SQLite database while it runs (PostgreSQL: pg_dump, see docs/deploy.md).",
+        ("operations",),
+    ),
     "simulate": (
         "Show when each step would fire for a contact, and why it moved.",
         ("simulate",),

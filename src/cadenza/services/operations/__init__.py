@@ -5,3 +5,6 @@ from __future__ import annotations
 from cadenza.services.operations.figures import Figures as Figures
 from cadenza.services.operations.figures import read_figures as read_figures
 from cadenza.services.operations.readiness import readiness_problem as readiness_problem
+from cadenza.services.operations.retention import ROLLUPS as ROLLUPS
+from cadenza.services.operations.retention import PruneReport as PruneReport
+from cadenza.services.operations.retention import prune as prune
