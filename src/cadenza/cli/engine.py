@@ -117,6 +117,10 @@ def worker(
     once: bool = typer.Option(False, "--once", help="Advance what is due, send, and exit."),
     batch: int = typer.Option(500, min=1, help="Enrollments claimed per transaction."),
     send: bool = typer.Option(True, "--send/--no-send", help="Send the outbox after advancing."),
+    metrics_port: int | None = typer.Option(
+        None, min=1, max=65535, help="Serve this worker's counters for Prometheus on this port."
+    ),
+    metrics_host: str = typer.Option("127.0.0.1", help="Address of --metrics-port."),
 ) -> None:
     """Advance due enrollments (and send the outbox) until stopped with SIGTERM or Ctrl-C."""
     from cadenza.engine.runner import drain_once, run_until_stopped
@@ -136,10 +140,22 @@ def worker(
         from cadenza.logs import configure
 
         configure("json")
+    if metrics_port is not None:
+        _serve_metrics(metrics_host, metrics_port)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     run_until_stopped(ctx.sessions, ctx.clock, ctx.settings, stop, batch=batch, send=send)
+
+
+def _serve_metrics(host: str, port: int) -> None:
+    """The process's counters (steps, batch and claim latency, sends) at http://HOST:PORT/."""
+    from prometheus_client import start_http_server
+
+    try:
+        start_http_server(port, addr=host)
+    except OSError as exc:
+        raise ConfigurationError(f"cannot serve metrics on {host}:{port}: {exc.strerror}") from None
 
 
 @app.command()
