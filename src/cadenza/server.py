@@ -50,7 +50,7 @@ def create_app(
         lifespan=lifespan,
         version=__version__,
         openapi_url="/api/v1/openapi.json",
-        docs_url="/api/v1/docs",
+        docs_url=None,  # served by the UI from vendored files (web/apidocs.py): no CDN
         redoc_url=None,
     )
     app.state.settings = settings

@@ -65,6 +65,14 @@ class Settings(BaseSettings):
     slybroadcast_uid: str | None = None
     slybroadcast_password: str | None = None
     webhook_allow: list[str] = Field(default_factory=list)
+    # Operations (docs/operations.md): Prometheus scrapes /metrics with this token (Bearer, or
+    # Basic with it as the password); unset, only administrators' API keys read metrics.
+    metrics_token: str | None = None
+    # `json`: one JSON object a log line (for log collectors); `text` for people.
+    log_format: Literal["text", "json"] = "text"
+    # History and sent messages' bodies older than this many days go with `cadenza prune`
+    # (run it from cron; unset, prune needs --before).
+    retention_days: int | None = Field(None, ge=1, le=36500)
 
     # Quiet hours for SMS, MMS, calls and voicemail in the recipient's local time.
     # They may be made stricter than 08:00-21:00, never looser (checked below).

@@ -63,3 +63,31 @@ def test_bench_steps_measures_every_kind_and_the_events(tmp_path: Path) -> None:
     assert figures["steps_run"]["realistic mix"] == 500 * 9
     assert figures["mix_per_s"] > 0 and figures["ceiling_per_s"] > 0
     assert figures["opens_per_s"] > 0 and figures["replies_exited"] == 500
+
+
+def test_bench_cli_times_each_command_line(tmp_path: Path) -> None:
+    figures = bench(tmp_path, "cli", "--runs", "1")
+    assert [f["figure"] for f in figures] == [
+        "python -c pass",
+        "python -c 'import sqlalchemy'",
+        "cadenza --help",
+        "cadenza sequences list --json",
+        "cadenza contacts list --json",
+    ]
+    assert all(f["median_ms"] > 0 and f["runs"] == 1 for f in figures)
+
+
+@pytest.mark.parametrize("db", ["sqlite", "postgres"])
+def test_bench_api_loads_the_api_while_a_burst_drains(tmp_path: Path, db: str) -> None:
+    figures = bench(
+        tmp_path, "api", "--db", db, "--clients", "3", "--seconds", "3", "--burst", "300"
+    )
+    assert figures["errors"] == 0
+    operations = figures["operations"]
+    assert (
+        operations["all requests"]["count"]
+        == sum(v["count"] for k, v in operations.items() if k != "all requests")
+        > 0
+    )
+    assert 0 < operations["all requests"]["p50_ms"] <= operations["all requests"]["p99_ms"]
+    assert 0 <= figures["drained"] <= 300

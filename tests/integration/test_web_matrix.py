@@ -97,6 +97,9 @@ RULES: dict[tuple[str, str], tuple[dict[str, Any], dict[str, Any]]] = {
     ("POST", "/subscriptions/{subscription_id}/{verb}"): (ADMINS, {"verb": "off"}),
     ("GET", "/logout"): (EVERYONE, {}),
     ("POST", "/logout"): (EVERYONE, {}),
+    # A browser session never reads metrics: the metrics token or an admin's API key does
+    # (tests/integration/test_operations.py).
+    ("GET", "/metrics"): ({BO: 401, ANA: 401, MIA: 401, ROOT: 401}, {}),
 }
 PUBLIC = ("/login", "/forgot", "/invite/{token}", "/reset/{token}", "/static/{name:path}")
 API_DOCS = "/docs/oauth2-redirect"  # the API documentation's own page: no data, no form
@@ -150,7 +153,7 @@ def _routes(client: TestClient) -> list[tuple[str, str]]:
         for context in iter_route_contexts(client.app.routes)  # type: ignore[attr-defined]
         if not str(context.path).startswith("/api/")
         and str(context.path) not in PUBLIC
-        and str(context.path) not in ("/healthz", API_DOCS)
+        and str(context.path) not in ("/healthz", "/readyz", API_DOCS)
         and not str(context.path).startswith(("/t/", "/u/"))  # tracking and unsubscribe
         for method in sorted(context.methods or ())
         if method != "HEAD"

@@ -36,4 +36,10 @@ def serve(
     if problem is not None:
         raise ConfigurationError(f"not serving: {problem}")
     application = create_app(ctx.settings, clock=ctx.clock, embedded_worker=worker)
+    if ctx.settings.log_format == "json":
+        from cadenza.logs import configure
+
+        configure("json")  # uvicorn's own loggers then reach the root's JSON handler
+        uvicorn.run(application, host=host, port=port, log_config=None)
+        return
     uvicorn.run(application, host=host, port=port, log_level="info")

@@ -5,8 +5,7 @@ from __future__ import annotations
 import typer
 from rich.table import Table
 
-from cadenza.cli.app import app, context, err, guarded, id_argument, out, print_json
-from cadenza.store.db import writing
+from cadenza.cli.app import app, context, err, guarded, id_argument, out, print_json, writing
 
 apikeys_app = typer.Typer(help="API keys (Bearer tokens for /api/v1).", no_args_is_help=True)
 app.add_typer(apikeys_app, name="apikeys")

@@ -7,23 +7,26 @@ import json
 import os
 import re
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 import typer
 from rich.console import Console
-from sqlalchemy import Engine, make_url
-from sqlalchemy.exc import ArgumentError, DataError, DBAPIError, OperationalError
-from sqlalchemy.orm import Session, sessionmaker
 
 from cadenza.clock import Clock, clock_from_env, parse_instant
 from cadenza.errors import CadenzaError, ConfigurationError, DefinitionError, ValidationFailed
-from cadenza.settings import Settings, get_settings
-from cadenza.store.models import MAX_ID as MAX_ID
+from cadenza.limits import MAX_ID as MAX_ID
 
+# A command imports what it uses when it runs (see cadenza/cli/__init__.py): SQLAlchemy,
+# the settings and the services are named here for the type checker only.
 if TYPE_CHECKING:
+    from sqlalchemy import Engine
+    from sqlalchemy.orm import Session, sessionmaker
+
     from cadenza.services.users.access import Viewer
+    from cadenza.settings import Settings
 
 # `--as EMAIL` (any command) is lifted into this variable, as `--now` is into CADENZA_NOW.
 AS_VARIABLE = "CADENZA_AS"
@@ -87,6 +90,10 @@ def database_problem(exc: Exception) -> str | None:
     driver = sys.modules.get("psycopg")  # bulk writes reach it directly, unwrapped
     if driver is not None and isinstance(exc, driver.DataError):
         return f"the database refused a value ({_first_line(exc)}); nothing was changed"
+    if "sqlalchemy" not in sys.modules:
+        return None  # no database was touched, so this is no database's error
+    from sqlalchemy.exc import DataError, DBAPIError, OperationalError
+
     if not isinstance(exc, DBAPIError):
         return None
     reason = _first_line(exc.orig if exc.orig is not None else exc)
@@ -105,6 +112,11 @@ def _first_line(exc: BaseException) -> str:
 
 
 def _database_url() -> str:
+    from sqlalchemy import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    from cadenza.settings import get_settings
+
     try:
         return make_url(get_settings().database_url).render_as_string(hide_password=True)
     except (ArgumentError, CadenzaError):
@@ -115,6 +127,8 @@ class Context:
     """What a command needs, made lazily: settings, clock, database."""
 
     def __init__(self) -> None:
+        from cadenza.settings import get_settings
+
         self.settings: Settings = get_settings()
         self.clock: Clock = clock_from_env()
         self._engine: Engine | None = None
@@ -142,6 +156,8 @@ class Context:
     @property
     def engine(self) -> Engine:
         if self._engine is None:
+            from sqlalchemy.exc import ArgumentError
+
             from cadenza.store.db import make_engine
 
             try:
@@ -167,6 +183,15 @@ class Context:
 
 def context() -> Context:
     return Context()
+
+
+@contextmanager
+def writing(sessions: sessionmaker[Session]) -> Iterator[Session]:
+    """`cadenza.store.db.writing`, imported when a command first writes."""
+    from cadenza.store.db import writing as store_writing
+
+    with store_writing(sessions) as session:
+        yield session
 
 
 def parse_time_option(value: str | None, name: str) -> datetime | None:

@@ -5,18 +5,17 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from cadenza.cli.app import MAX_ID, app, context, guarded, out, print_json
+from cadenza.cli.app import MAX_ID, app, context, guarded, out, print_json, writing
 from cadenza.cli.bench import bench_app
-from cadenza.services import contacts as service
-from cadenza.services.contacts import ImportReport, import_csv
-from cadenza.services.contacts import Progress as ProgressCallback
-from cadenza.store.db import writing
+
+if TYPE_CHECKING:
+    from cadenza.services.contacts import ImportReport
+    from cadenza.services.contacts import Progress as ProgressCallback
 
 contacts_app = typer.Typer(help="Contacts: import, list, add.", no_args_is_help=True)
 app.add_typer(contacts_app, name="contacts")
@@ -39,6 +38,8 @@ def import_contacts(
     Exits 1 when the file is refused or no row could be imported, 0 otherwise (even when
     some rows were rejected: the good ones are in).
     """
+    from cadenza.services.contacts import import_csv
+
     ctx = context()
     with _progress_bar() as progress:
         report = import_csv(
@@ -74,6 +75,14 @@ def _progress_bar() -> Iterator[ProgressCallback | None]:
     if not out.is_terminal:
         yield None
         return
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
     with Progress(*columns, TimeElapsedColumn(), console=out, transient=True) as bar:
         tasks: dict[str, Any] = {}
@@ -106,6 +115,8 @@ def list_contacts(
     as_json: bool = typer.Option(False, "--json", help="Print a JSON array."),
 ) -> None:
     """List contacts in id order."""
+    from cadenza.services import contacts as service
+
     with context().sessions() as session:
         rows = service.list_contacts(
             session=session, tag=tag, search=search, limit=limit, offset=offset
@@ -139,6 +150,8 @@ def add_contact(
     given |= {"company": company, "timezone": timezone, "owner": owner}
     data: dict[str, Any] = {k: v for k, v in given.items() if v is not None}
     data |= {"tags": tag, "fields": _custom_fields(field)}
+    from cadenza.services import contacts as service
+
     ctx = context()
     with writing(ctx.sessions) as session:
         contact = service.create_contact(

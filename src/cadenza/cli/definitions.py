@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.table import Table
 
 from cadenza.cli.app import app, context, err, guarded, out, print_json
-from cadenza.core.calendar import describe_wait
-from cadenza.core.definition import (
-    Definition,
-)
-from cadenza.core.lint import lint_file
 from cadenza.errors import DefinitionError, NotFound, Problem
+
+if TYPE_CHECKING:
+    from cadenza.core.definition import Definition
 
 sequences_app = typer.Typer(help="List and inspect sequences.", no_args_is_help=True)
 app.add_typer(sequences_app, name="sequences")
@@ -24,6 +22,8 @@ FILES = typer.Argument(..., help="Definition files (YAML or JSON).", show_defaul
 
 def _lint_all(files: list[Path]) -> tuple[list[tuple[Path, Definition]], int, int]:
     """Lint each file, printing its problems; the clean definitions, problem and file counts."""
+    from cadenza.core.lint import lint_file
+
     clean: list[tuple[Path, Definition]] = []
     problems = bad_files = 0
     for file in files:
@@ -68,8 +68,8 @@ def apply(files: list[Path] = FILES) -> None:
     Every file is linted first; if any has a problem, or names a user or group that does not
     exist, nothing is applied.
     """
+    from cadenza.cli.app import writing
     from cadenza.services import sequences
-    from cadenza.store.db import writing
 
     try:
         sources = sequences.lint_files(files)
@@ -98,6 +98,8 @@ def apply(files: list[Path] = FILES) -> None:
 @guarded
 def schema() -> None:
     """Print the JSON Schema of a sequence definition."""
+    from cadenza.core.definition import Definition
+
     print_json(Definition.model_json_schema(by_alias=True))
 
 
@@ -144,6 +146,9 @@ def show(
 
 
 def _print_detail(detail: dict[str, Any]) -> None:
+    from cadenza.core.calendar import describe_wait
+    from cadenza.core.definition import Definition
+
     typer.echo(f"{detail['name']}  ({detail['status']}, v{detail['version']})")
     if detail["description"]:
         typer.echo(detail["description"])

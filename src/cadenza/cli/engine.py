@@ -5,10 +5,9 @@ from __future__ import annotations
 import signal
 import threading
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
-from pydantic import TypeAdapter, ValidationError
 
 from cadenza.cli.app import (
     MAX_ID,
@@ -22,10 +21,12 @@ from cadenza.cli.app import (
     out,
     parse_time_option,
     print_json,
+    writing,
 )
-from cadenza.core.definition import Condition
 from cadenza.errors import ConfigurationError, ValidationFailed
-from cadenza.store.db import writing
+
+if TYPE_CHECKING:
+    from pydantic import ValidationError
 
 tasks_app = typer.Typer(help="Tasks: manual steps on people's to-do lists.", no_args_is_help=True)
 enrollments_app = typer.Typer(help="Contacts in sequences.", no_args_is_help=True)
@@ -80,6 +81,9 @@ def enroll(
     where: str | None = typer.Option(None, help="Everyone matching a condition (JSON)."),
 ) -> None:
     """Enroll contacts into a sequence; refusals are listed with their reasons."""
+    from pydantic import TypeAdapter, ValidationError
+
+    from cadenza.core.definition import Condition
     from cadenza.services import enrollments
 
     if not contact and tag is None and where is None:
@@ -113,6 +117,10 @@ def worker(
     once: bool = typer.Option(False, "--once", help="Advance what is due, send, and exit."),
     batch: int = typer.Option(500, min=1, help="Enrollments claimed per transaction."),
     send: bool = typer.Option(True, "--send/--no-send", help="Send the outbox after advancing."),
+    metrics_port: int | None = typer.Option(
+        None, min=1, max=65535, help="Serve this worker's counters for Prometheus on this port."
+    ),
+    metrics_host: str = typer.Option("127.0.0.1", help="Address of --metrics-port."),
 ) -> None:
     """Advance due enrollments (and send the outbox) until stopped with SIGTERM or Ctrl-C."""
     from cadenza.engine.runner import drain_once, run_until_stopped
@@ -128,10 +136,26 @@ def worker(
             # Tests and the README's tour drain once with no secret: a warning, not a refusal.
             err.print(f"warning: {problem}", markup=False, highlight=False)
         return
+    if ctx.settings.log_format == "json":
+        from cadenza.logs import configure
+
+        configure("json")
+    if metrics_port is not None:
+        _serve_metrics(metrics_host, metrics_port)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     run_until_stopped(ctx.sessions, ctx.clock, ctx.settings, stop, batch=batch, send=send)
+
+
+def _serve_metrics(host: str, port: int) -> None:
+    """The process's counters (steps, batch and claim latency, sends) at http://HOST:PORT/."""
+    from prometheus_client import start_http_server
+
+    try:
+        start_http_server(port, addr=host)
+    except OSError as exc:
+        raise ConfigurationError(f"cannot serve metrics on {host}:{port}: {exc.strerror}") from None
 
 
 @app.command()

@@ -8,10 +8,9 @@ from typing import Any, TypeVar
 
 import typer
 
-from cadenza.cli.app import app, context, guarded, id_argument, out
+from cadenza.cli.app import app, context, guarded, id_argument, out, writing
 from cadenza.cli.definitions import sequences_app
 from cadenza.cli.engine import enrollments_app
-from cadenza.store.db import writing
 
 NAME = typer.Argument(..., help="The sequence's name.", show_default=False)
 ENROLLMENT = id_argument("The enrollment's id.")

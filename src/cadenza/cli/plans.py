@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import typer
 
-from cadenza.cli.app import BadValue, context, guarded, out, print_json
+from cadenza.cli.app import BadValue, context, guarded, out, print_json, writing
 from cadenza.cli.users import users_app
-from cadenza.store.db import writing
 
 HELP = "A number (1 or more), or 'role' for the limit of the user's role."
 

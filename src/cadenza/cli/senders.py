@@ -7,8 +7,7 @@ from typing import Any
 import typer
 from rich.table import Table
 
-from cadenza.cli.app import app, context, guarded, id_argument, out, print_json
-from cadenza.store.db import writing
+from cadenza.cli.app import app, context, guarded, id_argument, out, print_json, writing
 
 senders_app = typer.Typer(
     help="Senders: email mailboxes and SMS lines with their caps.", no_args_is_help=True

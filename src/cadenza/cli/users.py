@@ -9,10 +9,9 @@ from typing import Any
 import typer
 from rich.table import Table
 
-from cadenza.cli.app import app, context, err, guarded, out, print_json
+from cadenza.cli.app import app, context, err, guarded, out, print_json, writing
 from cadenza.services import users as service
 from cadenza.services.users import links
-from cadenza.store.db import writing
 
 users_app = typer.Typer(help="Users: admins, managers and agents.", no_args_is_help=True)
 groups_app = typer.Typer(help="Groups of users (teams, round-robin).", no_args_is_help=True)

@@ -47,6 +47,7 @@ from cadenza.channels.voice import (
 )
 from cadenza.channels.webhooks import WebhookSender
 from cadenza.clock import Clock
+from cadenza.metrics import SENDS
 from cadenza.services.outbox import Outcome, claim_ready, outgoing, record
 from cadenza.settings import Settings
 from cadenza.store.db import writing
@@ -299,6 +300,7 @@ class Dispatcher:
         self.recorder.settle(getattr(self._last, "ticket", None))
         self.recorder.started()
         outcome = self._send_one(row, prepared)
+        SENDS.labels("sent" if outcome.error is None else type(outcome.error).__name__).inc()
         self._last.ticket = ticket = self.recorder.hand_in(outcome)
         return outcome, ticket
 

@@ -16,12 +16,14 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from cadenza.clock import Clock
+from cadenza.metrics import BATCH_SECONDS, CLAIM_SECONDS, STEPS, WORKER_ERRORS
 from cadenza.services.enrollments import decide_batch
 from cadenza.services.events import propagate
 from cadenza.settings import Settings
 from cadenza.store.bulk import cyclic_gc_paused
 from cadenza.store.claims import claim_due
 from cadenza.store.pipeline import Ahead, Behind, bound_lock_waits
+from cadenza.store.wakeup import Wakeup
 
 log = logging.getLogger(__name__)
 
@@ -98,9 +100,12 @@ class Worker:
                 # A retry claims nothing ahead: if that claim was in the way, it stays out.
                 # A batch makes many small objects and no cycles: the collector's passes over
                 # them cost a quarter of its time, so it waits until the batch is done.
-                with cyclic_gc_paused():
-                    return self._batch(connection, now, behind=behind, ahead=attempt == 0)
+                with cyclic_gc_paused(), BATCH_SECONDS.time():
+                    done = self._batch(connection, now, behind=behind, ahead=attempt == 0)
+                STEPS.inc(done)
+                return done
             except self._retryable as exc:
+                WORKER_ERRORS.inc()
                 # A deadlock between two workers touching one contact, a busy SQLite file or
                 # a lost connection (SQLAlchemy then invalidates it, and its next use
                 # reconnects): the transaction rolled back whole, so trying again is safe.
@@ -124,7 +129,8 @@ class Worker:
                 rows = claimed.rows()
             else:
                 session.connection(execution_options={"sqlite_begin": "IMMEDIATE"})
-                rows = claim_due(session, now, self.batch_size)
+                with CLAIM_SECONDS.time():
+                    rows = claim_due(session, now, self.batch_size)
             if ahead and behind and len(rows) == self.batch_size and len(self._connections) > 2:
                 if claimed is None:  # a batch claimed ahead bounds its lock waits already
                     bound_lock_waits(session)
@@ -207,16 +213,30 @@ class Worker:
         idle: float = 0.2,
         after_tick: Callable[[], object] | None = None,
     ) -> None:
-        """Work until `stop` is set; sleep `idle` seconds when nothing is due."""
+        """Work until `stop` is set; when nothing is due, wait `idle` seconds or until a step
+        is made due (PostgreSQL's NOTIFY). A stop lets the batch in hand commit first."""
         log.info("worker started", extra={"worker": self.name})
+        wakeup = Wakeup(self.sessions.kw.get("bind"))
         with self.holding():
-            while not stop.is_set():
-                done = self._tick(None, behind=True)
-                caught_up = done < self.batch_size
-                if caught_up:
-                    self._settle_all()  # so that `after_tick` sees everything committed
-                if after_tick:
-                    after_tick()
-                if caught_up:
-                    stop.wait(idle)
+            try:
+                self._loop(stop, idle, after_tick, wakeup)
+            finally:
+                wakeup.close()
         log.info("worker stopped", extra={"worker": self.name})
+
+    def _loop(
+        self,
+        stop: threading.Event,
+        idle: float,
+        after_tick: Callable[[], object] | None,
+        wakeup: Wakeup,
+    ) -> None:
+        while not stop.is_set():
+            done = self._tick(None, behind=True)
+            caught_up = done < self.batch_size
+            if caught_up:
+                self._settle_all()  # so that `after_tick` sees everything committed
+            if after_tick:
+                after_tick()
+            if caught_up:
+                wakeup.wait(stop, idle)

@@ -13,6 +13,9 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from cadenza.settings import get_settings
+from cadenza.store.gate import WriteGate
+
+_GATED = "cadenza_write_gate"  # on a connection's info: it holds its turn to write
 
 
 def is_database_error(exc: BaseException) -> bool:
@@ -68,10 +71,35 @@ def _configure_sqlite(engine: Engine, synchronous: str) -> None:
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
 
+    gate = WriteGate()
+
     @event.listens_for(engine, "begin")
     def _begin(connection: Any) -> None:
         mode = connection.get_execution_options().get("sqlite_begin", "DEFERRED")
-        connection.exec_driver_sql(f"BEGIN {mode}")
+        # Writers of this process queue in turn for the write lock (store/gate.py).
+        holder = connection.info  # the pooled connection's own record: one per connection
+        queued = mode == "IMMEDIATE" and gate.acquire(holder)
+        try:
+            connection.exec_driver_sql(f"BEGIN {mode}")
+        except BaseException:
+            if queued:
+                gate.release(holder)
+            raise
+        if queued:
+            holder[_GATED] = True
+
+    @event.listens_for(engine, "commit")
+    @event.listens_for(engine, "rollback")
+    def _end(connection: Any) -> None:
+        # The turn passes as the transaction ends; the next writer's BEGIN may meet the
+        # COMMIT still being written and waits a millisecond in SQLite's busy handler.
+        if connection.info.pop(_GATED, False):
+            gate.release(connection.info)
+
+    @event.listens_for(engine, "reset")
+    def _reset(_dbapi_connection: Any, record: Any, _state: Any) -> None:
+        if record.info.pop(_GATED, False):  # a transaction the pool ended, not a commit
+            gate.release(record.info)
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:

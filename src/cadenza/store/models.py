@@ -25,6 +25,8 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
+from cadenza.limits import MAX_ID as MAX_ID
+
 # Named constraints so that Alembic batch migrations on SQLite can find them again.
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -36,7 +38,6 @@ NAMING = {
 
 # Statuses whose enrollments the worker looks at; the due index covers only these.
 LIVE_STATUSES = ("active", "waiting")
-MAX_ID = 2**63 - 1  # the databases' BIGINT: a larger id is refused, never sent to them
 # Every status each kind of row may have (DESIGN.md section 3): listings refuse any other.
 SEQUENCE_STATUSES = ("draft", "active", "paused", "ended", "archived")
 ENROLLMENT_STATUSES = ("active", "waiting", "paused", "completed", "exited", "removed")

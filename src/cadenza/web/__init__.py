@@ -7,8 +7,10 @@ from fastapi import FastAPI
 
 def mount(app: FastAPI) -> None:
     """Serve the UI's pages and static files on `app`, and security headers on all of it."""
+    from cadenza.web.apidocs import router as api_docs
     from cadenza.web.headers import SecurityHeaders
     from cadenza.web.pages import router
 
     app.include_router(router)
-    app.add_middleware(SecurityHeaders, docs_path=app.docs_url)
+    app.include_router(api_docs)
+    app.add_middleware(SecurityHeaders)

@@ -37,6 +37,12 @@ STATIC_FILES = {
     # Vendored as published (with its licence beside it): htmx for partial page updates.
     "vendor/htmx-2.0.11.min.js": "text/javascript",
     "vendor/htmx-LICENSE": "text/plain",
+    # Swagger UI for the API documentation (/api/v1/docs), with its licence and notice.
+    "api-docs.js": "text/javascript",
+    "vendor/swagger-ui-5.35.0-bundle.js": "text/javascript",
+    "vendor/swagger-ui-5.35.0.css": "text/css",
+    "vendor/swagger-ui-LICENSE": "text/plain",
+    "vendor/swagger-ui-NOTICE": "text/plain",
 }
 
 assets = page_router(public=True)

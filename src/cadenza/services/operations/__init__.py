@@ -1,0 +1,10 @@
+"""Operating Cadenza: readiness, the figures an operator watches, retention and backups."""
+
+from __future__ import annotations
+
+from cadenza.services.operations.figures import Figures as Figures
+from cadenza.services.operations.figures import read_figures as read_figures
+from cadenza.services.operations.readiness import readiness_problem as readiness_problem
+from cadenza.services.operations.retention import ROLLUPS as ROLLUPS
+from cadenza.services.operations.retention import PruneReport as PruneReport
+from cadenza.services.operations.retention import prune as prune

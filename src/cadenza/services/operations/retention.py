@@ -1,0 +1,101 @@
+"""Retention: history and message bodies older than a date, exported first, then removed.
+
+Every deletion of history goes through `prune`, so that whatever keeps totals from history
+(reports) can register a roll-up in ROLLUPS: each is called inside the pruning transaction,
+before anything is removed, with the cut-off, and may fold the rows about to go into its own
+counters. History that a running enrollment's conditions may still read (its contact's
+events since it was enrolled) is never removed: the cut-off is moved back to the earliest
+`enrolled_at` of the enrollments still running.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import IO, Any, cast
+
+import orjson
+from sqlalchemy import CursorResult, delete, func, select, update
+from sqlalchemy.orm import Session
+
+from cadenza.store.models import Enrollment, Event, Message
+
+# Statuses of enrollments whose conditions may still read their contact's history.
+RUNNING = ("active", "waiting", "paused")
+# Messages whose body nobody reads again (a message still to be sent or resent keeps it).
+SETTLED = ("sent", "failed", "suppressed")
+CHUNK = 5000  # rows per statement: short locks, bounded memory
+
+Rollup = Callable[[Session, datetime], None]
+ROLLUPS: list[Rollup] = []
+
+
+@dataclass(frozen=True)
+class PruneReport:
+    """What `prune` removed, and the cut-off it used (earlier than asked when it had to be)."""
+
+    cutoff: datetime
+    asked: datetime
+    events: int
+    bodies: int
+
+
+def effective_cutoff(*, session: Session, before: datetime) -> datetime:
+    """`before`, or the earliest enrollment of a running enrollment if that is earlier."""
+    earliest = session.execute(
+        select(func.min(Enrollment.enrolled_at)).where(Enrollment.status.in_(RUNNING))
+    ).scalar_one_or_none()
+    return min(before, earliest) if earliest is not None else before
+
+
+def prune(*, session: Session, before: datetime, export: IO[bytes] | None = None) -> PruneReport:
+    """Remove history before the cut-off and blank settled messages' bodies (export first)."""
+    cutoff = effective_cutoff(session=session, before=before)
+    for rollup in ROLLUPS:
+        rollup(session, cutoff)
+    if export is not None:
+        for line in _export_lines(session, cutoff):
+            export.write(orjson.dumps(line, default=str) + b"\n")
+        export.flush()
+    events = 0
+    while True:
+        ids = select(Event.id).where(Event.time < cutoff).order_by(Event.id).limit(CHUNK)
+        batch = list(session.scalars(ids))
+        if not batch:
+            break
+        session.execute(delete(Event).where(Event.id.in_(batch)))
+        events += len(batch)
+    blanked = session.execute(
+        update(Message)
+        .where(Message.created_at < cutoff, Message.status.in_(SETTLED), Message.body != "")
+        .values(body="")
+    )
+    bodies = cast("CursorResult[Any]", blanked).rowcount
+    return PruneReport(cutoff=cutoff, asked=before, events=events, bodies=bodies)
+
+
+def _export_lines(session: Session, cutoff: datetime) -> Iterator[dict[str, Any]]:
+    events = select(Event).where(Event.time < cutoff).order_by(Event.id)
+    for event in session.scalars(events.execution_options(yield_per=CHUNK)):
+        yield {
+            "kind": "event",
+            "id": event.id,
+            "time": event.time.isoformat(),
+            "type": event.type,
+            "contact_id": event.contact_id,
+            "sequence_id": event.sequence_id,
+            "enrollment_id": event.enrollment_id,
+            "step": event.step,
+            "actor": event.actor,
+            "reason": event.reason,
+            "data": event.data,
+        }
+    messages = (
+        select(Message.id, Message.key, Message.channel, Message.recipient, Message.subject)
+        .add_columns(Message.body, Message.created_at)
+        .where(Message.created_at < cutoff, Message.status.in_(SETTLED), Message.body != "")
+        .order_by(Message.id)
+    )
+    for row in session.execute(messages.execution_options(yield_per=CHUNK)):
+        yield {"kind": "message_body", **row._asdict(), "created_at": row.created_at.isoformat()}
