@@ -65,8 +65,10 @@ def run_until_stopped(
 
     dispatcher = Dispatcher(sessions, clock, settings)
     # Subscribers' webhooks go from their own thread: a slow receiver never holds up steps.
+    # Stopped with the worker, whether it was told to stop or died (and is then restarted).
+    done = threading.Event()
     deliveries = threading.Thread(
-        target=_deliver_until_stopped, args=(sessions, clock, settings, stop), daemon=True,
+        target=_deliver_until_stopped, args=(sessions, clock, settings, done), daemon=True,
         name="subscriptions",
     )  # fmt: skip
     deliveries.start()
@@ -80,17 +82,18 @@ def run_until_stopped(
         worker.run(stop, after_tick=after_tick)
     finally:
         dispatcher.close()
-        deliveries.join(timeout=30)
+        done.set()
+        deliveries.join(timeout=5)  # a batch in flight finishes on its own (its leases hold)
 
 
 def _deliver_until_stopped(
-    sessions: sessionmaker[Session], clock: Clock, settings: Settings, stop: threading.Event
+    sessions: sessionmaker[Session], clock: Clock, settings: Settings, done: threading.Event
 ) -> None:
     from cadenza.services.subscriptions import deliver_due
 
-    while not stop.is_set():
+    while not done.is_set():
         try:
             deliver_due(sessions, clock, settings)
         except Exception:  # the database went away: say so, and try again
             log.exception("delivering webhooks to subscribers failed")
-        stop.wait(DELIVERY_INTERVAL)
+        done.wait(DELIVERY_INTERVAL)
