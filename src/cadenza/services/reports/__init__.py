@@ -1,0 +1,1 @@
+"""Reports: figures kept in counters as history is written, read per sequence and day."""

@@ -1,0 +1,131 @@
+"""The reports' counters, kept in the transaction that writes the history they count.
+
+A batch of history adds its enrollments' firsts (`report_firsts`, whose key drops what an
+enrollment already did) and adds the new ones to the counters (`report_counts`), in one
+statement on PostgreSQL (a writable CTE fed by arrays, which needs no answer, so it rides
+in the worker's pipeline) and in two on SQLite. Counter rows are written in key order and
+each transaction picks a shard, so concurrent workers neither deadlock nor queue on them.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from datetime import date
+from typing import NamedTuple
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from cadenza.store.bulk import chunks, driver_cursor
+from cadenza.store.models import Enrollment, ReportCount, ReportFirst
+
+SHARDS = 16
+
+
+class First(NamedTuple):
+    """An enrollment's first time for one figure (its key, then where it is counted)."""
+
+    enrollment_id: int
+    metric: str
+    step: str
+    detail: str
+    day: date
+    variant: str
+    who: str
+    sequence_id: int
+
+
+# A counter's key, in the order of report_counts' unique constraint (less the shard).
+_KEY = "sequence_id, day, metric, step, detail, variant, who, version_id"
+_PG_ADD = f"""
+WITH v AS (
+  SELECT * FROM unnest(
+    %(e)s::bigint[], %(m)s::text[], %(s)s::text[], %(d)s::text[], %(day)s::date[],
+    %(var)s::text[], %(who)s::text[], %(seq)s::integer[]
+  ) AS v(enrollment_id, metric, step, detail, day, variant, who, sequence_id)
+), new AS (
+  INSERT INTO report_firsts
+    (enrollment_id, metric, step, detail, sequence_id, version_id, day, variant, who)
+  SELECT v.enrollment_id, v.metric, v.step, v.detail, v.sequence_id, e.version_id, v.day,
+         v.variant, v.who
+  FROM v JOIN enrollments e ON e.id = v.enrollment_id
+  ORDER BY 1, 2, 3, 4
+  ON CONFLICT DO NOTHING
+  RETURNING {_KEY}
+)
+INSERT INTO report_counts ({_KEY}, shard, n)
+SELECT {_KEY}, %(shard)s, count(*) FROM new
+GROUP BY {_KEY} ORDER BY {_KEY}
+ON CONFLICT ({_KEY}, shard) DO UPDATE SET n = report_counts.n + EXCLUDED.n
+"""
+_SQLITE_FIRSTS = (
+    "INSERT INTO report_firsts (enrollment_id, metric, step, detail, day, variant, who,"
+    " sequence_id, version_id) VALUES {marks} ON CONFLICT DO NOTHING RETURNING " + _KEY
+)
+_SQLITE_COUNT = (
+    f"INSERT INTO report_counts ({_KEY}, shard, n) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    f" ON CONFLICT ({_KEY}, shard) DO UPDATE SET n = report_counts.n + excluded.n"
+)
+
+
+def add(session: Session, firsts: Sequence[First]) -> None:
+    """Count what these enrollments did for the first time (what they did before is dropped)."""
+    if not firsts:
+        return
+    cursor = driver_cursor(session)
+    if session.get_bind().dialect.name == "postgresql":
+        columns = list(zip(*firsts, strict=True))
+        names = ("e", "m", "s", "d", "day", "var", "who", "seq")
+        params: dict[str, object] = {n: list(c) for n, c in zip(names, columns, strict=True)}
+        params["shard"] = random.randrange(SHARDS)
+        cursor.execute(_PG_ADD, params)
+        return
+    versions = _versions(session, {f.enrollment_id for f in firsts})
+    rows = [
+        (*f[:4], f.day.isoformat(), *f[5:], versions[f.enrollment_id])
+        for f in firsts
+        if f.enrollment_id in versions
+    ]
+    new: Counter[tuple[object, ...]] = Counter()
+    for start in range(0, len(rows), 300):
+        batch = rows[start : start + 300]
+        marks = ", ".join(["(?, ?, ?, ?, ?, ?, ?, ?, ?)"] * len(batch))
+        flat = [value for row in batch for value in row]
+        new.update(tuple(r) for r in cursor.execute(_SQLITE_FIRSTS.format(marks=marks), flat))
+    cursor.executemany(_SQLITE_COUNT, [(*key, 0, n) for key, n in sorted(new.items())])
+    cursor.close()
+
+
+def take_back(session: Session, enrollment_ids: Iterable[int]) -> None:
+    """Remove enrollments from every figure (their history is being deleted)."""
+    ids = sorted(set(enrollment_ids))
+    if not ids:
+        return
+    f = ReportFirst
+    key = (f.sequence_id, f.day, f.metric, f.step, f.detail, f.variant, f.who, f.version_id)
+    gone: Counter[tuple[object, ...]] = Counter()
+    for batch in chunks(ids):
+        found = session.execute(select(*key).where(f.enrollment_id.in_(batch)))
+        gone.update(tuple(row) for row in found)
+        session.execute(delete(f).where(f.enrollment_id.in_(batch)))
+    if not gone:
+        return
+    names = ("sequence_id", "day", "metric", "step", "detail", "variant", "who", "version_id")
+    table = ReportCount.__table__
+    for (*values,), n in sorted(gone.items()):
+        where = [table.c[name] == value for name, value in zip(names, values, strict=True)]
+        # Any shard holds the figure: take it from the one with the most.
+        target = session.scalar(
+            select(table.c.id).where(*where).order_by(table.c.n.desc()).limit(1)
+        )
+        session.execute(table.update().where(table.c.id == target).values(n=table.c.n - n))
+
+
+def _versions(session: Session, ids: set[int]) -> dict[int, int]:
+    found: dict[int, int] = {}
+    for batch in chunks(sorted(ids)):
+        query = select(Enrollment.id, Enrollment.version_id).where(Enrollment.id.in_(batch))
+        found.update((row[0], row[1]) for row in session.execute(query))
+    return found
