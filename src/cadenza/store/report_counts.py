@@ -15,7 +15,7 @@ from collections.abc import Iterable, Sequence
 from datetime import date
 from typing import NamedTuple
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from cadenza.store.bulk import chunks, driver_cursor
@@ -112,15 +112,13 @@ def take_back(session: Session, enrollment_ids: Iterable[int]) -> None:
         session.execute(delete(f).where(f.enrollment_id.in_(batch)))
     if not gone:
         return
-    names = ("sequence_id", "day", "metric", "step", "detail", "variant", "who", "version_id")
-    table = ReportCount.__table__
-    for (*values,), n in sorted(gone.items()):
-        where = [table.c[name] == value for name, value in zip(names, values, strict=True)]
+    c = ReportCount
+    columns = (c.sequence_id, c.day, c.metric, c.step, c.detail, c.variant, c.who, c.version_id)
+    for values, n in sorted(gone.items()):
+        where = [column == value for column, value in zip(columns, values, strict=True)]
         # Any shard holds the figure: take it from the one with the most.
-        target = session.scalar(
-            select(table.c.id).where(*where).order_by(table.c.n.desc()).limit(1)
-        )
-        session.execute(table.update().where(table.c.id == target).values(n=table.c.n - n))
+        target = session.scalar(select(c.id).where(*where).order_by(c.n.desc()).limit(1))
+        session.execute(update(c).where(c.id == target).values(n=c.n - n))
 
 
 def _versions(session: Session, ids: set[int]) -> dict[int, int]:
