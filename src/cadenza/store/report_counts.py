@@ -127,3 +127,16 @@ def _versions(session: Session, ids: set[int]) -> dict[int, int]:
         query = select(Enrollment.id, Enrollment.version_id).where(Enrollment.id.in_(batch))
         found.update((row[0], row[1]) for row in session.execute(query))
     return found
+
+
+def keep_winner(session: Session, sequence_id: int, step: str, variant: str, day: date) -> None:
+    """Keep an A/B step's winner beside its figures (the first one kept stays)."""
+    cursor = driver_cursor(session)
+    mark = "%s" if session.get_bind().dialect.name == "postgresql" else "?"
+    cursor.execute(
+        f"INSERT INTO report_counts ({_KEY}, shard, n) VALUES ({', '.join([mark] * 10)})"
+        f" ON CONFLICT ({_KEY}, shard) DO NOTHING",
+        (sequence_id, day if mark == "%s" else day.isoformat(), "winner", step, variant, "",
+         "", 0, 0, 1),
+    )  # fmt: skip
+    cursor.close()

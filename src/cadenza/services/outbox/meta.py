@@ -68,6 +68,8 @@ class MessageMeta(BaseModel):
     system: bool = False
     contact_ids: list[int] = Field(default_factory=list)
     check: Check | None = None
+    # the A/B variant of its step the message is (what the reports count it under)
+    variant: str | None = None
 
     @classmethod
     def read(cls, stored: dict[str, Any] | None) -> MessageMeta:
