@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
+from cadenza.core.contact import ContactView
+from cadenza.core.lint import lint_text
+from cadenza.core.simulation import simulate
 from cadenza.core.variants import pick
 from cadenza.services import enrollments, reports
 from cadenza.services.inbound.matching import apply_event
@@ -87,12 +90,19 @@ def test_the_winner_takes_all_new_sends_once_each_variant_had_its_sample(db: Dat
     assert [(e.step, e.data["variant"]) for e in won] == [("hello", "plain")]
 
 
-def test_a_dry_run_and_a_retry_pick_the_same_variant() -> None:
-    from cadenza.core.lint import lint_text
-
+def test_a_dry_run_shows_the_variant_production_sent(db: Database) -> None:
+    _enroll(db, 6, 0, NOW)
+    with mail() as settings:
+        send(db, settings, at(NOW))
     definition, problems = lint_text(AB, "ab.yaml")
     assert definition is not None and not problems
-    step = definition.steps[0]
-    picks = [pick(step, 41).key for _ in range(3)]
-    assert len(set(picks)) == 1
-    assert {pick(step, i).key for i in range(40)} == {"plain", "bold"}
+    contact = ContactView(first_name="A", email="a@x.example", timezone="UTC")
+    with db.sessions() as session:
+        for message in session.scalars(select(Message)):
+            assert message.enrollment_id is not None
+            timeline = simulate(
+                definition, contact, start=at(NOW), enrollment_id=message.enrollment_id
+            )
+            [row] = [r for r in timeline.rows if r.kind == "step_executed" and r.step == "hello"]
+            assert row.variant == message.meta["variant"]
+            assert pick(definition.steps[0], message.enrollment_id).key == row.variant
