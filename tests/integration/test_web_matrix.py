@@ -34,6 +34,8 @@ OK = "ok"
 EVERYONE = {BO: OK, ANA: OK, MIA: OK, ROOT: OK}
 ANAS = {BO: 404, ANA: OK, MIA: OK, ROOT: OK}  # agent A's private sequence and its rows
 ADMINS = {BO: 403, ANA: 403, MIA: 403, ROOT: OK}
+MANAGERS = {BO: 403, ANA: 403, MIA: OK, ROOT: OK}  # who sees reports
+READERS = {BO: 404, ANA: 403, MIA: OK, ROOT: OK}  # reports of agent A's private sequence
 SEQ = "/sequences/{name:path}"
 
 # (method, path) -> (expected answers, the request: path values and form)
@@ -56,6 +58,10 @@ RULES: dict[tuple[str, str], tuple[dict[str, Any], dict[str, Any]]] = {
     ("GET", "/mailbox"): (ADMINS, {}),
     ("GET", "/texts"): (ADMINS, {}),
     ("GET", "/history"): (EVERYONE, {}),
+    ("GET", "/reports"): (MANAGERS, {}),
+    ("GET", "/reports/compare"): (MANAGERS, {}),
+    ("GET", "/reports/sequences/{name:path}"): (READERS, {}),
+    ("GET", "/reports/export/{name:path}"): (READERS, {}),
     ("GET", "/logout"): (EVERYONE, {}),
     ("POST", "/logout"): (EVERYONE, {}),
 }

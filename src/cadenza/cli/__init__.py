@@ -18,6 +18,7 @@ from cadenza.cli import (  # noqa: F401  - each module registers its commands on
     inbound,
     lifecycle,
     plans,
+    report,
     senders,
     simulate,
     users,

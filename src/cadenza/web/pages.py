@@ -11,7 +11,7 @@ from fastapi import APIRouter
 from fastapi.responses import FileResponse
 
 from cadenza.errors import NotFound
-from cadenza.web import contacts, history, login, outbox, senders, sequences, tasks
+from cadenza.web import contacts, history, login, outbox, reports, senders, sequences, tasks
 from cadenza.web.errors import page_router
 
 STATIC = Path(__file__).parent / "static"
@@ -40,7 +40,7 @@ def static_file(name: str) -> FileResponse:
 
 
 router = APIRouter(include_in_schema=False)
-for module in (sequences, tasks, contacts, outbox, senders, history, login):
+for module in (sequences, tasks, contacts, outbox, senders, history, reports, login):
     router.include_router(module.router)
 router.include_router(login.public)
 router.include_router(assets)

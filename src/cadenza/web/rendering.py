@@ -24,9 +24,12 @@ NAVIGATION = (
     ("/mailbox", "Mailbox"),
     ("/texts", "Texts"),
     ("/history", "History"),
+    ("/reports", "Reports"),
 )
 # Pages only an administrator may open (what every sequence sent): not offered to others.
 ADMIN_PAGES = ("/mailbox", "/texts")
+# Pages for the roles that see reports (managers and administrators).
+READER_PAGES = ("/reports",)
 
 # Words that title-casing would get wrong.
 LABELS = {
@@ -81,6 +84,7 @@ templates.env.filters["local"] = local
 templates.env.filters["words"] = words
 templates.env.globals["navigation"] = NAVIGATION
 templates.env.globals["admin_pages"] = ADMIN_PAGES
+templates.env.globals["reader_pages"] = READER_PAGES
 templates.env.globals["asset_version"] = __version__  # a new release is a new URL: no stale CSS
 
 

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from cadenza.core.access import SHARING_ACCESS, SHARING_MODES
 from cadenza.errors import Forbidden, NotFound
-from cadenza.services import contacts, enrollments, history
+from cadenza.services import contacts, enrollments, history, reports
 from cadenza.services import sequences as sequence_service
 from cadenza.services import tasks as task_service
 from cadenza.services.users import access
@@ -41,7 +41,9 @@ def sequences_page(request: Request, viewer: PageViewer) -> Response:
     with request.app.state.sessions() as session:
         rows = sequence_service.list_sequences(session=session, viewer=viewer)
         remaining = task_service.remaining_by_sequence(session=session)
-    return page(request, "sequences.html", {"sequences": rows, "remaining": remaining})
+        rates = reports.headlines(session=session, names=[r.name for r in rows], viewer=viewer)
+    context = {"sequences": rows, "remaining": remaining, "rates": rates}
+    return page(request, "sequences.html", context)
 
 
 @router.get("/sequences/{name:path}")
@@ -82,6 +84,7 @@ def _sequence_context(session: Session, name: str, viewer: Viewer) -> dict[str, 
         "editable": editable,
         "modes": SHARING_MODES,
         "levels": SHARING_ACCESS,
+        "rates": reports.headlines(session=session, names=[name], viewer=viewer).get(name),
     }
 
 

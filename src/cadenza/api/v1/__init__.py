@@ -15,7 +15,16 @@ from starlette.exceptions import HTTPException
 
 from cadenza.api.deps import acting
 from cadenza.api.problems import problem
-from cadenza.api.v1 import activity, contacts, enrollments, senders, sequences, simulate, tasks
+from cadenza.api.v1 import (
+    activity,
+    contacts,
+    enrollments,
+    reports,
+    senders,
+    sequences,
+    simulate,
+    tasks,
+)
 from cadenza.api.v1.schemas import ERRORS
 
 PREFIX = "/api/v1"
@@ -23,7 +32,7 @@ log = logging.getLogger(__name__)
 
 router = APIRouter(dependencies=[Depends(acting)], responses=ERRORS)
 # simulate before sequences: its `/{name}/{action}` route would take `/{name}/simulate`.
-for module in (simulate, sequences, contacts, enrollments, tasks, activity, senders):
+for module in (simulate, sequences, contacts, enrollments, tasks, activity, senders, reports):
     router.include_router(module.router)
 
 

@@ -1,13 +1,13 @@
 """Reports: figures kept in counters as history is written, read per sequence and day."""
 
 from cadenza.services.reports.activity import compare, people, senders, series
-from cadenza.services.reports.figures import headline, reported_sequence, sequence_report
+from cadenza.services.reports.figures import headlines, reported_sequence, sequence_report
 from cadenza.services.reports.tally import Timeframe, timeframe_of
 
 __all__ = [
     "Timeframe",
     "compare",
-    "headline",
+    "headlines",
     "people",
     "reported_sequence",
     "senders",

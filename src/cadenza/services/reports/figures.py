@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from cadenza.core.access import may
 from cadenza.core.definition import Definition
 from cadenza.core.stats import two_proportions
 from cadenza.services.reports.metrics import WHOLE
@@ -179,9 +180,20 @@ def versions(session: Session, seq: Sequence, tally: Tally) -> list[dict[str, An
     return sorted(rows, key=lambda r: r["version"] or 0)
 
 
-def headline(session: Session, seq: Sequence) -> dict[str, float | int | None]:
+def headlines(
+    *, session: Session, names: list[str], viewer: Viewer = OPERATOR
+) -> dict[str, dict[str, float | int | None]]:
+    """Headline rates per sequence name, all time (none for a viewer without reports)."""
+    if not may(viewer.person, PRIVILEGE) or not names:
+        return {}
+    query = select(Sequence.id, Sequence.name).where(Sequence.name.in_(names))
+    ids = {int(row[0]): str(row[1]) for row in session.execute(query)}
+    tallies = load(session, list(ids), Timeframe())
+    return {ids[sid]: _headline(tally) for sid, tally in tallies.items()}
+
+
+def _headline(tally: Tally) -> dict[str, float | int | None]:
     """The few rates a sequence's list row and page show: all time, over enrollments sent to."""
-    tally = load(session, [seq.id], Timeframe())[seq.id]
     messages = tally.messages(WHOLE, tally.get("enrolled"))
     return {
         "enrolled": tally.get("enrolled"),
