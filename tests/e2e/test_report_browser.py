@@ -9,7 +9,7 @@ from playwright.sync_api import Page, expect
 
 from cadenza.services.users import add_user
 from tests.conftest import Database
-from tests.e2e.test_browser import page as page  # noqa: F401  - the browser tab fixture
+from tests.e2e.test_browser import page as page  # the browser tab fixture
 from tests.engine_helpers import at, write
 from tests.integration.report_scenario import NOW, play
 from tests.live_server import live_server

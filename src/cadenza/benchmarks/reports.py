@@ -146,7 +146,8 @@ def _events_sql(pg: bool) -> str:
 
 def _counters_sql(pg: bool) -> str:
     metric = (
-        "CASE e.type WHEN 'message_sent' THEN 'sent' WHEN 'step_executed' THEN 'ran' ELSE e.type END"
+        "CASE e.type WHEN 'message_sent' THEN 'sent' WHEN 'step_executed' THEN 'ran'"
+        " ELSE e.type END"
     )
     day = "CAST(e.time AS date)" if pg else "date(e.time)"
     whole = "CASE WHEN e.type IN ('enrolled', 'completed') THEN '*' ELSE e.step END"
