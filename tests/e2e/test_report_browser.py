@@ -20,7 +20,7 @@ MANAGER, PASSWORD = "mia@example.com", "a long enough secret"
 def test_a_manager_reads_the_report_of_a_sequence(
     sqlite_db: Database,
     tmp_path: Path,
-    page: Page,  # noqa: F811
+    page: Page,
 ) -> None:
     play(sqlite_db)
     with write(sqlite_db) as session:

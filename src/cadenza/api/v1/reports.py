@@ -23,9 +23,7 @@ Day = Annotated[
 ]
 Format = Annotated[Literal["json", "csv"], Query(description="json (default) or csv")]
 Figures = dict[str, Any]
-CSV: Responses = {
-    200: {"content": {"text/csv": {}}, "description": "The figures, as JSON or CSV"}
-}
+CSV: Responses = {200: {"content": {"text/csv": {}}, "description": "The figures, as JSON or CSV"}}
 
 
 @router.get("/sequences/{name}", responses=MISSING | FORBIDDEN | CSV)
