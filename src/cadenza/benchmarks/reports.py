@@ -74,7 +74,7 @@ def run(backend: str, scale: float, pg_url: str | None, report: Callable[[str], 
             report("timing the reports")
             one, ten = _time_reports(engine)
             report("timing event recording, counting off and on")
-            before, after = _time_recording(engine)
+            before, after = _time_recording(engine, max(200, min(1000, total // 100)))
         finally:
             engine.dispose()
     return Figures(total, total * ROWS_PER_ENROLLMENT, counter_rows, built, one, ten, before, after)
