@@ -42,7 +42,7 @@ _KEY = "sequence_id, day, metric, step, detail, variant, who, version_id"
 _PG_ADD = f"""
 WITH v AS (
   SELECT * FROM unnest(
-    %(e)s::bigint[], %(m)s::text[], %(s)s::text[], %(d)s::text[], %(day)s::date[],
+    %(e)s::bigint[], %(m)s::text[], %(s)s::text[], %(d)s::text[], %(day)s::text[]::date[],
     %(var)s::text[], %(who)s::text[], %(seq)s::integer[]
   ) AS v(enrollment_id, metric, step, detail, day, variant, who, sequence_id)
 ), new AS (
@@ -79,6 +79,7 @@ def add(session: Session, firsts: Sequence[First]) -> None:
         columns = list(zip(*firsts, strict=True))
         names = ("e", "m", "s", "d", "day", "var", "who", "seq")
         params: dict[str, object] = {n: list(c) for n, c in zip(names, columns, strict=True)}
+        params["day"] = [day.isoformat() for day in columns[4]]  # text: the cheapest to send
         params["shard"] = random.randrange(SHARDS)
         cursor.execute(_PG_ADD, params)
         return

@@ -19,7 +19,11 @@ from cadenza.services.reports.export import compare_csv, sequence_csv
 router = APIRouter(prefix="/reports", tags=["reports"])
 
 Day = Annotated[
-    str | None, Query(max_length=40, description="A UTC day, YYYY-MM-DD (both ends included)")
+    str | None,
+    Query(
+        pattern=r"^\d{4}-\d{2}-\d{2}$",
+        description="A UTC day, YYYY-MM-DD (both ends included)",
+    ),
 ]
 Format = Annotated[Literal["json", "csv"], Query(description="json (default) or csv")]
 Figures = dict[str, Any]
