@@ -32,7 +32,8 @@ def reports_page(
         names = [
             row.name for row in sequence_service.list_sequences(session=session, viewer=viewer)
         ]
-        rows = reports.compare(session=session, names=names, timeframe=timeframe, viewer=viewer)
+        rates = reports.headlines(session=session, names=names, timeframe=timeframe, viewer=viewer)
+        rows = [{"sequence": name, **rates[name]} for name in names if name in rates]
         people = reports.people(session=session, timeframe=timeframe, viewer=viewer)
         senders = reports.senders(session=session, timeframe=timeframe, viewer=viewer)
     context = {"rows": rows, "people": people, "senders": senders, "filters": _filters(timeframe)}

@@ -181,14 +181,20 @@ def versions(session: Session, seq: Sequence, tally: Tally) -> list[dict[str, An
 
 
 def headlines(
-    *, session: Session, names: list[str], viewer: Viewer = OPERATOR
+    *,
+    session: Session,
+    names: list[str],
+    timeframe: Timeframe = Timeframe(),
+    viewer: Viewer = OPERATOR,
 ) -> dict[str, dict[str, float | int | None]]:
-    """Headline rates per sequence name, all time (none for a viewer without reports)."""
+    """Headline rates per sequence name, in one query (none for a viewer without reports).
+
+    The caller lists only sequences the viewer sees (their listing's names)."""
     if not may(viewer.person, PRIVILEGE) or not names:
         return {}
     query = select(Sequence.id, Sequence.name).where(Sequence.name.in_(names))
     ids = {int(row[0]): str(row[1]) for row in session.execute(query)}
-    tallies = load(session, list(ids), Timeframe())
+    tallies = load(session, list(ids), timeframe)
     return {ids[sid]: _headline(tally) for sid, tally in tallies.items()}
 
 
@@ -199,7 +205,9 @@ def _headline(tally: Tally) -> dict[str, float | int | None]:
         "enrolled": tally.get("enrolled"),
         "sent": messages["sent"]["count"],
         "opened": messages["opened"]["rate"],
+        "clicked": messages["clicked"]["rate"],
         "replied": messages["replied"]["rate"],
         "bounced": messages["bounced"]["rate"],
         "positive": rate(tally.get("outcome", WHOLE, "positive"), tally.get("enrolled")),
+        "negative": rate(tally.get("outcome", WHOLE, "negative"), tally.get("enrolled")),
     }
