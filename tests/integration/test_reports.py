@@ -75,6 +75,8 @@ def test_bad_report_requests_are_refused(db: Database) -> None:
             reports.sequence_report(session=session, name="Nope")
         with pytest.raises(ValidationFailed):
             reports.timeframe_of("yesterday", None)
+        with pytest.raises(ValidationFailed, match="comes after"):
+            reports.timeframe_of("2026-12-02", "2026-12-01")
 
 
 def test_senders_are_flagged_past_the_bounce_threshold(db: Database) -> None:

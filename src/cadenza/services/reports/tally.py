@@ -96,7 +96,10 @@ class Tally:
 
 def timeframe_of(since: str | None, until: str | None) -> Timeframe:
     """A timeframe from YYYY-MM-DD texts (an ISO time gives its UTC day); bad text refused."""
-    return Timeframe(_day(since, "since"), _day(until, "until"))
+    timeframe = Timeframe(_day(since, "since"), _day(until, "until"))
+    if timeframe.since and timeframe.until and timeframe.since > timeframe.until:
+        raise ValidationFailed(f"since ({since}) comes after until ({until})")
+    return timeframe
 
 
 def _day(text: str | None, what: str) -> date | None:
