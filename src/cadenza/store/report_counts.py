@@ -19,7 +19,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from cadenza.store.bulk import chunks, driver_cursor
-from cadenza.store.models import Enrollment, ReportCount, ReportFirst
+from cadenza.store.models import ReportCount, ReportFirst
 
 SHARDS = 16
 
@@ -60,9 +60,14 @@ SELECT {_KEY}, %(shard)s, count(*) FROM new
 GROUP BY {_KEY} ORDER BY {_KEY}
 ON CONFLICT ({_KEY}, shard) DO UPDATE SET n = report_counts.n + EXCLUDED.n
 """
+# The version comes from the enrollment, in the same statement; `WHERE true` tells SQLite's
+# parser that ON CONFLICT belongs to the INSERT, not to the join.
 _SQLITE_FIRSTS = (
     "INSERT INTO report_firsts (enrollment_id, metric, step, detail, day, variant, who,"
-    " sequence_id, version_id) VALUES {marks} ON CONFLICT DO NOTHING RETURNING " + _KEY
+    " sequence_id, version_id) SELECT v.column1, v.column2, v.column3, v.column4, v.column5,"
+    " v.column6, v.column7, v.column8, e.version_id FROM (VALUES {marks}) AS v"
+    " JOIN enrollments e ON e.id = v.column1 WHERE true"
+    " ON CONFLICT DO NOTHING RETURNING " + _KEY
 )
 _SQLITE_COUNT = (
     f"INSERT INTO report_counts ({_KEY}, shard, n) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
@@ -83,20 +88,14 @@ def add(session: Session, firsts: Sequence[First]) -> None:
         params["shard"] = random.randrange(SHARDS)
         cursor.execute(_PG_ADD, params)
         return
-    versions = _versions(session, {f.enrollment_id for f in firsts})
-    rows = [
-        (*f[:4], f.day.isoformat(), *f[5:], versions[f.enrollment_id])
-        for f in firsts
-        if f.enrollment_id in versions
-    ]
+    rows = [(*f[:4], f.day.isoformat(), *f[5:]) for f in firsts]
     new: Counter[tuple[object, ...]] = Counter()
     for start in range(0, len(rows), 300):
         batch = rows[start : start + 300]
-        marks = ", ".join(["(?, ?, ?, ?, ?, ?, ?, ?, ?)"] * len(batch))
+        marks = ", ".join(["(?, ?, ?, ?, ?, ?, ?, ?)"] * len(batch))
         flat = [value for row in batch for value in row]
         new.update(tuple(r) for r in cursor.execute(_SQLITE_FIRSTS.format(marks=marks), flat))
     cursor.executemany(_SQLITE_COUNT, [(*key, 0, n) for key, n in sorted(new.items())])
-    cursor.close()
 
 
 def take_back(session: Session, enrollment_ids: Iterable[int]) -> None:
@@ -120,14 +119,6 @@ def take_back(session: Session, enrollment_ids: Iterable[int]) -> None:
         # Any shard holds the figure: take it from the one with the most.
         target = session.scalar(select(c.id).where(*where).order_by(c.n.desc()).limit(1))
         session.execute(update(c).where(c.id == target).values(n=c.n - n))
-
-
-def _versions(session: Session, ids: set[int]) -> dict[int, int]:
-    found: dict[int, int] = {}
-    for batch in chunks(sorted(ids)):
-        query = select(Enrollment.id, Enrollment.version_id).where(Enrollment.id.in_(batch))
-        found.update((row[0], row[1]) for row in session.execute(query))
-    return found
 
 
 def keep_winner(session: Session, sequence_id: int, step: str, variant: str, day: date) -> None:
