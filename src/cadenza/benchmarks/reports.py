@@ -94,6 +94,11 @@ def _build(engine: Engine, total: int, report: Callable[[str], None]) -> int:
     with engine.begin() as conn:
         report(f"{total:,} enrollments, half in one sequence")
         conn.execute(text(_enrollments_sql(pg)), {"n": total, "c": contacts, "s": SEQUENCES})
+        if pg:  # ids were given: the id sequence moves past them for the enrollments to come
+            conn.execute(
+                text("SELECT setval(pg_get_serial_sequence('enrollments', 'id'), :n)"),
+                {"n": total},
+            )
         report(f"{total * ROWS_PER_ENROLLMENT:,} history rows")
         conn.execute(text(_events_sql(pg)), {"start": START})
         report("the counters those rows make")
