@@ -9,9 +9,14 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from cadenza.errors import ValidationFailed
-from cadenza.services.reports.figures import OUTCOMES, reported_sequence, summary
+from cadenza.services.reports.figures import (
+    OUTCOMES,
+    reported_sequence,
+    reported_sequences,
+    summaries,
+)
 from cadenza.services.reports.metrics import WHOLE
-from cadenza.services.reports.tally import Timeframe, load, rate
+from cadenza.services.reports.tally import Timeframe, rate
 from cadenza.services.users import access
 from cadenza.services.users.access import OPERATOR, Viewer
 from cadenza.store.models import ReportCount, Sequence, Task, User
@@ -35,9 +40,8 @@ def compare(
         raise ValidationFailed("name at least one sequence to compare")
     if len(names) > MAX_COMPARED:
         raise ValidationFailed(f"compare at most {MAX_COMPARED} sequences at once")
-    sequences = [reported_sequence(session=session, name=n, viewer=viewer) for n in names]
-    tallies = load(session, [s.id for s in sequences], timeframe)
-    return [summary(session, seq, tallies[seq.id], timeframe) for seq in sequences]
+    sequences = reported_sequences(session=session, names=names, viewer=viewer)
+    return summaries(session, sequences, timeframe)
 
 
 def series(

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from cadenza.core.access import may
 from cadenza.core.definition import Definition
 from cadenza.core.stats import two_proportions
+from cadenza.errors import NotFound
 from cadenza.services.reports.metrics import WHOLE
 from cadenza.services.reports.tally import Tally, Timeframe, load, rate
 from cadenza.services.users import access
@@ -29,6 +30,20 @@ def reported_sequence(*, session: Session, name: str, viewer: Viewer = OPERATOR)
     return access.sequence_for(session=session, viewer=viewer, name=name, privilege=PRIVILEGE)
 
 
+def reported_sequences(
+    *, session: Session, names: list[str], viewer: Viewer = OPERATOR
+) -> list[Sequence]:
+    """Sequences by name, in that order, in one query: 404 for one the viewer does not see,
+    then 403 unless the viewer reads reports (what `reported_sequence` says of each)."""
+    query = select(Sequence).where(Sequence.name.in_(names), access.visible_sequences(viewer))
+    found = {seq.name: seq for seq in session.scalars(query)}
+    missing = [name for name in names if name not in found]
+    if missing:
+        raise NotFound(f"no sequence named {missing[0]!r}")
+    access.require(viewer, PRIVILEGE)
+    return [found[name] for name in names]
+
+
 def sequence_report(
     *,
     session: Session,
@@ -39,46 +54,65 @@ def sequence_report(
     """The whole report of one sequence: summary, funnel, versions and A/B variants."""
     seq = reported_sequence(session=session, name=name, viewer=viewer)
     tally = load(session, [seq.id], timeframe)[seq.id]
-    report = summary(session, seq, tally, timeframe)
+    [report] = summaries(session, [seq], timeframe)
     definition = definition_for(session=session, version_id=latest_version(session, seq).id)
     report["steps"] = steps(tally, definition)
     report["versions"] = versions(session, seq, tally)
     return report
 
 
-def summary(session: Session, seq: Sequence, tally: Tally, timeframe: Timeframe) -> dict[str, Any]:
-    """The headline figures of one sequence (what comparisons put side by side)."""
+def summaries(
+    session: Session, sequences: list[Sequence], timeframe: Timeframe
+) -> list[dict[str, Any]]:
+    """The headline figures of sequences (what comparisons put side by side): four queries."""
+    ids = [seq.id for seq in sequences]
+    tallies = load(session, ids, timeframe)
+    now, tasks = now_by_status(session, ids), open_tasks(session, ids)
+    return [
+        _summary(seq, tallies[seq.id], timeframe, now[seq.id], tasks.get(seq.id, 0))
+        for seq in sequences
+    ]
+
+
+def _summary(
+    seq: Sequence, tally: Tally, timeframe: Timeframe, now: dict[str, int], tasks_open: int
+) -> dict[str, Any]:
     enrolled = tally.get("enrolled")
     return {
         "sequence": seq.name,
         **timeframe.as_dict(),
         "enrolled": enrolled,
-        "now": now_by_status(session, seq.id),
+        "now": now,
         "completed": tally.get("completed"),
         "exited": {"total": tally.get("exited"), "by_reason": tally.details("exited")},
         "outcomes": {o: tally.get("outcome", WHOLE, o) for o in OUTCOMES},
-        "tasks": {
-            "open": open_tasks(session, seq.id),
-            "completed": _task_outcomes(tally),
-        },
+        "tasks": {"open": tasks_open, "completed": _task_outcomes(tally)},
         "messages": tally.messages(WHOLE, enrolled),
     }
 
 
-def now_by_status(session: Session, sequence_id: int) -> dict[str, int]:
-    """How many enrollments are in each status now (the status index answers it)."""
+def now_by_status(session: Session, ids: list[int]) -> dict[int, dict[str, int]]:
+    """How many enrollments of each sequence are in each status now (the status index)."""
     query = (
-        select(Enrollment.status, func.count())
-        .where(Enrollment.sequence_id == sequence_id)
-        .group_by(Enrollment.status)
+        select(Enrollment.sequence_id, Enrollment.status, func.count())
+        .where(Enrollment.sequence_id.in_(ids))
+        .group_by(Enrollment.sequence_id, Enrollment.status)
     )
-    found: dict[str, int] = {str(s): int(n) for s, n in session.execute(query)}
-    return {status: found.get(status, 0) for status in STATUSES}
+    found = {sid: dict.fromkeys(STATUSES, 0) for sid in ids}
+    for sid, status, n in session.execute(query):
+        if status in STATUSES:
+            found[int(sid)][str(status)] = int(n)
+    return found
 
 
-def open_tasks(session: Session, sequence_id: int) -> int:
-    query = select(func.count()).where(Task.sequence_id == sequence_id, Task.status == "open")
-    return int(session.execute(query).scalar_one())
+def open_tasks(session: Session, ids: list[int]) -> dict[int, int]:
+    """Open tasks per sequence."""
+    query = (
+        select(Task.sequence_id, func.count())
+        .where(Task.sequence_id.in_(ids), Task.status == "open")
+        .group_by(Task.sequence_id)
+    )
+    return {int(sid): int(n) for sid, n in session.execute(query) if sid is not None}
 
 
 def _task_outcomes(tally: Tally, step: str | None = None) -> dict[str, Any]:
