@@ -38,6 +38,9 @@ ENR = "/api/v1/enrollments/{enrollment_id}"
 SND = "/api/v1/senders/{sender_id}"
 SUB = "/api/v1/subscriptions/{subscription_id}"
 HOOK = "http://127.0.0.1:9/hook"  # the discard port: a test send fails, and says so
+REP = "/api/v1/reports"
+READERS = {BO: 404, ANA: 403, MIA: OK, ROOT: OK}  # reports of agent A's private sequence
+MANAGERS = {BO: 403, ANA: 403, MIA: OK, ROOT: OK}
 
 # (method, path) -> (expected answers, the request: path values and body)
 RULES: dict[tuple[str, str], tuple[dict[str, Any], dict[str, Any]]] = {
@@ -86,6 +89,12 @@ RULES: dict[tuple[str, str], tuple[dict[str, Any], dict[str, Any]]] = {
     ("GET", SUB + "/deliveries"): (ADMINS, {}),
     ("POST", SUB + "/test"): (ADMINS, {}),
     ("DELETE", SUB): (ADMINS, {}),
+    ("GET", REP + "/sequences/{name}"): (READERS, {}),
+    ("GET", REP + "/sequences/{name}/steps"): (READERS, {}),
+    ("GET", REP + "/sequences/{name}/series"): (READERS, {}),
+    ("GET", REP + "/compare"): (READERS, {"params": {"sequence": "{name}"}}),
+    ("GET", REP + "/people"): (MANAGERS, {}),
+    ("GET", REP + "/senders"): (MANAGERS, {}),
 }
 PUBLIC = ("/api/v1/openapi.json", "/api/v1/docs")  # the API's own description
 INBOUND = "/api/v1/inbound/"  # authenticated inbound has its own tests; here: no anonymous
@@ -151,6 +160,8 @@ def _request(rule: dict[str, Any], path: str, world: dict[str, Any], who: str) -
         body = {"sequence": world["name"], "contact_ids": [world["contact_id"]]}
     if body is not None:
         kwargs["json"] = body
+    if "params" in rule:
+        kwargs["params"] = {k: v.format(**values) for k, v in rule["params"].items()}
     if rule.get("definition"):
         kwargs.update(content=PRIVATE.format(name=world["name"], owner=ANA), headers=YAML)
     if rule.get("files"):

@@ -34,6 +34,8 @@ OK = "ok"
 EVERYONE = {BO: OK, ANA: OK, MIA: OK, ROOT: OK}
 ANAS = {BO: 404, ANA: OK, MIA: OK, ROOT: OK}  # agent A's private sequence and its rows
 ADMINS = {BO: 403, ANA: 403, MIA: 403, ROOT: OK}
+MANAGERS = {BO: 403, ANA: 403, MIA: OK, ROOT: OK}  # who sees reports
+READERS = {BO: 404, ANA: 403, MIA: OK, ROOT: OK}  # reports of agent A's private sequence
 SEQ = "/sequences/{name:path}"
 CREATORS = {BO: 403, ANA: 403, MIA: OK, ROOT: OK}  # agents create only when the setting says
 CLONERS = {BO: 404, ANA: 403, MIA: OK, ROOT: OK}  # a clone is a creation of what one sees
@@ -95,6 +97,10 @@ RULES: dict[tuple[str, str], tuple[dict[str, Any], dict[str, Any]]] = {
     ("POST", "/subscriptions"): (ADMINS, {"form": {"url": "http://127.0.0.1:9/hook"}}),
     ("POST", "/subscriptions/{subscription_id}/test"): (ADMINS, {}),
     ("POST", "/subscriptions/{subscription_id}/{verb}"): (ADMINS, {"verb": "off"}),
+    ("GET", "/reports"): (MANAGERS, {}),
+    ("GET", "/reports/compare"): (MANAGERS, {}),
+    ("GET", "/reports/sequences/{name:path}"): (READERS, {}),
+    ("GET", "/reports/export/{name:path}"): (READERS, {}),
     ("GET", "/logout"): (EVERYONE, {}),
     ("POST", "/logout"): (EVERYONE, {}),
     # A browser session never reads metrics: the metrics token or an admin's API key does

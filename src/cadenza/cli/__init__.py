@@ -65,6 +65,10 @@ COMMANDS: dict[str, tuple[str, tuple[str, ...]]] = {
         "Copy the SQLite database while it runs (PostgreSQL: pg_dump, see docs/deploy.md).",
         ("operations",),
     ),
+    "report": (
+        "A sequence's report: where its contacts are, outcomes, tasks, rates and the funnel.",
+        ("report",),
+    ),
     "simulate": (
         "Show when each step would fire for a contact, and why it moved.",
         ("simulate",),

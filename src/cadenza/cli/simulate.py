@@ -89,6 +89,9 @@ def simulate_command(
     outcome: list[str] = typer.Option([], help="A manual step's outcome STEP=OUTCOME."),
     until: str | None = typer.Option(None, help="Stop at this time (ISO); default a year."),
     as_json: bool = typer.Option(False, "--json", help="Machine-readable rows."),
+    enrollment: int = typer.Option(
+        0, min=0, help="Show the A/B variants this enrollment id gets (the same it would)."
+    ),
 ) -> None:
     """Show when each step would fire for a contact, and why it moved."""
     definition, problems = lint_file(file)
@@ -111,6 +114,7 @@ def simulate_command(
             events=[_event(e) for e in event],
             outcomes=outcomes,
             until=end,
+            enrollment_id=enrollment,
         )
     except ValueError as exc:
         raise ValidationFailed(str(exc)) from None
@@ -139,6 +143,7 @@ def _print_table(name: str, timeline: Timeline) -> None:
         table.add_column(column, overflow="fold")
     for row in timeline.rows:
         what = row.kind.replace("_", " ") + (f" ({row.action})" if row.action else "")
+        what += f" variant {row.variant}" if row.variant else ""
         why = "; ".join([*row.reasons, *([row.detail] if row.detail else [])])
         table.add_row(
             row.step or "",

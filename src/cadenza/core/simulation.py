@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from cadenza.core import calendar, machine, reach
+from cadenza.core import calendar, machine, reach, variants
 from cadenza.core.contact import ContactView, with_flags_of
 from cadenza.core.decisions import (
     LIVE,
@@ -56,8 +56,10 @@ class TimelineRow:
     local_time: str
     reasons: list[str] = field(default_factory=list)
     detail: str = ""
+    variant: str | None = None  # the A/B variant the step sent, for an A/B step
 
     def as_json(self) -> dict[str, object]:
+        shown: dict[str, object] = {"variant": self.variant} if self.variant else {}
         return {
             "kind": self.kind,
             "step": self.step,
@@ -66,7 +68,7 @@ class TimelineRow:
             "utc_time": self.time.isoformat(),
             "reasons": self.reasons,
             "detail": self.detail,
-        }
+        } | shown
 
 
 @dataclass
@@ -79,8 +81,8 @@ class Timeline:
 class _Recorder:
     """Turns decisions' history into rows, carrying scheduling reasons to the step they moved."""
 
-    def __init__(self, definition: Definition, contact: ContactView) -> None:
-        self.definition = definition
+    def __init__(self, definition: Definition, contact: ContactView, enrollment_id: int) -> None:
+        self.definition, self.enrollment_id = definition, enrollment_id
         self.zone = calendar.recipient_zone(definition.schedule, contact.timezone)
         self.rows: list[TimelineRow] = []
         self.pending: dict[str, list[str]] = {}
@@ -110,7 +112,11 @@ class _Recorder:
     ) -> None:
         action = self._action(step) if kind not in ("enrolled", "exited", "completed") else None
         local = time.astimezone(self.zone).isoformat()
-        self.rows.append(TimelineRow(kind, step, action, time, local, reasons, detail))
+        variant = None
+        if kind == "step_executed" and step:
+            chosen = variants.pick(self.definition.step(step), self.enrollment_id)
+            variant = chosen.key if chosen else None
+        self.rows.append(TimelineRow(kind, step, action, time, local, reasons, detail, variant))
 
     def _action(self, key: str | None) -> str | None:
         try:
@@ -127,8 +133,8 @@ class DryRenderer:
     sender shows as the error task production would make.
     """
 
-    def __init__(self, definition: Definition) -> None:
-        self.definition = definition
+    def __init__(self, definition: Definition, enrollment_id: int = 0) -> None:
+        self.definition, self.enrollment_id = definition, enrollment_id
 
     def render(
         self, step: Step, contact: ContactView, visit: int, check: reach.SendCheck | None
@@ -146,6 +152,7 @@ class DryRenderer:
             sender={"email": senders.email or "", "sms": senders.sms or ""},
             sequence={"name": self.definition.name},
         )
+        step = variants.apply(step, variants.pick(step, self.enrollment_id))
         for what, text, html in _templates(step):
             try:
                 render(text, variables, html=html)
@@ -182,14 +189,22 @@ def simulate(
     outcomes: dict[str, str] | None = None,
     until: datetime | None = None,
     quiet: calendar.QuietHours = calendar.DEFAULT_QUIET,
+    enrollment_id: int = 0,
 ) -> Timeline:
-    """Run one enrollment from `start` to its end (or `until`), events arriving on time."""
+    """Run one enrollment from `start` to its end (or `until`), events arriving on time.
+
+    `enrollment_id`: whose A/B variants to show (the ones that enrollment gets).
+    """
     outcomes = outcomes or {}
-    recorder = _Recorder(definition, contact)
+    recorder = _Recorder(definition, contact, enrollment_id)
     upcoming = sorted(events, key=lambda e: e.time)
     seen: list[EventRecord] = []
     sit = machine.Situation(
-        definition, contact, now=start, quiet=quiet, renderer=DryRenderer(definition)
+        definition,
+        contact,
+        now=start,
+        quiet=quiet,
+        renderer=DryRenderer(definition, enrollment_id),
     )
     decision = machine.enroll(sit)
     recorder.take(decision)

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from typing_extensions import TypedDict
 
 from cadenza.core.decisions import HistoryEntry
+from cadenza.services.reports import counting
 from cadenza.services.times import IsoTime
 from cadenza.services.users import access
 from cadenza.services.users.access import OPERATOR, Viewer
@@ -46,7 +47,7 @@ def row(subject: Subject, entry: HistoryEntry, actor: str = "system") -> dict[st
 
 
 def write(session: Session, rows: list[dict[str, Any]]) -> None:
-    """Append rows in one statement."""
+    """Append rows in one statement, and count them in the reports (the same transaction)."""
     bulk.insert_rows(session, Event.__table__, rows)  # type: ignore[arg-type]
     # Every bounce, complaint and unsubscribe passes here, whoever records it: the one
     # place to count them against their mailbox (a set look-up a row for the others).
@@ -54,6 +55,7 @@ def write(session: Session, rows: list[dict[str, Any]]) -> None:
         from cadenza.services.senders import health
 
         health.note_history(session, rows)
+    counting.count(session, rows)
 
 
 def record(

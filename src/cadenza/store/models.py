@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Date,
     DateTime,
     ForeignKey,
     ForeignKeyConstraint,
@@ -566,3 +567,53 @@ Index("ix_events_type_time", Event.type, Event.time, Event.sequence_id)
 # A search by name reads the names that start with what was typed, in any case.
 Index("ix_contacts_first_name_lower", func.lower(Contact.first_name))
 Index("ix_contacts_last_name_lower", func.lower(Contact.last_name))
+# --- reports: counters kept in the transaction of the history they count ---------------------
+
+
+class ReportFirst(Base):
+    """The first time an enrollment did something countable (unique contacts, per enrollment).
+
+    Its key makes "a contact who opens five times counts once"; its other columns say which
+    counter it went into, so removing the enrollment takes exactly that back out.
+    """
+
+    __tablename__ = "report_firsts"
+
+    enrollment_id: Mapped[int] = mapped_column(BigID, primary_key=True)
+    metric: Mapped[str] = mapped_column(String(32), primary_key=True)
+    step: Mapped[str] = mapped_column(String(100), primary_key=True)
+    detail: Mapped[str] = mapped_column(String(100), primary_key=True)
+    sequence_id: Mapped[int] = mapped_column(index=True)
+    version_id: Mapped[int]
+    day: Mapped[date] = mapped_column(Date)
+    variant: Mapped[str] = mapped_column(String(50), default="")
+    who: Mapped[str] = mapped_column(String(320), default="")
+
+
+class ReportCount(Base):
+    """How many enrollments first did `metric` on `day`, per sequence, version, step...
+
+    `shard`: concurrent workers add to different rows of the same figure (a report sums
+    them), so that no transaction waits on another's counter.
+    """
+
+    __tablename__ = "report_counts"
+    __table_args__ = (
+        UniqueConstraint(
+            "sequence_id", "day", "metric", "step", "detail", "variant", "who", "version_id",
+            "shard",
+        ),
+        Index("ix_report_counts_day", "day"),
+    )  # fmt: skip
+
+    id: Mapped[int] = mapped_column(BigID, primary_key=True)
+    sequence_id: Mapped[int]
+    day: Mapped[date] = mapped_column(Date)
+    metric: Mapped[str] = mapped_column(String(32))
+    step: Mapped[str] = mapped_column(String(100))
+    detail: Mapped[str] = mapped_column(String(100))
+    variant: Mapped[str] = mapped_column(String(50))
+    who: Mapped[str] = mapped_column(String(320))
+    version_id: Mapped[int]
+    shard: Mapped[int]
+    n: Mapped[int] = mapped_column(BigInteger)

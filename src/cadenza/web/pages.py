@@ -21,6 +21,7 @@ from cadenza.web import (
     login,
     outbox,
     queue,
+    reports,
     senders,
     sequences,
     subscriptions,
@@ -64,7 +65,7 @@ router = APIRouter(include_in_schema=False)
 # The editor's, enrolling and queue routes first: `/sequences/{name:path}` would take them.
 SEQUENCES = (editor, enroll, queue, sequences)
 WORK = (tasks, task_screen, dialer, contacts, contact_edit, outbox, senders, subscriptions)
-for module in (*SEQUENCES, *WORK, history, login):
+for module in (*SEQUENCES, *WORK, history, reports, login):
     router.include_router(module.router)
 router.include_router(login.public)
 router.include_router(assets)

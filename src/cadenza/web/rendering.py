@@ -26,9 +26,12 @@ NAVIGATION = (
     ("/texts", "Texts"),
     ("/history", "History"),
     ("/subscriptions", "Subscriptions"),
+    ("/reports", "Reports"),
 )
 # Pages only an administrator may open (what every sequence sent): not offered to others.
 ADMIN_PAGES = ("/mailbox", "/texts", "/subscriptions")
+# Pages for the roles that see reports (managers and administrators).
+READER_PAGES = ("/reports",)
 
 # Words that title-casing would get wrong.
 LABELS = {
@@ -96,6 +99,7 @@ templates.env.filters["zoned"] = zoned
 templates.env.filters["words"] = words
 templates.env.globals["navigation"] = NAVIGATION
 templates.env.globals["admin_pages"] = ADMIN_PAGES
+templates.env.globals["reader_pages"] = READER_PAGES
 templates.env.globals["asset_version"] = __version__  # a new release is a new URL: no stale CSS
 
 

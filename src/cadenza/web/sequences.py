@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from cadenza.core.access import SHARING_ACCESS, SHARING_MODES, may
 from cadenza.errors import Forbidden, NotFound
-from cadenza.services import contacts
+from cadenza.services import contacts, reports
 from cadenza.services import sequences as sequence_service
 from cadenza.services.enrollments.queue import (
     QueueFilter,
@@ -48,8 +48,9 @@ def sequences_page(request: Request, viewer: PageViewer, archived: bool = False)
     """Every sequence the person sees (archived ones when asked), with Aloware's columns."""
     with request.app.state.sessions() as session:
         rows = overview.sequence_overview(session=session, viewer=viewer, archived=archived)
+        rates = reports.headlines(session=session, names=[r.name for r in rows], viewer=viewer)
     may_create = may(viewer.person, "create sequences")
-    context = {"sequences": rows, "archived": archived, "may_create": may_create}
+    context = {"sequences": rows, "archived": archived, "may_create": may_create, "rates": rates}
     return page(request, "sequences.html", context)
 
 
@@ -110,6 +111,7 @@ def _sequence_context(session: Session, name: str, viewer: Viewer) -> dict[str, 
         "triggers": definition.enrollment.triggers,
         "modes": SHARING_MODES,
         "levels": SHARING_ACCESS,
+        "rates": reports.headlines(session=session, names=[name], viewer=viewer).get(name),
     }
 
 

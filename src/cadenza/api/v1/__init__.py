@@ -19,6 +19,7 @@ from cadenza.api.v1 import (
     activity,
     contacts,
     enrollments,
+    reports,
     senders,
     sequences,
     simulate,
@@ -32,7 +33,8 @@ log = logging.getLogger(__name__)
 
 router = APIRouter(dependencies=[Depends(acting)], responses=ERRORS)
 # simulate before sequences: its `/{name}/{action}` route would take `/{name}/simulate`.
-for module in (simulate, sequences, contacts, enrollments, tasks, activity, senders, subscriptions):
+MODULES = (simulate, sequences, contacts, enrollments, tasks, activity, senders, subscriptions)
+for module in (*MODULES, reports):
     router.include_router(module.router)
 
 

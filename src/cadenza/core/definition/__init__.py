@@ -76,9 +76,11 @@ from cadenza.core.definition.steps import StepBase as StepBase
 from cadenza.core.definition.steps import TaskStep as TaskStep
 from cadenza.core.definition.steps import Tracking as Tracking
 from cadenza.core.definition.steps import UnenrollStep as UnenrollStep
+from cadenza.core.definition.steps import Variant as Variant
 from cadenza.core.definition.steps import VoicemailStep as VoicemailStep
 from cadenza.core.definition.steps import WaitForStep as WaitForStep
 from cadenza.core.definition.steps import WebhookStep as WebhookStep
+from cadenza.core.definition.steps import Winner as Winner
 from cadenza.core.definition.waits import Duration as Duration
 from cadenza.core.definition.waits import Wait as Wait
 from cadenza.core.definition.waits import WaitBusinessDays as WaitBusinessDays

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from cadenza.core.definition.base import STEP_KEY, Model, Outcome
 from cadenza.core.definition.conditions import Condition
@@ -47,7 +47,47 @@ class Tracking(Model):
     clicks: bool = False
 
 
-class EmailStep(StepBase):
+class Variant(Model):
+    """One version of an A/B step's message: its share of sends and its own texts."""
+
+    key: str = Field(pattern=STEP_KEY)
+    weight: float = Field(default=1, ge=0)
+    subject: str | None = None  # email only; the step's own when absent
+    body: str | None = None  # the step's own when absent
+
+
+class Winner(Model):
+    """After `after` sends of every variant, the best by `metric` takes all new sends."""
+
+    metric: Literal["replied", "opened", "clicked"]
+    after: int = Field(ge=1)
+
+
+class Variants(Model):
+    """An A/B test on a message step: variants chosen per enrollment, maybe a winner."""
+
+    variants: list[Variant] = Field(default_factory=list)
+    winner: Winner | None = None
+
+    @model_validator(mode="after")
+    def _check_variants(self) -> Variants:
+        keys = [v.key for v in self.variants]
+        if self.variants and len(keys) < 2:
+            raise ValueError("variants: an A/B step needs at least two variants")
+        if len(set(keys)) < len(keys):
+            raise ValueError(f"variants: duplicate key {_first_duplicate(keys)!r}")
+        if self.variants and not sum(v.weight for v in self.variants):
+            raise ValueError("variants: at least one variant needs a weight above 0")
+        if self.winner is not None and not self.variants:
+            raise ValueError("winner: only a step with variants has a winner")
+        return self
+
+
+def _first_duplicate(keys: list[str]) -> str:
+    return next(k for i, k in enumerate(keys) if k in keys[:i])
+
+
+class EmailStep(StepBase, Variants):
     action: Literal["email"]
     subject: str
     body: str
@@ -59,7 +99,7 @@ class EmailStep(StepBase):
     sender: str | None = None
 
 
-class SmsStep(StepBase):
+class SmsStep(StepBase, Variants):
     action: Literal["sms"]
     body: str
     sender: str | None = None

@@ -93,6 +93,11 @@ def _texts(step: Step, here: Path) -> Iterator[tuple[Path, str]]:
     headers: Any = getattr(step, "headers", None)
     for header, value in (headers or {}).items():
         yield (*here, "headers", header), value
+    for index, variant in enumerate(getattr(step, "variants", None) or []):
+        for name in ("subject", "body"):
+            value = getattr(variant, name)
+            if value:
+                yield (*here, "variants", index, name), value
 
 
 def _check(text: str, file: str, mark_of: Callable[[int], Mark], label: str) -> list[Problem]:

@@ -30,6 +30,7 @@ from cadenza.core.definition import Definition
 from cadenza.services import history
 from cadenza.services.enrollments import task_rows
 from cadenza.services.outbox import rendering as outbox
+from cadenza.services.reports import counting
 from cadenza.services.users.people import Directory
 from cadenza.store import bulk
 from cadenza.store.models import Event, Message, Task
@@ -232,6 +233,7 @@ class Applier:
         self.tasks = [row for row in self.tasks if row["enrollment_id"] != ref.id]
         self.closes = [c for c in self.closes if c.enrollment_id != ref.id]
         self.session.execute(delete(Event).where(Event.enrollment_id == ref.id))
+        counting.take_back(self.session, [ref.id])
         self.session.execute(delete(Task).where(Task.enrollment_id == ref.id))
         self.session.execute(
             delete(Message).where(Message.enrollment_id == ref.id, Message.status.in_(UNSENT))

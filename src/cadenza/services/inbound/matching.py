@@ -153,6 +153,9 @@ def apply_event(
             "message_key": message.key,
             "enrollment_id": message.enrollment_id,
         }
+        # Who sent it and which A/B variant it was: what the reports count it under.
+        extra = {"sender": message.sender, "variant": (message.meta or {}).get("variant")}
+        about.update({k: v for k, v in extra.items() if v})
     payload = {**about, **{k: v for k, v in data.items() if v is not None}}
     record_event(
         session=session,

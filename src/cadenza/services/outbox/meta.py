@@ -72,6 +72,8 @@ class MessageMeta(BaseModel):
     check: Check | None = None
     # A manual email or text: the person who edited and sent it.
     sent_by: str | None = None
+    # the A/B variant of its step the message is (what the reports count it under)
+    variant: str | None = None
 
     @classmethod
     def read(cls, stored: dict[str, Any] | None) -> MessageMeta:

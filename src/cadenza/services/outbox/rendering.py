@@ -19,6 +19,7 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from cadenza.channels.tracking import literal_links
+from cadenza.core import variants
 from cadenza.core.contact import ContactView
 from cadenza.core.decisions import StepFailed
 from cadenza.core.definition import (
@@ -38,6 +39,7 @@ from cadenza.core.reach import SendCheck
 from cadenza.core.templates import build_variables, parse, render
 from cadenza.errors import CadenzaError
 from cadenza.services.outbox.meta import Check, MessageMeta
+from cadenza.services.reports import winners
 from cadenza.settings import Settings
 from cadenza.store import bulk
 from cadenza.store.models import Contact, Group, GroupMember, Message, User
@@ -124,9 +126,9 @@ def message_rows(
         "subject": None,
     }
     checked = Check.of(check) if check is not None else None
-    if isinstance(step, EmailStep):
-        return [_email(session, who, step, base, variables, checked)]
-    if isinstance(step, SmsStep | MmsStep):
+    if isinstance(step, EmailStep | SmsStep):
+        return [_variant_row(session, who, step, base, variables, settings, checked, now)]
+    if isinstance(step, MmsStep):
         return [_sms(session, who, step, base, variables, settings, checked)]
     if isinstance(step, DialerStepBase):
         return [dialer_row(session, who, step, base, variables, checked, settings)]
@@ -148,6 +150,31 @@ def message_rows(
     if isinstance(step, NotifyStep):
         return _notify(session, who, step, base, variables)
     raise RenderError(f"step {step.key!r} ({step.action}) sends no message")
+
+
+def _variant_row(
+    session: Session,
+    who: Addressing,
+    step: EmailStep | SmsStep,
+    base: dict[str, Any],
+    variables: dict[str, Any],
+    settings: Settings,
+    check: Check | None,
+    now: datetime,
+) -> dict[str, Any]:
+    """An email or SMS row, as the enrollment's A/B variant of the step when it has them."""
+    variant = None
+    if step.variants:
+        won = winners.winner(session, who.sequence_id, step, now)
+        variant = variants.pick(step, who.enrollment_id, won)
+        step = variants.apply(step, variant)  # type: ignore[assignment]
+    if isinstance(step, EmailStep):
+        row = _email(session, who, step, base, variables, check)
+    else:
+        row = _sms(session, who, step, base, variables, settings, check)
+    if variant is not None:
+        row["meta"] = {**row["meta"], "variant": variant.key}
+    return row
 
 
 def write(session: Session, rows: list[dict[str, Any]]) -> None:

@@ -233,6 +233,17 @@ def _event(row: RowMapping, type_: str, now: datetime, reason: str | None) -> di
         now,
         row["step"],
         reason,
-        {"channel": row["channel"], "key": row["key"], "to": row["recipient"]},
+        _about(row),
     )
     return history.row(subject, entry)
+
+
+def _about(row: RowMapping) -> dict[str, Any]:
+    """A message event's data: its channel, key, recipient, sender and A/B variant if any."""
+    data = {"channel": row["channel"], "key": row["key"], "to": row["recipient"]}
+    if row["sender"]:
+        data["sender"] = row["sender"]
+    variant = (row["meta"] or {}).get("variant")
+    if variant:
+        data["variant"] = variant
+    return data

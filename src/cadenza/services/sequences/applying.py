@@ -126,6 +126,11 @@ def canonical(definition: Definition) -> dict[str, Any]:
     for key in ("sharing", "team"):  # absent, as before they existed: digests stay the same
         if stored.get(key) is None:
             stored.pop(key, None)
+    for step in stored.get("steps", []):  # a step without A/B variants, as before them
+        if step.get("variants") == []:
+            step.pop("variants")
+        if "winner" in step and step["winner"] is None:
+            step.pop("winner")
     return stored
 
 
