@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import typer
-from rich.table import Table
 
-from cadenza.cli.app import app, context, guarded, id_argument, out, print_json
+from cadenza.cli.app import app, context, guarded, id_argument, out
+from cadenza.cli.listing import all_option, limit_option, show_list
 from cadenza.store.db import writing
 
 senders_app = typer.Typer(
@@ -45,29 +46,35 @@ def _describe(row: dict[str, Any]) -> str:
 @senders_app.command("list")
 @guarded
 def list_command(
+    limit: int = limit_option(),
+    everything: bool = all_option(),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON array."),
 ) -> None:
     """List mailboxes and lines with their caps and users."""
-    from cadenza.services.senders import list_senders
+    from cadenza.services.senders.listing import page_senders
 
     with context().sessions() as session:
-        rows = list_senders(session=session)
-    if as_json:
-        print_json(rows)
-        return
-    table = Table("id", "kind", "address", "name", "per second", "per hour", "per day", "users")
-    for row in rows:
-        caps = [row[c] for c in ("per_second", "per_hour", "per_day")]
-        cells = ["" if value is None else str(value) for value in caps]
-        table.add_row(
-            str(row["id"]),
-            row["kind"],
-            row["address"],
-            row["name"],
-            *cells,
-            ", ".join(row["users"]),
+        show_list(
+            lambda cursor, size: page_senders(session=session, limit=size, cursor=cursor),
+            limit=limit,
+            everything=everything,
+            as_json=as_json,
+            cells=_sender_cells,
+            columns=("id", "kind", "address", "name", "per second", "per hour", "per day", "users"),
         )
-    out.print(table)
+
+
+def _sender_cells(row: Mapping[str, Any]) -> list[str]:
+    caps = [row[c] for c in ("per_second", "per_hour", "per_day")]
+    cells = ["" if value is None else str(value) for value in caps]
+    return [
+        str(row["id"]),
+        row["kind"],
+        row["address"],
+        row["name"],
+        *cells,
+        ", ".join(row["users"]),
+    ]
 
 
 @senders_app.command("add")

@@ -398,3 +398,9 @@ class RateBucket(Base):
     scope: Mapped[str] = mapped_column(String(200), primary_key=True)
     window_start: Mapped[datetime] = mapped_column(primary_key=True)
     count: Mapped[int] = mapped_column(default=0)
+
+
+# Lists that scale: the orders listings page on (keyset pagination), so that any page of the
+# to-do list or of history reads an index range instead of sorting the whole table.
+Index("ix_tasks_status_due", Task.status, Task.due_at, Task.id)
+Index("ix_events_time", Event.time, Event.id)

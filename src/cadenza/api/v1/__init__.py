@@ -16,12 +16,13 @@ from starlette.exceptions import HTTPException
 from cadenza.api.deps import acting
 from cadenza.api.problems import problem
 from cadenza.api.v1 import activity, contacts, enrollments, senders, sequences, simulate, tasks
+from cadenza.api.v1.paging import known_parameters
 from cadenza.api.v1.schemas import ERRORS
 
 PREFIX = "/api/v1"
 log = logging.getLogger(__name__)
 
-router = APIRouter(dependencies=[Depends(acting)], responses=ERRORS)
+router = APIRouter(dependencies=[Depends(acting), Depends(known_parameters)], responses=ERRORS)
 # simulate before sequences: its `/{name}/{action}` route would take `/{name}/simulate`.
 for module in (simulate, sequences, contacts, enrollments, tasks, activity, senders):
     router.include_router(module.router)

@@ -7,13 +7,16 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
 from cadenza.api.deps import SessionDep, SettingsDep, ViewerDep, WriteSessionDep
+from cadenza.api.v1.paging import DEFAULT, PAGED, Cursor, Limit, paged
 from cadenza.api.v1.schemas import CONFLICT, FORBIDDEN, MISSING, Model, PathId
 from cadenza.services import senders as service
+from cadenza.services.paging import Page
+from cadenza.services.senders.listing import page_senders
 
 router = APIRouter(prefix="/senders", tags=["senders"])
 
@@ -64,10 +67,19 @@ def _out(session: Session, sender_id: int) -> SenderOut:
     return SenderOut(**service.sender_row(sender, users))
 
 
-@router.get("")
-def list_senders(session: SessionDep) -> list[SenderOut]:
-    """Every mailbox and line with its caps and users."""
-    return [SenderOut(**row) for row in service.list_senders(session=session)]
+@router.get("", responses=PAGED)
+def list_senders(
+    request: Request,
+    response: Response,
+    session: SessionDep,
+    limit: Limit = DEFAULT,
+    cursor: Cursor = None,
+) -> list[SenderOut]:
+    """Every mailbox and line with its caps and users, by kind and address, a page at a
+    time (`Link: rel="next"`, `X-Total-Count`)."""
+    page = page_senders(session=session, limit=limit, cursor=cursor)
+    rows = [SenderOut(**row) for row in page.rows]
+    return paged(request, response, Page(rows, page.next, page.total))
 
 
 @router.post("", status_code=201, responses=FORBIDDEN | CONFLICT)

@@ -1,0 +1,46 @@
+"""Contacts as listings page through them: in id order, by tag or a search."""
+
+from __future__ import annotations
+
+import re
+
+from sqlalchemy import ColumnElement, or_, select
+from sqlalchemy.orm import Session
+
+from cadenza.services import paging
+from cadenza.services.contacts.records import ContactRow
+from cadenza.services.contacts.records import _rows as rows_of
+from cadenza.store.models import Contact, ContactTag
+
+ORDER = paging.Order((Contact.id,), (int,))
+SEARCHED = (Contact.first_name, Contact.last_name, Contact.email, Contact.phone, Contact.company)
+
+
+def page_contacts(
+    *,
+    session: Session,
+    tag: str | None = None,
+    search: str | None = None,
+    limit: int = paging.DEFAULT_LIMIT,
+    cursor: str | None = None,
+    offset: int = 0,
+    count: bool = True,
+) -> paging.Page[ContactRow]:
+    """A page of contacts in id order (after `offset` more), the next cursor, the true total."""
+    query = select(Contact)
+    if tag is not None:
+        query = query.where(
+            Contact.id.in_(select(ContactTag.contact_id).where(ContactTag.tag == tag))
+        )
+    if search:
+        query = query.where(matching(search))
+    page = paging.fetch(
+        session, query, ORDER, limit=limit, cursor=cursor, count=count, offset=offset
+    )
+    return paging.Page(rows_of(session, [row[0] for row in page.rows]), page.next, page.total)
+
+
+def matching(search: str) -> ColumnElement[bool]:
+    """Contacts with `search` in a name, the email, the phone or the company (any case)."""
+    pattern = "%" + re.sub(r"([\\%_])", r"\\\1", search) + "%"
+    return or_(*(column.ilike(pattern, escape="\\") for column in SEARCHED))
