@@ -57,6 +57,7 @@ RULES: dict[tuple[str, str], tuple[dict[str, Any], dict[str, Any]]] = {
     ),
     ("GET", "/api/v1/enrollments"): (EVERYONE, {}),
     ("POST", "/api/v1/enrollments"): (ANAS, {"json": "enroll"}),
+    ("GET", ENR): (ANAS, {}),
     ("POST", ENR + "/{action}"): (ANAS, {"action": "pause"}),
     ("DELETE", ENR): (ANAS, {"spare": True}),
     ("GET", "/api/v1/tasks"): (EVERYONE, {}),
