@@ -129,14 +129,20 @@ def page_history(
     viewer: Viewer = OPERATOR,
 ) -> paging.Page[HistoryRow]:
     """A page of history in time order (oldest first unless asked), the next cursor, the total."""
-    query = select(Event, Sequence.name).outerjoin(Sequence, Sequence.id == Event.sequence_id)
-    for condition in _conditions(session, where, viewer):
-        query = query.where(condition)
+    conditions = _conditions(session, where, viewer)
     seen = access.row_visible(Event.sequence_id, viewer)
     if seen is not None:
-        query = query.where(seen)
+        conditions.append(seen)
+    query = (
+        select(Event, Sequence.name)
+        .outerjoin(Sequence, Sequence.id == Event.sequence_id)
+        .where(*conditions)
+    )
+    counted = select(Event.id).where(*conditions)
     order = NEWEST_FIRST if newest_first else ORDER
-    page = paging.fetch(session, query, order, limit=limit, cursor=cursor, count=count)
+    page = paging.fetch(
+        session, query, order, limit=limit, cursor=cursor, count=count, counted=counted
+    )
     return paging.mapped(page, _row)
 
 

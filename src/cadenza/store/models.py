@@ -403,4 +403,6 @@ class RateBucket(Base):
 # Lists that scale: the orders listings page on (keyset pagination), so that any page of the
 # to-do list or of history reads an index range instead of sorting the whole table.
 Index("ix_tasks_status_due", Task.status, Task.due_at, Task.id)
+Index("ix_tasks_due", Task.due_at, Task.id)
+Index("ix_tasks_sequence_status", Task.sequence_id, Task.status)
 Index("ix_events_time", Event.time, Event.id)

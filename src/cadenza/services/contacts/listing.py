@@ -33,14 +33,16 @@ def page_contacts(
             Contact.id.in_(select(ContactTag.contact_id).where(ContactTag.tag == tag))
         )
     if search:
-        query = query.where(matching(search))
+        query = query.where(matching(search, sqlite=session.get_bind().dialect.name == "sqlite"))
     page = paging.fetch(
         session, query, ORDER, limit=limit, cursor=cursor, count=count, offset=offset
     )
     return paging.Page(rows_of(session, [row[0] for row in page.rows]), page.next, page.total)
 
 
-def matching(search: str) -> ColumnElement[bool]:
+def matching(search: str, *, sqlite: bool = False) -> ColumnElement[bool]:
     """Contacts with `search` in a name, the email, the phone or the company (any case)."""
     pattern = "%" + re.sub(r"([\\%_])", r"\\\1", search) + "%"
+    if sqlite:  # SQLite's LIKE ignores ASCII case already: no lower() of every cell
+        return or_(*(column.like(pattern, escape="\\") for column in SEARCHED))
     return or_(*(column.ilike(pattern, escape="\\") for column in SEARCHED))

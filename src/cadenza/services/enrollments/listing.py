@@ -68,22 +68,27 @@ def page_enrollments(
     viewer: Viewer = OPERATOR,
 ) -> paging.Page[EnrollmentRow]:
     """A page of enrollments in id order, with the next cursor and the true total."""
+    conditions = []
+    if sequence is not None:
+        conditions.append(Enrollment.sequence_id == paging.sequence_id(session, sequence, viewer))
+    if not viewer.sees_everything:
+        seen = select(Sequence.id).where(access.visible_sequences(viewer))
+        conditions.append(Enrollment.sequence_id.in_(seen))
+    if status is not None:
+        allowed = paging.one_of("status", status, ENROLLMENT_STATUSES)
+        conditions.append(Enrollment.status == allowed)
+    if contact_id is not None:
+        conditions.append(Enrollment.contact_id == contact_id)
     query = (
         select(Enrollment, Sequence.name, SequenceVersion.number)
         .join(Sequence, Sequence.id == Enrollment.sequence_id)
         .join(SequenceVersion, SequenceVersion.id == Enrollment.version_id)
+        .where(*conditions)
     )
-    if sequence is not None:
-        query = query.where(Enrollment.sequence_id == paging.sequence_id(session, sequence, viewer))
-    if not viewer.sees_everything:
-        query = query.where(access.visible_sequences(viewer))
-    if status is not None:
-        query = query.where(
-            Enrollment.status == paging.one_of("status", status, ENROLLMENT_STATUSES)
-        )
-    if contact_id is not None:
-        query = query.where(Enrollment.contact_id == contact_id)
-    page = paging.fetch(session, query, ORDER, limit=limit, cursor=cursor, count=count)
+    counted = select(Enrollment.id).where(*conditions)
+    page = paging.fetch(
+        session, query, ORDER, limit=limit, cursor=cursor, count=count, counted=counted
+    )
     return paging.mapped(page, _row)
 
 
