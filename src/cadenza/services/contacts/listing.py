@@ -26,7 +26,8 @@ def page_contacts(
     offset: int = 0,
     count: bool = True,
 ) -> paging.Page[ContactRow]:
-    """A page of contacts in id order (after `offset` more), the next cursor, the true total."""
+    """A page of contacts in id order (after `offset` more), the next cursor, and the true
+    total unless searching."""
     query = select(Contact)
     if tag is not None:
         query = query.where(
@@ -34,8 +35,9 @@ def page_contacts(
         )
     if search:
         query = query.where(matching(search, sqlite=session.get_bind().dialect.name == "sqlite"))
+    # A text search reads every contact: counting would read them all a second time.
     page = paging.fetch(
-        session, query, ORDER, limit=limit, cursor=cursor, count=count, offset=offset
+        session, query, ORDER, limit=limit, cursor=cursor, count=count and not search, offset=offset
     )
     return paging.Page(rows_of(session, [row[0] for row in page.rows]), page.next, page.total)
 
