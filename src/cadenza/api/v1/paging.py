@@ -50,18 +50,13 @@ def paged(request: Request, response: Response, page: Page[T]) -> list[T]:
     return page.rows
 
 
-_known: dict[int, frozenset[str]] = {}
-
-
 def known_parameters(request: Request) -> None:
     """Refuse a query parameter the route does not read (422 naming it): a misspelt filter
     would otherwise be ignored and the answer would look right."""
     route = request.scope.get("route")
     if not isinstance(route, APIRoute) or not request.query_params:
         return
-    names = _known.get(id(route))
-    if names is None:
-        names = _known[id(route)] = frozenset(_query_names(route.dependant))
+    names = _query_names(route.dependant)  # a walk of a few nodes: cheaper than a cache
     for name in request.query_params:
         if name not in names:
             listed = ", ".join(sorted(names)) or "none"
