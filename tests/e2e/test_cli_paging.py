@@ -79,7 +79,11 @@ def test_history_shows_the_latest_events_oldest_first(cli: Cli) -> None:
     [
         (("tasks", "list", "--limit", "0"), 2, "--limit"),
         (("tasks", "list", "--limit", "1001"), 2, "--limit"),
-        (("tasks", "list", "--status", "opne"), 1, "status: 'opne' is not one of open"),
+        (
+            ("tasks", "list", "--status", "opne"),
+            1,
+            "status: 'opne' is not a status of tasks (one of open",
+        ),
         (("enrollments", "list", "--sequence", "Nope"), 1, "sequence: no sequence named 'Nope'"),
         (("history", "--type", "telepathy"), 1, "type: 'telepathy'"),
         (("messages", "list", "--channel", "fax"), 1, "channel: 'fax'"),

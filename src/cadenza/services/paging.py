@@ -205,11 +205,14 @@ def walk(read: Callable[[str | None], Page[T]]) -> Iterator[T]:
         cursor = page.next
 
 
-def one_of(parameter: str, value: str, allowed: tuple[str, ...] | frozenset[str]) -> str:
+def one_of(
+    parameter: str, value: str, allowed: tuple[str, ...] | frozenset[str], what: str = ""
+) -> str:
     """`value` when it is one of `allowed`; InvalidParameter naming them otherwise."""
     if value not in allowed:
         choices = ", ".join(sorted(allowed) if isinstance(allowed, frozenset) else allowed)
-        raise InvalidParameter(parameter, f"{value!r} is not one of {choices}")
+        kind = f"{what} (one of {choices})" if what else f"one of {choices}"
+        raise InvalidParameter(parameter, f"{value!r} is not {kind}")
     return value
 
 

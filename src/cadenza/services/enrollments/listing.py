@@ -75,7 +75,7 @@ def page_enrollments(
         seen = select(Sequence.id).where(access.visible_sequences(viewer))
         conditions.append(Enrollment.sequence_id.in_(seen))
     if status is not None:
-        allowed = paging.one_of("status", status, ENROLLMENT_STATUSES)
+        allowed = paging.one_of("status", status, ENROLLMENT_STATUSES, "a status of enrollments")
         conditions.append(Enrollment.status == allowed)
     if contact_id is not None:
         conditions.append(Enrollment.contact_id == contact_id)

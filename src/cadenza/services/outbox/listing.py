@@ -86,7 +86,10 @@ def page_messages(
     """A page of the outbox in id order, with the next cursor and the true total."""
     query = select(Message)
     if status is not None:
-        query = query.where(Message.status == paging.one_of("status", status, MESSAGE_STATUSES))
+        query = query.where(
+            Message.status
+            == paging.one_of("status", status, MESSAGE_STATUSES, "a status of messages")
+        )
     if channel is not None:
         query = query.where(Message.channel == paging.one_of("channel", channel, CHANNELS))
     if contact_id is not None:

@@ -41,7 +41,10 @@ def page_sequences(
         .where(access.visible_sequences(viewer))
     )
     if status is not None:
-        query = query.where(Sequence.status == paging.one_of("status", status, SEQUENCE_STATUSES))
+        query = query.where(
+            Sequence.status
+            == paging.one_of("status", status, SEQUENCE_STATUSES, "a status of sequences")
+        )
     page = paging.fetch(session, query, ORDER, limit=limit, cursor=cursor, count=count)
     enrolled = _enrolled(session, [row[0].id for row in page.rows])
     rows = [

@@ -120,7 +120,9 @@ def _conditions(session: Session, where: TaskFilter, viewer: Viewer) -> list[Col
             raise paging.InvalidParameter("assignee", f"no user {where.assignee!r}")
         conditions.append(Task.assignee_id == user_id)
     if where.status is not None:
-        conditions.append(Task.status == paging.one_of("status", where.status, TASK_STATUSES))
+        conditions.append(
+            Task.status == paging.one_of("status", where.status, TASK_STATUSES, "a status of tasks")
+        )
     if where.kind is not None:
         conditions.append(Task.kind == paging.one_of("kind", where.kind, KINDS))
     if where.sequence is not None:
