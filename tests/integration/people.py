@@ -88,7 +88,7 @@ def private_sequence(people: People, name: str, owner: str) -> dict[str, Any]:
     root.ok("POST", "/sequences", 201, content=text, headers=YAML)
     email = f"{name.lower().replace(' ', '.')}@lead.example"
     contact = root.ok("POST", "/contacts", 201, json={"first_name": "Lee", "email": email})
-    root.ok("POST", "/enrollments", json={"sequence": name, "contact_ids": [contact["id"]]})
+    root.ok("POST", "/enrollments", 201, json={"sequence": name, "contact_ids": [contact["id"]]})
     run_worker(people.db, people.clock.now())
     [enrollment] = root.ok("GET", "/enrollments", params={"sequence": name})
     [task] = [t for t in root.ok("GET", "/tasks") if t["sequence"] == name]

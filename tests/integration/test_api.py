@@ -147,7 +147,7 @@ def test_a_sequence_from_definition_to_history(api: Api) -> None:
     assert contact["phone"] == "+13125550134" and contact["timezone"] == "America/Chicago"
     assert contact["owner"] == USER and contact["tags"] == ["web-lead"]
 
-    report = api.ok("POST", "/enrollments", json={"sequence": "API drip", "tag": "web-lead"})
+    report = api.ok("POST", "/enrollments", 201, json={"sequence": "API drip", "tag": "web-lead"})
     assert report == {"sequence": "API drip", "enrolled": [contact["id"]], "refused": []}
     again = api.ok(
         "POST", "/enrollments", json={"sequence": "API drip", "contact_ids": [contact["id"]]}

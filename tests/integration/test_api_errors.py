@@ -70,7 +70,7 @@ def test_garbage_posted_to_every_route_is_a_4xx_problem(api: Api) -> None:
     with write(api.db) as session:
         contact = add_contact(session, at(T0))
     api.ok("POST", "/sequences", 201, content=DRIP, headers={"Content-Type": "text/yaml"})
-    api.ok("POST", "/enrollments", json={"sequence": "Drip", "contact_ids": [contact]})
+    api.ok("POST", "/enrollments", 201, json={"sequence": "Drip", "contact_ids": [contact]})
     [enrollment] = api.ok("GET", "/enrollments")
     real = {"name": "Drip", "contact_id": str(contact), "enrollment_id": str(enrollment["id"])}
     sender = api.ok("POST", "/senders", 201, json={"kind": "sms", "address": "+13125550100"})

@@ -69,6 +69,7 @@ RULES: dict[tuple[str, str], tuple[dict[str, Any], dict[str, Any]]] = {
     ),
     ("GET", "/api/v1/enrollments"): (EVERYONE, {}),
     ("POST", "/api/v1/enrollments"): (ANAS, {"json": "enroll"}),
+    ("GET", ENR): (ANAS, {}),
     ("POST", ENR + "/{action}"): (ANAS, {"action": "pause"}),
     ("DELETE", ENR): (ANAS, {"spare": True}),
     ("GET", "/api/v1/tasks"): (EVERYONE, {}),
@@ -123,7 +124,9 @@ def _world(people: People) -> dict[str, Any]:
     seq = private_sequence(people, "Ana private", ANA)
     root = people.as_(ROOT)
     spare = root.ok("POST", "/contacts", 201, json={"email": "spare@lead.example"})
-    root.ok("POST", "/enrollments", json={"sequence": "Ana private", "contact_ids": [spare["id"]]})
+    root.ok(
+        "POST", "/enrollments", 201, json={"sequence": "Ana private", "contact_ids": [spare["id"]]}
+    )
     enrolled = root.ok("GET", "/enrollments", params={"sequence": "Ana private"})
     sender = root.ok("POST", "/senders", 201, json={"kind": "sms", "address": "+13125550100"})
     with people.db.sessions() as session, session.begin():

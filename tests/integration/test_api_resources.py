@@ -45,7 +45,7 @@ def _enrolled(api: Api, count: int = 1) -> list[int]:
     """`count` new contacts enrolled in Drip at T0; their enrollment ids."""
     with write(api.db) as session:
         ids = [add_contact(session, at(T0), email=f"c{i}@example.com") for i in range(count)]
-    report = api.ok("POST", "/enrollments", json={"sequence": "Drip", "contact_ids": ids})
+    report = api.ok("POST", "/enrollments", 201, json={"sequence": "Drip", "contact_ids": ids})
     assert report["enrolled"] == ids
     return [row["id"] for row in api.ok("GET", "/enrollments")]
 

@@ -46,7 +46,7 @@ COMMANDS: dict[str, tuple[str, tuple[str, ...]]] = {
     ),
     "event": ("Record something that happened to a contact and apply it.", ("engine",)),
     "history": (
-        "What happened, oldest first: transitions, changes, messages, with reasons.",
+        "What happened, oldest first: the latest --limit events, or --all of them.",
         ("engine",),
     ),
     "intake": (

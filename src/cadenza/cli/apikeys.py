@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import typer
-from rich.table import Table
 
-from cadenza.cli.app import app, context, err, guarded, id_argument, out, print_json, writing
+from cadenza.cli.app import app, context, err, guarded, id_argument, out, writing
+from cadenza.cli.listing import all_option, limit_option, show_list
 
 apikeys_app = typer.Typer(help="API keys (Bearer tokens for /api/v1).", no_args_is_help=True)
 app.add_typer(apikeys_app, name="apikeys")
@@ -57,21 +57,28 @@ def create(
 @apikeys_app.command("list")
 @guarded
 def list_command(
+    limit: int = limit_option(),
+    everything: bool = all_option(),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON array."),
 ) -> None:
     """List keys: id, name, user, scopes, created (never the secrets)."""
-    from cadenza.services.users import list_keys
+    from cadenza.services.users.listing import page_keys
 
     with context().sessions() as session:
-        rows = list_keys(session=session)
-    if as_json:
-        print_json(rows)
-        return
-    table = Table("id", "name", "user", "scopes", "created")
-    for row in rows:
-        scopes = " ".join(row["scopes"])
-        table.add_row(str(row["id"]), row["name"], row["user"] or "", scopes, row["created_at"])
-    out.print(table)
+        show_list(
+            lambda cursor, size: page_keys(session=session, limit=size, cursor=cursor),
+            limit=limit,
+            everything=everything,
+            as_json=as_json,
+            cells=lambda row: [
+                str(row["id"]),
+                row["name"],
+                row["user"] or "",
+                " ".join(row["scopes"]),
+                row["created_at"],
+            ],
+            columns=("id", "name", "user", "scopes", "created"),
+        )
 
 
 @apikeys_app.command("revoke")

@@ -235,4 +235,49 @@ def bench_reports(
         f"{figures.record_after_us:.0f} µs ({figures.overhead:+.1%})",
         f"≤ {GOAL_OVERHEAD:+.0%}",
     )
+@bench_app.command("ui")
+@guarded
+def bench_ui(
+    db: str = typer.Option("sqlite", help="sqlite or postgres."),
+    contacts: int = typer.Option(100_000, min=100, help="Contacts in the measured database."),
+    tasks: int = typer.Option(50_000, min=10, help="Open tasks."),
+    history: int = typer.Option(1_000_000, min=100, help="History rows."),
+    repeat: int = typer.Option(9, min=1, max=1000, help="Timed requests per page."),
+    rebuild: bool = typer.Option(False, help="Build the database again instead of reusing it."),
+    pg_url: str | None = typer.Option(None, help="PostgreSQL server URL (a database is kept)."),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Time every UI page and API listing on 100k contacts, 50k open tasks, 1M history rows."""
+    from cadenza.benchmarks import ui, ui_data
+    from cadenza.benchmarks.databases import DEFAULT_PG_URL
+    from cadenza.cli.app import context
+
+    backend = _backend(db)
+    scale = ui_data.Scale(contacts, tasks, history)
+    if backend == "sqlite":
+        url = ui_data.sqlite_url(scale)
+    else:
+        url = ui_data.postgres_url(scale, pg_url or DEFAULT_PG_URL)
+    now = context().clock.now()
+    figures = ui.run(url, scale, now, repeat, rebuild, _progress)
+    if as_json:
+        print_json([ui.summary(figure) for figure in figures])
+        return
+    title = f"cadenza bench ui — {backend}: {contacts:,} contacts, {tasks:,} open tasks, "
+    table = Table(title=title + f"{history:,} history rows")
+    for column in ("page", "median", "p95", "HTML/JSON", "goal", "verdict"):
+        table.add_column(column, justify="left" if column == "page" else "right")
+    verdict = {True: "[green]ok[/green]", False: "[red]over goal[/red]", None: ""}
+    for figure in figures:
+        if figure.median_ms is None or figure.p95_ms is None or figure.bytes is None:
+            table.add_row(figure.label, "", "", "", "", figure.note)
+            continue
+        table.add_row(
+            f"{figure.label}\n[dim]{figure.url}[/dim]",
+            f"{figure.median_ms:,.1f} ms",
+            f"{figure.p95_ms:,.1f} ms",
+            f"{figure.bytes / 1000:,.1f} KB",
+            f"≤ {figure.goal_ms:.0f} ms, ≤ {ui.PAGE_BYTES // 1000} KB",
+            verdict[figure.meets_goal] + (f" {figure.note}" if figure.note else ""),
+        )
     out.print(table)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -12,6 +12,7 @@ from rich.table import Table
 
 from cadenza.cli.app import MAX_ID, app, context, guarded, out, print_json, writing
 from cadenza.cli.bench import bench_app
+from cadenza.cli.listing import all_option, limit_option, show_list
 
 if TYPE_CHECKING:
     from cadenza.services.contacts import ImportReport
@@ -110,26 +111,36 @@ def _print_report(report: ImportReport) -> None:
 def list_contacts(
     tag: str | None = typer.Option(None, help="Only contacts with this tag."),
     search: str | None = typer.Option(None, help="Text in names, email, phone or company."),
-    limit: int | None = typer.Option(None, min=1, max=MAX_ID, help="At most this many."),
+    limit: int = limit_option(),
+    everything: bool = all_option(),
     offset: int = typer.Option(0, min=0, max=MAX_ID, help="Skip this many first."),
     as_json: bool = typer.Option(False, "--json", help="Print a JSON array."),
 ) -> None:
     """List contacts in id order."""
-    from cadenza.services import contacts as service
+    from cadenza.services.contacts.listing import page_contacts
 
     with context().sessions() as session:
-        rows = service.list_contacts(
-            session=session, tag=tag, search=search, limit=limit, offset=offset
+        show_list(
+            lambda cursor, size: page_contacts(
+                session=session,
+                tag=tag,
+                search=search,
+                limit=size,
+                cursor=cursor,
+                offset=0 if cursor else offset,
+            ),
+            limit=limit,
+            everything=everything,
+            as_json=as_json,
+            cells=_contact_cells,
+            columns=("id", "name", "email", "phone", "timezone", "owner", "tags"),
         )
-    if as_json:
-        print_json(rows)
-        return
-    table = Table("id", "name", "email", "phone", "timezone", "owner", "tags")
-    for row in rows:
-        name = f"{row['first_name']} {row['last_name']}".strip()
-        cells = (row["email"], row["phone"], row["timezone"], row["owner"])
-        table.add_row(str(row["id"]), name, *(c or "" for c in cells), ", ".join(row["tags"]))
-    out.print(table)
+
+
+def _contact_cells(row: Mapping[str, Any]) -> list[str]:
+    name = f"{row['first_name']} {row['last_name']}".strip()
+    cells = (row["email"], row["phone"], row["timezone"], row["owner"])
+    return [str(row["id"]), name, *(c or "" for c in cells), ", ".join(row["tags"])]
 
 
 @contacts_app.command("add")

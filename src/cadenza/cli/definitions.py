@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import typer
-from rich.table import Table
+from sqlalchemy import func, select
 
 from cadenza.cli.app import app, context, err, guarded, out, print_json
+from cadenza.cli.listing import all_option, limit_option, show_list
 from cadenza.errors import DefinitionError, NotFound, Problem
+from cadenza.store.models import Sequence
 
 if TYPE_CHECKING:
     from cadenza.core.definition import Definition
@@ -106,26 +109,37 @@ def schema() -> None:
 @sequences_app.command("list")
 @guarded
 def list_command(
+    status: str | None = typer.Option(None, help="draft, active, paused, ended or archived."),
+    limit: int = limit_option(),
+    everything: bool = all_option(),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON array."),
 ) -> None:
-    """List sequences: status, steps, latest version, contacts enrolled."""
-    from cadenza.services.sequences import list_sequences
+    """List sequences by name: status, steps, latest version, contacts enrolled."""
+    from cadenza.services.paging import Page
+    from cadenza.services.sequences.pages import page_sequences
+
+    def read(cursor: str | None, size: int) -> Page[dict[str, Any]]:
+        page = page_sequences(session=session, status=status, limit=size, cursor=cursor)
+        return Page([row.as_dict() for row in page.rows], page.next, page.total)
 
     with context().sessions() as session:
-        rows = list_sequences(session=session)
-    if as_json:
-        print_json([row.as_dict() for row in rows])
-        return
-    if not rows:
-        out.print("no sequences yet: write one and run `cadenza apply FILE`", markup=False)
-        return
-    table = Table("name", "status", "steps", "version", "enrolled", "updated (UTC)")
-    for row in rows:
-        updated = f"{row.updated_at:%Y-%m-%d %H:%M}"
-        table.add_row(
-            row.name, row.status, str(row.steps), f"v{row.version}", str(row.enrolled), updated
+        if not as_json and not session.scalar(select(func.count()).select_from(Sequence)):
+            out.print("no sequences yet: write one and run `cadenza apply FILE`", markup=False)
+            return
+        show_list(
+            read,
+            limit=limit,
+            everything=everything,
+            as_json=as_json,
+            cells=_sequence_cells,
+            columns=("name", "status", "steps", "version", "enrolled", "updated (UTC)"),
         )
-    out.print(table)
+
+
+def _sequence_cells(row: Mapping[str, Any]) -> list[str]:
+    updated = f"{row['updated_at']:%Y-%m-%d %H:%M}"
+    counts = (str(row["steps"]), f"v{row['version']}", str(row["enrolled"]))
+    return [row["name"], row["status"], *counts, updated]
 
 
 @sequences_app.command("show")

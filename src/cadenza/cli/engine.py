@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import signal
 import threading
-from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import typer
@@ -20,9 +19,10 @@ from cadenza.cli.app import (
     json_option,
     out,
     parse_time_option,
-    print_json,
     writing,
 )
+from cadenza.cli.listing import all_option, columns_of, limit_option, show_list
+from cadenza.core.definition import Condition
 from cadenza.errors import ConfigurationError, ValidationFailed
 
 if TYPE_CHECKING:
@@ -34,6 +34,20 @@ messages_app = typer.Typer(help="The outbox: messages written by steps.", no_arg
 app.add_typer(tasks_app, name="tasks")
 app.add_typer(enrollments_app, name="enrollments")
 app.add_typer(messages_app, name="messages")
+
+TASK_COLUMNS = ("id", "kind", "step", "assignee", "status", "outcome", "due_at", "title")
+ENROLLMENT_COLUMNS = (
+    "id",
+    "sequence",
+    "contact_id",
+    "status",
+    "step",
+    "due_at",
+    "outcome",
+    "exit_reason",
+)
+MESSAGE_COLUMNS = ("id", "key", "channel", "to", "status", "step", "subject")
+HISTORY_COLUMNS = ("time", "type", "sequence", "contact_id", "step", "reason")
 # Event data is stored as JSON, whose encoder stops at 254 levels; no real event nests past a few.
 MAX_DEPTH = 64
 
@@ -83,7 +97,6 @@ def enroll(
     """Enroll contacts into a sequence; refusals are listed with their reasons."""
     from pydantic import TypeAdapter, ValidationError
 
-    from cadenza.core.definition import Condition
     from cadenza.services import enrollments
 
     if not contact and tag is None and where is None:
@@ -210,16 +223,29 @@ def task_complete(
 @tasks_app.command("list")
 @guarded
 def tasks_list(
-    assignee: str | None = typer.Option(None),
-    status: str | None = typer.Option(None),
+    assignee: str | None = typer.Option(None, help="Only this user's (an email)."),
+    status: str | None = typer.Option(None, help="open, done, skipped, canceled or error."),
+    sequence: str | None = typer.Option(None, help="Only this sequence's."),
+    kind: str | None = typer.Option(None, help="call, task, manual_email, ..."),
+    limit: int = limit_option(),
+    everything: bool = all_option(),
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """Tasks, soonest due first."""
-    from cadenza.services.tasks import list_tasks
+    from cadenza.services.tasks.listing import TaskFilter, page_tasks
 
+    wanted = TaskFilter(assignee=assignee, status=status, sequence=sequence, kind=kind)
     with context().sessions() as session:
-        rows = list_tasks(session=session, assignee=assignee, status=status)
-    _show(rows, as_json, ("id", "kind", "step", "assignee", "status", "outcome", "due_at", "title"))
+        show_list(
+            lambda cursor, size: page_tasks(
+                session=session, where=wanted, limit=size, cursor=cursor
+            ),
+            limit=limit,
+            everything=everything,
+            as_json=as_json,
+            cells=columns_of(*TASK_COLUMNS),
+            columns=TASK_COLUMNS,
+        )
 
 
 @enrollments_app.command("list")
@@ -227,18 +253,24 @@ def tasks_list(
 def enrollments_list(
     sequence: str | None = typer.Option(None),
     status: str | None = typer.Option(None),
+    limit: int = limit_option(),
+    everything: bool = all_option(),
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
-    """Enrollments with their status, step and next due time."""
-    from cadenza.services.enrollments import list_enrollments
+    """Enrollments with their status, step and next due time, in id order."""
+    from cadenza.services.enrollments.listing import page_enrollments
 
     with context().sessions() as session:
-        rows = list_enrollments(session=session, sequence=sequence, status=status)
-    _show(
-        rows,
-        as_json,
-        ("id", "sequence", "contact_id", "status", "step", "due_at", "outcome", "exit_reason"),
-    )
+        show_list(
+            lambda cursor, size: page_enrollments(
+                session=session, sequence=sequence, status=status, limit=size, cursor=cursor
+            ),
+            limit=limit,
+            everything=everything,
+            as_json=as_json,
+            cells=columns_of(*ENROLLMENT_COLUMNS),
+            columns=ENROLLMENT_COLUMNS,
+        )
 
 
 @enrollments_app.command("retry")
@@ -264,14 +296,24 @@ def enrollment_retry(enrollment_id: int = id_argument("The enrollment's id.")) -
 def messages_list(
     status: str | None = typer.Option(None),
     channel: str | None = typer.Option(None),
+    limit: int = limit_option(),
+    everything: bool = all_option(),
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
-    """Outbox messages and what became of them."""
-    from cadenza.services.outbox import list_messages
+    """Outbox messages and what became of them, in the order they were queued."""
+    from cadenza.services.outbox.listing import page_messages
 
     with context().sessions() as session:
-        rows = list_messages(session=session, status=status, channel=channel)
-    _show(rows, as_json, ("id", "key", "channel", "to", "status", "step", "subject"))
+        show_list(
+            lambda cursor, size: page_messages(
+                session=session, status=status, channel=channel, limit=size, cursor=cursor
+            ),
+            limit=limit,
+            everything=everything,
+            as_json=as_json,
+            cells=columns_of(*MESSAGE_COLUMNS),
+            columns=MESSAGE_COLUMNS,
+        )
 
 
 @app.command()
@@ -281,29 +323,27 @@ def history(
     contact: int | None = id_option("Only this contact."),
     type_: list[str] = typer.Option([], "--type", help="Event type (repeatable)."),
     since: str | None = typer.Option(None, help="ISO time."),
+    limit: int = limit_option(),
+    everything: bool = all_option(),
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
-    """What happened, oldest first: transitions, changes, messages, with reasons."""
-    from cadenza.services.history import list_history
+    """What happened, oldest first: the latest --limit events, or --all of them."""
+    from cadenza.services.history import HistoryFilter, page_history
 
+    wanted = HistoryFilter(sequence, contact, type_ or None, parse_time_option(since, "--since"))
     with context().sessions() as session:
-        rows = list_history(
-            session=session,
-            sequence=sequence,
-            contact_id=contact,
-            types=type_ or None,
-            since=parse_time_option(since, "--since"),
+        show_list(
+            lambda cursor, size: page_history(
+                session=session,
+                where=wanted,
+                limit=size,
+                cursor=cursor,
+                newest_first=not everything,
+            ),
+            limit=limit,
+            everything=everything,
+            as_json=as_json,
+            cells=columns_of(*HISTORY_COLUMNS),
+            columns=HISTORY_COLUMNS,
+            latest=True,
         )
-    _show(rows, as_json, ("time", "type", "sequence", "contact_id", "step", "reason"))
-
-
-def _show(rows: Sequence[Mapping[str, Any]], as_json: bool, columns: tuple[str, ...]) -> None:
-    if as_json:
-        print_json(rows)
-        return
-    from rich.table import Table
-
-    table = Table(*columns)
-    for row in rows:
-        table.add_row(*("" if row.get(c) is None else str(row.get(c)) for c in columns))
-    out.print(table)

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import typer
-from rich.table import Table
 
-from cadenza.cli.app import app, context, guarded, id_argument, out, print_json, writing
+from cadenza.cli.app import app, context, guarded, id_argument, out, writing
+from cadenza.cli.listing import all_option, limit_option, show_list
 
 senders_app = typer.Typer(
     help="Senders: email mailboxes and SMS lines with their caps.", no_args_is_help=True
@@ -44,39 +45,51 @@ def _describe(row: dict[str, Any]) -> str:
 @senders_app.command("list")
 @guarded
 def list_command(
+    limit: int = limit_option(),
+    everything: bool = all_option(),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON array."),
 ) -> None:
     """List mailboxes and lines with their caps and users."""
-    from cadenza.services.senders import list_senders
+    from cadenza.services.senders.listing import page_senders
 
     ctx = context()
+    now = ctx.clock.now()
     with ctx.sessions() as session:
-        rows = list_senders(session=session, now=ctx.clock.now(), settings=ctx.settings)
-    if as_json:
-        print_json(rows)
-        return
-    table = Table(
-        "id", "kind", "address", "name", "per second", "per hour", "per day", "users",
-        "provider", "status", "bounces", "complaints", "unsubscribes",
-    )  # fmt: skip
-    for row in rows:
-        caps = [row[c] for c in ("per_second", "per_hour", "per_day")]
-        cells = ["" if value is None else str(value) for value in caps]
-        table.add_row(
-            str(row["id"]),
-            row["kind"],
-            row["address"],
-            row["name"],
-            *cells,
-            ", ".join(row["users"]),
-            row["provider"] if row["kind"] == "email" else "",
-            "paused" if row["paused"] else "sending",
-            *_rates(row),
+        show_list(
+            lambda cursor, size: page_senders(
+                session=session, limit=size, cursor=cursor, now=now
+            ),
+            limit=limit,
+            everything=everything,
+            as_json=as_json,
+            cells=_sender_cells,
+            columns=COLUMNS,
         )
-    out.print(table)
 
 
-def _rates(row: dict[str, Any]) -> list[str]:
+COLUMNS = (
+    "id", "kind", "address", "name", "per second", "per hour", "per day", "users",
+    "provider", "status", "bounces", "complaints", "unsubscribes",
+)  # fmt: skip
+
+
+def _sender_cells(row: Mapping[str, Any]) -> list[str]:
+    caps = [row[c] for c in ("per_second", "per_hour", "per_day")]
+    cells = ["" if value is None else str(value) for value in caps]
+    return [
+        str(row["id"]),
+        row["kind"],
+        row["address"],
+        row["name"],
+        *cells,
+        ", ".join(row["users"]),
+        row["provider"] if row["kind"] == "email" else "",
+        "paused" if row["paused"] else "sending",
+        *_rates(row),
+    ]
+
+
+def _rates(row: Mapping[str, Any]) -> list[str]:
     figures = row.get("health")
     if not figures:
         return ["", "", ""]

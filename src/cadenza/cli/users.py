@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import getpass
 import sys
-from typing import Any
 
 import typer
-from rich.table import Table
 
-from cadenza.cli.app import app, context, err, guarded, out, print_json, writing
+from cadenza.cli.app import app, context, err, guarded, writing
+from cadenza.cli.listing import all_option, columns_of, limit_option, show_list
 from cadenza.services import users as service
 from cadenza.services.users import links
 
@@ -94,29 +93,23 @@ def _send_link(email: str, purpose: str) -> None:
 
 @users_app.command("list")
 @guarded
-def list_users(as_json: bool = typer.Option(False, "--json", help="Print a JSON array.")) -> None:
-    """List users."""
+def list_users(
+    limit: int = limit_option(),
+    everything: bool = all_option(),
+    as_json: bool = typer.Option(False, "--json", help="Print a JSON array."),
+) -> None:
+    """List users by email."""
+    from cadenza.services.users.listing import page_users
+
     with context().sessions() as session:
-        rows: list[dict[str, Any]] = [
-            {
-                "id": u.id,
-                "email": u.email,
-                "name": u.name,
-                "role": u.role,
-                "phone": u.phone,
-                "active": u.active,
-                "can_log_in": u.password_hash is not None,
-                "created_at": u.created_at,
-            }
-            for u in service.list_users(session=session)
-        ]
-    if as_json:
-        print_json(rows)
-        return
-    table = Table("id", "email", "name", "role", "phone")
-    for row in rows:
-        table.add_row(str(row["id"]), row["email"], row["name"], row["role"], row["phone"] or "")
-    out.print(table)
+        show_list(
+            lambda cursor, size: page_users(session=session, limit=size, cursor=cursor),
+            limit=limit,
+            everything=everything,
+            as_json=as_json,
+            cells=columns_of("id", "email", "name", "role", "phone"),
+            columns=("id", "email", "name", "role", "phone"),
+        )
 
 
 @groups_app.command("add")
@@ -134,23 +127,20 @@ def add_group(
 
 @groups_app.command("list")
 @guarded
-def list_groups(as_json: bool = typer.Option(False, "--json", help="Print a JSON array.")) -> None:
-    """List groups with their members in turn order."""
+def list_groups(
+    limit: int = limit_option(),
+    everything: bool = all_option(),
+    as_json: bool = typer.Option(False, "--json", help="Print a JSON array."),
+) -> None:
+    """List groups by name with their members in turn order."""
+    from cadenza.services.users.listing import page_groups
+
     with context().sessions() as session:
-        rows: list[dict[str, Any]] = [
-            {
-                "id": group.id,
-                "name": group.name,
-                "members": [
-                    user.email for user in service.group_members(session=session, group_id=group.id)
-                ],
-            }
-            for group in service.list_groups(session=session)
-        ]
-    if as_json:
-        print_json(rows)
-        return
-    table = Table("id", "name", "members")
-    for row in rows:
-        table.add_row(str(row["id"]), row["name"], ", ".join(row["members"]))
-    out.print(table)
+        show_list(
+            lambda cursor, size: page_groups(session=session, limit=size, cursor=cursor),
+            limit=limit,
+            everything=everything,
+            as_json=as_json,
+            cells=lambda row: [str(row["id"]), row["name"], ", ".join(row["members"])],
+            columns=("id", "name", "members"),
+        )

@@ -6,11 +6,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, select
+from sqlalchemy.engine import Row
 from sqlalchemy.orm import Session
 from typing_extensions import TypedDict
 
 from cadenza.core.decisions import HistoryEntry
+from cadenza.core.events import CONTACT_EVENTS, ENROLLMENT_EVENTS
+from cadenza.services import paging
 from cadenza.services.reports import counting
 from cadenza.services.times import IsoTime
 from cadenza.services.users import access
@@ -87,6 +90,27 @@ class HistoryRow(TypedDict):
     data: dict[str, Any]
 
 
+ORDER = paging.Order((Event.time, Event.id), (datetime, int))
+NEWEST_FIRST = paging.Order((Event.time, Event.id), (datetime, int), descending=True)
+# The types written outside the engine's and the channels' own lists.
+SEQUENCE_VERBS = ("created", "updated", "deleted", "shared", "cloned", "activated", "paused")
+OTHER_TYPES = frozenset(
+    {f"sequence_{verb}" for verb in (*SEQUENCE_VERBS, "resumed", "ended", "archived")}
+    | {"inbound_unmatched", "trigger_skipped"}
+)
+
+
+@dataclass(frozen=True)
+class HistoryFilter:
+    """What a history listing narrows to (None: any)."""
+
+    sequence: str | None = None
+    contact_id: int | None = None
+    types: list[str] | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+
 def list_history(
     *,
     session: Session,
@@ -97,33 +121,81 @@ def list_history(
     limit: int = 1000,
     viewer: Viewer = OPERATOR,
 ) -> list[HistoryRow]:
-    """History rows, newest last, filtered as asked."""
-    query = select(Event, Sequence.name).outerjoin(Sequence, Sequence.id == Event.sequence_id)
-    if sequence is not None:
-        query = query.where(Sequence.name == sequence)
-    if contact_id is not None:
-        query = query.where(Event.contact_id == contact_id)
+    """History rows, newest last: the latest `limit` events matching the filters."""
+    wanted = HistoryFilter(sequence, contact_id, types, since)
+    page = page_history(
+        session=session, where=wanted, limit=limit, newest_first=True, count=False, viewer=viewer
+    )
+    return page.rows[::-1]
+
+
+def page_history(
+    *,
+    session: Session,
+    where: HistoryFilter = HistoryFilter(),
+    limit: int = paging.DEFAULT_LIMIT,
+    cursor: str | None = None,
+    newest_first: bool = False,
+    count: bool = True,
+    viewer: Viewer = OPERATOR,
+) -> paging.Page[HistoryRow]:
+    """A page of history in time order (oldest first unless asked), the next cursor, and the
+    total when the events of one contact or one sequence are asked for."""
+    conditions = _conditions(session, where, viewer)
     seen = access.row_visible(Event.sequence_id, viewer)
     if seen is not None:
-        query = query.where(seen)
-    if types:
-        query = query.where(Event.type.in_(types))
-    if since is not None:
-        query = query.where(Event.time >= since)
-    query = query.order_by(Event.time.desc(), Event.id.desc()).limit(limit)
-    rows: list[HistoryRow] = [
-        {
-            "time": event.time.isoformat(),
-            "type": event.type,
-            "sequence": name,
-            "contact_id": event.contact_id,
-            "enrollment_id": event.enrollment_id,
-            "step": event.step,
-            "actor": event.actor,
-            "reason": event.reason,
-            "data": event.data,
-        }
-        for event, name in session.execute(query)
-    ]
-    rows.reverse()
-    return rows
+        conditions.append(seen)
+    query = (
+        select(Event, Sequence.name)
+        .outerjoin(Sequence, Sequence.id == Event.sequence_id)
+        .where(*conditions)
+    )
+    counted = select(Event.id).where(*conditions)
+    order = NEWEST_FIRST if newest_first else ORDER
+    # Counting a million events costs ten times the page: only what an index narrows.
+    cheap = where.contact_id is not None or where.sequence is not None
+    page = paging.fetch(
+        session, query, order, limit=limit, cursor=cursor, count=count and cheap, counted=counted
+    )
+    return paging.mapped(page, _row)
+
+
+def _conditions(
+    session: Session, where: HistoryFilter, viewer: Viewer
+) -> list[ColumnElement[bool]]:
+    conditions: list[ColumnElement[bool]] = []
+    if where.sequence is not None:
+        conditions.append(Event.sequence_id == paging.sequence_id(session, where.sequence, viewer))
+    if where.contact_id is not None:
+        conditions.append(Event.contact_id == where.contact_id)
+    if where.types:
+        conditions.append(Event.type.in_([_known_type(session, t) for t in where.types]))
+    if where.since is not None:
+        conditions.append(Event.time >= where.since)
+    if where.until is not None:
+        conditions.append(Event.time < where.until)
+    return conditions
+
+
+def _known_type(session: Session, name: str) -> str:
+    """`name` when it is an event type (listed, or found in history); else InvalidParameter."""
+    if name in CONTACT_EVENTS or name in ENROLLMENT_EVENTS or name in OTHER_TYPES:
+        return name
+    if session.scalar(select(Event.id).where(Event.type == name).limit(1)) is not None:
+        return name
+    raise paging.InvalidParameter("type", f"{name!r} is not an event type history holds")
+
+
+def _row(found: Row[*tuple[Any, ...]]) -> HistoryRow:
+    event, name = found[0], found[1]
+    return {
+        "time": event.time.isoformat(),
+        "type": event.type,
+        "sequence": name,
+        "contact_id": event.contact_id,
+        "enrollment_id": event.enrollment_id,
+        "step": event.step,
+        "actor": event.actor,
+        "reason": event.reason,
+        "data": event.data,
+    }

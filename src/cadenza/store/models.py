@@ -617,3 +617,8 @@ class ReportCount(Base):
     version_id: Mapped[int]
     shard: Mapped[int]
     n: Mapped[int] = mapped_column(BigInteger)
+
+
+# Lists that scale: the orders listings page on (keyset pagination), so that any page of the
+# to-do list or of history reads an index range instead of sorting the whole table.
+Index("ix_tasks_due", Task.due_at, Task.id)

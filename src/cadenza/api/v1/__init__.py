@@ -26,12 +26,13 @@ from cadenza.api.v1 import (
     subscriptions,
     tasks,
 )
+from cadenza.api.v1.paging import known_parameters
 from cadenza.api.v1.schemas import ERRORS
 
 PREFIX = "/api/v1"
 log = logging.getLogger(__name__)
 
-router = APIRouter(dependencies=[Depends(acting)], responses=ERRORS)
+router = APIRouter(dependencies=[Depends(acting), Depends(known_parameters)], responses=ERRORS)
 # simulate before sequences: its `/{name}/{action}` route would take `/{name}/simulate`.
 MODULES = (simulate, sequences, contacts, enrollments, tasks, activity, senders, subscriptions)
 for module in (*MODULES, reports):

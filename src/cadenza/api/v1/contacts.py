@@ -21,6 +21,7 @@ from cadenza.api.deps import (
     WriteSessionDep,
 )
 from cadenza.api.idempotency import KeyHeader, once
+from cadenza.api.v1.paging import DEFAULT, PAGED, Cursor, Limit, paged
 from cadenza.api.v1.schemas import (
     CONFLICT,
     FORBIDDEN,
@@ -35,6 +36,7 @@ from cadenza.core.contact_fields import TAG_LIMIT, TEXT_LIMITS
 from cadenza.errors import ValidationFailed
 from cadenza.services import contacts as service
 from cadenza.services.contacts import ContactRow, ImportReport, import_csv
+from cadenza.services.contacts.listing import page_contacts
 from cadenza.services.events import record_event
 from cadenza.services.users import access
 from cadenza.store.db import writing
@@ -139,19 +141,26 @@ class Imported(BaseModel):
     )
 
 
-@router.get("")
+@router.get("", responses=PAGED)
 def list_contacts(
+    request: Request,
+    response: Response,
     session: SessionDep,
-    tag: str | None = None,
-    search: str | None = Query(None, description="In names, email, phone and company"),
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0, le=MAX_ID)] = 0,
+    tag: Annotated[str | None, Query(max_length=TAG_LIMIT)] = None,
+    search: str | None = Query(
+        None, max_length=200, description="In names, email, phone and company"
+    ),
+    limit: Limit = DEFAULT,
+    cursor: Cursor = None,
+    offset: Annotated[
+        int, Query(ge=0, le=MAX_ID, description="Deprecated: skip this many (use `cursor`)")
+    ] = 0,
 ) -> list[ContactRow]:
-    """Contacts in id order."""
-    rows = service.list_contacts(
-        session=session, tag=tag, search=search, limit=limit, offset=offset
+    """Contacts in id order, a page at a time (`Link: rel="next"`, `X-Total-Count`)."""
+    page = page_contacts(
+        session=session, tag=tag, search=search, limit=limit, cursor=cursor, offset=offset
     )
-    return rows
+    return paged(request, response, page)
 
 
 @router.post("", status_code=201, responses=CONFLICT)

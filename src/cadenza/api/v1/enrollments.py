@@ -4,23 +4,30 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import partial
-from typing import Literal
+from typing import Annotated, Literal
+from urllib.parse import urlencode
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, Field, model_validator
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from cadenza.api.deps import ClockDep, SessionDep, SettingsDep, ViewerDep, WriteSessionDep
-from cadenza.api.v1.schemas import CONFLICT, MISSING, Id, Model, PathId
+from cadenza.api.v1.paging import DEFAULT, PAGED, Cursor, Limit, paged
+from cadenza.api.v1.schemas import CONFLICT, MISSING, Id, Model, PathId, QueryId
 from cadenza.core.definition import Condition
+from cadenza.errors import NotFound
 from cadenza.services import enrollments as service
 from cadenza.services.enrollments import EnrollmentRow
+from cadenza.services.enrollments.listing import page_enrollments
+from cadenza.services.users.access import OPERATOR, Viewer
 from cadenza.settings import Settings
-from cadenza.store.models import Enrollment
+from cadenza.store.models import Enrollment, Sequence
 
 router = APIRouter(prefix="/enrollments", tags=["enrollments"])
 
 Action = Literal["pause", "resume", "stop", "skip", "retry"]
+EnrollmentStatus = Literal["active", "waiting", "paused", "completed", "exited", "removed"]
 
 
 class EnrollBody(Model):
@@ -51,6 +58,25 @@ class EnrollReport(BaseModel):
     refused: list[Refusal]
 
 
+def _created(response: Response, session: Session, sequence: str, contact_ids: list[int]) -> None:
+    """201 with the new enrollment's URL, or the listing of the sequence's (many new ones);
+    200 when nobody was enrolled (nothing was created)."""
+    if not contact_ids:
+        response.status_code = 200
+        return
+    if len(contact_ids) == 1:
+        query = (
+            select(Enrollment.id)
+            .join(Sequence, Sequence.id == Enrollment.sequence_id)
+            .where(Sequence.name == sequence, Enrollment.contact_id == contact_ids[0])
+            .order_by(Enrollment.id.desc())
+            .limit(1)
+        )
+        response.headers["Location"] = f"/api/v1/enrollments/{session.scalar(query)}"
+        return
+    response.headers["Location"] = "/api/v1/enrollments?" + urlencode({"sequence": sequence})
+
+
 def _operations(settings: Settings) -> dict[str, Callable[..., Enrollment]]:
     return {
         "pause": service.pause_enrollment,
@@ -61,14 +87,19 @@ def _operations(settings: Settings) -> dict[str, Callable[..., Enrollment]]:
     }
 
 
-def _row(session: Session, enrollment: Enrollment) -> EnrollmentRow:
-    rows = service.list_enrollments(session=session, contact_id=enrollment.contact_id)
-    return next(r for r in rows if r["id"] == enrollment.id)
+def _row(session: Session, enrollment_id: int, viewer: Viewer = OPERATOR) -> EnrollmentRow:
+    found = session.scalar(select(Enrollment.contact_id).where(Enrollment.id == enrollment_id))
+    if found is not None:
+        for row in service.list_enrollments(session=session, contact_id=found, viewer=viewer):
+            if row["id"] == enrollment_id:
+                return row
+    raise NotFound(f"no enrollment {enrollment_id}")
 
 
-@router.post("", responses=MISSING | CONFLICT)
+@router.post("", status_code=201, responses=MISSING | CONFLICT)
 def enroll(
     body: EnrollBody,
+    response: Response,
     session: WriteSessionDep,
     clock: ClockDep,
     settings: SettingsDep,
@@ -88,21 +119,40 @@ def enroll(
         viewer=viewer,
     )
     refused = [Refusal(contact_id=cid, reason=reason) for cid, reason in report.refused]
+    _created(response, session, report.sequence, report.enrolled)
     return EnrollReport(sequence=report.sequence, enrolled=report.enrolled, refused=refused)
 
 
-@router.get("")
+@router.get("", responses=PAGED)
 def list_all(
+    request: Request,
+    response: Response,
     session: SessionDep,
     viewer: ViewerDep,
-    sequence: str | None = None,
-    status: str | None = None,
+    sequence: Annotated[str | None, Query(max_length=200)] = None,
+    status: EnrollmentStatus | None = None,
+    contact: QueryId = None,
+    limit: Limit = DEFAULT,
+    cursor: Cursor = None,
 ) -> list[EnrollmentRow]:
-    """Enrollments of the sequences the caller sees, with their status, step and due time."""
-    rows = service.list_enrollments(
-        session=session, sequence=sequence, status=status, viewer=viewer
+    """Enrollments of the sequences the caller sees, in id order, a page at a time
+    (`Link: rel="next"`, `X-Total-Count`)."""
+    page = page_enrollments(
+        session=session,
+        sequence=sequence,
+        status=status,
+        contact_id=contact,
+        limit=limit,
+        cursor=cursor,
+        viewer=viewer,
     )
-    return rows
+    return paged(request, response, page)
+
+
+@router.get("/{enrollment_id}", responses=MISSING)
+def show_enrollment(enrollment_id: PathId, session: SessionDep, viewer: ViewerDep) -> EnrollmentRow:
+    """One enrollment of a sequence the caller sees."""
+    return _row(session, enrollment_id, viewer)
 
 
 @router.post("/{enrollment_id}/{action}", responses=MISSING | CONFLICT)
@@ -123,7 +173,7 @@ def act_on_enrollment(
         actor=viewer.actor,
         viewer=viewer,
     )
-    return _row(session, enrollment)
+    return _row(session, enrollment.id)
 
 
 @router.delete(

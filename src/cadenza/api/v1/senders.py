@@ -8,13 +8,16 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
 from cadenza.api.deps import ClockDep, SessionDep, SettingsDep, ViewerDep, WriteSessionDep
+from cadenza.api.v1.paging import DEFAULT, PAGED, Cursor, Limit, paged
 from cadenza.api.v1.schemas import CONFLICT, FORBIDDEN, MISSING, Model, PathId
 from cadenza.services import senders as service
+from cadenza.services.paging import Page
+from cadenza.services.senders.listing import page_senders
 from cadenza.settings import Settings
 
 router = APIRouter(prefix="/senders", tags=["senders"])
@@ -113,11 +116,23 @@ def _out(session: Session, sender_id: int, now: datetime, settings: Settings) ->
     return SenderOut(**service.sender_row(sender, users, figures))
 
 
-@router.get("")
-def list_senders(session: SessionDep, clock: ClockDep, settings: SettingsDep) -> list[SenderOut]:
-    """Every mailbox and line with its caps, users, provider and health."""
-    rows = service.list_senders(session=session, now=clock.now(), settings=settings)
-    return [SenderOut(**row) for row in rows]
+@router.get("", responses=PAGED)
+def list_senders(
+    request: Request,
+    response: Response,
+    session: SessionDep,
+    clock: ClockDep,
+    settings: SettingsDep,
+    limit: Limit = DEFAULT,
+    cursor: Cursor = None,
+) -> list[SenderOut]:
+    """Every mailbox and line with its caps, users, provider and health, by kind and address,
+    a page at a time (`Link: rel="next"`, `X-Total-Count`)."""
+    page = page_senders(
+        session=session, limit=limit, cursor=cursor, now=clock.now(), settings=settings
+    )
+    rows = [SenderOut(**row) for row in page.rows]
+    return paged(request, response, Page(rows, page.next, page.total))
 
 
 @router.post("", status_code=201, responses=FORBIDDEN | CONFLICT)

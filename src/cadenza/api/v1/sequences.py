@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from typing import Annotated, Any, Literal
+from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.exceptions import RequestValidationError
@@ -17,9 +18,12 @@ from cadenza.api.v1.errors import (
     Refused,
     UnsupportedMediaType,
 )
+from cadenza.api.v1.paging import DEFAULT, PAGED, Cursor, Limit, paged
 from cadenza.api.v1.schemas import CONFLICT, FORBIDDEN, MISSING, UNSUPPORTED, Instant, Key, Model
 from cadenza.errors import DefinitionError, ValidationFailed
 from cadenza.services import sequences as service
+from cadenza.services.paging import Page
+from cadenza.services.sequences.pages import page_sequences
 
 router = APIRouter(prefix="/sequences", tags=["sequences"])
 
@@ -28,6 +32,7 @@ YAML_TYPES = ("application/yaml", "application/x-yaml", "text/yaml", "text/x-yam
 JSON_TYPE = "application/json"
 MAX_BYTES = 1_000_000  # a definition is a few kilobytes; templates included, far below this
 Action = Literal["activate", "pause", "resume", "end", "archive"]
+SequenceStatus = Literal["draft", "active", "paused", "ended", "archived"]
 ACTIONS: dict[str, Callable[..., int | None]] = {
     "activate": service.activate,
     "pause": service.pause,
@@ -118,6 +123,10 @@ class Migrated(BaseModel):
     restarted: list[int] = Field(description="enrollments whose wait restarted: due now")
 
 
+def _location(name: str) -> str:
+    return f"/api/v1/sequences/{quote(name, safe='')}"
+
+
 async def _definition_text(request: Request) -> str:
     """The posted definition: YAML or JSON text as the body, or JSON {"definition": text}."""
     media = request.headers.get("content-type", "").partition(";")[0].strip().lower()
@@ -167,11 +176,21 @@ _BODY = {
 }
 
 
-@router.get("")
-def list_sequences(session: SessionDep, viewer: ViewerDep) -> list[SequenceRow]:
-    """The sequences the caller sees, with their latest version and live enrollments, by name."""
-    rows = service.list_sequences(session=session, viewer=viewer)
-    return [SequenceRow(**row.as_dict()) for row in rows]
+@router.get("", responses=PAGED)
+def list_sequences(
+    request: Request,
+    response: Response,
+    session: SessionDep,
+    viewer: ViewerDep,
+    status: SequenceStatus | None = None,
+    limit: Limit = DEFAULT,
+    cursor: Cursor = None,
+) -> list[SequenceRow]:
+    """The sequences the caller sees, with their latest version and live enrollments, by
+    name, a page at a time (`Link: rel="next"`, `X-Total-Count`)."""
+    page = page_sequences(session=session, status=status, limit=limit, cursor=cursor, viewer=viewer)
+    rows = [SequenceRow(**row.as_dict()) for row in page.rows]
+    return paged(request, response, Page(rows, page.next, page.total))
 
 
 @router.get("/{name}", responses=MISSING)
@@ -209,6 +228,7 @@ def apply_definition(
         raise Refused(str(exc), exc.missing) from None
     if result.created:
         response.status_code = 201
+        response.headers["Location"] = _location(result.name)
     return Applied(name=result.name, version=result.version, result=result.verb)
 
 
@@ -231,7 +251,12 @@ def share_sequence(
 
 @router.post("/{name}/clone", status_code=201, responses=MISSING | FORBIDDEN | CONFLICT)
 def clone_sequence(
-    name: str, body: CloneBody, session: WriteSessionDep, clock: ClockDep, viewer: ViewerDep
+    name: str,
+    body: CloneBody,
+    session: WriteSessionDep,
+    clock: ClockDep,
+    viewer: ViewerDep,
+    response: Response,
 ) -> SequenceDetail:
     """Copy the latest version into a new draft sequence owned by the caller."""
     service.clone(
@@ -242,6 +267,7 @@ def clone_sequence(
         actor=viewer.actor,
         viewer=viewer,
     )
+    response.headers["Location"] = _location(body.name)
     return SequenceDetail(**service.sequence_detail(session=session, name=body.name))
 
 

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, Field
 
 from cadenza.api.deps import ClockDep, SessionDep, SettingsDep, ViewerDep, WriteSessionDep
+from cadenza.api.v1.paging import DEFAULT, PAGED, Cursor, Limit, paged
 from cadenza.api.v1.schemas import CONFLICT, MISSING, Instant, Model, PathId
-from cadenza.services.tasks import TaskRow, complete_task, list_tasks
+from cadenza.services.tasks import TaskRow, complete_task
+from cadenza.services.tasks.listing import TaskFilter, page_tasks
 
 router = APIRouter(prefix="/tasks", tags=["tasks"])
+TaskStatus = Literal["open", "done", "skipped", "canceled", "error"]
 
 
 class Completion(Model):
@@ -27,13 +32,24 @@ class TaskDone(BaseModel):
     completed_at: Instant | None
 
 
-@router.get("")
+@router.get("", responses=PAGED)
 def list_all(
-    session: SessionDep, viewer: ViewerDep, assignee: str | None = None, status: str | None = None
+    request: Request,
+    response: Response,
+    session: SessionDep,
+    viewer: ViewerDep,
+    assignee: Annotated[str | None, Query(max_length=320, description="A user's email")] = None,
+    status: Annotated[TaskStatus | None, Query(description="open, done, ...")] = None,
+    sequence: Annotated[str | None, Query(max_length=200)] = None,
+    kind: Annotated[str | None, Query(max_length=32, description="call, task, ...")] = None,
+    limit: Limit = DEFAULT,
+    cursor: Cursor = None,
 ) -> list[TaskRow]:
-    """The caller's tasks and those of the sequences they see, soonest due first."""
-    rows = list_tasks(session=session, assignee=assignee, status=status, viewer=viewer)
-    return rows
+    """The caller's tasks and those of the sequences they see, soonest due first, a page at
+    a time (`Link: rel="next"`, `X-Total-Count`)."""
+    wanted = TaskFilter(assignee=assignee, status=status, sequence=sequence, kind=kind)
+    page = page_tasks(session=session, where=wanted, limit=limit, cursor=cursor, viewer=viewer)
+    return paged(request, response, page)
 
 
 @router.post("/{task_id}/complete", responses=MISSING | CONFLICT)

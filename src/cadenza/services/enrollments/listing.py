@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import Field
 from sqlalchemy import func, select
+from sqlalchemy.engine import Row
 from sqlalchemy.orm import Session
 from typing_extensions import TypedDict
 
+from cadenza.services import paging
 from cadenza.services.times import IsoTime
 from cadenza.services.users import access
 from cadenza.services.users.access import OPERATOR, Viewer
-from cadenza.store.bulk import known_status
 from cadenza.store.models import ENROLLMENT_STATUSES, Enrollment, Sequence, SequenceVersion
 
 
@@ -31,6 +32,9 @@ class EnrollmentRow(TypedDict):
     version: Annotated[int, Field(description="The version the enrollment runs on")]
 
 
+ORDER = paging.Order((Enrollment.id,), (int,))
+
+
 def list_enrollments(
     *,
     session: Session,
@@ -41,35 +45,67 @@ def list_enrollments(
     viewer: Viewer = OPERATOR,
 ) -> list[EnrollmentRow]:
     """Enrollments as rows: id, sequence, contact_id, status, step, due_at, outcome, exit_reason."""
+    return page_enrollments(
+        session=session,
+        sequence=sequence,
+        status=status,
+        contact_id=contact_id,
+        limit=limit,
+        count=False,
+        viewer=viewer,
+    ).rows
+
+
+def page_enrollments(
+    *,
+    session: Session,
+    sequence: str | None = None,
+    status: str | None = None,
+    contact_id: int | None = None,
+    limit: int = paging.DEFAULT_LIMIT,
+    cursor: str | None = None,
+    count: bool = True,
+    viewer: Viewer = OPERATOR,
+) -> paging.Page[EnrollmentRow]:
+    """A page of enrollments in id order, with the next cursor and the true total."""
+    conditions = []
+    if sequence is not None:
+        conditions.append(Enrollment.sequence_id == paging.sequence_id(session, sequence, viewer))
+    if not viewer.sees_everything:
+        seen = select(Sequence.id).where(access.visible_sequences(viewer))
+        conditions.append(Enrollment.sequence_id.in_(seen))
+    if status is not None:
+        allowed = paging.one_of("status", status, ENROLLMENT_STATUSES, "a status of enrollments")
+        conditions.append(Enrollment.status == allowed)
+    if contact_id is not None:
+        conditions.append(Enrollment.contact_id == contact_id)
     query = (
         select(Enrollment, Sequence.name, SequenceVersion.number)
         .join(Sequence, Sequence.id == Enrollment.sequence_id)
         .join(SequenceVersion, SequenceVersion.id == Enrollment.version_id)
+        .where(*conditions)
     )
-    if sequence is not None:
-        query = query.where(Sequence.name == sequence)
-    if not viewer.sees_everything:
-        query = query.where(access.visible_sequences(viewer))
-    if known_status(status, ENROLLMENT_STATUSES, "enrollments") is not None:
-        query = query.where(Enrollment.status == status)
-    if contact_id is not None:
-        query = query.where(Enrollment.contact_id == contact_id)
-    query = query.order_by(Enrollment.id).limit(limit)
-    return [
-        {
-            "id": e.id,
-            "sequence": name,
-            "contact_id": e.contact_id,
-            "status": e.status,
-            "step": e.step,
-            "due_at": e.due_at.isoformat() if e.due_at else None,
-            "outcome": e.outcome,
-            "exit_reason": e.exit_reason,
-            "enrolled_at": e.enrolled_at.isoformat(),
-            "version": version,
-        }
-        for e, name, version in session.execute(query)
-    ]
+    counted = select(Enrollment.id).where(*conditions)
+    page = paging.fetch(
+        session, query, ORDER, limit=limit, cursor=cursor, count=count, counted=counted
+    )
+    return paging.mapped(page, _row)
+
+
+def _row(found: Row[*tuple[Any, ...]]) -> EnrollmentRow:
+    e, name, version = found[0], found[1], found[2]
+    return {
+        "id": e.id,
+        "sequence": name,
+        "contact_id": e.contact_id,
+        "status": e.status,
+        "step": e.step,
+        "due_at": e.due_at.isoformat() if e.due_at else None,
+        "outcome": e.outcome,
+        "exit_reason": e.exit_reason,
+        "enrolled_at": e.enrolled_at.isoformat(),
+        "version": version,
+    }
 
 
 def enrollment_counts(*, session: Session, sequence: str) -> dict[str, int]:
