@@ -89,6 +89,8 @@ document.addEventListener("click", (event) => {
   // Scroll the selected line into view: the textarea's own line height times the line.
   const height = parseFloat(getComputedStyle(text).lineHeight) || 18;
   text.scrollTop = Math.max(0, (number - 3) * height);
+});
+
 // The person's time zone, as the browser knows it: pages show times in it (the server checks
 // the name against the zones it knows, and falls back to the site's zone without it).
 try {
