@@ -118,10 +118,14 @@ def page() -> Iterator[Page]:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         tab = browser.new_page(viewport={"width": 1280, "height": 900})
         tab.set_default_timeout(15_000)
+        # A script error (a syntax error in cadenza.js stops every behaviour) fails the test.
+        errors: list[str] = []
+        tab.on("pageerror", lambda error: errors.append(str(error)))
         try:
             yield tab
         finally:
             browser.close()
+        assert not errors, errors
 
 
 def _log_in(page: Page, email: str, password: str = DEMO_PASSWORD) -> None:
