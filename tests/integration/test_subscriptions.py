@@ -45,7 +45,7 @@ def _sequence(people: People, name: str) -> None:
 def _enroll(people: People, name: str, email: str) -> int:
     root = people.as_(ROOT)
     contact = root.ok("POST", "/contacts", 201, json={"first_name": "Lee", "email": email})
-    root.ok("POST", "/enrollments", json={"sequence": name, "contact_ids": [contact["id"]]})
+    root.ok("POST", "/enrollments", 201, json={"sequence": name, "contact_ids": [contact["id"]]})
     return int(contact["id"])
 
 

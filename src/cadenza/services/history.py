@@ -97,6 +97,12 @@ SEQUENCE_VERBS = ("created", "updated", "deleted", "shared", "cloned", "activate
 OTHER_TYPES = frozenset(
     {f"sequence_{verb}" for verb in (*SEQUENCE_VERBS, "resumed", "ended", "archived")}
     | {"inbound_unmatched", "trigger_skipped"}
+    # written by the services beside the engine: the workspace, senders, voice, reports
+    | {"sequence_created", "sequence_updated", "sequence_cloned", "sequence_deleted"}
+    | {"sequence_shared", "contact_deleted", "note_added", "task_rescheduled"}
+    | {"test_email_queued", "sender_paused", "sender_resumed", "soft_bounce"}
+    | {"message_delivered", "call_answered", "call_retry", "line_assigned", "dialer_added"}
+    | {"dialer_removed", "variant_won"}
 )
 
 
