@@ -315,7 +315,10 @@ def test_no_inline_script_and_nothing_marked_safe_in_the_pages() -> None:
         assert not re.search(r"\son[a-z]+\s*=", text), template.name  # onclick=, onchange=…
         assert "|safe" not in text.replace(" ", "") and "autoescape false" not in text
     for module in WEB.glob("*.py"):
-        assert "Markup" not in module.read_text(encoding="utf-8"), module.name
+        # charts.py alone builds markup (server-made SVG): every text in it passes escape(),
+        # which tests/unit/test_charts.py proves with hostile labels.
+        if module.name != "charts.py":
+            assert "Markup" not in module.read_text(encoding="utf-8"), module.name
 
 
 def test_concurrent_failures_each_count(db: Database) -> None:

@@ -26,6 +26,11 @@ BIG = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 def upgrade() -> None:
     with op.batch_alter_table("contacts", schema=None) as batch_op:
         batch_op.add_column(sa.Column("line", sa.String(length=32), nullable=True))
+    # A task's kind is its step's action: `progressive_dialer` needs more than 16 characters.
+    with op.batch_alter_table("tasks", schema=None) as batch_op:
+        batch_op.alter_column(
+            "kind", existing_type=sa.String(length=16), type_=sa.String(length=32)
+        )
     op.create_table(
         "voice_calls",
         sa.Column("id", BIG, nullable=False),
@@ -73,6 +78,10 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("tasks", schema=None) as batch_op:
+        batch_op.alter_column(
+            "kind", existing_type=sa.String(length=32), type_=sa.String(length=16)
+        )
     op.drop_index(op.f("ix_voice_calls_message_id"), table_name="voice_calls")
     op.drop_index("ix_voice_calls_contact", table_name="voice_calls")
     op.drop_table("voice_calls")
