@@ -177,6 +177,26 @@ def _variant_row(
     return row
 
 
+def thread_reply(
+    session: Session, enrollment_id: int, subject: str, details: MessageMeta
+) -> str:
+    """Make an email a reply in the thread of the enrollment's last email: its subject (with
+    `Re:`), and In-Reply-To/References set on `details`."""
+    previous = session.execute(
+        select(Message.subject, Message.meta)
+        .where(Message.enrollment_id == enrollment_id, Message.channel == "email")
+        .order_by(Message.id.desc())
+        .limit(1)
+    ).first()
+    if previous is None:
+        return subject
+    earlier = MessageMeta.read(previous.meta)
+    if earlier.message_id:
+        details.in_reply_to = earlier.message_id
+        details.references = [*earlier.references, earlier.message_id]
+    return reply_subject(previous.subject or subject)
+
+
 def write(session: Session, rows: list[dict[str, Any]]) -> None:
     bulk.insert_rows(session, Message.__table__, rows)  # type: ignore[arg-type]
 
@@ -270,18 +290,7 @@ def _email(
         check=check,
     )
     if step.thread == "reply_to_previous":
-        previous = session.execute(
-            select(Message.subject, Message.meta)
-            .where(Message.enrollment_id == who.enrollment_id, Message.channel == "email")
-            .order_by(Message.id.desc())
-            .limit(1)
-        ).first()
-        if previous is not None:
-            earlier = MessageMeta.read(previous.meta)
-            subject = reply_subject(previous.subject or subject)
-            if earlier.message_id:
-                details.in_reply_to = earlier.message_id
-                details.references = [*earlier.references, earlier.message_id]
+        subject = thread_reply(session, who.enrollment_id, subject, details)
     return {
         **base,
         "channel": "email",

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from cadenza.channels.tracking import literal_links
 from cadenza.core import reach
 from cadenza.core.definition import Definition, ManualEmailStep, ManualSmsStep, ManualStepBase
-from cadenza.core.messages import append_opt_out, message_id_for, reply_subject
+from cadenza.core.messages import append_opt_out, message_id_for
 from cadenza.core.reach import SendCheck
 from cadenza.core.zones import is_timezone
 from cadenza.errors import Conflict, ValidationFailed
@@ -191,19 +191,9 @@ def _email(
         tracked_links=literal_links(body) if track and track.clicks else [],
         check=Check.of(check),
     )
-    if step is not None and step.thread == "reply_to_previous" and base["enrollment_id"]:
-        previous = session.execute(
-            select(Message.subject, Message.meta)
-            .where(Message.enrollment_id == base["enrollment_id"], Message.channel == "email")
-            .order_by(Message.id.desc())
-            .limit(1)
-        ).first()
-        if previous is not None:
-            earlier = MessageMeta.read(previous.meta)
-            title = reply_subject(previous.subject or title)
-            if earlier.message_id:
-                details.in_reply_to = earlier.message_id
-                details.references = [*earlier.references, earlier.message_id]
+    enrollment_id = base["enrollment_id"]
+    if step is not None and step.thread == "reply_to_previous" and isinstance(enrollment_id, int):
+        title = rendering.thread_reply(session, enrollment_id, title, details)
     return {
         **base,
         "channel": "email",
