@@ -9,7 +9,7 @@ from typing import Literal
 from pydantic import Field, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
 
-from cadenza.core.calendar import QuietHours
+from cadenza.core.calendar.quiet import QuietHours
 from cadenza.errors import ConfigurationError
 
 DEV_SECRET = "dev-insecure-secret-change-me"

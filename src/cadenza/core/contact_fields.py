@@ -6,19 +6,17 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import available_timezones
 
-import phonenumbers
-from email_validator import EmailNotValidError, validate_email
-from email_validator.rfc_constants import DOT_ATOM_TEXT
-from phonenumbers import PhoneNumber, PhoneNumberFormat, PhoneNumberType
-from phonenumbers import timezone as phone_zones
-from phonenumbers.phonemetadata import PhoneMetadata
-from phonenumbers.phonenumberutil import _number_type_helper
-from phonenumbers.tzdata import TIMEZONE_DATA
-
 from cadenza.core.zones import is_timezone
+
+if TYPE_CHECKING:
+    from phonenumbers import PhoneMetadata, PhoneNumber
+
+# phonenumbers and email-validator take ~60 ms to import: they are imported by the functions
+# that check a number or an address (`import x` of a loaded module costs ~0.1 µs), so that
+# reading contacts, users or senders does not pay for them.
 
 TEXT_LIMITS = {
     "first_name": 200,
@@ -61,6 +59,10 @@ def parse_phone(raw: str, region: str) -> tuple[str, str | None]:
     found = _plain_nanp(raw, region)
     if found is not None:
         return found
+    import phonenumbers
+    from phonenumbers import PhoneNumberFormat, PhoneNumberType
+    from phonenumbers import timezone as phone_zones
+
     number = _parsed(raw, region)
     # The type is what is_valid_number computes; computing it once serves the zone look-up too.
     kind = _number_type(number) if number else PhoneNumberType.UNKNOWN
@@ -80,9 +82,15 @@ def _plain_nanp(raw: str, region: str) -> tuple[str, str | None] | None:
     """
     if _calling_code(region) != 1 or (match := _NANP.fullmatch(raw)) is None:
         return None
+    import phonenumbers
+
     digits = (match[1] or match[2]) + match[3] + match[4]
     metadata = _main_metadata(1)
-    kind = _number_type_helper(digits, metadata) if metadata else PhoneNumberType.UNKNOWN
+    kind = (
+        phonenumbers.phonenumberutil._number_type_helper(digits, metadata)
+        if metadata
+        else phonenumbers.PhoneNumberType.UNKNOWN
+    )
     if not phonenumbers.is_number_type_geographical(kind, 1):
         return None
     return "+1" + digits, _geographic_zone("1" + digits)
@@ -90,10 +98,14 @@ def _plain_nanp(raw: str, region: str) -> tuple[str, str | None] | None:
 
 @lru_cache(maxsize=256)
 def _calling_code(region: str) -> int:
+    import phonenumbers
+
     return phonenumbers.country_code_for_region(region.upper())
 
 
 def _parsed(raw: str, region: str) -> PhoneNumber | None:
+    import phonenumbers
+
     try:
         return phonenumbers.parse(raw, region.upper())
     except phonenumbers.NumberParseException:
@@ -107,10 +119,13 @@ def _number_type(number: PhoneNumber) -> int:
     code's main region first), then computes the type again. When the main region's types
     match, that is the answer. The helper is phonenumbers' own; tests compare the results.
     """
+    import phonenumbers
+
     metadata = _main_metadata(number.country_code or 0)
     if metadata is not None:
-        kind = _number_type_helper(phonenumbers.national_significant_number(number), metadata)
-        if kind != PhoneNumberType.UNKNOWN:
+        digits = phonenumbers.national_significant_number(number)
+        kind = phonenumbers.phonenumberutil._number_type_helper(digits, metadata)
+        if kind != phonenumbers.PhoneNumberType.UNKNOWN:
             return kind
     return phonenumbers.number_type(number)
 
@@ -118,7 +133,9 @@ def _number_type(number: PhoneNumber) -> int:
 @lru_cache(maxsize=256)
 def _main_metadata(country_code: int) -> PhoneMetadata | None:
     """The metadata of the region tried first for a calling code, when it is tried by type."""
-    metadata = PhoneMetadata.metadata_for_region(
+    import phonenumbers
+
+    metadata = phonenumbers.PhoneMetadata.metadata_for_region(
         phonenumbers.region_code_for_country_code(country_code)
     )
     return metadata if metadata is not None and metadata.leading_digits is None else None
@@ -136,11 +153,15 @@ def _geographic_zone(digits: str) -> str | None:
 
 @lru_cache(maxsize=10)
 def _zone_prefix_length(first_digit: str) -> int:
+    from phonenumbers.tzdata import TIMEZONE_DATA
+
     return max((len(key) for key in TIMEZONE_DATA if key.startswith(first_digit)), default=1)
 
 
 @lru_cache(maxsize=65536)
 def _zone_by_prefix(prefix: str) -> str | None:
+    from phonenumbers.tzdata import TIMEZONE_DATA
+
     for length in range(len(prefix), 0, -1):
         zones = TIMEZONE_DATA.get(prefix[:length])
         if zones is not None:
@@ -155,8 +176,10 @@ def _single_zone(zones: Sequence[str]) -> str | None:
 
 def normalize_email(raw: str) -> str:
     """The normalized, lowercased address; ValueError naming the problem when it is invalid."""
+    import email_validator
+
     match = _SIMPLE_EMAIL.fullmatch(raw)
-    if match and DOT_ATOM_TEXT.match(match[1]):
+    if match and email_validator.rfc_constants.DOT_ATOM_TEXT.match(match[1]):
         # Plain ASCII addresses: email-validator's verdict on the domain, cached per domain.
         domain = _checked_domain(match[2])
         if domain is not None:
@@ -169,8 +192,8 @@ def normalize_email(raw: str) -> str:
             if max(lengths) <= 254:
                 return f"{local}@{domain[0]}".lower()
     try:
-        return validate_email(raw, check_deliverability=False).normalized.lower()
-    except EmailNotValidError as exc:
+        return email_validator.validate_email(raw, check_deliverability=False).normalized.lower()
+    except email_validator.EmailNotValidError as exc:
         reason = str(exc).rstrip(".")
         raise ValueError(f"{raw!r} is not a valid email address ({reason})") from None
 
@@ -178,9 +201,11 @@ def normalize_email(raw: str) -> str:
 @lru_cache(maxsize=8192)
 def _checked_domain(domain: str) -> tuple[str, str] | None:
     """(domain, ASCII domain) as email-validator normalizes them, or None when invalid."""
+    import email_validator
+
     try:
-        result = validate_email(f"a@{domain}", check_deliverability=False)
-    except EmailNotValidError:
+        result = email_validator.validate_email(f"a@{domain}", check_deliverability=False)
+    except email_validator.EmailNotValidError:
         return None
     return result.domain, result.ascii_domain
 

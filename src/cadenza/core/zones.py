@@ -5,8 +5,6 @@ from __future__ import annotations
 from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
-import holidays
-
 
 @lru_cache(maxsize=1)
 def _zone_names() -> frozenset[str]:
@@ -37,6 +35,8 @@ def is_holiday_calendar(name: str) -> bool:
     """True for 'us-sales', 'none', or a country[-subdivision] the holidays package has."""
     if name in ("us-sales", "none"):
         return True
+    import holidays  # its tables cost ~30 ms to load: only checking a calendar's name needs them
+
     country, subdivision = split_calendar(name)
     supported = holidays.list_supported_countries()
     if country not in supported:

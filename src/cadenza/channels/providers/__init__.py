@@ -10,8 +10,15 @@ configuration names, never stored.
 
 from __future__ import annotations
 
-from cadenza.channels.providers.base import EmailProvider as EmailProvider
-from cadenza.channels.providers.base import ProviderRoute as ProviderRoute
-from cadenza.channels.providers.factory import PROVIDERS as PROVIDERS
-from cadenza.channels.providers.factory import check_config as check_config
-from cadenza.channels.providers.factory import make_email_provider as make_email_provider
+from typing import TYPE_CHECKING
+
+from cadenza.lazy import exports
+
+if TYPE_CHECKING:
+    from cadenza.channels.providers.base import EmailProvider as EmailProvider
+    from cadenza.channels.providers.base import ProviderRoute as ProviderRoute
+    from cadenza.channels.providers.factory import PROVIDERS as PROVIDERS
+    from cadenza.channels.providers.factory import check_config as check_config
+    from cadenza.channels.providers.factory import make_email_provider as make_email_provider
+else:
+    __getattr__, __dir__ = exports(__name__)

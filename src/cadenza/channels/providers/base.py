@@ -7,13 +7,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from email import message_from_bytes, policy
 from email.message import EmailMessage
-from typing import Any, Protocol
-
-import httpx
+from typing import TYPE_CHECKING, Any, Protocol
 
 from cadenza.channels.email import MimeEmail
 from cadenza.channels.errors import AccountError, PermanentError, SendError, TransientError
 from cadenza.channels.outgoing import OutgoingEmail, SendResult
+
+if TYPE_CHECKING:
+    import httpx
 
 # The headers our messages carry that JSON APIs take apart from From, To, Subject and bodies.
 PASSED_HEADERS = (
@@ -128,6 +129,8 @@ def error_for(status: int, text: str, retry_after: str | None = None) -> SendErr
 
 def post(provider: str, client: httpx.Client, url: str, **kwargs: Any) -> httpx.Response:
     """POST, with timeouts and network failures as transient errors."""
+    import httpx  # ~150 ms to import: loaded by the providers that send, not by their readers
+
     try:
         return client.post(url, **kwargs)
     except httpx.TimeoutException:

@@ -6,7 +6,6 @@ and go out as aware datetimes in UTC; local time exists only inside these functi
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 from typing import NamedTuple
@@ -14,6 +13,8 @@ from zoneinfo import ZoneInfo
 
 from cadenza.core import reach
 from cadenza.core.calendar.holidays import DAY_NAMES, DayRules, day_rules, is_holiday, weekdays_of
+from cadenza.core.calendar.quiet import DEFAULT_QUIET as DEFAULT_QUIET
+from cadenza.core.calendar.quiet import QuietHours as QuietHours
 from cadenza.core.definition import (
     Schedule,
 )
@@ -25,8 +26,6 @@ SEARCH_SPAN = timedelta(days=SEARCH_DAYS)
 QUIET_CHANNELS = reach.quiet_channels()  # texts, calls and voicemail (the reach table)
 _ONE_DAY = timedelta(days=1)
 _MIDNIGHT = time(0, 0)
-# The legal floor: quiet from 21:00 until 08:00; configuration may only widen it.
-_QUIET_FLOOR = (time(21, 0), time(8, 0))
 
 
 class NoAllowedTime(ValueError):
@@ -35,35 +34,6 @@ class NoAllowedTime(ValueError):
 
 class PastEnd(NoAllowedTime):
     """The first allowed instant would fall at or after the sequence's `end`."""
-
-
-@dataclass(frozen=True)
-class QuietHours:
-    """Quiet for SMS, MMS, calls and voicemail from `start` until `end` the next morning."""
-
-    start: time = _QUIET_FLOOR[0]
-    end: time = _QUIET_FLOOR[1]
-
-    def __post_init__(self) -> None:
-        floor_start, floor_end = _QUIET_FLOOR
-        if self.start > floor_start or self.end < floor_end:
-            raise ValueError(
-                f"quiet hours {self.start:%H:%M}-{self.end:%H:%M} are looser than "
-                f"{floor_start:%H:%M}-{floor_end:%H:%M}: they may only be made stricter"
-            )
-        if self.end >= self.start:
-            raise ValueError(
-                f"quiet hours {self.start:%H:%M}-{self.end:%H:%M} leave no time to send: "
-                "they run from an evening start to a morning end"
-            )
-
-    @classmethod
-    def parse(cls, start: str, end: str) -> QuietHours:
-        """Quiet hours from "HH:MM" strings (as settings hold them)."""
-        return cls(time.fromisoformat(start), time.fromisoformat(end))
-
-
-DEFAULT_QUIET = QuietHours()
 
 
 # --- zones and local time --------------------------------------------------------------------

@@ -16,7 +16,6 @@ from typing_extensions import TypedDict
 from cadenza.core.contact import ContactView
 from cadenza.core.contact_fields import TAG_LIMIT, Draft, clean
 from cadenza.errors import Conflict, NotFound, ValidationFailed
-from cadenza.services.events import contacts_created
 from cadenza.settings import Settings
 from cadenza.store.bulk import chunks
 from cadenza.store.models import Contact, ContactTag, User
@@ -142,6 +141,8 @@ def create_contact(
     session.flush()
     session.add_all(ContactTag(contact_id=contact.id, tag=tag) for tag in draft.tags)
     session.flush()
+    from cadenza.services.events import contacts_created  # applying events pulls in the engine
+
     contacts_created(
         session=session, contact_ids=[contact.id], now=now, settings=settings, actor=actor
     )

@@ -14,7 +14,6 @@ from sqlalchemy.orm import Session
 from cadenza.core.contact import ContactView
 from cadenza.core.decisions import CreateTask
 from cadenza.core.definition import Definition, ManualEmailStep, ManualSmsStep, ManualStepBase
-from cadenza.core.templates import build_variables, render
 from cadenza.errors import CadenzaError
 from cadenza.services.users.people import Directory
 from cadenza.store.models import Task
@@ -95,6 +94,8 @@ def task_row(
             initiator_id=initiator_id,
             contact=contact,
         )
+    from cadenza.core.templates import build_variables  # the template engine, when writing
+
     variables = build_variables(
         contact,
         user=people.person(row["assignee_id"]),  # `user.*` is the task's assignee
@@ -113,6 +114,8 @@ def task_row(
 
 
 def _draft(template: str, variables: dict[str, Any]) -> str:
+    from cadenza.core.templates import render
+
     try:
         return render(template, variables)
     except CadenzaError:
