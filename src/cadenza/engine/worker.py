@@ -22,6 +22,7 @@ from cadenza.services.events import propagate
 from cadenza.settings import Settings
 from cadenza.store.bulk import cyclic_gc_paused
 from cadenza.store.claims import claim_due
+from cadenza.store.db import write_gate
 from cadenza.store.pipeline import Ahead, Behind, bound_lock_waits
 from cadenza.store.wakeup import Wakeup
 
@@ -30,6 +31,12 @@ log = logging.getLogger(__name__)
 # Enrollments per transaction: big enough that per-batch costs (round trips, commit) fade,
 # small enough that a batch holds its locks for tens of milliseconds.
 DEFAULT_BATCH = 500
+# While other writers of the same SQLite file (API requests) had to queue for the write lock
+# within the last second, a batch is sized to take about this much of the worker's time, so a
+# request waits for a short transaction, not for 500 enrollments; alone, batches are full.
+TRANSACTION_BUDGET = 0.01  # seconds of the worker thread's CPU time
+SMALLEST_BATCH = 20
+CONTENDED_WITHIN = 1.0
 
 
 class Worker:
@@ -46,6 +53,8 @@ class Worker:
     ) -> None:
         self.sessions, self.clock, self.settings = sessions, clock, settings
         self.batch_size = batch_size
+        self._size = batch_size  # of the batch in hand: smaller while the write lock is sought
+        self._per_row = 0.0  # the worker's CPU seconds per enrollment, recent batches
         self.name = name or f"{socket.gethostname()}:{os.getpid()}"
         self._connections: list[Connection] = []
         self._turn = 0
@@ -53,6 +62,7 @@ class Worker:
         self._ahead: dict[int, Ahead] = {}  # by connection: claims sent, not yet read
         self._lost = 0  # enrollments of batches that rolled back after they were sent
         engine = sessions.kw.get("bind")
+        self._gate = write_gate(engine)
         driver = engine.dialect.loaded_dbapi if engine is not None else None
         # Raw-cursor statements raise the driver's own errors, not SQLAlchemy's wrappers.
         self._retryable: tuple[type[Exception], ...] = (
@@ -93,6 +103,7 @@ class Worker:
     def _tick(self, now: datetime | None, *, behind: bool) -> int:
         """One batch; with `behind`, its writes may still be on their way when this returns."""
         now = now or self.clock.now()
+        self._size = self._next_size()
         failure: Exception | None = None
         for attempt in range(5):
             connection = self._take_turn()
@@ -100,8 +111,12 @@ class Worker:
                 # A retry claims nothing ahead: if that claim was in the way, it stays out.
                 # A batch makes many small objects and no cycles: the collector's passes over
                 # them cost a quarter of its time, so it waits until the batch is done.
+                started = time.thread_time()
                 with cyclic_gc_paused(), BATCH_SECONDS.time():
                     done = self._batch(connection, now, behind=behind, ahead=attempt == 0)
+                if done:
+                    per_row = (time.thread_time() - started) / done
+                    self._per_row = per_row if not self._per_row else (self._per_row + per_row) / 2
                 STEPS.inc(done)
                 return done
             except self._retryable as exc:
@@ -113,6 +128,13 @@ class Worker:
                 failure = exc
                 time.sleep(0.05 * (attempt + 1))
         raise RuntimeError(f"a batch failed five times in a row: {failure}") from failure
+
+    def _next_size(self) -> int:
+        """Full batches, unless other writers of this SQLite file queued for it lately."""
+        if self._gate is None or not self._per_row or not self._gate.contended(CONTENDED_WITHIN):
+            return self.batch_size
+        fits = int(TRANSACTION_BUDGET / self._per_row)
+        return max(min(SMALLEST_BATCH, self.batch_size), min(self.batch_size, fits))
 
     def _batch(
         self, connection: Connection | None, now: datetime, *, behind: bool, ahead: bool = True
@@ -130,8 +152,8 @@ class Worker:
             else:
                 session.connection(execution_options={"sqlite_begin": "IMMEDIATE"})
                 with CLAIM_SECONDS.time():
-                    rows = claim_due(session, now, self.batch_size)
-            if ahead and behind and len(rows) == self.batch_size and len(self._connections) > 2:
+                    rows = claim_due(session, now, self._size)
+            if ahead and behind and len(rows) == self._size and len(self._connections) > 2:
                 if claimed is None:  # a batch claimed ahead bounds its lock waits already
                     bound_lock_waits(session)
                 self._claim_ahead(now)  # a full batch: more is likely due
@@ -202,7 +224,7 @@ class Worker:
                 overlapped = bool(self._behind or self._ahead)
                 done = self._tick(now, behind=True)
                 total += done
-                if done < self.batch_size:
+                if done < self._size:
                     self._settle_all()
                     if not overlapped:
                         return total - (self._lost - lost)
@@ -233,7 +255,7 @@ class Worker:
     ) -> None:
         while not stop.is_set():
             done = self._tick(None, behind=True)
-            caught_up = done < self.batch_size
+            caught_up = done < self._size
             if caught_up:
                 self._settle_all()  # so that `after_tick` sees everything committed
             if after_tick:

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+from weakref import WeakKeyDictionary
 
 import orjson
 from sqlalchemy import Connection, Engine, create_engine, event, make_url
@@ -16,6 +17,7 @@ from cadenza.settings import get_settings
 from cadenza.store.gate import WriteGate
 
 _GATED = "cadenza_write_gate"  # on a connection's info: it holds its turn to write
+_GATES: WeakKeyDictionary[Engine, WriteGate] = WeakKeyDictionary()
 
 
 def is_database_error(exc: BaseException) -> bool:
@@ -71,7 +73,7 @@ def _configure_sqlite(engine: Engine, synchronous: str) -> None:
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
 
-    gate = WriteGate()
+    gate = _GATES[engine] = WriteGate()
 
     @event.listens_for(engine, "begin")
     def _begin(connection: Any) -> None:
@@ -100,6 +102,11 @@ def _configure_sqlite(engine: Engine, synchronous: str) -> None:
     def _reset(_dbapi_connection: Any, record: Any, _state: Any) -> None:
         if record.info.pop(_GATED, False):  # a transaction the pool ended, not a commit
             gate.release(record.info)
+
+
+def write_gate(engine: Engine | None) -> WriteGate | None:
+    """The gate this process's writers of a SQLite engine queue at (None on PostgreSQL)."""
+    return _GATES.get(engine) if engine is not None else None
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:

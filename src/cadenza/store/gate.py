@@ -32,6 +32,9 @@ class WriteGate:
         self._serving = 0
         self._owner: object | None = None
         self._skipped: set[int] = set()  # tickets whose writers stopped waiting
+        # When a writer last found the gate taken (monotonic seconds): a long writer (the
+        # embedded worker) keeps its transactions short while others are writing too.
+        self.contended_at = float("-inf")
 
     def acquire(self, holder: object) -> bool:
         """Wait for the holder's turn; False when PATIENCE ran out (then hold nothing)."""
@@ -39,6 +42,8 @@ class WriteGate:
             ticket = self._next_ticket
             self._next_ticket += 1
             deadline = time.monotonic() + PATIENCE
+            if self._serving != ticket or self._owner is not None:
+                self.contended_at = time.monotonic()
             while self._serving != ticket or self._owner is not None:
                 left = deadline - time.monotonic()
                 if left <= 0:
@@ -47,6 +52,10 @@ class WriteGate:
                 self._turns.wait(left)
             self._owner = holder
             return True
+
+    def contended(self, within: float) -> bool:
+        """True when a writer had to wait for its turn in the last `within` seconds."""
+        return time.monotonic() - self.contended_at < within
 
     def release(self, holder: object) -> None:
         with self._turns:
