@@ -17,7 +17,6 @@ from cadenza.services import users
 from cadenza.services.users import access
 from cadenza.services.users.access import Viewer
 from cadenza.settings import Settings
-from cadenza.store.db import writing
 from cadenza.store.models import ApiKey, User
 
 _bearer = HTTPBearer(
@@ -36,9 +35,24 @@ def _read_session(request: Request) -> Iterator[Session]:
 
 
 def _write_session(request: Request) -> Iterator[Session]:
-    # writing() commits when the handler returns and rolls back when it raises.
-    with writing(_sessions(request)) as session:
-        yield session
+    """A session that takes SQLite's write lock at its first statement, not when made.
+
+    A request's dependencies (the key, the user) and its parsing run before the handler
+    touches the database, each a hop through the thread pool; holding the one write lock
+    across them made every other writer wait for them too. Commits when the handler returns,
+    rolls back when it raises (as `writing()`).
+    """
+    state = request.app.state
+    bind = getattr(state, "immediate_engine", None)
+    if bind is None:  # BEGIN IMMEDIATE on SQLite (store/db.py), an ordinary BEGIN elsewhere
+        bind = state.immediate_engine = state.engine.execution_options(sqlite_begin="IMMEDIATE")
+    with _sessions(request)(bind=bind) as session:
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
 
 
 def _clock(request: Request) -> Clock:
