@@ -8,17 +8,21 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     ColumnElement,
     Integer,
     Select,
     Table,
+    any_,
     bindparam,
     func,
+    not_,
     select,
     text,
     true,
     update,
 )
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Dialect, RowMapping
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.compiler import SQLCompiler
@@ -123,6 +127,10 @@ def _claim_query(dialect: Dialect) -> Select[Any]:
         .limit(bindparam("limit", type_=Integer))
     )
     if postgres:
+        # `apart`: contacts whose other enrollments the batch in hand may still lock (a claim
+        # sent ahead of its contact changes must not hold what they wait for).
+        apart = bindparam("apart", type_=postgresql.ARRAY(BigInteger))
+        due = due.where(not_(Enrollment.contact_id == any_(apart)))
         due = due.with_for_update(skip_locked=True)
     claimed = due.cte("claimed")
     gather = func.array_agg if postgres else func.json_group_array
@@ -191,16 +199,18 @@ def claim_due(session: Session, now: datetime, limit: int) -> list[Claimed]:
         cursor.close()
 
 
-def send_claim(session: Session, now: datetime, limit: int) -> Any:
+def send_claim(session: Session, now: datetime, limit: int, apart: Sequence[int] = ()) -> Any:
     """PostgreSQL: execute the claim on a driver cursor of the session's connection.
 
-    The caller fetches the rows (`claimed_rows`) and closes the cursor. In pipeline mode
-    the claim is only queued, and the rows are read when the caller needs them.
+    `apart`: contacts none of whose enrollments are claimed. The caller fetches the rows
+    (`claimed_rows`) and closes the cursor. In pipeline mode the claim is only queued, and
+    the rows are read when the caller needs them.
     """
     connection = session.connection()
     compiled = _statement(connection.dialect)
     cursor = driver_cursor(session)
-    cursor.execute(compiled.string, compiled.construct_params({"now": now, "limit": limit}))
+    params = compiled.construct_params({"now": now, "limit": limit, "apart": list(apart)})
+    cursor.execute(compiled.string, params)
     return cursor
 
 
