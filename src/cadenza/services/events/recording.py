@@ -111,13 +111,21 @@ def record_events(
             )
     _check_contacts(session, {event.contact_id for event in events})
     wanted = [_change_of(event) for event in events]
+    # What each event sees of its contact: the contact as the changes before it in the
+    # batch left it, never a change reported after it. Contacts the batch changes are read
+    # before the changes are made when an event of theirs changes nothing.
+    changed = {c.contact_id for c in wanted if c is not None}
+    early = {e.contact_id for e, c in zip(events, wanted, strict=True) if c is None} & changed
+    seen = load_views(session=session, contact_ids=early) if early else {}
     applied = iter(contact_changes.apply(session, [c for c in wanted if c is not None], now))
     made: list[list[EventRecord]] = []
     arrivals: list[Arrival] = []
     for event, change in zip(events, wanted, strict=True):
         after = next(applied) if change is not None else None
         records = _records_of(event, now, after)
-        contact = after.contact if after is not None else None
+        if after is not None:
+            seen[event.contact_id] = after.contact
+        contact = seen.get(event.contact_id)
         arrivals.extend(Arrival(event.contact_id, r, actor, contact=contact) for r in records)
         made.append(records)
     record_arrivals(session, arrivals, settings)
