@@ -1,6 +1,6 @@
 """On PostgreSQL a worker sends a batch's writes and COMMIT, and the next batch's claim,
 without waiting: a batch that fails after it was sent must be claimed again, not lost, and
-a claim sent ahead must not hold up a batch whose writes reach the rows it claimed."""
+a claim sent ahead must not hold up a batch whose writes reach other rows of its contacts."""
 
 from __future__ import annotations
 
@@ -101,9 +101,9 @@ steps:
 
 
 def test_a_contact_change_reaches_an_enrollment_claimed_ahead(pg_db: Database) -> None:
-    # With one enrollment per batch, the worker claims the Watcher enrollment ahead while it
-    # decides the Tagger one. The tag added must then exit the Watcher enrollment, whose row
-    # that claim holds: the worker gives the claim back first instead of waiting on itself.
+    # With one enrollment per batch, the worker claims the next batch ahead while it decides
+    # the Tagger one. The tag added must then exit the Watcher enrollment: the claim sent
+    # ahead leaves the Tagger batch's contact out, so the worker never waits on itself.
     with write(pg_db) as session:
         store(session, TAGGER, START)
         store(session, WATCHER, START)
