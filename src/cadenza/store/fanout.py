@@ -30,7 +30,9 @@ BEGIN
 END
 """
 _ACTIVE = "SELECT EXISTS (SELECT 1 FROM subscriptions WHERE active)"
-_PRESENT = f"SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'trigger' AND name = '{TRIGGER}')"
+_PRESENT = (
+    f"SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'trigger' AND name = '{TRIGGER}')"
+)
 
 
 def sync(connection: Connection) -> None:
