@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from cadenza.clock import Clock
 from cadenza.metrics import BATCH_SECONDS, CLAIM_SECONDS, STEPS, WORKER_ERRORS
 from cadenza.services.enrollments import decide_batch
-from cadenza.services.events import propagate
+from cadenza.services.events import propagate, written_later
 from cadenza.settings import Settings
 from cadenza.store.bulk import cyclic_gc_paused
 from cadenza.store.claims import claim_due
@@ -142,10 +142,14 @@ class Worker:
                 if applier.writes_only:
                     self._behind[self._turn] = Behind(session, len(rows), applier.flush)
                     return len(rows)
-                # Contact changes and hand-overs read what they write to: made here, and
-                # only the COMMIT is left on its way while the next batch is decided.
-                propagate(session, applier.flush(), now, self.settings)
-                self._behind[self._turn] = Behind(session, len(rows), _nothing)
+                # Contact changes read what they change first; then their writes and the
+                # decisions' go on their way while the next batch is decided. Hand-overs
+                # and triggers read as they write: made here, only the COMMIT left behind.
+                write = written_later(session, applier, self.settings)
+                if write is None:
+                    propagate(session, applier.flush(), now, self.settings)
+                    write = _nothing
+                self._behind[self._turn] = Behind(session, len(rows), write)
                 return len(rows)
             if applier is not None:
                 self._cancel_ahead()  # no claim may hold what these changes wait for
