@@ -154,9 +154,12 @@ steps:
 """
 
 
-def _outcomes(db: Database, contact_ids: list[int]) -> list[tuple[object, ...]]:
+Outcome = tuple[tuple[tuple[object, ...], ...], tuple[tuple[object, ...], ...]]
+
+
+def _outcomes(db: Database, contact_ids: list[int]) -> list[Outcome]:
     """Per contact, in order: its enrollments' places and the history written about it."""
-    found: list[tuple[object, ...]] = []
+    found: list[Outcome] = []
     with db.sessions() as session:
         for cid in contact_ids:
             places = session.execute(
