@@ -19,6 +19,7 @@ from cadenza.core.decisions import ChangeContact
 from cadenza.services import enrollments, users
 from cadenza.services.enrollments.applying import Consequences, Ref, ref_of, state_of
 from cadenza.services.events import propagate
+from cadenza.services.events.recording import Incoming, record_events
 from cadenza.store.models import Contact, ContactTag, DialerEntry, Enrollment, Event, Sequence
 from tests.conftest import Database
 from tests.engine_helpers import SETTINGS, add_contact, at, run_worker, store, write
@@ -186,5 +187,74 @@ def test_a_batch_of_changes_ends_where_the_same_changes_one_by_one_do(db: Databa
             session.rollback()
         for key in batched:
             assert batched[key] == single[key], (key, changes, batched[key], single[key])
+
+    check()
+
+
+LISTEN = """
+name: Listen
+schedule: {timezone: UTC, days: every_day, holidays: none}
+exit:
+  on: [replied, unsubscribed]
+steps:
+  - key: hear
+    action: wait_for
+    events: [opened, clicked, tag_added]
+    timeout: {days: 3}
+    routes: {clicked: keen}
+  - {key: more, action: end, wait: {days: 2}}
+  - {key: keen, action: end, wait: {days: 4}}
+"""
+INCOMING = st.one_of(
+    st.builds(lambda n: (n, {"step": "hello"}), st.sampled_from(["opened", "clicked"])),
+    st.just(("replied", {"step": "hello"})),
+    st.sampled_from([("unsubscribed", {}), ("out_of_office", {}), ("dnc", {"dnc": True})]),
+    st.builds(lambda t: ("tag_added", {"tag": t}), st.sampled_from(["a", "hot"])),
+    st.builds(lambda t: ("tag_removed", {"tag": t}), st.sampled_from(["a", "hot"])),
+    st.builds(lambda d: ("disposition_changed", {"to": d}), st.sampled_from(["won", "lost"])),
+)
+BURSTS = st.lists(st.tuples(st.integers(0, 2), INCOMING), min_size=1, max_size=12)
+
+
+def _prepare_listening(db: Database) -> list[int]:
+    with write(db) as session:
+        for text in (LISTEN, WATCH, HANDOFF):
+            store(session, text, at(T0))
+        ids = [
+            add_contact(session, at(T0), email=f"q{i}@example.com", phone=None) for i in range(3)
+        ]
+        for name in ("Listen", "Watch"):
+            enrollments.enroll(
+                session=session, sequence=name, contact_ids=ids, now=at(T0), settings=SETTINGS
+            )
+    run_worker(db, T0)
+    return ids
+
+
+def test_a_burst_of_events_ends_where_the_same_events_one_by_one_do(db: Database) -> None:
+    """Opens, clicks, replies, STOPs and changes reported together: exits, routes, triggers
+    and history as if each had been reported alone."""
+    ids = _prepare_listening(db)
+
+    @settings(
+        max_examples=30,
+        deadline=None,
+        suppress_health_check=[HealthCheck.function_scoped_fixture],
+    )
+    @given(burst=BURSTS)
+    def check(burst: list[tuple[int, tuple[str, dict[str, Any]]]]) -> None:
+        incoming = [Incoming(ids[who], name, dict(data)) for who, (name, data) in burst]
+        with db.sessions() as session:
+            record_events(session=session, events=incoming, now=LATER, settings=SETTINGS)
+            session.flush()
+            batched = _state(session)
+            session.rollback()
+            for event in incoming:
+                record_events(session=session, events=[event], now=LATER, settings=SETTINGS)
+            session.flush()
+            single = _state(session)
+            session.rollback()
+        for key in batched:
+            assert batched[key] == single[key], (key, burst, batched[key], single[key])
 
     check()

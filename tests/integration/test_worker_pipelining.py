@@ -1,6 +1,6 @@
 """On PostgreSQL a worker sends a batch's writes and COMMIT, and the next batch's claim,
 without waiting: a batch that fails after it was sent must be claimed again, not lost, and
-a claim sent ahead must not hold up a batch whose writes reach the rows it claimed."""
+a claim sent ahead must not hold up a batch whose writes reach other rows of its contacts."""
 
 from __future__ import annotations
 
@@ -101,9 +101,9 @@ steps:
 
 
 def test_a_contact_change_reaches_an_enrollment_claimed_ahead(pg_db: Database) -> None:
-    # With one enrollment per batch, the worker claims the Watcher enrollment ahead while it
-    # decides the Tagger one. The tag added must then exit the Watcher enrollment, whose row
-    # that claim holds: the worker gives the claim back first instead of waiting on itself.
+    # With one enrollment per batch, the worker claims the next batch ahead while it decides
+    # the Tagger one. The tag added must then exit the Watcher enrollment: the claim sent
+    # ahead leaves the Tagger batch's contact out, so the worker never waits on itself.
     with write(pg_db) as session:
         store(session, TAGGER, START)
         store(session, WATCHER, START)
@@ -130,3 +130,79 @@ def test_a_contact_change_reaches_an_enrollment_claimed_ahead(pg_db: Database) -
         ("rest", "active", None),
         ("look", "exited", "exit condition met: tagged hot"),
     ]
+
+
+CHANGER = """
+name: Changer
+schedule: {timezone: UTC, days: every_day, holidays: none}
+steps:
+  - {key: tag, action: add_tag, tag: hot}
+  - {key: field, action: set_field, field: stage, value: contacted}
+  - {key: rest, action: end, wait: {days: 1}}
+"""
+LISTENER = """
+name: Listener
+schedule: {timezone: UTC, days: every_day, holidays: none}
+steps:
+  - key: listen
+    action: wait_for
+    events: [field_changed]
+    timeout: {days: 3}
+    routes: {field_changed: heard}
+  - {key: more, action: end, wait: {days: 2}}
+  - {key: heard, action: end, wait: {days: 4}}
+"""
+
+
+Outcome = tuple[tuple[tuple[object, ...], ...], tuple[tuple[object, ...], ...]]
+
+
+def _outcomes(db: Database, contact_ids: list[int]) -> list[Outcome]:
+    """Per contact, in order: its enrollments' places and the history written about it."""
+    found: list[Outcome] = []
+    with db.sessions() as session:
+        for cid in contact_ids:
+            places = session.execute(
+                select(Enrollment.sequence_id, Enrollment.status, Enrollment.step)
+                .where(Enrollment.contact_id == cid)
+                .order_by(Enrollment.sequence_id)
+            ).all()
+            events = session.execute(
+                select(Event.type, Event.sequence_id, Event.step)
+                .where(Event.contact_id == cid, Event.time == START)
+                .order_by(Event.sequence_id, Event.id)
+            ).all()
+            found.append((tuple(map(tuple, places)), tuple(map(tuple, events))))
+    return found
+
+
+def test_contact_changes_written_behind_end_where_one_batch_at_a_time_does(
+    pg_db: Database,
+) -> None:
+    # Each contact's Listener enrollment may be decided in the batch that changes its
+    # contact, or in another: either way the change reaches it as it would one at a time.
+    with write(pg_db) as session:
+        store(session, CHANGER, START)
+        store(session, LISTENER, START)
+        groups = [
+            [add_contact(session, START, email=f"{g}{i}@example.com") for i in range(7)]
+            for g in ("a", "b")
+        ]
+    for group in groups:
+        with write(pg_db) as session:
+            for name in ("Listener", "Changer"):
+                enrollments.enroll(
+                    session=session, sequence=name, contact_ids=group, now=START, settings=SETTINGS
+                )
+        worker = Worker(pg_db.sessions, FixedClock(START), SETTINGS, batch_size=3)
+        if group is groups[0]:
+            assert worker.drain() == 14  # pipelined: claims ahead, writes behind
+        else:
+            while worker.tick():  # one batch at a time, every write waited for
+                pass
+    pipelined, one_at_a_time = _outcomes(pg_db, groups[0]), _outcomes(pg_db, groups[1])
+    assert pipelined == one_at_a_time
+    places, events = pipelined[0]
+    assert [status for _seq, status, _step in places] == ["active", "active"]
+    assert {step for _seq, _status, step in places} == {"heard", "rest"}
+    assert ("field_changed", None, None) not in events  # written under the sequences

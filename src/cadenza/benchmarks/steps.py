@@ -130,8 +130,14 @@ def run(
     replies: int,
     pg_url: str | None = None,
     report: Callable[[str], None] = lambda _m: None,
+    rounds: int = 1,
 ) -> StepsFigures:
-    """Measure steps/s per kind of action, the mix, the ceiling and events in."""
+    """Measure steps/s per kind of action, the mix, the ceiling and events in.
+
+    With several `rounds`, every kind (the no-op one included) runs once per round, the
+    rounds one after the other, and its best round counts: on a machine others share,
+    each kind and the no-op reference then meet the same spells of load.
+    """
     figures = StepsFigures(backend, contacts)
     kwargs = {"pg_url": pg_url} if pg_url else {}
     settings = Settings(environment="test", webhook_allow=["127.0.0.1"])
@@ -139,10 +145,13 @@ def run(
         sessions = session_factory(engine)
         _people(sessions)
         _store(sessions, SECOND)
-        for kind, steps in [*KINDS.items(), ("realistic mix", MIX)]:
-            report(f"running {kind} steps")
-            rate, done = _measure(sessions, settings, kind, steps, contacts)
-            figures.steps_per_s[kind], figures.steps_run[kind] = rate, done
+        for turn in range(rounds):
+            for kind, steps in [*KINDS.items(), ("realistic mix", MIX)]:
+                report(f"running {kind} steps" + (f", round {turn + 1}" if rounds > 1 else ""))
+                name = f"Bench {kind}" + (f" {turn + 1}" if turn else "")
+                rate, done = _measure(sessions, settings, name, steps, contacts)
+                if rate > figures.steps_per_s.get(kind, 0.0):
+                    figures.steps_per_s[kind], figures.steps_run[kind] = rate, done
         figures.mix_per_s = figures.steps_per_s.pop("realistic mix")
         report("measuring events in")
         _events_in(sessions, settings, opens, replies, figures)
@@ -186,12 +195,11 @@ def _enroll(
 def _measure(
     sessions: sessionmaker[Session],
     settings: Settings,
-    kind: str,
+    name: str,
     steps: list[dict[str, Any]],
     count: int,
 ) -> tuple[float, int]:
     """Steps/s of one worker draining `count` fresh enrollments of a sequence of `steps`."""
-    name = f"Bench {kind}"
     _store(sessions, {"name": name, "schedule": SCHEDULE, "senders": SENDERS, "steps": steps})
     _enroll(sessions, settings, name, count)
     worker = Worker(sessions, FixedClock(T0), settings, batch_size=500)

@@ -148,6 +148,9 @@ def bench_steps(
     opens: int = typer.Option(100_000, min=1000, help="Opens in the burst of events."),
     replies: int = typer.Option(10_000, min=500, help="Replies in the burst (one per contact)."),
     pg_url: str | None = typer.Option(None, help="PostgreSQL server URL (a database is made)."),
+    rounds: int = typer.Option(
+        1, min=1, max=10, help="Run every kind this many times; each kind's best counts."
+    ),
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """Steps/s per kind of action and of a realistic mix beside no-op steps; events in/s."""
@@ -161,6 +164,7 @@ def bench_steps(
         replies,
         pg_url,
         report=_progress,
+        rounds=rounds,
     )
     if as_json:
         print_json({**dataclasses.asdict(figures), "noop_per_s": figures.noop_per_s})

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from cadenza.clock import Clock
 from cadenza.metrics import BATCH_SECONDS, CLAIM_SECONDS, STEPS, WORKER_ERRORS
 from cadenza.services.enrollments import decide_batch
-from cadenza.services.events import propagate
+from cadenza.services.events import propagate, written_later
 from cadenza.settings import Settings
 from cadenza.store.bulk import cyclic_gc_paused
 from cadenza.store.claims import claim_due
@@ -156,16 +156,25 @@ class Worker:
             if ahead and behind and len(rows) == self._size and len(self._connections) > 2:
                 if claimed is None:  # a batch claimed ahead bounds its lock waits already
                     bound_lock_waits(session)
-                self._claim_ahead(now)  # a full batch: more is likely due
+                # A full batch: more is likely due. The claim leaves this batch's contacts
+                # out, whose other enrollments its contact changes may lock.
+                self._claim_ahead(now, [row.contact_id for row in rows])
             applier = decide_batch(session, rows, now, self.settings) if rows else None
             if applier is not None and behind and len(self._connections) > 1:
                 if applier.writes_only:
                     self._behind[self._turn] = Behind(session, len(rows), applier.flush)
                     return len(rows)
+                # Contact changes read what they change first; then their writes and the
+                # decisions' go on their way while the next batch is decided. Hand-overs
+                # and triggers read as they write: made here, only the COMMIT left behind.
+                write = written_later(session, applier, self.settings)
+                if write is None:
+                    propagate(session, applier.flush(), now, self.settings)
+                    write = _nothing
+                self._behind[self._turn] = Behind(session, len(rows), write)
+                return len(rows)
             if applier is not None:
-                # Its writes may reach any enrollment of its contacts, which the claim sent
-                # ahead may hold: waiting on it here would wait forever.
-                self._cancel_ahead()
+                self._cancel_ahead()  # no claim may hold what these changes wait for
                 propagate(session, applier.flush(), now, self.settings)
             session.commit()
         except BaseException:
@@ -176,11 +185,12 @@ class Worker:
         session.close()
         return len(rows)
 
-    def _claim_ahead(self, now: datetime) -> None:
+    def _claim_ahead(self, now: datetime, apart: list[int]) -> None:
         """Send the next turn's claim (its connection's previous batch settled first)."""
         turn = (self._turn + 1) % len(self._connections)
         self._settle(turn)
-        self._ahead[turn] = Ahead(self.sessions(bind=self._connections[turn]), now, self.batch_size)
+        session = self.sessions(bind=self._connections[turn])
+        self._ahead[turn] = Ahead(session, now, self.batch_size, apart)
 
     def _cancel_ahead(self) -> None:
         for turn in list(self._ahead):
@@ -262,3 +272,7 @@ class Worker:
                 after_tick()
             if caught_up:
                 wakeup.wait(stop, idle)
+
+
+def _nothing() -> None:
+    """A batch whose statements were all made already: only its COMMIT goes behind."""

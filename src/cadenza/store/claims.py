@@ -8,17 +8,21 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     ColumnElement,
     Integer,
     Select,
     Table,
+    any_,
     bindparam,
     func,
+    not_,
     select,
     text,
     true,
     update,
 )
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Dialect, RowMapping
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.compiler import SQLCompiler
@@ -104,7 +108,7 @@ class Claimed:
     contact: dict[str, Any]
 
 
-def _claim_query(dialect: Dialect) -> Select[Any]:
+def _claim_query(dialect: Dialect, apart: bool = False) -> Select[Any]:
     """Everything the worker reads of a due enrollment, in one statement.
 
     The due enrollments are picked on their own first (the partial index in due order,
@@ -122,6 +126,11 @@ def _claim_query(dialect: Dialect) -> Select[Any]:
         .order_by(Enrollment.due_at)
         .limit(bindparam("limit", type_=Integer))
     )
+    if apart:
+        # Contacts whose other enrollments the batch in hand may still lock: a claim sent
+        # ahead of its contact changes must not hold what they wait for.
+        contacts = bindparam("apart", type_=postgresql.ARRAY(BigInteger))
+        due = due.where(not_(Enrollment.contact_id == any_(contacts)))
     if postgres:
         due = due.with_for_update(skip_locked=True)
     claimed = due.cte("claimed")
@@ -155,13 +164,14 @@ def _claim_query(dialect: Dialect) -> Select[Any]:
 
 # The claim compiled once per dialect: the worker runs it on every tick, and SQLAlchemy's
 # per-row result processing would cost more than the database does.
-_compiled: dict[str, SQLCompiler] = {}
+_compiled: dict[tuple[str, bool], SQLCompiler] = {}
 
 
-def _statement(dialect: Dialect) -> SQLCompiler:
-    found = _compiled.get(dialect.name)
+def _statement(dialect: Dialect, apart: bool = False) -> SQLCompiler:
+    found = _compiled.get((dialect.name, apart))
     if found is None:
-        found = _compiled[dialect.name] = _claim_query(dialect).compile(dialect=dialect)
+        query = _claim_query(dialect, apart)
+        found = _compiled[dialect.name, apart] = query.compile(dialect=dialect)
     return found
 
 
@@ -191,16 +201,21 @@ def claim_due(session: Session, now: datetime, limit: int) -> list[Claimed]:
         cursor.close()
 
 
-def send_claim(session: Session, now: datetime, limit: int) -> Any:
+def send_claim(session: Session, now: datetime, limit: int, apart: Sequence[int] = ()) -> Any:
     """PostgreSQL: execute the claim on a driver cursor of the session's connection.
 
-    The caller fetches the rows (`claimed_rows`) and closes the cursor. In pipeline mode
-    the claim is only queued, and the rows are read when the caller needs them.
+    `apart`: contacts none of whose enrollments are claimed. The caller fetches the rows
+    (`claimed_rows`) and closes the cursor. In pipeline mode the claim is only queued, and
+    the rows are read when the caller needs them.
     """
     connection = session.connection()
-    compiled = _statement(connection.dialect)
+    compiled = _statement(connection.dialect, bool(apart))
     cursor = driver_cursor(session)
-    cursor.execute(compiled.string, compiled.construct_params({"now": now, "limit": limit}))
+    values: dict[str, Any] = {"now": now, "limit": limit}
+    if apart:
+        values["apart"] = list(apart)
+    params = compiled.construct_params(values)
+    cursor.execute(compiled.string, params)
     return cursor
 
 

@@ -14,6 +14,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from cadenza.settings import get_settings
+from cadenza.store import fanout  # noqa: F401  (its flush hook keeps the SQLite trigger)
 from cadenza.store.gate import WriteGate
 
 _GATED = "cadenza_write_gate"  # on a connection's info: it holds its turn to write

@@ -11,7 +11,7 @@ as before. `Ahead.rows` reads the claimed rows; `Ahead.cancel` rolls the claim b
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import ExitStack
 from datetime import datetime
 from typing import Any
@@ -77,13 +77,17 @@ class Ahead:
     """A claim on its way to the server, in a transaction of its own, read when needed.
 
     Its rows are locked from the moment the server runs it. So the worker must not wait,
-    on another connection, for a lock this claim may hold: a batch whose writes reach other
-    enrollments cancels it first. Should some path still do so, its transaction gives up
+    on another connection, for a lock this claim may hold: the claim leaves out the contacts
+    of the batch in hand, the only ones whose enrollments that batch's contact changes,
+    events and hand-overs lock. Should some path still wait on it, its transaction gives up
     after LOCK_TIMEOUT (see `bound_lock_waits`), rolls back and is tried again, instead of
     waiting forever on its own worker.
     """
 
-    def __init__(self, session: Session, now: datetime, limit: int) -> None:
+    def __init__(
+        self, session: Session, now: datetime, limit: int, apart: Sequence[int] = ()
+    ) -> None:
+        """`apart`: the contacts of the batch in hand, whose enrollments its changes lock."""
         self.session = session
         driver = _driver(session)
         self._stack = ExitStack()
@@ -91,7 +95,7 @@ class Ahead:
         try:
             # The batch claimed here is decided while the next one is claimed ahead.
             driver.execute(_BOUND_LOCK_WAITS)
-            self._cursor = send_claim(session, now, limit)
+            self._cursor = send_claim(session, now, limit, apart)
         except BaseException:
             self._stack.__exit__(*sys.exc_info())
             raise

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from cadenza.core import machine
 from cadenza.core.definition import uses_events
 from cadenza.services.enrollments.applying import Applier, ref_of, state_of
-from cadenza.services.outbox.rendering import StepRenderer
+from cadenza.services.outbox.rendering import Lines, StepRenderer
 from cadenza.services.senders.limits import Limits
 from cadenza.services.users.people import Directory
 from cadenza.settings import Settings
@@ -60,6 +60,7 @@ def decide_batch(
     directory = Directory(session)
     applier = Applier(session, now, people=directory)
     quiet = settings.quiet_hours
+    lines = Lines(session, [row.contact_id for row in rows])
     for row in by_priority(rows):
         definition = definitions[row.version_id]
         state = state_of(row)
@@ -77,6 +78,7 @@ def decide_batch(
             row.contact_id,
             definition,
             limiter.choice,
+            lines,
         )
         sit = machine.Situation(
             definition,

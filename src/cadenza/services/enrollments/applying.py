@@ -162,6 +162,7 @@ class Applier:
         self.history: list[dict[str, Any]] = []
         self.messages: list[dict[str, Any]] = []
         self.consequences = Consequences()
+        self.decided: dict[int, EnrollmentState] = {}  # each enrollment's latest state
 
     def apply(self, ref: Ref, definition: Definition, decision: Decision) -> EnrollmentState:
         """Record one decision's state, history and effects."""
@@ -190,6 +191,7 @@ class Applier:
                 continue  # an on-time schedule is implied by step_executed; only moves are kept
             self.history.append(history.row(subject, entry, self.actor))
         self.updates.append({"_id": ref.id, **columns_of(state, self.now)})
+        self.decided[ref.id] = state
         return state
 
     def _task(self, ref: Ref, definition: Definition, effect: CreateTask) -> None:
@@ -256,6 +258,6 @@ class Applier:
         self.people.flush()  # the round robins the tasks and owners took turns in
         history.write(self.session, self.history)
         outbox.write(self.session, self.messages)
-        self.updates, self.history, self.messages = [], [], []
+        self.updates, self.history, self.messages, self.decided = [], [], [], {}
         consequences, self.consequences = self.consequences, Consequences()
         return consequences

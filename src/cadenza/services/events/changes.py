@@ -88,8 +88,30 @@ class _Contact:
 
 def apply(session: Session, changes: Sequence[Change], now: datetime) -> list[Applied]:
     """Make every change, in order; for each, the events it made and the contact after it."""
+    planned = plan(session, changes, now)
+    planned.write(session)
+    return planned.applied
+
+
+@dataclass(slots=True)
+class Planned:
+    """Changes made in memory, with what they made, and not yet written (`write`)."""
+
+    applied: list[Applied]
+    contacts: dict[int, _Contact]
+    dialer: dict[tuple[int, str], bool]
+    now: datetime
+
+    def write(self, session: Session) -> None:
+        """Write what changed: statements whose answers nobody reads."""
+        if self.applied:
+            _write(session, self.contacts, self.dialer, self.now)
+
+
+def plan(session: Session, changes: Sequence[Change], now: datetime) -> Planned:
+    """Read the contacts (locked) and make every change in memory, in order."""
     if not changes:
-        return []
+        return Planned([], {}, {}, now)
     for change in changes:
         if change.action not in ACTIONS:
             raise ValidationFailed(f"not a contact change: {change.action}")
@@ -104,8 +126,7 @@ def apply(session: Session, changes: Sequence[Change], now: datetime) -> list[Ap
             raise NotFound(f"no contact {change.contact_id}")
         records = _one(contact, change, now, owners.get(position), dialer)
         made.append(Applied(records, contact.view()))
-    _write(session, contacts, dialer, now)
-    return made
+    return Planned(made, contacts, dialer, now)
 
 
 def _one(

@@ -66,7 +66,7 @@ class Arrival:
 
 
 @dataclass(slots=True)
-class _Live:
+class Live:
     """A running enrollment of a contact, as the events of the batch so far left it."""
 
     ref: Ref
@@ -111,13 +111,21 @@ def record_events(
             )
     _check_contacts(session, {event.contact_id for event in events})
     wanted = [_change_of(event) for event in events]
+    # What each event sees of its contact: the contact as the changes before it in the
+    # batch left it, never a change reported after it. Contacts the batch changes are read
+    # before the changes are made when an event of theirs changes nothing.
+    changed = {c.contact_id for c in wanted if c is not None}
+    early = {e.contact_id for e, c in zip(events, wanted, strict=True) if c is None} & changed
+    seen = load_views(session=session, contact_ids=early) if early else {}
     applied = iter(contact_changes.apply(session, [c for c in wanted if c is not None], now))
     made: list[list[EventRecord]] = []
     arrivals: list[Arrival] = []
     for event, change in zip(events, wanted, strict=True):
         after = next(applied) if change is not None else None
         records = _records_of(event, now, after)
-        contact = after.contact if after is not None else None
+        if after is not None:
+            seen[event.contact_id] = after.contact
+        contact = seen.get(event.contact_id)
         arrivals.extend(Arrival(event.contact_id, r, actor, contact=contact) for r in records)
         made.append(records)
     record_arrivals(session, arrivals, settings)
@@ -202,16 +210,25 @@ def _records_of(
     return [EventRecord(event.name, now, step=data.pop("step", None), data=data)]
 
 
-def record_arrivals(session: Session, arrivals: Seq[Arrival], settings: Settings) -> None:
+def record_arrivals(
+    session: Session,
+    arrivals: Seq[Arrival],
+    settings: Settings,
+    *,
+    index: triggers.Index | None = None,
+    running: dict[int, list[Live]] | None = None,
+) -> None:
     """Write each event to history, then move the contacts' enrollments and fire triggers.
 
     An event is written once for each running enrollment of its contact and its source, so
     that it is found under each of their sequences; once on its own when there is none.
+    `index` and `running` (`running_of`): read already by the caller, for these contacts.
     """
     if not arrivals:
         return
-    index = triggers.index(session)
-    running = _running(session, {a.contact_id for a in arrivals})
+    index = index if index is not None else triggers.index(session)
+    if running is None:
+        running = running_of(session, {a.contact_id for a in arrivals})
     views = _views_needed(session, arrivals, running)
     applier = Applier(session, arrivals[0].record.time)
     fires = _Fires(session, settings)
@@ -257,7 +274,7 @@ class _Fires:
 
     def fire(
         self,
-        running: dict[int, list[_Live]],
+        running: dict[int, list[Live]],
         views: dict[int, ContactView],
         arrivals: Seq[Arrival],
     ) -> None:
@@ -275,13 +292,13 @@ class _Fires:
             )
         moved, self.groups, self.contacts = self.contacts, {}, set()
         running.update({cid: [] for cid in moved})
-        running.update(_running(self.session, moved))
+        running.update(running_of(self.session, moved))
         unseen = {a.contact_id for a in arrivals if a.contact is None} & moved
         if unseen:
             views.update(load_views(session=self.session, contact_ids=unseen))
 
 
-def _live_for(enrollments: Iterable[_Live], source: Ref | None) -> list[_Live]:
+def _live_for(enrollments: Iterable[Live], source: Ref | None) -> list[Live]:
     return [
         e
         for e in enrollments
@@ -289,7 +306,7 @@ def _live_for(enrollments: Iterable[_Live], source: Ref | None) -> list[_Live]:
     ]
 
 
-def _write_history(applier: Applier, arrival: Arrival, live: list[_Live]) -> None:
+def _write_history(applier: Applier, arrival: Arrival, live: list[Live]) -> None:
     cid, record = arrival.contact_id, arrival.record
     subjects = [history.Subject(cid, e.ref.sequence_id, e.ref.id) for e in live]
     if arrival.source is not None:
@@ -302,7 +319,7 @@ def _write_history(applier: Applier, arrival: Arrival, live: list[_Live]) -> Non
 
 
 def _move(
-    applier: Applier, enrollment: _Live, contact: ContactView, record: EventRecord, s: Settings
+    applier: Applier, enrollment: Live, contact: ContactView, record: EventRecord, s: Settings
 ) -> None:
     definition = definition_for(session=applier.session, version_id=enrollment.ref.version_id)
     sit = machine.Situation(
@@ -318,16 +335,16 @@ def _move(
 
 
 def _views_needed(
-    session: Session, arrivals: Seq[Arrival], running: dict[int, list[_Live]]
+    session: Session, arrivals: Seq[Arrival], running: dict[int, list[Live]]
 ) -> dict[int, ContactView]:
     """Views of the contacts whose events came without one and that have enrollments to move."""
     ids = {a.contact_id for a in arrivals if a.contact is None and running.get(a.contact_id)}
     return load_views(session=session, contact_ids=ids) if ids else {}
 
 
-def _running(session: Session, contact_ids: set[int]) -> dict[int, list[_Live]]:
+def running_of(session: Session, contact_ids: set[int]) -> dict[int, list[Live]]:
     """The contacts' live and paused enrollments (locked), in id order, per contact."""
-    found: dict[int, list[_Live]] = {}
+    found: dict[int, list[Live]] = {}
     for batch in chunks(sorted(contact_ids)):
         query = (
             select(*ENROLLMENT_COLUMNS, Enrollment.paused_from, Enrollment.paused_by)
@@ -339,6 +356,6 @@ def _running(session: Session, contact_ids: set[int]) -> dict[int, list[_Live]]:
         )
         for row in session.execute(query):
             state = state_of(row)
-            live = _Live(ref_of(row, row.name, state), state, row.sequence_status)
+            live = Live(ref_of(row, row.name, state), state, row.sequence_status)
             found.setdefault(row.contact_id, []).append(live)
     return found

@@ -8,7 +8,7 @@ are tracked only on the links the step's own template wrote.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
@@ -61,6 +61,8 @@ class Addressing:
     definition: Definition
     # The mailbox a rotation chose for this step's email (None: the sequence's own).
     email_sender: str | None = None
+    # The contacts' lines read for a whole batch (None: read this contact's when needed).
+    lines: Lines | None = None
 
 
 def idempotency_key(enrollment_id: int, step: str, visit: int) -> str:
@@ -81,6 +83,7 @@ class StepRenderer:
     contact_id: int
     definition: Definition
     chosen: Callable[[], str | None] | None = None  # the mailbox a rotation chose
+    lines: Lines | None = None
 
     def render(
         self, step: Step, contact: ContactView, visit: int, check: SendCheck | None
@@ -94,6 +97,7 @@ class StepRenderer:
             contact,
             self.definition,
             self.chosen() if self.chosen is not None else None,
+            self.lines,
         )
         try:
             return message_rows(self.session, who, step, visit, self.now, self.settings, check)
@@ -177,9 +181,7 @@ def _variant_row(
     return row
 
 
-def thread_reply(
-    session: Session, enrollment_id: int, subject: str, details: MessageMeta
-) -> str:
+def thread_reply(session: Session, enrollment_id: int, subject: str, details: MessageMeta) -> str:
     """Make an email a reply in the thread of the enrollment's last email: its subject (with
     `Re:`), and In-Reply-To/References set on `details`."""
     previous = session.execute(
@@ -257,6 +259,29 @@ def contact_line(session: Session, contact_id: int) -> str | None:
     return session.connection().execute(_LINE, {"id": contact_id}).scalar()
 
 
+class Lines:
+    """The sticky numbers of a batch's contacts, read in one query at the first text or call.
+
+    A batch's steps see the lines as they were when it was claimed: a line a step assigns
+    is written with the batch's other contact changes, after every decision.
+    """
+
+    def __init__(self, session: Session, contact_ids: Iterable[int]) -> None:
+        self.session, self.contact_ids = session, contact_ids
+        self._found: dict[int, str] | None = None
+
+    def __call__(self, contact_id: int) -> str | None:
+        if self._found is None:
+            self._found = {}
+            connection = self.session.connection()
+            for batch in bulk.chunks(sorted(set(self.contact_ids))):
+                query = select(Contact.id, Contact.line).where(
+                    Contact.id.in_(batch), Contact.line.is_not(None)
+                )
+                self._found.update((cid, line) for cid, line in connection.execute(query) if line)
+        return self._found.get(contact_id)
+
+
 def _owner(session: Session, email: str | None) -> dict[str, str] | None:
     """The owner the contact has as the step sees it (set earlier in the pass, perhaps)."""
     if not email:
@@ -305,7 +330,13 @@ def _email(
 def sms_sender(session: Session, who: Addressing, override: str | None) -> str:
     """The number a text or call to the contact comes from: the step's, the contact's line
     (`add_line`), else the sequence's."""
-    sender = override or contact_line(session, who.contact_id) or who.definition.senders.sms
+    if override:
+        line: str | None = override
+    elif who.lines is not None:
+        line = who.lines(who.contact_id)
+    else:
+        line = contact_line(session, who.contact_id)
+    sender = line or who.definition.senders.sms
     if not sender:
         raise RenderError("no SMS sender: set senders.sms or the step's sender")
     return sender
