@@ -235,6 +235,8 @@ def bench_reports(
         f"{figures.record_after_us:.0f} µs ({figures.overhead:+.1%})",
         f"≤ {GOAL_OVERHEAD:+.0%}",
     )
+
+
 @bench_app.command("ui")
 @guarded
 def bench_ui(

@@ -13,6 +13,8 @@ from cadenza.services.audiences.evaluating import latest_change as latest_change
 from cadenza.services.audiences.evaluating import rule_of as rule_of
 from cadenza.services.audiences.evaluating import run_due as run_due
 from cadenza.services.audiences.evaluating import status as status
+from cadenza.services.audiences.listing import page_view_contacts as page_view_contacts
+from cadenza.services.audiences.listing import view_accounts as view_accounts
 from cadenza.services.audiences.matching import iter_matching as iter_matching
 from cadenza.services.audiences.matching import matching_accounts as matching_accounts
 from cadenza.services.audiences.matching import matching_contacts as matching_contacts
