@@ -119,11 +119,13 @@ def evaluate(
     top = latest_change(session)
     ids = _changed(session, sequence.id, definition, rule, None if full else run, top)
     found = matches(session=session, condition=rule.condition, ids=ids, now=now)
-    report = enrollments.enroll(
-        session=session, sequence=sequence.name, contact_ids=found, now=now,
-        settings=settings, actor=ACTOR,
-    )  # fmt: skip
-    result = Evaluation(sequence.name, full, len(ids), len(found), report.enrolled, report.refused)
+    result = Evaluation(sequence.name, full, len(ids), len(found))
+    if found:
+        report = enrollments.enroll(
+            session=session, sequence=sequence.name, contact_ids=found, now=now,
+            settings=settings, actor=ACTOR,
+        )  # fmt: skip
+        result.enrolled, result.refused = report.enrolled, report.refused
     high = top if top is not None else (run.high_water if run is not None else None)
     _record(session, sequence.id, run, now, every, rule.digest, result=result, high_water=high)
     return result
