@@ -18,11 +18,11 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from cadenza.clock import FixedClock
-from cadenza.server import create_app
 from cadenza.core.access import Person
+from cadenza.server import create_app
 from cadenza.services import accounts, audiences, enrollments, senders, subscriptions
-from cadenza.services.users.access import OPERATOR, Viewer
 from cadenza.services.users import add_group, add_user
+from cadenza.services.users.access import OPERATOR, Viewer
 from cadenza.settings import Settings
 from cadenza.store.models import Enrollment, Task, User
 from tests.conftest import Database

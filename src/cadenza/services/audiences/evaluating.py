@@ -24,11 +24,12 @@ from cadenza.core.decisions import LIVE_OR_PAUSED
 from cadenza.core.definition import Condition, Definition
 from cadenza.errors import NotFound
 from cadenza.services import enrollments
-from cadenza.services.audiences.matching import candidates, matches
+from cadenza.services.audiences.matching import CHUNK, candidates, matches
 from cadenza.services.audiences.views import condition_of, stored
 from cadenza.settings import Settings
 from cadenza.store.catalog import definition_for, latest_version
 from cadenza.store.db import writing
+from cadenza.store.machine_reads import among
 from cadenza.store.models import AudienceRun, Contact, Enrollment, SavedView, Sequence
 
 ACTOR = "audience"
@@ -140,23 +141,30 @@ def _changed(
     top: datetime | None,
 ) -> list[int]:
     """The candidates: contacts changed after the last high-water mark (all, without one) up
-    to `top`, narrowed by the rule, less those the sequence holds."""
+    to `top`, less those the sequence holds (reentry `never`: ever held)."""
     if top is None:
         return []
     query = select(Contact.id).where(Contact.updated_at <= top)
-    if run is not None and run.high_water is not None:
-        query = query.where(Contact.updated_at > run.high_water)
-    held = select(Enrollment.id).where(
-        Enrollment.contact_id == Contact.id, Enrollment.sequence_id == sequence_id
-    )
+    held = select(Enrollment.contact_id).where(Enrollment.sequence_id == sequence_id)
     if definition.enrollment.reentry != "never":  # who left may enter again: live ones stay out
         held = held.where(Enrollment.status.in_(LIVE_OR_PAUSED))
-    query = query.where(~exists(held))
-    if run is not None and run.high_water is not None:
-        # The changed contacts are few and found by their index: narrowing them by the rule
-        # (a subquery over every tagged contact) would cost more than it saves.
-        return list(session.scalars(query.order_by(Contact.id)))
-    return list(session.scalars(candidates(rule.condition, query)))
+    if run is None or run.high_water is None:
+        # Every contact: narrowed by the rule where SQL can, the held ones left out by the
+        # database in one anti-join.
+        whole = query.where(~exists(held.where(Enrollment.contact_id == Contact.id)))
+        return list(session.scalars(candidates(rule.condition, whole)))
+    # The changed contacts are few and found by their index; those held are looked up by
+    # the enrollments' (contact, sequence) index. One anti-join would leave the plan to
+    # statistics that enrollments just made stale (a nested loop over the whole sequence).
+    changed = list(
+        session.scalars(query.where(Contact.updated_at > run.high_water).order_by(Contact.id))
+    )
+    taken: set[int] = set()
+    for start in range(0, len(changed), CHUNK):
+        batch = changed[start : start + CHUNK]
+        dialect = session.get_bind().dialect.name
+        taken.update(session.scalars(held.where(among(Enrollment.contact_id, batch, dialect))))
+    return [contact_id for contact_id in changed if contact_id not in taken]
 
 
 def _record(
