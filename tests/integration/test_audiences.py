@@ -67,7 +67,7 @@ def test_account_crud_and_unique_domains(db: Database) -> None:
             ["acme.com", "acme.io"],
             "ana@example.com",
         )
-        with pytest.raises(Conflict, match="acme.com belongs to account 'Acme'"):
+        with pytest.raises(Conflict, match=r"acme\.com belongs to account 'Acme'"):
             accounts.create_account(
                 session=session, viewer=OPERATOR, name="Other", domains=["acme.com"], now=T0
             )
@@ -77,8 +77,8 @@ def test_account_crud_and_unique_domains(db: Database) -> None:
         )
     with write(db) as session:
         accounts.update_account(
-            session=session, viewer=OPERATOR, account=account_id, name="Acme Inc", domains=["acme.com"],
-            now=T1,
+            session=session, viewer=OPERATOR, account=account_id, name="Acme Inc",
+            domains=["acme.com"], now=T1,
         )  # fmt: skip
         page = accounts.page_accounts(session=session, search="acme")
         assert [(r.name, r.domains) for r in page.rows] == [("Acme Inc", ["acme.com"])]
