@@ -12,6 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from cadenza.errors import Conflict, NotFound, ValidationFailed
+from cadenza.limits import MAX_ID
 from cadenza.services import paging
 from cadenza.services.accounts.domains import clean_domain
 from cadenza.services.users import access
@@ -37,7 +38,7 @@ class AccountRow:
 def get_account(*, session: Session, account: str | int) -> Account:
     """An account by id (a number) or by name (any case), or NotFound."""
     text = str(account).strip()
-    found = session.get(Account, int(text)) if text.isdigit() else None
+    found = session.get(Account, int(text)) if _an_id(text) else None
     if found is None:
         query = select(Account).where(func.lower(Account.name) == text.lower())
         found = session.execute(query).scalar_one_or_none()
@@ -259,3 +260,8 @@ def _rows(session: Session, accounts: list[Account]) -> list[AccountRow]:
         )
         for a in accounts
     ]  # fmt: skip
+
+
+def _an_id(text: str) -> bool:
+    """Whether a name given is an id: ASCII digits within what the databases hold."""
+    return text.isascii() and text.isdigit() and int(text) <= MAX_ID

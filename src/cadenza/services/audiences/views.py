@@ -14,6 +14,7 @@ from cadenza.core.access import SHARING_ACCESS, SHARING_MODES, Reach, Shared, re
 from cadenza.core.conditions import describe
 from cadenza.core.definition import Condition
 from cadenza.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from cadenza.limits import MAX_ID
 from cadenza.services import paging
 from cadenza.services.users import access
 from cadenza.services.users.access import Viewer
@@ -68,7 +69,7 @@ def view_for(
 ) -> SavedView:
     """The view by name (or id) once the viewer reaches it (404), and may edit it if asked (403)."""
     text = str(name).strip()
-    found = session.get(SavedView, int(text)) if text.isdigit() else None
+    found = session.get(SavedView, int(text)) if _an_id(text) else None
     if found is None:
         query = select(SavedView).where(func.lower(SavedView.name) == text.lower())
         found = session.execute(query).scalar_one_or_none()
@@ -206,3 +207,8 @@ def _name(text: str) -> str:
     if not name or len(name) > 200:
         raise ValidationFailed("name: a view needs a name of 1 to 200 characters")
     return name
+
+
+def _an_id(text: str) -> bool:
+    """Whether a name given is an id: ASCII digits within what the databases hold."""
+    return text.isascii() and text.isdigit() and int(text) <= MAX_ID
