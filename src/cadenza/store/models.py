@@ -468,9 +468,7 @@ class WebhookDelivery(Base):
     )
 
     id: Mapped[int] = mapped_column(BigID, primary_key=True)
-    subscription_id: Mapped[int] = mapped_column(
-        ForeignKey("subscriptions.id", ondelete="CASCADE")
-    )
+    subscription_id: Mapped[int] = mapped_column(ForeignKey("subscriptions.id", ondelete="CASCADE"))
     event_id: Mapped[int | None] = mapped_column(BigID)  # None: a test send
     status: Mapped[str] = mapped_column(String(16), default="pending")  # pending|delivered|failed
     attempts: Mapped[int] = mapped_column(default=0)
@@ -498,6 +496,8 @@ class IdempotencyKey(Base):
     response_body: Mapped[dict[str, Any] | None]
     location: Mapped[str | None] = mapped_column(String(500))
     created_at: Mapped[datetime]
+
+
 # --- voice: calls placed and logged (dialer steps, the power dialer) -------------------------
 
 
@@ -538,6 +538,8 @@ class VoiceCall(Base):
     data: Mapped[dict[str, Any]] = mapped_column(default=dict)
     created_at: Mapped[datetime]
     ended_at: Mapped[datetime | None]
+
+
 # --- sequences workspace: what the sequences page counts -------------------------------------
 # Remaining tasks per sequence (open or in error), counted from the index alone.
 Index("ix_tasks_status_sequence", Task.status, Task.sequence_id)
@@ -683,6 +685,10 @@ class AudienceRun(Base):
     )
     digest: Mapped[str] = mapped_column(String(64))
     high_water: Mapped[datetime | None]
+    # The contacts changed at exactly `high_water` that it read ({"ids": [...]}, or {"all":
+    # true} when too many to list): a contact changed at that same instant afterwards (a
+    # fixed clock, or the same microsecond) is read by the next evaluation, these are not.
+    at_mark: Mapped[dict[str, Any]] = mapped_column(default=dict)
     evaluated_at: Mapped[datetime]
     next_at: Mapped[datetime]
     full: Mapped[bool] = mapped_column(default=False)

@@ -94,7 +94,20 @@ def is_due(*, session: Session, sequence_id: int, now: datetime, top: datetime |
     run = session.get(AudienceRun, sequence_id)
     if run is None or run.next_at <= now:
         return True
-    return top is not None and (run.high_water is None or top > run.high_water)
+    if top is None:
+        return False
+    if run.high_water is None or top > run.high_water:
+        return True
+    # Changed at the very instant of the mark (a fixed clock): more contacts there than read.
+    listed = (run.at_mark or {}).get("ids")
+    if top != run.high_water or listed is None:
+        return False
+    return _count_at(session, top) > len(listed)
+
+
+def _count_at(session: Session, instant: datetime) -> int:
+    query = select(Contact.id).where(Contact.updated_at == instant).limit(MARK_LIMIT + 1)
+    return len(list(session.scalars(query)))
 
 
 def latest_change(session: Session) -> datetime | None:
@@ -118,7 +131,7 @@ def evaluate(
     assert rule is not None, "evaluate only sequences with an audience"
     full = run is None or run.digest != rule.digest
     top = latest_change(session)
-    ids = _changed(session, sequence.id, definition, rule, None if full else run, top)
+    ids, mark = _changed(session, sequence.id, definition, rule, None if full else run, top)
     found = matches(session=session, condition=rule.condition, ids=ids, now=now)
     result = Evaluation(sequence.name, full, len(ids), len(found))
     if found:
@@ -128,8 +141,14 @@ def evaluate(
         )  # fmt: skip
         result.enrolled, result.refused = report.enrolled, report.refused
     high = top if top is not None else (run.high_water if run is not None else None)
-    _record(session, sequence.id, run, now, every, rule.digest, result=result, high_water=high)
+    _record(
+        session, sequence.id, run, now, every, rule.digest, result=result, high_water=high,
+        mark=mark if top is not None else (run.at_mark if run is not None else {}),
+    )  # fmt: skip
     return result
+
+
+MARK_LIMIT = 10_000  # contacts changed at the high-water instant that are listed by id
 
 
 def _changed(
@@ -139,11 +158,16 @@ def _changed(
     rule: Rule,
     run: AudienceRun | None,
     top: datetime | None,
-) -> list[int]:
-    """The candidates: contacts changed after the last high-water mark (all, without one) up
-    to `top`, less those the sequence holds (reentry `never`: ever held)."""
+) -> tuple[list[int], dict[str, Any]]:
+    """The candidates — contacts changed since the last high-water mark (all, without one)
+    up to `top`, less those the sequence holds (reentry `never`: ever held) — and the mark of
+    the contacts changed at `top` itself."""
     if top is None:
-        return []
+        return [], {}
+    at_top = list(
+        session.scalars(select(Contact.id).where(Contact.updated_at == top).limit(MARK_LIMIT + 1))
+    )
+    mark: dict[str, Any] = {"all": True} if len(at_top) > MARK_LIMIT else {"ids": at_top}
     query = select(Contact.id).where(Contact.updated_at <= top)
     held = select(Enrollment.contact_id).where(Enrollment.sequence_id == sequence_id)
     if definition.enrollment.reentry != "never":  # who left may enter again: live ones stay out
@@ -152,19 +176,25 @@ def _changed(
         # Every contact: narrowed by the rule where SQL can, the held ones left out by the
         # database in one anti-join.
         whole = query.where(~exists(held.where(Enrollment.contact_id == Contact.id)))
-        return list(session.scalars(candidates(rule.condition, whole)))
+        return list(session.scalars(candidates(rule.condition, whole))), mark
     # The changed contacts are few and found by their index; those held are looked up by
     # the enrollments' (contact, sequence) index. One anti-join would leave the plan to
     # statistics that enrollments just made stale (a nested loop over the whole sequence).
-    changed = list(
-        session.scalars(query.where(Contact.updated_at > run.high_water).order_by(Contact.id))
-    )
+    before = run.at_mark or {}
+    if before.get("all"):
+        since = query.where(Contact.updated_at > run.high_water)
+    else:
+        since = query.where(Contact.updated_at >= run.high_water)
+    read = set(before.get("ids", ()))  # read at the mark already: not again
+    mark_at = run.high_water
+    rows = session.execute(since.add_columns(Contact.updated_at).order_by(Contact.id))
+    changed = [i for i, at in rows if not (at == mark_at and i in read)]
     taken: set[int] = set()
+    dialect = session.get_bind().dialect.name
     for start in range(0, len(changed), CHUNK):
         batch = changed[start : start + CHUNK]
-        dialect = session.get_bind().dialect.name
         taken.update(session.scalars(held.where(among(Enrollment.contact_id, batch, dialect))))
-    return [contact_id for contact_id in changed if contact_id not in taken]
+    return [contact_id for contact_id in changed if contact_id not in taken], mark
 
 
 def _record(
@@ -178,6 +208,7 @@ def _record(
     result: Evaluation | None = None,
     high_water: datetime | None = None,
     error: str | None = None,
+    mark: dict[str, Any] | None = None,
 ) -> None:
     if run is None:
         run = AudienceRun(sequence_id=sequence_id, total=0)
@@ -187,7 +218,10 @@ def _record(
     )
     run.digest, run.evaluated_at, run.next_at = digest, now, now + every
     run.error, run.reasons = error, reasons
-    run.high_water = high_water if error is None else run.high_water
+    if error is None:
+        run.high_water, run.at_mark = high_water, mark or {}
+    elif run.at_mark is None:
+        run.at_mark = {}
     run.full = bool(result and result.full)
     run.examined = result.examined if result else 0
     run.matched = result.matched if result else 0

@@ -77,6 +77,7 @@ def upgrade() -> None:
         sa.Column("sequence_id", sa.Integer(), nullable=False),
         sa.Column("digest", sa.String(64), nullable=False),
         sa.Column("high_water", TIME, nullable=True),
+        sa.Column("at_mark", JSON, nullable=False),
         sa.Column("evaluated_at", TIME, nullable=False),
         sa.Column("next_at", TIME, nullable=False),
         sa.Column("full", sa.Boolean(), nullable=False),
