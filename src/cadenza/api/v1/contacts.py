@@ -145,7 +145,7 @@ class Imported(BaseModel):
     )
 
 
-@router.get("", responses=PAGED)
+@router.get("", responses=PAGED | MISSING)
 def list_contacts(
     request: Request,
     response: Response,

@@ -92,7 +92,7 @@ def create_account(
     if session.scalar(select(Account.id).where(func.lower(Account.name) == account.name.lower())):
         raise Conflict(f"an account named {account.name!r} exists already")
     session.add(account)
-    session.flush()
+    _flush(session, account.name)
     _set_domains(session, account.id, cleaned)
     return account
 
@@ -126,7 +126,7 @@ def update_account(
     if cleaned is not None:
         _set_domains(session, found.id, cleaned)
     found.updated_at = now
-    session.flush()
+    _flush(session, found.name)
     return found
 
 
@@ -204,6 +204,14 @@ def _set_domains(session: Session, account_id: int, domains: list[str]) -> None:
         session.flush()
     except IntegrityError:
         raise Conflict("a domain was taken by another account meanwhile; try again") from None
+
+
+def _flush(session: Session, name: str) -> None:
+    """Write; a name taken meanwhile (or differing only in a case SQL does not fold) is 409."""
+    try:
+        session.flush()
+    except IntegrityError:
+        raise Conflict(f"an account named {name!r} exists already") from None
 
 
 def _name(text: str) -> str:

@@ -8,6 +8,7 @@ from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
 from sqlalchemy import ColumnElement, and_, delete, func, or_, select, true
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from cadenza.core.access import SHARING_ACCESS, SHARING_MODES, Reach, Shared, reach
@@ -124,7 +125,7 @@ def create_view(
         updated_at=now,
     )
     session.add(view)
-    session.flush()
+    _flush(session, clean)
     return view
 
 
@@ -154,7 +155,7 @@ def update_view(
     if access_ is not None:
         view.sharing_access = paging.one_of("access", access_, SHARING_ACCESS)
     view.updated_at = now
-    session.flush()
+    _flush(session, view.name)
     return view
 
 
@@ -196,6 +197,14 @@ def rows(session: Session, viewer: Viewer, views: list[SavedView]) -> list[ViewR
         )
         for v in views
     ]  # fmt: skip
+
+
+def _flush(session: Session, name: str) -> None:
+    """Write; a name taken meanwhile (or differing only in a case SQL does not fold) is 409."""
+    try:
+        session.flush()
+    except IntegrityError:
+        raise Conflict(f"a view named {name!r} exists already") from None
 
 
 def _shared(view: SavedView) -> Shared:
