@@ -283,6 +283,10 @@ def test_create_contact_lists_every_problem_and_refuses_duplicates(ana: Database
     ):
         assert part in message
     with writing(ana.sessions) as session:
-        create_contact(session=session, data={"email": "a@example.com"}, now=NOW, settings=SETTINGS)
+        create_contact(
+            session=session, data={"email": "a@example.com"}, now=NOW, settings=SETTINGS
+        )
     with writing(ana.sessions) as session, pytest.raises(Conflict, match="already has email"):
-        create_contact(session=session, data={"email": "A@example.com"}, now=NOW, settings=SETTINGS)
+        create_contact(
+            session=session, data={"email": "A@example.com"}, now=NOW, settings=SETTINGS
+        )

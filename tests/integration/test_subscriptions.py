@@ -166,7 +166,9 @@ def test_a_bad_subscription_is_refused_with_every_reason_and_nothing_made(people
     assert agent.status_code == 403
 
 
-def test_an_event_removed_before_delivery_is_never_sent(people: People, crm: Receiver) -> None:
+def test_an_event_removed_before_delivery_is_never_sent(
+    people: People, crm: Receiver
+) -> None:
     _sequence(people, "Outbound")
     root = people.as_(ROOT)
     hook = root.ok("POST", "/subscriptions", 201, json={

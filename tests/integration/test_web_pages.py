@@ -235,14 +235,8 @@ def test_history_filters(ui: Ui) -> None:
 
 
 def test_unknown_things_are_friendly_not_found_pages(ui: Ui) -> None:
-    for path in (
-        "/sequences/No%20such",
-        "/contacts/999999",
-        "/contacts/abc",
-        "/static/x.js",
-        "/static/..%2Fpages.py",
-        "/static/vendor/x.js",
-    ):
+    for path in ("/sequences/No%20such", "/contacts/999999", "/contacts/abc", "/static/x.js",
+                 "/static/..%2Fpages.py", "/static/vendor/x.js"):
         html = ui.get(path, status=404)
         assert "Not found" in html and 'href="/"' in html
     assert ui.post("/tasks/999999/complete", outcome="no_answer").status_code == 404

@@ -177,7 +177,9 @@ def _variant_row(
     return row
 
 
-def thread_reply(session: Session, enrollment_id: int, subject: str, details: MessageMeta) -> str:
+def thread_reply(
+    session: Session, enrollment_id: int, subject: str, details: MessageMeta
+) -> str:
     """Make an email a reply in the thread of the enrollment's last email: its subject (with
     `Re:`), and In-Reply-To/References set on `details`."""
     previous = session.execute(
