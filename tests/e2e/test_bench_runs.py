@@ -96,3 +96,11 @@ def test_bench_api_loads_the_api_while_a_burst_drains(tmp_path: Path, db: str) -
     )
     assert 0 < operations["all requests"]["p50_ms"] <= operations["all requests"]["p99_ms"]
     assert 0 <= figures["drained"] <= 300
+
+
+def test_bench_audiences_enrolls_exactly_the_new_matches(tmp_path: Path) -> None:
+    figures = bench(tmp_path, "audiences", "--contacts", "5000", "--matches", "100")
+    assert figures["contacts"] == 5000 and figures["first_enrolled"] == 50
+    assert figures["enrolled"] == [100, 100, 100]  # the bench fails unless exactly those
+    assert all(ms > 0 for ms in figures["changed_ms"] + figures["unchanged_ms"])
+    assert figures["changed_best_ms"] == min(figures["changed_ms"])

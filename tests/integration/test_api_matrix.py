@@ -41,6 +41,8 @@ HOOK = "http://127.0.0.1:9/hook"  # the discard port: a test send fails, and say
 REP = "/api/v1/reports"
 READERS = {BO: 404, ANA: 403, MIA: OK, ROOT: OK}  # reports of agent A's private sequence
 MANAGERS = {BO: 403, ANA: 403, MIA: OK, ROOT: OK}
+ACC = "/api/v1/accounts/{account_id}"
+VIEW = "/api/v1/views/{view_id}"  # agent A's private view
 
 # (method, path) -> (expected answers, the request: path values and body)
 RULES: dict[tuple[str, str], tuple[dict[str, Any], dict[str, Any]]] = {
@@ -96,6 +98,17 @@ RULES: dict[tuple[str, str], tuple[dict[str, Any], dict[str, Any]]] = {
     ("GET", REP + "/compare"): (READERS, {"params": {"sequence": "{name}"}}),
     ("GET", REP + "/people"): (MANAGERS, {}),
     ("GET", REP + "/senders"): (MANAGERS, {}),
+    ("GET", "/api/v1/accounts"): (EVERYONE, {}),
+    ("POST", "/api/v1/accounts"): (EVERYONE, {"json": {"name": "Acme", "domains": ["acme.io"]}}),
+    ("GET", ACC): (EVERYONE, {}),
+    ("GET", ACC + "/contacts"): (EVERYONE, {}),
+    ("PATCH", ACC): (EVERYONE, {"json": {"fields": {"tier": "gold"}}}),
+    ("DELETE", ACC): ({BO: 403, ANA: 403, MIA: OK, ROOT: OK}, {"doomed_account": True}),
+    ("GET", "/api/v1/views"): (EVERYONE, {}),
+    ("POST", "/api/v1/views"): (EVERYONE, {"json": {"name": "V", "condition": {"tag": "x"}}}),
+    ("GET", VIEW): (ANAS, {}),
+    ("PATCH", VIEW): ({BO: 404, ANA: OK, MIA: OK, ROOT: OK}, {"json": {"sharing": "private"}}),
+    ("DELETE", VIEW): (ANAS, {"doomed_view": True}),
 }
 PUBLIC = ("/api/v1/openapi.json", "/api/v1/docs")  # the API's own description
 INBOUND = "/api/v1/inbound/"  # authenticated inbound has its own tests; here: no anonymous
@@ -137,7 +150,22 @@ def _world(people: People) -> dict[str, Any]:
         who: root.ok("POST", "/contacts", 201, json={"email": f"doomed.{i}@lead.example"})["id"]
         for i, who in enumerate((BO, ANA, MIA, ROOT, "anonymous"))
     }
+    account = root.ok("POST", "/accounts", 201, json={"name": "Kept", "domains": ["kept.io"]})
+    doomed_accounts = {
+        who: root.ok("POST", "/accounts", 201, json={"name": f"Doomed {i}"})["id"]
+        for i, who in enumerate((BO, ANA, MIA, ROOT, "anonymous"))
+    }
+    ana = people.as_(ANA)
+    view = {"condition": {"tag": "vip"}, "sharing": "private"}
+    doomed_views = {
+        who: ana.ok("POST", "/views", 201, json={**view, "name": f"Doomed {i}"})["id"]
+        for i, who in enumerate((BO, ANA, MIA, ROOT, "anonymous"))
+    }
     return {
+        "account_id": account["id"],
+        "doomed_accounts": doomed_accounts,
+        "view_id": ana.ok("POST", "/views", 201, json={**view, "name": "Ana's"})["id"],
+        "doomed_views": doomed_views,
         "doomed": doomed,
         "name": seq["name"],
         "enrollment_id": seq["enrollment"]["id"],
@@ -155,6 +183,10 @@ def _request(rule: dict[str, Any], path: str, world: dict[str, Any], who: str) -
         values["enrollment_id"] = world["spare_id"]
     if rule.get("doomed"):
         values["contact_id"] = world["doomed"][who]
+    if rule.get("doomed_account"):
+        values["account_id"] = world["doomed_accounts"][who]
+    if rule.get("doomed_view"):
+        values["view_id"] = world["doomed_views"][who]
     kwargs: dict[str, Any] = {"url": "/api/v1" + path.removeprefix("/api/v1").format(**values)}
     body = rule.get("json")
     if body == "clone":

@@ -18,11 +18,13 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from cadenza.clock import FixedClock
+from cadenza.core.access import Person
 from cadenza.server import create_app
-from cadenza.services import enrollments, senders, subscriptions
+from cadenza.services import accounts, audiences, enrollments, senders, subscriptions
 from cadenza.services.users import add_group, add_user
+from cadenza.services.users.access import OPERATOR, Viewer
 from cadenza.settings import Settings
-from cadenza.store.models import Enrollment, Task
+from cadenza.store.models import Enrollment, Task, User
 from tests.conftest import Database
 from tests.engine_helpers import SETTINGS, add_contact, at, run_worker, store, write
 from tests.integration.people import ANA, BO, MIA, PRIVATE, ROLES, ROOT
@@ -106,6 +108,20 @@ RULES: dict[tuple[str, str], tuple[dict[str, Any], dict[str, Any]]] = {
     # A browser session never reads metrics: the metrics token or an admin's API key does
     # (tests/integration/test_operations.py).
     ("GET", "/metrics"): ({BO: 401, ANA: 401, MIA: 401, ROOT: 401}, {}),
+    ("GET", "/accounts"): (EVERYONE, {}),
+    ("POST", "/accounts"): (EVERYONE, {"form": {"name": "Acme", "domains": "acme.io"}}),
+    ("GET", "/accounts/{account_id}"): (EVERYONE, {}),
+    ("POST", "/accounts/{account_id}"): (EVERYONE, {"form": {"name": "Kept", "owner": ""}}),
+    ("POST", "/accounts/{account_id}/enroll"): (ANAS, {"form": {"sequence": "Ana private"}}),
+    ("POST", "/accounts/{account_id}/delete"): (
+        {BO: 403, ANA: 403, MIA: OK, ROOT: OK},
+        {"doomed": {"account_id": "doomed_accounts"}},
+    ),
+    ("GET", "/views"): (EVERYONE, {}),
+    ("POST", "/views"): (EVERYONE, {"form": {"name": "V", "kind0": "tag", "field0": "x"}}),
+    ("GET", "/views/{view_id}"): (ANAS, {}),
+    ("POST", "/views/{view_id}/enroll"): (ANAS, {"form": {"sequence": "Ana private"}}),
+    ("POST", "/views/{view_id}/delete"): (ANAS, {"doomed": {"view_id": "doomed_views"}}),
 }
 PUBLIC = ("/login", "/forgot", "/invite/{token}", "/reset/{token}", "/static/{name:path}")
 API_DOCS = "/docs/oauth2-redirect"  # the API documentation's own page: no data, no form
@@ -131,6 +147,24 @@ def site(db: Database, tmp_path: Path) -> Iterator[tuple[TestClient, dict[str, A
         hook = subscriptions.create(
             session=session, url="http://127.0.0.1:9/hook", now=at(T0), allow=["127.0.0.1"]
         )
+        kept = accounts.create_account(session=session, viewer=OPERATOR, name="Kept", now=at(T0))
+        doomed_accounts = {
+            who: accounts.create_account(
+                session=session, viewer=OPERATOR, name=f"Doomed {who}", now=at(T0)
+            ).id
+            for who in PERSONAS
+        }
+        ana = Viewer(Person(session.scalar(select(User.id).where(User.email == ANA)), "agent"), ANA)
+        view = audiences.create_view(
+            session=session, viewer=ana, name="Ana's", condition={"tag": "vip"}, now=at(T0)
+        )
+        doomed_views = {
+            who: audiences.create_view(
+                session=session, viewer=ana, name=f"Doomed {who}", condition={"tag": "x"},
+                now=at(T0),
+            ).id
+            for who in PERSONAS
+        }  # fmt: skip
     run_worker(db, T0)
     with db.sessions() as session:
         task_id = session.scalars(select(Task.id)).one()
@@ -142,6 +176,10 @@ def site(db: Database, tmp_path: Path) -> Iterator[tuple[TestClient, dict[str, A
         "contact_id": contact,
         "sender_id": sender.id,
         "subscription_id": hook.id,
+        "account_id": kept.id,
+        "doomed_accounts": doomed_accounts,
+        "view_id": view.id,
+        "doomed_views": doomed_views,
     }
     settings = Settings(
         database_url=db.url,
@@ -151,6 +189,11 @@ def site(db: Database, tmp_path: Path) -> Iterator[tuple[TestClient, dict[str, A
     )
     with TestClient(create_app(settings, clock=FixedClock(at(T0)))) as client:
         yield client, world
+
+
+def _doomed(rule: dict[str, Any]) -> list[tuple[str, str]]:
+    """The path values a deletion takes from each person's own doomed row."""
+    return [(key, doomed) for key, doomed in rule.get("doomed", {}).items()]
 
 
 def _routes(client: TestClient) -> list[tuple[str, str]]:
@@ -189,8 +232,9 @@ def test_every_page_answers_each_person_as_its_rule_says(
     wrong = []
     for method, path in routes:
         expected, rule = RULES[(method, path)]
-        url = path.replace(":path", "").format(**world, verb=rule.get("verb", ""))
         for who in PERSONAS:
+            values = {**world, **{key: world[doomed][who] for key, doomed in _doomed(rule)}}
+            url = path.replace(":path", "").format(**values, verb=rule.get("verb", ""))
             persona, token = sessions[who]
             form = {"csrf": token, "back": "/", **rule.get("form", {})}
             kwargs: dict[str, Any] = {"data": form} if method == "POST" else {}

@@ -94,6 +94,8 @@ COMMANDS: dict[str, tuple[str, tuple[str, ...]]] = {
         "Webhook subscriptions: history events POSTed, signed, to a CRM.",
         ("subscriptions",),
     ),
+    "accounts": ("Accounts: companies, their domains and owner.", ("views",)),
+    "views": ("Saved views: named filters over contacts or accounts.", ("views",)),
 }
 
 

@@ -239,6 +239,8 @@ def bench_reports(
         f"{figures.record_after_us:.0f} µs ({figures.overhead:+.1%})",
         f"≤ {GOAL_OVERHEAD:+.0%}",
     )
+
+
 @bench_app.command("ui")
 @guarded
 def bench_ui(
@@ -284,4 +286,58 @@ def bench_ui(
             f"≤ {figure.goal_ms:.0f} ms, ≤ {ui.PAGE_BYTES // 1000} KB",
             verdict[figure.meets_goal] + (f" {figure.note}" if figure.note else ""),
         )
+    out.print(table)
+
+
+@bench_app.command("audiences")
+@guarded
+def bench_audiences(
+    db: str = typer.Option("sqlite", help="sqlite or postgres."),
+    contacts: int = typer.Option(1_000_000, min=1000, help="Contacts in the database."),
+    matches: int = typer.Option(1000, min=1, help="New matches per round."),
+    rounds: int = typer.Option(3, min=1, max=20, help="Rounds of changes, each timed."),
+    pg_url: str | None = typer.Option(None, help="PostgreSQL server URL (a database is made)."),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Re-evaluate a view-based audience over many contacts: new matches, and no change."""
+    from cadenza.benchmarks.audiences import GOAL_CHANGED_MS, GOAL_UNCHANGED_MS, run
+
+    backend = _backend(db)
+    if contacts < 2 * matches * rounds * 100 // 99 + 1:
+        raise typer.BadParameter("too few contacts for that many matches and rounds")
+    figures = run(backend, contacts, matches, rounds, pg_url, _progress)
+    if as_json:
+        print_json(
+            {
+                **dataclasses.asdict(figures),
+                "changed_best_ms": figures.changed_best_ms,
+                "unchanged_best_ms": figures.unchanged_best_ms,
+            }
+        )
+        return
+    title = (
+        f"cadenza bench audiences — {backend}, {figures.contacts:,} contacts "
+        f"(built in {figures.build_s:,.0f} s)"
+    )
+    table = Table(title=title)
+    for column in ("figure", "measured (best, all rounds)", "goal"):
+        table.add_column(column, justify="left" if column == "figure" else "right")
+    rounds_text = ", ".join(f"{ms:,.0f}" for ms in figures.changed_ms)
+    table.add_row(
+        f"evaluation with {figures.matches:,} new matches (enrolled {figures.enrolled})",
+        f"{figures.changed_best_ms:,.1f} ms ({rounds_text})",
+        f"≤ {GOAL_CHANGED_MS:,.0f} ms",
+    )
+    rounds_text = ", ".join(f"{ms:,.1f}" for ms in figures.unchanged_ms)
+    table.add_row(
+        "evaluation with no change",
+        f"{figures.unchanged_best_ms:,.1f} ms ({rounds_text})",
+        f"≤ {GOAL_UNCHANGED_MS:,.0f} ms",
+    )
+    table.add_row(
+        f"reference: first (full) evaluation, enrolled {figures.first_enrolled:,}",
+        f"{figures.first_ms:,.0f} ms",
+        "",
+    )
+    table.add_row("reference: count(*) over the contacts", f"{figures.count_ms:,.1f} ms", "")
     out.print(table)

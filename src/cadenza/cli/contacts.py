@@ -33,6 +33,9 @@ def import_contacts(
         [], "--map", help="field=Column: take a field from this column (repeatable)."
     ),
     tag: list[str] = typer.Option([], "--tag", help="Tag every imported contact (repeatable)."),
+    match_accounts: bool = typer.Option(
+        False, "--match-accounts", help="Put contacts in the account of their email's domain."
+    ),
 ) -> None:
     """Import contacts from CSV; bad rows are listed and written to FILE.rejects.csv.
 
@@ -53,6 +56,7 @@ def import_contacts(
             progress=progress,
             settings=ctx.settings,
             actor=ctx.actor,
+            match_accounts=match_accounts,
         )
     _print_report(report)
     if report.imported + report.updated == 0:
@@ -111,6 +115,7 @@ def _print_report(report: ImportReport) -> None:
 def list_contacts(
     tag: str | None = typer.Option(None, help="Only contacts with this tag."),
     search: str | None = typer.Option(None, help="Text in names, email, phone or company."),
+    view: str | None = typer.Option(None, help="Only the contacts a saved view shows."),
     limit: int = limit_option(),
     everything: bool = all_option(),
     offset: int = typer.Option(0, min=0, max=MAX_ID, help="Skip this many first."),
@@ -119,6 +124,11 @@ def list_contacts(
     """List contacts in id order."""
     from cadenza.services.contacts.listing import page_contacts
 
+    if view is not None:
+        if tag is not None or search is not None or offset:
+            raise typer.BadParameter("--view goes without --tag, --search and --offset")
+        _list_view(view, limit, everything, as_json)
+        return
     with context().sessions() as session:
         show_list(
             lambda cursor, size: page_contacts(
@@ -135,6 +145,21 @@ def list_contacts(
             cells=_contact_cells,
             columns=("id", "name", "email", "phone", "timezone", "owner", "tags"),
         )
+
+
+def _list_view(view: str, limit: int, everything: bool, as_json: bool) -> None:
+    from cadenza.services.audiences import page_view_contacts
+
+    ctx = context()
+    with ctx.sessions() as session:
+        show_list(
+            lambda cursor, size: page_view_contacts(
+                session=session, viewer=ctx.viewer, view=view, now=ctx.clock.now(), limit=size,
+                cursor=cursor,
+            ),
+            limit=limit, everything=everything, as_json=as_json, cells=_contact_cells,
+            columns=("id", "name", "email", "phone", "timezone", "owner", "tags"),
+        )  # fmt: skip
 
 
 def _contact_cells(row: Mapping[str, Any]) -> list[str]:

@@ -93,14 +93,23 @@ def enroll(
     ),
     tag: str | None = typer.Option(None, help="Everyone with this tag."),
     where: str | None = typer.Option(None, help="Everyone matching a condition (JSON)."),
+    account: str | None = typer.Option(
+        None, help="An account's contacts (name or id) that match the sequence's audience."
+    ),
+    view: str | None = typer.Option(None, help="The contacts a saved view shows."),
 ) -> None:
     """Enroll contacts into a sequence; refusals are listed with their reasons."""
     from pydantic import TypeAdapter, ValidationError
 
     from cadenza.services import enrollments
 
+    if account is not None or view is not None:
+        if contact or tag is not None or where is not None or (account and view):
+            raise typer.BadParameter("--account and --view go alone")
+        _enroll_group(sequence, account, view)
+        return
     if not contact and tag is None and where is None:
-        raise typer.BadParameter("give --contact, --tag or --where")
+        raise typer.BadParameter("give --contact, --tag, --where, --account or --view")
     condition = None
     if where is not None:
         try:
@@ -119,6 +128,26 @@ def enroll(
             settings=ctx.settings,
             actor=ctx.actor,
         )
+    out.print(f"enrolled {len(report.enrolled)} into {sequence}; refused {len(report.refused)}")
+    for contact_id, reason in report.refused[:50]:
+        err.print(f"contact {contact_id}: {reason}", markup=False)
+
+
+def _enroll_group(sequence: str, account: str | None, view: str | None) -> None:
+    """`enroll SEQ --account A` or `--view V`, through the same enrollment service."""
+    from cadenza.services import audiences
+
+    ctx = context()
+    with writing(ctx.sessions) as session:
+        common: dict[str, Any] = {
+            "session": session, "viewer": ctx.viewer, "sequence": sequence,
+            "now": ctx.clock.now(), "settings": ctx.settings,
+        }  # fmt: skip
+        if account is not None:
+            report = audiences.enroll_account(account=account, **common)
+        else:
+            assert view is not None
+            report = audiences.enroll_view(view=view, **common)
     out.print(f"enrolled {len(report.enrolled)} into {sequence}; refused {len(report.refused)}")
     for contact_id, reason in report.refused[:50]:
         err.print(f"contact {contact_id}: {reason}", markup=False)

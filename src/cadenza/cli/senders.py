@@ -56,9 +56,7 @@ def list_command(
     now = ctx.clock.now()
     with ctx.sessions() as session:
         show_list(
-            lambda cursor, size: page_senders(
-                session=session, limit=size, cursor=cursor, now=now
-            ),
+            lambda cursor, size: page_senders(session=session, limit=size, cursor=cursor, now=now),
             limit=limit,
             everything=everything,
             as_json=as_json,

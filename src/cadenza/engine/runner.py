@@ -9,6 +9,7 @@ from collections.abc import Callable
 from sqlalchemy.orm import Session, sessionmaker
 
 from cadenza.clock import Clock
+from cadenza.engine.audiences import AudienceRunner
 from cadenza.engine.worker import DEFAULT_BATCH, Worker
 from cadenza.settings import Settings
 
@@ -24,7 +25,9 @@ def drain_once(
     batch: int = DEFAULT_BATCH,
     send: bool = True,
 ) -> tuple[int, int]:
-    """Advance everything due now, then send what is queued: (steps advanced, messages sent)."""
+    """Evaluate due audiences, advance everything due now, then send what is queued: (steps
+    advanced, messages sent)."""
+    AudienceRunner(sessions, clock, settings).run()
     advanced = Worker(sessions, clock, settings, batch_size=batch).drain()
     if not send:
         return advanced, 0
@@ -58,8 +61,15 @@ def run_until_stopped(
     `on_tick`: called after each tick and its sending (a heartbeat for supervision).
     """
     worker = Worker(sessions, clock, settings, batch_size=batch)
+    audiences = AudienceRunner(sessions, clock, settings)
     if not send:
-        worker.run(stop, after_tick=on_tick)
+
+        def look() -> None:
+            audiences.tick()
+            if on_tick is not None:
+                on_tick()
+
+        worker.run(stop, after_tick=look)
         return
     from cadenza.engine.dispatcher import Dispatcher
 
@@ -74,6 +84,7 @@ def run_until_stopped(
     deliveries.start()
 
     def after_tick() -> None:
+        audiences.tick()
         dispatcher.drain()
         if on_tick is not None:
             on_tick()

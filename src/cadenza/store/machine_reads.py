@@ -7,7 +7,8 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import BigInteger, ColumnElement, any_, bindparam, select
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
 from cadenza.core.contact import ContactView
@@ -15,6 +16,18 @@ from cadenza.core.events import EventRecord
 from cadenza.store.bulk import chunks
 from cadenza.store.claims import CONTACT_VIEW_COLUMNS, VIEW_FIELDS, Claimed
 from cadenza.store.models import Contact, ContactTag, Event, User
+
+
+def among(column: Any, ids: list[int], dialect: str) -> ColumnElement[bool]:
+    """`column IN ids`: on PostgreSQL one array parameter, not thousands of parameters (the
+    driver parses a statement's text for each of them, and caches no statement that long)."""
+    if dialect == "postgresql":
+        found: ColumnElement[bool] = column == any_(
+            bindparam("ids", value=ids, type_=ARRAY(BigInteger))
+        )
+        return found
+    listed: ColumnElement[bool] = column.in_(ids)
+    return listed
 
 
 def view_of(values: dict[str, Any], tags: list[str]) -> ContactView:
@@ -32,7 +45,7 @@ def load_tags(session: Session, contact_ids: Iterable[int]) -> dict[int, list[st
     connection = session.connection()
     for batch in chunks(sorted(set(contact_ids))):
         query = select(ContactTag.contact_id, ContactTag.tag).where(
-            ContactTag.contact_id.in_(batch)
+            among(ContactTag.contact_id, batch, connection.dialect.name)
         )
         for contact_id, tag in connection.execute(query):
             tags[contact_id].append(tag)
@@ -58,7 +71,7 @@ def load_views(*, session: Session, contact_ids: Iterable[int]) -> dict[int, Con
         query = (
             select(*CONTACT_VIEW_COLUMNS)
             .outerjoin(User, User.id == Contact.owner_id)
-            .where(Contact.id.in_(batch))
+            .where(among(Contact.id, batch, connection.dialect.name))
         )
         for row in connection.execute(query):
             views[row[0]] = view_of(dict(zip(VIEW_FIELDS, row, strict=True)), tags.get(row[0], []))

@@ -218,6 +218,10 @@ class Contact(Base):
     updated_at: Mapped[datetime]
     # The contact's sticky outbound number (`add_line`): their texts and calls come from it.
     line: Mapped[str | None] = mapped_column(String(32))
+    # The contact's company (an Account): whose owner `company_owner` names.
+    account_id: Mapped[int | None] = mapped_column(
+        ForeignKey("accounts.id", ondelete="SET NULL"), index=True
+    )
 
 
 class ContactTag(Base):
@@ -464,9 +468,7 @@ class WebhookDelivery(Base):
     )
 
     id: Mapped[int] = mapped_column(BigID, primary_key=True)
-    subscription_id: Mapped[int] = mapped_column(
-        ForeignKey("subscriptions.id", ondelete="CASCADE")
-    )
+    subscription_id: Mapped[int] = mapped_column(ForeignKey("subscriptions.id", ondelete="CASCADE"))
     event_id: Mapped[int | None] = mapped_column(BigID)  # None: a test send
     status: Mapped[str] = mapped_column(String(16), default="pending")  # pending|delivered|failed
     attempts: Mapped[int] = mapped_column(default=0)
@@ -494,6 +496,8 @@ class IdempotencyKey(Base):
     response_body: Mapped[dict[str, Any] | None]
     location: Mapped[str | None] = mapped_column(String(500))
     created_at: Mapped[datetime]
+
+
 # --- voice: calls placed and logged (dialer steps, the power dialer) -------------------------
 
 
@@ -534,6 +538,8 @@ class VoiceCall(Base):
     data: Mapped[dict[str, Any]] = mapped_column(default=dict)
     created_at: Mapped[datetime]
     ended_at: Mapped[datetime | None]
+
+
 # --- sequences workspace: what the sequences page counts -------------------------------------
 # Remaining tasks per sequence (open or in error), counted from the index alone.
 Index("ix_tasks_status_sequence", Task.status, Task.sequence_id)
@@ -622,3 +628,78 @@ class ReportCount(Base):
 # Lists that scale: the orders listings page on (keyset pagination), so that any page of the
 # to-do list or of history reads an index range instead of sorting the whole table.
 Index("ix_tasks_due", Task.due_at, Task.id)
+
+
+class Account(Base):
+    """A company: its contacts belong to it; its owner is what `company_owner` names."""
+
+    __tablename__ = "accounts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    fields: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class AccountDomain(Base):
+    """A domain of an account's email addresses: one account per domain."""
+
+    __tablename__ = "account_domains"
+
+    domain: Mapped[str] = mapped_column(String(253), primary_key=True)
+    account_id: Mapped[int] = mapped_column(
+        ForeignKey("accounts.id", ondelete="CASCADE"), index=True
+    )
+
+
+class SavedView(Base):
+    """A named filter over contacts or accounts, shared like a sequence."""
+
+    __tablename__ = "views"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    kind: Mapped[str] = mapped_column(String(16), default="contacts")  # contacts | accounts
+    condition: Mapped[dict[str, Any]]
+    owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    sharing: Mapped[str] = mapped_column(String(16), default="private")
+    sharing_access: Mapped[str] = mapped_column(String(8), default="view")
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class AudienceRun(Base):
+    """A sequence's audience: what its last evaluation saw and found, and when the next is due.
+
+    `high_water` is the latest `contacts.updated_at` the last evaluation read: the next one
+    reads only contacts changed after it. `digest` is the audience's rule as evaluated: when
+    it changes (a new version, an edited view), the next evaluation reads every contact.
+    """
+
+    __tablename__ = "audience_runs"
+
+    sequence_id: Mapped[int] = mapped_column(
+        ForeignKey("sequences.id", ondelete="CASCADE"), primary_key=True
+    )
+    digest: Mapped[str] = mapped_column(String(64))
+    high_water: Mapped[datetime | None]
+    # The contacts changed at exactly `high_water` that it read ({"ids": [...]}, or {"all":
+    # true} when too many to list): a contact changed at that same instant afterwards (a
+    # fixed clock, or the same microsecond) is read by the next evaluation, these are not.
+    at_mark: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    evaluated_at: Mapped[datetime]
+    next_at: Mapped[datetime]
+    full: Mapped[bool] = mapped_column(default=False)
+    examined: Mapped[int] = mapped_column(BigInteger, default=0)
+    matched: Mapped[int] = mapped_column(BigInteger, default=0)
+    enrolled: Mapped[int] = mapped_column(BigInteger, default=0)
+    refused: Mapped[int] = mapped_column(BigInteger, default=0)
+    total: Mapped[int] = mapped_column(BigInteger, default=0)  # contacts it has matched
+    reasons: Mapped[dict[str, Any]] = mapped_column(default=dict)  # refusal reason -> count
+    error: Mapped[str | None] = mapped_column(Text)
+
+
+# Audiences read the contacts changed since their last evaluation by this index.
+Index("ix_contacts_updated_at", Contact.updated_at)

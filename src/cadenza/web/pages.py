@@ -12,6 +12,7 @@ from fastapi.responses import FileResponse
 
 from cadenza.errors import NotFound
 from cadenza.web import (
+    accounts,
     contact_edit,
     contacts,
     dialer,
@@ -65,7 +66,7 @@ router = APIRouter(include_in_schema=False)
 # The editor's, enrolling and queue routes first: `/sequences/{name:path}` would take them.
 SEQUENCES = (editor, enroll, queue, sequences)
 WORK = (tasks, task_screen, dialer, contacts, contact_edit, outbox, senders, subscriptions)
-for module in (*SEQUENCES, *WORK, history, reports, login):
+for module in (*SEQUENCES, *WORK, history, reports, login, accounts):
     router.include_router(module.router)
 router.include_router(login.public)
 router.include_router(assets)

@@ -27,6 +27,7 @@ NAVIGATION = (
     ("/history", "History"),
     ("/subscriptions", "Subscriptions"),
     ("/reports", "Reports"),
+    ("/accounts", "Accounts"),
 )
 # Pages only an administrator may open (what every sequence sent): not offered to others.
 ADMIN_PAGES = ("/mailbox", "/texts", "/subscriptions")

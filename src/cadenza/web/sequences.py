@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from cadenza.core.access import SHARING_ACCESS, SHARING_MODES, may
 from cadenza.errors import Forbidden, NotFound
-from cadenza.services import contacts, reports
+from cadenza.services import audiences, contacts, reports
 from cadenza.services import sequences as sequence_service
 from cadenza.services.enrollments.queue import (
     QueueFilter,
@@ -112,6 +112,7 @@ def _sequence_context(session: Session, name: str, viewer: Viewer) -> dict[str, 
         "modes": SHARING_MODES,
         "levels": SHARING_ACCESS,
         "rates": reports.headlines(session=session, names=[name], viewer=viewer).get(name),
+        "audience": audiences.status(session=session, sequence_id=seq.id, definition=definition),
     }
 
 

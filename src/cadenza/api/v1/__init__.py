@@ -16,6 +16,7 @@ from starlette.exceptions import HTTPException
 from cadenza.api.deps import acting
 from cadenza.api.problems import problem
 from cadenza.api.v1 import (
+    accounts,
     activity,
     contacts,
     enrollments,
@@ -35,7 +36,7 @@ log = logging.getLogger(__name__)
 router = APIRouter(dependencies=[Depends(acting), Depends(known_parameters)], responses=ERRORS)
 # simulate before sequences: its `/{name}/{action}` route would take `/{name}/simulate`.
 MODULES = (simulate, sequences, contacts, enrollments, tasks, activity, senders, subscriptions)
-for module in (*MODULES, reports):
+for module in (*MODULES, reports, accounts):
     router.include_router(module.router)
 
 

@@ -35,6 +35,7 @@ from cadenza.api.v1.schemas import (
 from cadenza.core.contact_fields import TAG_LIMIT, TEXT_LIMITS
 from cadenza.errors import ValidationFailed
 from cadenza.services import contacts as service
+from cadenza.services.audiences import page_view_contacts
 from cadenza.services.contacts import ContactRow, ImportReport, import_csv
 from cadenza.services.contacts.listing import page_contacts
 from cadenza.services.events import record_event
@@ -139,13 +140,18 @@ class Imported(BaseModel):
     rejections: list[Rejected] = Field(
         description="The first 100 rejected rows, in file order (`rejected` counts them all)"
     )
+    matched_accounts: int = Field(
+        0, description="Contacts that joined the account of their email's domain"
+    )
 
 
-@router.get("", responses=PAGED)
+@router.get("", responses=PAGED | MISSING)
 def list_contacts(
     request: Request,
     response: Response,
     session: SessionDep,
+    viewer: ViewerDep,
+    clock: ClockDep,
     tag: Annotated[str | None, Query(max_length=TAG_LIMIT)] = None,
     search: str | None = Query(
         None, max_length=200, description="In names, email, phone and company"
@@ -155,8 +161,18 @@ def list_contacts(
     offset: Annotated[
         int, Query(ge=0, le=MAX_ID, description="Deprecated: skip this many (use `cursor`)")
     ] = 0,
+    view: Annotated[
+        str | None, Query(max_length=200, description="Only the contacts a saved view shows")
+    ] = None,
 ) -> list[ContactRow]:
     """Contacts in id order, a page at a time (`Link: rel="next"`, `X-Total-Count`)."""
+    if view is not None:
+        if tag is not None or search is not None or offset:
+            raise ValidationFailed("view goes without tag, search and offset")
+        found = page_view_contacts(
+            session=session, viewer=viewer, view=view, now=clock.now(), limit=limit, cursor=cursor
+        )
+        return paged(request, response, found)
     page = page_contacts(
         session=session, tag=tag, search=search, limit=limit, cursor=cursor, offset=offset
     )
@@ -205,6 +221,9 @@ def import_contacts(
     viewer: ViewerDep,
     tags: Annotated[list[str] | None, Form(description="Tags for every imported contact")] = None,
     map: Annotated[list[str] | None, Form(description="field=Column header (repeatable)")] = None,
+    match_accounts: Annotated[
+        bool, Form(description="Put contacts in the account of their email's domain")
+    ] = False,
     idempotency_key: KeyHeader = None,
 ) -> Imported:
     """Import a CSV file (multipart `file`): good rows in one transaction, bad rows listed.
@@ -229,10 +248,14 @@ def import_contacts(
                 default_tags=tags or (),
                 settings=settings,
                 actor=viewer.actor,
+                match_accounts=match_accounts,
             )
             return 200, _imported(report).model_dump(mode="json"), None
 
-        parts = (path.read_bytes(), "\n".join(tags or ()), "\n".join(map or ()))
+        parts: tuple[bytes | str, ...] = (
+            path.read_bytes(), "\n".join(tags or ()), "\n".join(map or ()),
+            *(("match_accounts",) if match_accounts else ()),
+        )  # fmt: skip
         return once(  # type: ignore[return-value]  # a JSONResponse of an Imported
             request, key=idempotency_key, viewer=viewer, sessions=sessions, clock=clock,
             parts=parts, write=write,
@@ -342,4 +365,5 @@ def _imported(report: ImportReport) -> Imported:
         merged=report.merged,
         rejected=report.rejected,
         rejections=rejections,
+        matched_accounts=report.matched_accounts,
     )

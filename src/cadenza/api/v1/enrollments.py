@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import partial
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Query, Request, Response
@@ -17,6 +17,7 @@ from cadenza.api.v1.paging import DEFAULT, PAGED, Cursor, Limit, paged
 from cadenza.api.v1.schemas import CONFLICT, MISSING, Id, Model, PathId, QueryId
 from cadenza.core.definition import Condition
 from cadenza.errors import NotFound
+from cadenza.services import audiences
 from cadenza.services import enrollments as service
 from cadenza.services.enrollments import EnrollmentRow
 from cadenza.services.enrollments.listing import page_enrollments
@@ -39,11 +40,21 @@ class EnrollBody(Model):
     )
     tag: str | None = Field(None, max_length=100, description="Everyone with this tag")
     where: Condition | None = Field(None, description="Everyone matching this condition")
+    account: str | None = Field(
+        None,
+        max_length=200,
+        description="An account (name or id): its contacts in the sequence's audience",
+    )
+    view: str | None = Field(None, max_length=200, description="The contacts a saved view shows")
 
     @model_validator(mode="after")
     def _someone(self) -> EnrollBody:
-        if not self.contact_ids and self.tag is None and self.where is None:
-            raise ValueError("give contact_ids, tag or where")
+        named = bool(self.contact_ids) or self.tag is not None or self.where is not None
+        groups = (self.account is not None) + (self.view is not None)
+        if groups > 1 or (groups and named):
+            raise ValueError("account and view go alone")
+        if not named and not groups:
+            raise ValueError("give contact_ids, tag, where, account or view")
         return self
 
 
@@ -105,7 +116,21 @@ def enroll(
     settings: SettingsDep,
     viewer: ViewerDep,
 ) -> EnrollReport:
-    """Enroll contacts by id, tag or condition; each refusal comes with its reason."""
+    """Enroll contacts by id, tag, condition, account or view; each refusal comes with its
+    reason."""
+    if body.account is not None or body.view is not None:
+        common: dict[str, Any] = {
+            "session": session, "viewer": viewer, "sequence": body.sequence,
+            "now": clock.now(), "settings": settings,
+        }  # fmt: skip
+        report = (
+            audiences.enroll_account(account=body.account, **common)
+            if body.account is not None
+            else audiences.enroll_view(view=str(body.view), **common)
+        )
+        refused = [Refusal(contact_id=cid, reason=reason) for cid, reason in report.refused]
+        _created(response, session, report.sequence, report.enrolled)
+        return EnrollReport(sequence=report.sequence, enrolled=report.enrolled, refused=refused)
     report = service.enroll_audience(
         session=session,
         sequence=body.sequence,

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Callable
+from datetime import datetime
 from typing import Annotated, Any, Literal
 from urllib.parse import quote
 
@@ -21,6 +23,7 @@ from cadenza.api.v1.errors import (
 from cadenza.api.v1.paging import DEFAULT, PAGED, Cursor, Limit, paged
 from cadenza.api.v1.schemas import CONFLICT, FORBIDDEN, MISSING, UNSUPPORTED, Instant, Key, Model
 from cadenza.errors import DefinitionError, ValidationFailed
+from cadenza.services import audiences
 from cadenza.services import sequences as service
 from cadenza.services.paging import Page
 from cadenza.services.sequences.pages import page_sequences
@@ -76,6 +79,20 @@ class SequenceDetail(SequenceRow):
     senders: list[Line] = Field(description="The mailboxes and lines it sends from")
     versions: list[VersionRow]
     definition: dict[str, Any]
+    audience: AudienceOut | None = Field(None, description="Its standing entry rule, if any")
+
+
+class AudienceOut(BaseModel):
+    """A sequence's audience: its rule, count, last evaluation and the next."""
+
+    rule: str = Field(description="The rule in plain words")
+    view: str | None
+    every_minutes: int
+    matched_total: int | None = Field(description="Contacts it has matched so far")
+    evaluated_at: datetime | None
+    next_at: datetime | None = Field(description="When it is evaluated next at the latest")
+    last: dict[str, Any] | None = Field(description="What the last evaluation did")
+    error: str | None
 
 
 class DefinitionBody(Model):
@@ -195,8 +212,13 @@ def list_sequences(
 
 @router.get("/{name}", responses=MISSING)
 def show_sequence(name: str, session: SessionDep, viewer: ViewerDep) -> SequenceDetail:
-    """A sequence, its sharing and team, the lines it sends from, its versions and definition."""
-    return SequenceDetail(**service.sequence_detail(session=session, name=name, viewer=viewer))
+    """A sequence, its sharing and team, the lines it sends from, its versions and definition,
+    and its audience (rule, count, last and next evaluation)."""
+    detail = service.sequence_detail(session=session, name=name, viewer=viewer)
+    found, definition = audiences.evaluating.sequence_definition(session=session, name=name)
+    status = audiences.status(session=session, sequence_id=found.id, definition=definition)
+    audience = AudienceOut(**dataclasses.asdict(status)) if status is not None else None
+    return SequenceDetail(**detail, audience=audience)
 
 
 @router.post(

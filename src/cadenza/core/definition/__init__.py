@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from cadenza.core.definition.conditions import TagCondition as TagCondition
     from cadenza.core.definition.schedule import Limits as Limits
     from cadenza.core.definition.schedule import Schedule as Schedule
+    from cadenza.core.definition.sequence import Audience as Audience
     from cadenza.core.definition.sequence import Definition as Definition
     from cadenza.core.definition.sequence import EnrollmentPolicy as EnrollmentPolicy
     from cadenza.core.definition.sequence import ExitEvent as ExitEvent

@@ -17,6 +17,7 @@ from cadenza.core.definition.conditions import (
 )
 from cadenza.core.definition.schedule import Limits, Schedule
 from cadenza.core.definition.steps import BranchStep, Step
+from cadenza.core.definition.waits import Duration
 
 # --- enrollment and exit ---------------------------------------------------------------------
 
@@ -64,12 +65,39 @@ class Trigger(Model):
         return self
 
 
+class Audience(Model):
+    """A standing entry rule: a saved view's contacts, or contacts meeting a condition."""
+
+    view: str | None = Field(default=None, min_length=1, max_length=200)
+    when: Condition | None = None
+
+    @model_validator(mode="after")
+    def _one(self) -> Audience:
+        if (self.view is None) == (self.when is None):
+            raise ValueError("an audience is either {view: NAME} or {when: CONDITION}")
+        return self
+
+
 class EnrollmentPolicy(Model):
     reentry: Literal["never", "after_exit", "always"] = "never"
     only_enroll_between: LocalTime | None = None
     # true = an inbound message in the last 30 minutes; a number = that many minutes.
     skip_if_communicating: bool | int = False
     triggers: list[Trigger] = Field(default_factory=list)
+    audience: Audience | None = None
+    # How often the audience is evaluated anyway (it also is soon after a contact changes).
+    every: Duration | None = None
+
+    @model_validator(mode="after")
+    def _every_needs_audience(self) -> EnrollmentPolicy:
+        if self.every is not None and self.audience is None:
+            raise ValueError("'every' says how often the audience is evaluated: give 'audience'")
+        return self
+
+    @property
+    def audience_minutes(self) -> int:
+        """Minutes between evaluations of the audience (15 unless `every` says otherwise)."""
+        return self.every.total_minutes if self.every is not None else 15
 
     @property
     def communicating_minutes(self) -> int:

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from cadenza.core.contact_fields import KNOWN_FIELDS, TAG_LIMIT, Draft, clean
 from cadenza.errors import ValidationFailed
+from cadenza.services.accounts.domains import match_by_domain
 from cadenza.services.contacts.upsert import Progress, merge_duplicates, upsert
 from cadenza.services.events import contacts_created
 from cadenza.settings import Settings, get_settings
@@ -260,6 +261,7 @@ class ImportReport:
     imported: int = 0
     updated: int = 0
     merged: int = 0  # rows folded into an earlier row of the same file
+    matched_accounts: int = 0  # contacts that joined the account of their email's domain
     rejections: list[Rejection] = field(default_factory=list)
     rejects_path: Path | None = None
 
@@ -274,6 +276,8 @@ class ImportReport:
     def summary(self) -> str:
         """'imported N, updated M, rejected K (see FILE.rejects.csv)'."""
         text = f"imported {self.imported}, updated {self.updated}, rejected {self.rejected}"
+        if self.matched_accounts:
+            text += f", {self.matched_accounts} joined an account by their email's domain"
         return text + (f" (see {self.rejects_path})" if self.rejects_path else "")
 
 
@@ -288,18 +292,21 @@ def import_csv(
     progress: Progress | None = None,
     settings: Settings | None = None,
     actor: str = "import",
+    match_accounts: bool = False,
 ) -> ImportReport:
     """Import contacts from a CSV file; refuse a file that is not one (nothing written).
 
     Good rows are written in one transaction; rejected rows are reported and written to
     `<name>.rejects.csv` beside the file (a stale one is removed when none are rejected).
     A contact with the same email, else the same phone, is updated rather than duplicated.
+    With `match_accounts`, contacts without an account join the one of their email's domain.
     """
     announce = partial(contacts_created, settings=settings or get_settings(), actor=actor)
     with cyclic_gc_paused():
         return _import(
-            session_factory, path, mapping, default_region, now, default_tags, progress, announce
-        )
+            session_factory, path, mapping, default_region, now, default_tags, progress, announce,
+            match_accounts,
+        )  # fmt: skip
 
 
 def _import(
@@ -311,6 +318,7 @@ def _import(
     default_tags: Sequence[str],
     progress: Progress | None,
     announce: Callable[..., None],
+    match_accounts: bool = False,
 ) -> ImportReport:
     table = read_table(path)
     if table.header[:2] == REJECTS_COLUMNS:
@@ -339,6 +347,9 @@ def _import(
                 session=session, drafts=targets, now=now, progress=progress
             )
             report.imported = len(created)
+            if match_accounts:
+                emails = [draft.email for draft in targets]
+                report.matched_accounts = match_by_domain(session=session, emails=emails, now=now)
             announce(session=session, contact_ids=created, now=now)
     report.rejects_path = _write_rejects(path, table, rejections)
     return report

@@ -113,12 +113,19 @@ def upsert(
             by_email[row["email"]] = row
         updates[row["id"]] = row
         update_tags.update((row["id"], tag) for tag in draft.tags)
-    # Contacts the file left as they were are not rewritten (their updated_at stays).
-    changed = [row | {"updated_at": now} for key, row in updates.items() if row != before[key]]
+    # Contacts the file left as they were are not rewritten (their updated_at stays); a new
+    # tag is a change (audiences read contacts changed since a time).
+    links = _new_links(session, update_tags)
+    tagged = {link["contact_id"] for link in links}
+    changed = [
+        row | {"updated_at": now}
+        for key, row in updates.items()
+        if row != before[key] or key in tagged
+    ]
     try:
         with _roomy_cache(session):
             _insert(session, inserts, insert_tags, len(drafts), progress)
-            _update(session, changed, _new_links(session, update_tags))
+            _update(session, changed, links)
     except IntegrityError:
         raise Conflict("contacts changed while importing (another import?); run it again") from None
     return [row["id"] for row in inserts], len(updates)

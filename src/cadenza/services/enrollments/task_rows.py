@@ -15,6 +15,7 @@ from cadenza.core.contact import ContactView
 from cadenza.core.decisions import CreateTask
 from cadenza.core.definition import Definition, ManualEmailStep, ManualSmsStep, ManualStepBase
 from cadenza.errors import CadenzaError
+from cadenza.services.accounts.managing import company_owners
 from cadenza.services.users.people import Directory
 from cadenza.store.models import Task
 
@@ -35,6 +36,7 @@ def resolve_assignee(
     contact_owner: str | None,
     initiator_id: int | None,
     contact: ContactView,
+    contact_id: int | None = None,
 ) -> int | None:
     """The user a manual step's task goes to, by its assignee rule."""
 
@@ -43,12 +45,23 @@ def resolve_assignee(
     if rule == "initiator":
         return initiator_id if initiator_id is not None else people.user_id(contact_owner)
     if rule == "company_owner":
+        # The owner of the contact's account; else a `company_owner` field (the contact's
+        # own record of it, from before accounts), else the contact's owner.
+        account_owner = _account_owner(people, contact_id if contact_id is not None else contact.id)
+        if account_owner is not None:
+            return account_owner
         owner = contact.fields.get("company_owner")
         return people.user_id(str(owner) if owner else contact_owner)
     kind, _, name = rule.partition(":")
     if kind == "user":
         return people.user_id(name)
     return people.next_member(name)
+
+
+def _account_owner(people: Directory, contact_id: int | None) -> int | None:
+    if contact_id is None:
+        return None
+    return company_owners(session=people.session, contact_ids=[contact_id]).get(contact_id)
 
 
 def task_row(
@@ -93,6 +106,7 @@ def task_row(
             contact_owner=contact.owner,
             initiator_id=initiator_id,
             contact=contact,
+            contact_id=contact_id,
         )
     from cadenza.core.templates import build_variables  # the template engine, when writing
 

@@ -142,12 +142,14 @@ def _one(
         if tag in contact.tags:
             return []
         contact.tags.add(tag)
+        contact.columns["updated_at"] = now  # audiences read contacts changed since a time
         return [EventRecord("tag_added", now, data={"tag": tag})]
     if action == "remove_tag":
         tag = str(params["tag"])
         if tag not in contact.tags:
             return []
         contact.tags.discard(tag)
+        contact.columns["updated_at"] = now
         return [EventRecord("tag_removed", now, data={"tag": tag})]
     if action == "set_disposition":
         value = params.get("disposition")

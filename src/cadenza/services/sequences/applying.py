@@ -16,18 +16,19 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import delete, func, insert, select
 from sqlalchemy.orm import Session
 
 from cadenza.core.definition import Definition, ManualStepBase, NotifyStep, SetOwnerStep
 from cadenza.core.lint import lint_file, lint_text
+from cadenza.core.lint.yamlmap import load
 from cadenza.errors import DefinitionError, Forbidden, NotFound, Problem
 from cadenza.services import history
 from cadenza.services.sequences.plan import check_active_limit
 from cadenza.services.users import access
 from cadenza.services.users.access import OPERATOR, Viewer
 from cadenza.settings import Settings
-from cadenza.store.models import Group, SequenceMember, SequenceVersion, User
+from cadenza.store.models import Group, SavedView, SequenceMember, SequenceVersion, User
 from cadenza.store.models import Sequence as SequenceRow
 
 
@@ -78,6 +79,9 @@ def apply_sources(
     """Apply linted definitions, all or none: every unknown user or group of every one is named."""
     results: list[ApplyResult] = []
     refused: list[UnknownReferences] = []
+    view_problems = [p for source in sources for p in _unknown_views(session, source)]
+    if view_problems:
+        raise DefinitionError(view_problems)
     for source in sources:
         try:
             results.append(
@@ -319,3 +323,16 @@ def _latest(*, session: Session, sequence_id: int) -> SequenceVersion | None:
         .order_by(SequenceVersion.number.desc())
         .limit(1)
     )
+
+
+def _unknown_views(session: Session, source: Source) -> list[Problem]:
+    """An audience naming a view of contacts that does not exist, at its line."""
+    audience = source.definition.enrollment.audience
+    if audience is None or audience.view is None:
+        return []
+    query = select(SavedView.kind).where(func.lower(SavedView.name) == audience.view.lower())
+    if session.scalar(query) == "contacts":
+        return []
+    mark = load(source.text).source.at(("enrollment", "audience", "view"))
+    message = f"enrollment.audience.view: no view of contacts named {audience.view!r}"
+    return [Problem(source.name, mark.line, mark.col, message)]
