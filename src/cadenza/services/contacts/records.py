@@ -17,6 +17,7 @@ from cadenza.core.contact import ContactView
 from cadenza.core.contact_fields import TAG_LIMIT, Draft, clean
 from cadenza.errors import Conflict, NotFound, ValidationFailed
 from cadenza.services.events import contacts_created
+from cadenza.services.times import IsoTime
 from cadenza.settings import Settings
 from cadenza.store.bulk import chunks
 from cadenza.store.models import Contact, ContactTag, User
@@ -41,6 +42,11 @@ class ContactRow(TypedDict):
     sms_opted_out: bool
     email_unsubscribed: bool
     email_bounced: bool
+    external_id: Annotated[str | None, Field(description="The contact's id in another system")]
+    last_contacted_at: Annotated[IsoTime | None, Field(description="Computed from history")]
+    last_contacted_mode: Annotated[str, Field(description="not_contacted, no_reply, replied…")]
+    last_activity_type: Annotated[str | None, Field(description="email_sent, call, replied…")]
+    last_activity_at: Annotated[IsoTime | None, Field(description="Computed from history")]
 
 
 def get_contact(*, session: Session, contact_id: int) -> Contact:
@@ -115,9 +121,18 @@ def _rows(session: Session, contacts: Sequence[Contact]) -> list[ContactRow]:
             "sms_opted_out": c.sms_opted_out,
             "email_unsubscribed": c.email_unsubscribed,
             "email_bounced": c.email_bounced,
+            "external_id": c.external_id,
+            "last_contacted_at": _iso(c.last_contacted_at),
+            "last_contacted_mode": c.last_contacted_mode or "not_contacted",
+            "last_activity_type": c.last_activity_type,
+            "last_activity_at": _iso(c.last_activity_at),
         }
         for c in contacts
     ]
+
+
+def _iso(time: datetime | None) -> str | None:
+    return time.isoformat() if time is not None else None
 
 
 def create_contact(
