@@ -18,3 +18,13 @@ from cadenza.services.contacts.records import get_contact as get_contact
 from cadenza.services.contacts.records import list_contacts as list_contacts
 from cadenza.services.contacts.records import load_view as load_view
 from cadenza.services.contacts.upsert import Progress as Progress
+from cadenza.services.contacts.fields import FieldRow as FieldRow
+from cadenza.services.contacts.fields import define_field as define_field
+from cadenza.services.contacts.fields import delete_field as delete_field
+from cadenza.services.contacts.fields import field_types as field_types
+from cadenza.services.contacts.fields import list_fields as list_fields
+from cadenza.services.contacts.merging import Merged as Merged
+from cadenza.services.contacts.merging import merge as merge
+from cadenza.services.contacts.single import find_contact as find_contact
+from cadenza.services.contacts.single import upsert_contact as upsert_contact
+from cadenza.services.contacts.notes import delete_note as delete_note

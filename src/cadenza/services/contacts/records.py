@@ -16,6 +16,7 @@ from typing_extensions import TypedDict
 from cadenza.core.contact import ContactView
 from cadenza.core.contact_fields import TAG_LIMIT, Draft, clean
 from cadenza.errors import Conflict, NotFound, ValidationFailed
+from cadenza.services.contacts.fields import checked_fields, field_types
 from cadenza.services.events import contacts_created
 from cadenza.services.times import IsoTime
 from cadenza.settings import Settings
@@ -181,6 +182,10 @@ def _checked_draft(session: Session, data: Mapping[str, Any], region: str) -> Dr
         draft.fields.update(fields)
     else:
         problems.append(("fields", "must be an object of custom fields"))
+    if draft.fields:
+        draft.fields, wrong = checked_fields(field_types(session=session), draft.fields)
+        draft.fields = {name: value for name, value in draft.fields.items() if value is not None}
+        problems += wrong
     if problems:
         raise ValidationFailed("; ".join(f"{k}: {why}" if k else why for k, why in problems))
     return draft
@@ -194,6 +199,10 @@ def _as_text(value: Any) -> str:
 
 def _refuse_duplicate(session: Session, draft: Draft) -> None:
     """Same email, else same phone (with no other email): the import would merge, so refuse."""
+    if external := draft.values.get("external_id"):
+        found = session.scalar(select(Contact.id).where(Contact.external_id == external))
+        if found is not None:
+            raise Conflict(f"contact {found} already has external_id {external}")
     if draft.email is not None:
         found = session.scalar(select(Contact.id).where(Contact.email == draft.email))
         if found is not None:
