@@ -114,3 +114,36 @@ def checked_fields(
         except ValueError as exc:
             problems.append((f"fields.{name}", f"{field.kind} field: {exc}"))
     return values, problems
+
+
+def known_field_types(url: str) -> dict[str, FieldType] | None:
+    """The field definitions of the database at `url`, or None when there is none to read
+    (no SQLite file, a server that does not answer, a database not yet initialised)."""
+    from sqlalchemy import inspect
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from cadenza.store.db import make_engine, session_factory
+
+    try:
+        parsed = make_url(url)
+        if parsed.drivername.startswith("sqlite") and not _exists(parsed.database):
+            return None
+        engine = make_engine(url)
+    except (SQLAlchemyError, ValueError, ImportError, OSError):
+        return None
+    try:
+        if not inspect(engine).has_table("field_definitions"):
+            return None
+        with session_factory(engine)() as session:
+            return field_types(session=session)
+    except (SQLAlchemyError, OSError):
+        return None
+    finally:
+        engine.dispose()
+
+
+def _exists(database: str | None) -> bool:
+    from pathlib import Path
+
+    return bool(database) and database != ":memory:" and Path(str(database)).is_file()

@@ -73,6 +73,7 @@ def upsert_contact(
         session=session, contact_id=found.id, changes=changes, now=now, settings=settings,
         viewer=viewer,
     )  # fmt: skip
+    session.expire(found)  # the changes were written by bulk statements
     return found, False
 
 

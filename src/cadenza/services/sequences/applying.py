@@ -76,6 +76,7 @@ def apply_sources(
     settings: Settings | None = None,
 ) -> list[ApplyResult]:
     """Apply linted definitions, all or none: every unknown user or group of every one is named."""
+    _check_fields(session, sources)
     results: list[ApplyResult] = []
     refused: list[UnknownReferences] = []
     for source in sources:
@@ -319,3 +320,16 @@ def _latest(*, session: Session, sequence_id: int) -> SequenceVersion | None:
         .order_by(SequenceVersion.number.desc())
         .limit(1)
     )
+
+
+def _check_fields(session: Session, sources: Sequence[Source]) -> None:
+    """DefinitionError when a condition names a custom field wrongly (once any is defined)."""
+    from cadenza.core.lint.fields import field_problems
+    from cadenza.services.contacts.fields import field_types
+
+    types = field_types(session=session)
+    if not types:
+        return
+    found = [p for s in sources for p in field_problems(s.definition, s.text, s.name, types)]
+    if found:
+        raise DefinitionError(found)
