@@ -13,6 +13,7 @@ from fastapi.responses import FileResponse
 from cadenza.errors import NotFound
 from cadenza.web import (
     contact_edit,
+    contact_manage,
     contacts,
     dialer,
     editor,
@@ -64,7 +65,8 @@ def static_file(name: str) -> FileResponse:
 router = APIRouter(include_in_schema=False)
 # The editor's, enrolling and queue routes first: `/sequences/{name:path}` would take them.
 SEQUENCES = (editor, enroll, queue, sequences)
-WORK = (tasks, task_screen, dialer, contacts, contact_edit, outbox, senders, subscriptions)
+WORK = (tasks, task_screen, dialer, contact_manage, contacts, contact_edit, outbox, senders)
+WORK += (subscriptions,)  # contact_manage before contacts: `/contacts/new` is no contact id
 for module in (*SEQUENCES, *WORK, history, reports, login):
     router.include_router(module.router)
 router.include_router(login.public)
