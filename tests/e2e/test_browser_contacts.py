@@ -10,7 +10,7 @@ from playwright.sync_api import Page, expect
 from tests.e2e.test_browser import Server, _log_in, page, server  # noqa: F401  (fixtures)
 
 
-def _new_contact(page: Page, url: str, **values: str) -> None:
+def _new_contact(page: Page, url: str, **values: str) -> None:  # noqa: F811
     """The new-contact form, opened from the list and filled in (not yet sent)."""
     page.goto(url + "/contacts")
     page.get_by_role("link", name="New contact").click()
@@ -19,7 +19,10 @@ def _new_contact(page: Page, url: str, **values: str) -> None:
         page.get_by_label(label, exact=True).fill(value)
 
 
-def test_a_manager_creates_edits_merges_and_deletes_a_contact(server: Server, page: Page) -> None:
+def test_a_manager_creates_edits_merges_and_deletes_a_contact(
+    server: Server,  # noqa: F811
+    page: Page,  # noqa: F811
+) -> None:
     page.on("dialog", lambda dialog: dialog.accept())
     page.goto(server.url + "/contact-fields")
     _log_in(page, "ben@example.com")
@@ -73,7 +76,7 @@ def test_a_manager_creates_edits_merges_and_deletes_a_contact(server: Server, pa
     expect(page.get_by_role("heading", name="Not found")).to_be_visible()
 
 
-def test_an_agent_sees_no_merge_or_delete(server: Server, page: Page) -> None:
+def test_an_agent_sees_no_merge_or_delete(server: Server, page: Page) -> None:  # noqa: F811
     page.goto(server.url + "/contacts/1")
     _log_in(page, "cara@example.com")
     expect(page.locator("section[aria-labelledby=fields]")).to_contain_text("Last contacted")

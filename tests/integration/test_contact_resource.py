@@ -6,10 +6,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
-from cadenza.services import contacts
 from sqlalchemy import select
 
+from cadenza.services import contacts
 from cadenza.store.models import Contact, Task
 from tests.conftest import Database
 from tests.engine_helpers import run_worker

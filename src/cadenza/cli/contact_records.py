@@ -79,7 +79,9 @@ def update_contact(
             session=session, contact_id=contact_id, changes=changes, now=ctx.clock.now(),
             settings=ctx.settings, viewer=ctx.viewer,
         )  # fmt: skip
-    typer.echo(f"contact {contact_id}: " + (", ".join(changed) + " changed" if changed else "unchanged"))
+    typer.echo(
+        f"contact {contact_id}: " + (", ".join(changed) + " changed" if changed else "unchanged")
+    )
 
 
 @contacts_app.command("delete")

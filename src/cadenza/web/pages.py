@@ -65,9 +65,9 @@ def static_file(name: str) -> FileResponse:
 router = APIRouter(include_in_schema=False)
 # The editor's, enrolling and queue routes first: `/sequences/{name:path}` would take them.
 SEQUENCES = (editor, enroll, queue, sequences)
+# contact_manage before contacts: `/contacts/new` names no contact.
 WORK = (tasks, task_screen, dialer, contact_manage, contacts, contact_edit, outbox, senders)
-WORK += (subscriptions,)  # contact_manage before contacts: `/contacts/new` is no contact id
-for module in (*SEQUENCES, *WORK, history, reports, login):
+for module in (*SEQUENCES, *WORK, subscriptions, history, reports, login):
     router.include_router(module.router)
 router.include_router(login.public)
 router.include_router(assets)

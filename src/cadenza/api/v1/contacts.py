@@ -39,9 +39,9 @@ from cadenza.core.contact_fields import TAG_LIMIT, TEXT_LIMITS
 from cadenza.errors import ValidationFailed
 from cadenza.services import contacts as service
 from cadenza.services.contacts import ContactRow, ImportReport, NoteRow, import_csv
+from cadenza.services.contacts.listing import page_contacts
 from cadenza.services.contacts.notes import NOTE_LIMIT
 from cadenza.services.contacts.single import require_contact
-from cadenza.services.contacts.listing import page_contacts
 from cadenza.services.events import record_event
 from cadenza.services.users import access
 from cadenza.services.users.access import Viewer
@@ -223,8 +223,10 @@ def import_contacts(
     map: Annotated[list[str] | None, Form(description="field=Column header (repeatable)")] = None,
     match_on: Annotated[
         Literal["email", "external_id"],
-        Form(description="email: the same email, else phone, is the same contact; "
-             "external_id: the same external_id is"),
+        Form(
+            description="email: the same email, else phone, is the same contact; "
+            "external_id: the same external_id is"
+        ),
     ] = "email",
     idempotency_key: KeyHeader = None,
 ) -> Imported:

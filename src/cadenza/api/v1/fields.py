@@ -18,7 +18,9 @@ Name = Annotated[str, Path(min_length=1, max_length=100)]
 
 
 class NewField(Model):
-    name: str = Field(min_length=1, max_length=100, description="As conditions name it: fields.NAME")
+    name: str = Field(
+        min_length=1, max_length=100, description="As conditions name it: fields.NAME"
+    )
     kind: str = Field(description=" | ".join(KINDS))
     label: str = Field("", max_length=200)
     choices: list[Annotated[str, Field(max_length=200)]] | None = Field(
@@ -46,10 +48,10 @@ def define_field(
     return row
 
 
-@router.delete(
-    "/{name}", status_code=204, response_class=Response, responses=MISSING | FORBIDDEN
-)
-def delete_field(name: Name, session: WriteSessionDep, clock: ClockDep, viewer: ViewerDep) -> Response:
+@router.delete("/{name}", status_code=204, response_class=Response, responses=MISSING | FORBIDDEN)
+def delete_field(
+    name: Name, session: WriteSessionDep, clock: ClockDep, viewer: ViewerDep
+) -> Response:
     """Forget a custom field's type (contacts keep their values)."""
     service.delete_field(session=session, name=name, now=clock.now(), viewer=viewer)
     return Response(status_code=204)

@@ -23,7 +23,7 @@ def field_problems(
     except Unreadable:
         return []  # lint reported it already
     report = Report(source, file)
-    found = []
+    found: list[tuple[tuple[str | int, ...], str]] = []
     if definition.exit.when is not None:
         found += condition_problems(definition.exit.when, ("exit", "when"), fields)
     for index, step in enumerate(definition.steps):

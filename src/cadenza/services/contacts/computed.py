@@ -140,9 +140,7 @@ _UPDATE = (
     update(_TABLE)
     .where(_C.id == bindparam("_id"))
     .values(
-        last_activity_type=case(
-            (_NEWER_ACTIVITY, _TYPE), else_=_C.last_activity_type
-        ),
+        last_activity_type=case((_NEWER_ACTIVITY, _TYPE), else_=_C.last_activity_type),
         last_activity_at=case((_NEWER_ACTIVITY, _AT), else_=_C.last_activity_at),
         last_contacted_mode=case(
             (_NEWER_CONTACT, _MODE),

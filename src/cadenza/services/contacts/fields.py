@@ -27,7 +27,9 @@ class FieldRow(TypedDict):
 
 def field_types(*, session: Session) -> dict[str, FieldType]:
     """Every defined custom field by name."""
-    rows = session.execute(select(FieldDefinition.name, FieldDefinition.kind, FieldDefinition.choices))
+    rows = session.execute(
+        select(FieldDefinition.name, FieldDefinition.kind, FieldDefinition.choices)
+    )
     return {name: FieldType(name, kind, tuple(choices or ())) for name, kind, choices in rows}
 
 

@@ -21,8 +21,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from cadenza.core.contact_fields import KNOWN_FIELDS, TAG_LIMIT, Draft, clean
-from cadenza.errors import ValidationFailed
 from cadenza.core.field_types import FieldType
+from cadenza.errors import ValidationFailed
 from cadenza.services.contacts.fields import checked_fields, field_types
 from cadenza.services.contacts.upsert import (
     Progress,

@@ -73,18 +73,21 @@ def merge(
     if survivor_id == duplicate_id:
         raise ValidationFailed("a contact cannot be merged into itself")
     first, second = sorted((survivor_id, duplicate_id))  # one lock order: no deadlocks
-    _lock(session, first), _lock(session, second)
+    _lock(session, first)
+    _lock(session, second)
     survivor = get_contact(session=session, contact_id=survivor_id)
     duplicate = get_contact(session=session, contact_id=duplicate_id)
     done = Merged(survivor_id, duplicate_id)
     done.removed_enrollments = _move_enrollments(session, survivor_id, duplicate_id, now, viewer)
     for model in MOVED:
-        column: Any = model.contact_id  # type: ignore[attr-defined]
+        column: Any = model.contact_id
         session.execute(update(model).where(column == duplicate_id).values(contact_id=survivor_id))
     _union_rows(session, ContactTag, "tag", survivor_id, duplicate_id)
     _union_rows(session, DialerEntry, "list_name", survivor_id, duplicate_id)
     values, done.filled = _filled(survivor, duplicate)
-    done.flags = [flag for flag in FLAGS if getattr(duplicate, flag) and not getattr(survivor, flag)]
+    done.flags = [
+        flag for flag in FLAGS if getattr(duplicate, flag) and not getattr(survivor, flag)
+    ]
     session.execute(delete(Contact).where(Contact.id == duplicate_id))
     session.flush()
     session.expire(survivor)
@@ -140,7 +143,9 @@ def _move_enrollments(
             .values(status="suppressed", error="the contact was merged into another")
         )
     session.execute(
-        update(Enrollment).where(Enrollment.contact_id == duplicate_id).values(contact_id=survivor_id)
+        update(Enrollment)
+        .where(Enrollment.contact_id == duplicate_id)
+        .values(contact_id=survivor_id)
     )
     history.write(session, [
         history.row(
@@ -180,9 +185,7 @@ def _filled(survivor: Contact, duplicate: Contact) -> tuple[dict[str, Any], list
         if mine in (None, "") and theirs not in (None, ""):
             values[name] = theirs
     mine_fields, theirs_fields = survivor.fields or {}, duplicate.fields or {}
-    extra = {
-        k: v for k, v in theirs_fields.items() if mine_fields.get(k) in (None, "") and v != ""
-    }
+    extra = {k: v for k, v in theirs_fields.items() if mine_fields.get(k) in (None, "") and v != ""}
     filled = list(values) + [f"fields.{k}" for k in extra]
     if extra:
         values["fields"] = {**mine_fields, **extra}
@@ -202,4 +205,3 @@ def _filled(survivor: Contact, duplicate: Contact) -> tuple[dict[str, Any], list
         values["last_contacted_at"] = duplicate.last_contacted_at
         values["last_contacted_mode"] = duplicate.last_contacted_mode
     return values, filled
-

@@ -8,6 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from typing_extensions import TypedDict
 
+from cadenza.core.access import may
 from cadenza.errors import Forbidden, NotFound, ValidationFailed
 from cadenza.services import history
 from cadenza.services.contacts.records import get_contact
@@ -101,7 +102,7 @@ def delete_note(
     if note is None or note.contact_id != contact_id:
         raise NotFound(f"no note {note_id} on contact {contact_id}")
     own = viewer.user_id is not None and note.author_id == viewer.user_id
-    if not own and not access.may(viewer.person, "delete contacts"):
+    if not own and not may(viewer.person, "delete contacts"):
         raise Forbidden(f"{viewer.actor} may delete only their own notes")
     session.delete(note)
     history.record(

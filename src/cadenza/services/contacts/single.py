@@ -66,7 +66,9 @@ def upsert_contact(
     changes = {k: v for k, v in data.items() if k not in ("id", "tags") and v is not None}
     tags = data.get("tags")
     if tags:
-        have = list(session.scalars(select(ContactTag.tag).where(ContactTag.contact_id == found.id)))
+        have = list(
+            session.scalars(select(ContactTag.tag).where(ContactTag.contact_id == found.id))
+        )
         given = [t.strip() for t in (tags.split(",") if isinstance(tags, str) else tags)]
         changes["tags"] = have + [t for t in given if t and t not in have]
     update_contact(

@@ -114,7 +114,9 @@ def upsert(
     """
     if match_on == "external_id":
         keys = [draft.values["external_id"] for draft in drafts]
-        rows = _rows_by_id(session, sorted({i for i, _, _ in _ids_where(session, "external_id", keys)}))
+        rows = _rows_by_id(
+            session, sorted({i for i, _, _ in _ids_where(session, "external_id", keys)})
+        )
         by_external = {row["external_id"]: row for row in rows}
 
         def same(draft: Draft) -> dict[str, Any] | None:
@@ -123,7 +125,9 @@ def upsert(
         rows = _existing(session, drafts)
 
         def same(draft: Draft) -> dict[str, Any] | None:
-            found: dict[str, Any] | None = _same_person(draft.email, draft.phone, by_email, by_phone)
+            found: dict[str, Any] | None = _same_person(
+                draft.email, draft.phone, by_email, by_phone
+            )
             return found
 
     before = {row["id"]: dict(row) for row in rows}
