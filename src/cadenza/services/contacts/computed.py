@@ -16,7 +16,7 @@ other, and how (Freshsales' "Last contacted mode"):
 all, one of ACTIVITIES' values (an open or a note counts here, not as contacting).
 
 `apply` is called by `history.write` for every batch of rows, whoever writes them: one
-UPDATE (executed for each contact touched) per batch, never a query per event. An event
+UPDATE, executed for each contact touched (executemany), per batch; never a query per event. An event
 older than what a contact already shows does not move it back.
 """
 
@@ -25,12 +25,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, cast
+import re
+from typing import Any
 
-from sqlalchemy import Integer, String, Table, and_, bindparam, case, literal, or_, update
 from sqlalchemy.orm import Session
 
-from cadenza.store.models import Contact, UTCDateTime
+from cadenza.store.bulk import driver_cursor, sqlite_time
 
 MODES = (
     "not_contacted",
@@ -119,37 +119,19 @@ def summarise(rows: Iterable[Mapping[str, Any]]) -> dict[int, _Latest]:
     return latest
 
 
-_TABLE = cast(Table, Contact.__table__)
-_C = _TABLE.c
-_AT = bindparam("_at", type_=UTCDateTime())
-_CAT = bindparam("_cat", type_=UTCDateTime())
-_OAT = bindparam("_oat", type_=UTCDateTime())
-_MODE = bindparam("_mode", type_=String())
-_TYPE = bindparam("_type", type_=String())
-_NEWER_ACTIVITY = or_(_C.last_activity_at.is_(None), _C.last_activity_at <= _AT)
-_NEWER_CONTACT = and_(
-    _MODE != literal(""),
-    or_(_C.last_contacted_at.is_(None), _C.last_contacted_at <= _CAT),
-)
-_OPENED = and_(
-    bindparam("_opened", type_=Integer()) == 1,
-    _C.last_contacted_mode == "no_reply",
-    _C.last_contacted_at <= _OAT,
-)
-_UPDATE = (
-    update(_TABLE)
-    .where(_C.id == bindparam("_id"))
-    .values(
-        last_activity_type=case((_NEWER_ACTIVITY, _TYPE), else_=_C.last_activity_type),
-        last_activity_at=case((_NEWER_ACTIVITY, _AT), else_=_C.last_activity_at),
-        last_contacted_mode=case(
-            (_NEWER_CONTACT, _MODE),
-            (_OPENED, literal("opened_no_reply")),
-            else_=_C.last_contacted_mode,
-        ),
-        last_contacted_at=case((_NEWER_CONTACT, _CAT), else_=_C.last_contacted_at),
-    )
-)
+# Run on the driver's cursor: it runs for every batch of history, often of one row (an open,
+# a reply), where SQLAlchemy's per-statement work would cost more than the database does.
+_NEWER_ACTIVITY = "(last_activity_at IS NULL OR last_activity_at <= :at)"
+_NEWER_CONTACT = "(:mode <> '' AND (last_contacted_at IS NULL OR last_contacted_at <= :cat))"
+_OPENED = "(:opened = 1 AND last_contacted_mode = 'no_reply' AND last_contacted_at <= :oat)"
+_UPDATE = f"""UPDATE contacts SET
+ last_activity_type = CASE WHEN {_NEWER_ACTIVITY} THEN :type ELSE last_activity_type END,
+ last_activity_at = CASE WHEN {_NEWER_ACTIVITY} THEN :at ELSE last_activity_at END,
+ last_contacted_mode = CASE WHEN {_NEWER_CONTACT} THEN :mode
+   WHEN {_OPENED} THEN 'opened_no_reply' ELSE last_contacted_mode END,
+ last_contacted_at = CASE WHEN {_NEWER_CONTACT} THEN :cat ELSE last_contacted_at END
+ WHERE id = :id"""
+_PG_UPDATE = re.sub(r":(\w+)", r"%(\1)s", _UPDATE)
 
 
 def apply(session: Session, rows: Iterable[Mapping[str, Any]]) -> None:
@@ -157,16 +139,26 @@ def apply(session: Session, rows: Iterable[Mapping[str, Any]]) -> None:
     latest = summarise(rows)
     if not latest:
         return
+    sqlite = session.get_bind().dialect.name == "sqlite"
+    time = sqlite_time if sqlite else _same
     params = [
         {
-            "_id": contact_id,
-            "_type": seen.activity,
-            "_at": seen.activity_at,
-            "_mode": seen.mode,
-            "_cat": seen.contacted_at or seen.activity_at,
-            "_opened": 1 if seen.opened_at is not None else 0,
-            "_oat": seen.opened_at or seen.activity_at,
+            "id": contact_id,
+            "type": seen.activity,
+            "at": time(seen.activity_at),
+            "mode": seen.mode,
+            "cat": time(seen.contacted_at or seen.activity_at),
+            "opened": 1 if seen.opened_at is not None else 0,
+            "oat": time(seen.opened_at or seen.activity_at),
         }
         for contact_id, seen in sorted(latest.items())  # one lock order: no deadlocks
     ]
-    session.execute(_UPDATE, params)
+    cursor = driver_cursor(session)
+    try:
+        cursor.executemany(_UPDATE if sqlite else _PG_UPDATE, params)
+    finally:
+        cursor.close()
+
+
+def _same(value: datetime) -> datetime:
+    return value
