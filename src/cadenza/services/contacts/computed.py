@@ -22,10 +22,10 @@ event. An event older than what a contact already shows does not move it back.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-import re
 from typing import Any
 
 from sqlalchemy.orm import Session
