@@ -63,6 +63,9 @@ def test_upsert_by_external_id_email_and_phone_finds_the_same_contact(people: Pe
     assert other.status_code == 201
     clash = ana.patch(f"/contacts/{other.json()['id']}", json={"external_id": "crm-7"})
     assert "crm-7" in problem(clash, 409)["detail"]
+    path = f"/contacts/{other.json()['id']}"
+    assert ana.ok("PATCH", path, json={"external_id": "crm-8"})["external_id"] == "crm-8"
+    assert ana.ok("PATCH", path, json={"external_id": ""})["external_id"] is None
     missing = ana.post("/contacts/upsert", params={"match_on": "external_id"}, json={})
     problem(missing, 422)
     problem(ana.get("/contacts/by-external-id/nope"), 404)

@@ -82,7 +82,8 @@ def update_contact(
     cleared = [flag for flag, value in wanted.flags.items() if not value and flag in QUIET_FLAGS]
     own = {name: wanted.values.pop(name) for name in OWN_COLUMNS if name in wanted.values}
     if own:
-        session.execute(update(Contact).where(Contact.id == contact_id).values(own, updated_at=now))
+        values = {**own, "updated_at": now}
+        session.execute(update(Contact).where(Contact.id == contact_id).values(values))
         session.expire(contact)
     steps = _changes(contact_id, wanted, cleared)
     applied = contact_changes.apply(session, steps, now) if steps else []
