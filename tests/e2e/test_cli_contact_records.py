@@ -107,7 +107,7 @@ def test_lint_checks_custom_fields_against_the_database_when_there_is_one(
     assert checked.returncode == 1
     assert "database's definitions (score)" in checked.stderr
     lines = checked.stdout.splitlines()
-    assert lines[0].startswith("scored.yaml:7:51: steps[0].when.all[0].value:")
+    assert lines[0].startswith("scored.yaml:7:50: steps[0].when.all[0].value:")
     assert "fields.score is a number field: 'high' is not a number" in lines[0]
     assert "no custom field 'tier' is defined (score)" in lines[1]
     refused = cli("apply", "scored.yaml")
