@@ -17,7 +17,8 @@ FIXTURES = Path(__file__).parents[1] / "fixtures" / "csv"
 ROW_KEYS = {
     "id", "first_name", "last_name", "email", "phone", "timezone", "company", "owner",
     "lead_source", "disposition", "tags", "fields", "dnc", "sms_opted_out",
-    "email_unsubscribed", "email_bounced",
+    "email_unsubscribed", "email_bounced", "external_id", "last_contacted_at",
+    "last_contacted_mode", "last_activity_type", "last_activity_at",
 }  # fmt: skip
 
 

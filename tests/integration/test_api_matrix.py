@@ -69,6 +69,21 @@ RULES: dict[tuple[str, str], tuple[dict[str, Any], dict[str, Any]]] = {
         EVERYONE,
         {"json": {"name": "tag_added", "data": {"tag": "vip"}}},
     ),
+    ("GET", "/api/v1/contacts/by-external-id/{external_id}"): (EVERYONE, {}),
+    ("PUT", "/api/v1/contacts/by-external-id/{external_id}"): (
+        EVERYONE,
+        {"json": {"company": "Acme"}},
+    ),
+    ("POST", "/api/v1/contacts/upsert"): (EVERYONE, {"json": {"email": "up@lead.example"}}),
+    # Each person who may merge folds a duplicate of their own into the same survivor.
+    ("POST", "/api/v1/contacts/{contact_id}/merge"): (MANAGERS, {"merge": True}),
+    ("GET", "/api/v1/contacts/{contact_id}/notes"): (EVERYONE, {}),
+    ("POST", "/api/v1/contacts/{contact_id}/notes"): (EVERYONE, {"json": {"body": "Called"}}),
+    # The admin's note, one per person: only who may delete contacts deletes another's.
+    ("DELETE", "/api/v1/contacts/{contact_id}/notes/{note_id}"): (MANAGERS, {"note": True}),
+    ("GET", "/api/v1/contact-fields"): (EVERYONE, {}),
+    ("POST", "/api/v1/contact-fields"): (MANAGERS, {"json": {"name": "score", "kind": "number"}}),
+    ("DELETE", "/api/v1/contact-fields/{name}"): (MANAGERS, {"field": True}),
     ("GET", "/api/v1/enrollments"): (EVERYONE, {}),
     ("POST", "/api/v1/enrollments"): (ANAS, {"json": "enroll"}),
     ("GET", ENR): (ANAS, {}),
@@ -161,11 +176,29 @@ def _world(people: People) -> dict[str, Any]:
         who: ana.ok("POST", "/views", 201, json={**view, "name": f"Doomed {i}"})["id"]
         for i, who in enumerate((BO, ANA, MIA, ROOT, "anonymous"))
     }
+    merged = {
+        who: root.ok("POST", "/contacts", 201, json={"email": f"dup.{i}@lead.example"})["id"]
+        for i, who in enumerate((BO, ANA, MIA, ROOT, "anonymous"))
+    }
+    root.ok("POST", "/contacts", 201, json={"email": "crm@lead.example", "external_id": "crm-1"})
+    notes = {
+        who: root.ok("POST", f"/contacts/{seq['contact']['id']}/notes", 201, json={"body": who})[
+            "id"
+        ]
+        for who in (BO, ANA, MIA, ROOT, "anonymous")
+    }
+    fields = {who: f"doomed_{i}" for i, who in enumerate((BO, ANA, MIA, ROOT, "anonymous"))}
+    for name in fields.values():
+        root.ok("POST", "/contact-fields", 201, json={"name": name, "kind": "text"})
     return {
         "account_id": account["id"],
         "doomed_accounts": doomed_accounts,
         "view_id": ana.ok("POST", "/views", 201, json={**view, "name": "Ana's"})["id"],
         "doomed_views": doomed_views,
+        "merged": merged,
+        "notes": notes,
+        "fields": fields,
+        "external_id": "crm-1",
         "doomed": doomed,
         "name": seq["name"],
         "enrollment_id": seq["enrollment"]["id"],
@@ -187,6 +220,12 @@ def _request(rule: dict[str, Any], path: str, world: dict[str, Any], who: str) -
         values["account_id"] = world["doomed_accounts"][who]
     if rule.get("doomed_view"):
         values["view_id"] = world["doomed_views"][who]
+    if rule.get("note"):
+        values["note_id"] = world["notes"][who]
+    if rule.get("field"):
+        values["name"] = world["fields"][who]
+    if rule.get("merge"):
+        rule = {**rule, "json": {"duplicate_id": world["merged"][who]}}
     kwargs: dict[str, Any] = {"url": "/api/v1" + path.removeprefix("/api/v1").format(**values)}
     body = rule.get("json")
     if body == "clone":

@@ -20,7 +20,7 @@ from sqlalchemy import select
 from cadenza.clock import FixedClock
 from cadenza.core.access import Person
 from cadenza.server import create_app
-from cadenza.services import accounts, audiences, enrollments, senders, subscriptions
+from cadenza.services import accounts, audiences, contacts, enrollments, senders, subscriptions
 from cadenza.services.users import add_group, add_user
 from cadenza.services.users.access import OPERATOR, Viewer
 from cadenza.settings import Settings
@@ -82,6 +82,19 @@ RULES: dict[tuple[str, str], tuple[dict[str, Any], dict[str, Any]]] = {
         {"form": {"field": "company", "value": "Acme"}},
     ),
     ("POST", "/contacts/{contact_id}/notes"): (EVERYONE, {"form": {"body": "Met at the fair"}}),
+    ("GET", "/contacts/new"): (EVERYONE, {}),
+    # Everyone may add one; after the first, the same phone comes back with its problem.
+    ("POST", "/contacts/new"): (
+        {BO: OK, ANA: 422, MIA: 422, ROOT: 422},
+        {"form": {"phone": "+13125550188"}},
+    ),
+    # The manager merges the spare contact in; for the admin it is gone (said on the page).
+    ("POST", "/contacts/{contact_id}/merge"): (MANAGERS, {"form": {"duplicate_id": "{spare}"}}),
+    # The manager deletes the contact: for the admin after them, there is none (404).
+    ("POST", "/contacts/{contact_id}/delete"): ({BO: 403, ANA: 403, MIA: OK, ROOT: 404}, {}),
+    ("GET", "/contact-fields"): (EVERYONE, {}),
+    ("POST", "/contact-fields"): (MANAGERS, {"form": {"name": "score", "kind": "number"}}),
+    ("POST", "/contact-fields/{field_name}/delete"): ({BO: 403, ANA: 403, MIA: OK, ROOT: 404}, {}),
     ("GET", "/history/export.csv"): (EVERYONE, {}),
     ("GET", "/contacts"): (EVERYONE, {}),
     ("GET", "/contacts/{contact_id}"): (EVERYONE, {}),
@@ -125,7 +138,8 @@ RULES: dict[tuple[str, str], tuple[dict[str, Any], dict[str, Any]]] = {
 }
 PUBLIC = ("/login", "/forgot", "/invite/{token}", "/reset/{token}", "/static/{name:path}")
 API_DOCS = "/docs/oauth2-redirect"  # the API documentation's own page: no data, no form
-LAST = ("/senders/{sender_id}/remove", "/logout")  # what takes away what the rest is about
+# What takes away what the rest is about.
+LAST = ("/senders/{sender_id}/remove", "/contacts/{contact_id}/delete", "/logout")
 
 
 @pytest.fixture
@@ -136,6 +150,8 @@ def site(db: Database, tmp_path: Path) -> Iterator[tuple[TestClient, dict[str, A
         add_group(session=session, name="east", member_emails=[ANA, MIA])
         store(session, PRIVATE.format(name="Ana private", owner=ANA), at(T0))
         contact = add_contact(session, at(T0))
+        spare = add_contact(session, at(T0), email="spare@example.com", phone=None)
+        contacts.define_field(session=session, name="doomed", kind="text", now=at(T0))
         enrollments.enroll(
             session=session,
             sequence="Ana private",
@@ -174,6 +190,8 @@ def site(db: Database, tmp_path: Path) -> Iterator[tuple[TestClient, dict[str, A
         "task_id": task_id,
         "enrollment_id": enrollment_id,
         "contact_id": contact,
+        "spare": spare,
+        "field_name": "doomed",
         "sender_id": sender.id,
         "subscription_id": hook.id,
         "account_id": kept.id,
@@ -236,7 +254,8 @@ def test_every_page_answers_each_person_as_its_rule_says(
             values = {**world, **{key: world[doomed][who] for key, doomed in _doomed(rule)}}
             url = path.replace(":path", "").format(**values, verb=rule.get("verb", ""))
             persona, token = sessions[who]
-            form = {"csrf": token, "back": "/", **rule.get("form", {})}
+            given = {k: str(v).format(**world) for k, v in rule.get("form", {}).items()}
+            form = {"csrf": token, "back": "/", **given}
             kwargs: dict[str, Any] = {"data": form} if method == "POST" else {}
             response = persona.request(method, url, follow_redirects=False, **kwargs)
             got = _answer(response.status_code)

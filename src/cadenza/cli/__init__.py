@@ -78,7 +78,10 @@ COMMANDS: dict[str, tuple[str, tuple[str, ...]]] = {
         "Measure Cadenza against its performance budget.",
         ("bench", "benchmarks", "calendar", "contacts", "loadbench"),
     ),
-    "contacts": ("Contacts: import, list, add.", ("contacts",)),
+    "contacts": (
+        "Contacts: add, show, update, delete, upsert, merge, import, list; notes and field types.",
+        ("contacts", "contact_records"),
+    ),
     "sequences": ("List and inspect sequences.", ("definitions", "lifecycle")),
     "tasks": ("Tasks: manual steps on people's to-do lists.", ("engine",)),
     "enrollments": ("Contacts in sequences.", ("engine", "lifecycle")),

@@ -18,7 +18,10 @@ if TYPE_CHECKING:
     from cadenza.services.contacts import ImportReport
     from cadenza.services.contacts import Progress as ProgressCallback
 
-contacts_app = typer.Typer(help="Contacts: import, list, add.", no_args_is_help=True)
+contacts_app = typer.Typer(
+    help="Contacts: add, show, update, delete, upsert, merge, import, list; notes and field types.",
+    no_args_is_help=True,
+)
 app.add_typer(contacts_app, name="contacts")
 
 SHOWN_REJECTIONS = 20
@@ -35,6 +38,9 @@ def import_contacts(
     tag: list[str] = typer.Option([], "--tag", help="Tag every imported contact (repeatable)."),
     match_accounts: bool = typer.Option(
         False, "--match-accounts", help="Put contacts in the account of their email's domain."
+    ),
+    match_on: str = typer.Option(
+        "email", "--match-on", help="email (else phone) or external_id: what finds a contact."
     ),
 ) -> None:
     """Import contacts from CSV; bad rows are listed and written to FILE.rejects.csv.
@@ -57,6 +63,7 @@ def import_contacts(
             settings=ctx.settings,
             actor=ctx.actor,
             match_accounts=match_accounts,
+            match_on=match_on,
         )
     _print_report(report)
     if report.imported + report.updated == 0:
@@ -178,12 +185,13 @@ def add_contact(
     company: str | None = typer.Option(None, help="Company."),
     timezone: str | None = typer.Option(None, help="IANA time zone (else from the phone)."),
     owner: str | None = typer.Option(None, help="The owner's email (a user)."),
+    external_id: str | None = typer.Option(None, help="The contact's id in another system."),
     tag: list[str] = typer.Option([], "--tag", help="A tag (repeatable)."),
     field: list[str] = typer.Option([], "--field", help="name=value custom field (repeatable)."),
 ) -> None:
     """Add one contact (the import's rules; the same email or phone is refused)."""
     given = {"email": email, "phone": phone, "first_name": first_name, "last_name": last_name}
-    given |= {"company": company, "timezone": timezone, "owner": owner}
+    given |= {"company": company, "timezone": timezone, "owner": owner, "external_id": external_id}
     data: dict[str, Any] = {k: v for k, v in given.items() if v is not None}
     data |= {"tags": tag, "fields": _custom_fields(field)}
     from cadenza.services import contacts as service

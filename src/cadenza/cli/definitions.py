@@ -29,6 +29,7 @@ def _lint_all(files: list[Path]) -> tuple[list[tuple[Path, Definition]], int, in
 
     clean: list[tuple[Path, Definition]] = []
     problems = bad_files = 0
+    types = _field_types()
     for file in files:
         try:
             definition, found = lint_file(file)
@@ -36,12 +37,32 @@ def _lint_all(files: list[Path]) -> tuple[list[tuple[Path, Definition]], int, in
             err.print(f"error: {exc}", markup=False, highlight=False)
             bad_files += 1
             continue
+        if definition is not None and not found and types:
+            from cadenza.core.lint.fields import field_problems
+
+            text = file.read_text(encoding="utf-8")
+            found = field_problems(definition, text, str(file), types)
         _print_problems(found)
         problems += len(found)
         bad_files += bool(found)
         if definition is not None and not found:
             clean.append((file, definition))
     return clean, problems, bad_files
+
+
+def _field_types() -> dict[str, Any] | None:
+    """The database's custom field types when it has any (said on stderr), else None."""
+    from cadenza.services.contacts.fields import known_field_types
+
+    url = context().settings.database_url
+    types = known_field_types(url)
+    if types:
+        names = ", ".join(sorted(types))
+        err.print(
+            f"custom fields checked against the database's definitions ({names})",
+            markup=False, highlight=False,
+        )  # fmt: skip
+    return types
 
 
 def _print_problems(problems: list[Problem]) -> None:

@@ -32,6 +32,7 @@ PRIVILEGES: dict[str, frozenset[str]] = {
     "manage users, groups, senders and keys": frozenset({"admin"}),
     "manage webhook subscriptions": frozenset({"admin"}),  # they send contacts' data out
     "see reports": frozenset({"admin", "manager"}),
+    "manage contact fields": frozenset({"admin", "manager"}),  # types every import obeys
 }
 # The privileges an agent also has when agents may create sequences (a setting).
 CREATING = ("create sequences", "clone sequences")

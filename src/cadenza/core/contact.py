@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -30,6 +31,12 @@ class ContactView(BaseModel):
     sms_opted_out: bool = False
     email_unsubscribed: bool = False
     email_bounced: bool = False
+    external_id: str | None = None
+    # Computed from history (services.contacts.computed); conditions compare them.
+    last_contacted_at: datetime | None = None
+    last_contacted_mode: str = "not_contacted"
+    last_activity_type: str | None = None
+    last_activity_at: datetime | None = None
 
     @classmethod
     def trusted(cls, values: dict[str, Any]) -> ContactView:

@@ -24,6 +24,7 @@ TEXT_LIMITS = {
     "company": 200,
     "lead_source": 200,
     "disposition": 100,
+    "external_id": 200,
 }
 FLAGS = ("dnc", "sms_opted_out", "email_unsubscribed", "email_bounced")
 KNOWN_FIELDS = (*TEXT_LIMITS, "email", "phone", "timezone", "owner", "tags", *FLAGS)

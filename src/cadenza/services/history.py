@@ -59,6 +59,9 @@ def write(session: Session, rows: list[dict[str, Any]]) -> None:
 
         health.note_history(session, rows)
     counting.count(session, rows)
+    from cadenza.services.contacts import computed  # here: the package imports history
+
+    computed.apply(session, rows)
 
 
 def record(

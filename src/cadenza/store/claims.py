@@ -72,9 +72,15 @@ CONTACT_VIEW_COLUMNS = (
     Contact.email_unsubscribed,
     Contact.email_bounced,
     User.email.label("owner"),
+    Contact.external_id,
+    Contact.last_contacted_at,
+    Contact.last_contacted_mode,
+    Contact.last_activity_type,
+    Contact.last_activity_at,
 )
 VIEW_FIELDS = tuple(c.key for c in CONTACT_VIEW_COLUMNS)
 _FLAGS = ("dnc", "sms_opted_out", "email_unsubscribed", "email_bounced")
+_TIMES = ("last_contacted_at", "last_activity_at")
 _ENROLLMENT_WIDTH = len(ENROLLMENT_COLUMNS) + 2  # and the sequence's name and status
 _CONTACT_END = _ENROLLMENT_WIDTH + len(VIEW_FIELDS)
 
@@ -239,6 +245,8 @@ def _from_sqlite(row: tuple[Any, ...]) -> Claimed:
     contact["fields"] = loads(fields) if fields and fields != "{}" else {}
     for flag in _FLAGS:
         contact[flag] = bool(contact[flag])
+    for name in _TIMES:
+        contact[name] = sqlite_datetime(contact[name])
     tags = row[_CONTACT_END]
     contact["tags"] = sorted(loads(tags)) if tags != "[]" else []
     return Claimed(

@@ -222,6 +222,16 @@ class Contact(Base):
     account_id: Mapped[int | None] = mapped_column(
         ForeignKey("accounts.id", ondelete="SET NULL"), index=True
     )
+    # The contact's id in another system (a CRM's): an upsert key, unique when set (0013).
+    external_id: Mapped[str | None] = mapped_column(String(200), unique=True, index=True)
+    # Kept current from history by services.contacts.computed (0013): the last time we and
+    # the contact reached each other and how, and the last activity of any kind.
+    last_contacted_at: Mapped[datetime | None]
+    last_contacted_mode: Mapped[str] = mapped_column(
+        String(32), default="not_contacted", server_default="not_contacted"
+    )
+    last_activity_type: Mapped[str | None] = mapped_column(String(32))
+    last_activity_at: Mapped[datetime | None]
 
 
 class ContactTag(Base):
@@ -703,3 +713,17 @@ class AudienceRun(Base):
 
 # Audiences read the contacts changed since their last evaluation by this index.
 Index("ix_contacts_updated_at", Contact.updated_at)
+# --- contacts: typed custom field definitions (0013) ------------------------------------------
+
+
+class FieldDefinition(Base):
+    """A custom field's type (text | number | date | choice) and, for a choice, its choices."""
+
+    __tablename__ = "field_definitions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    label: Mapped[str] = mapped_column(String(200), default="")
+    kind: Mapped[str] = mapped_column(String(16))
+    choices: Mapped[list[str] | None] = mapped_column(JSONType)
+    created_at: Mapped[datetime]

@@ -11,6 +11,7 @@ from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
 from cadenza.core import reach
+from cadenza.core.access import may
 from cadenza.errors import NotFound
 from cadenza.services import contacts, enrollments, history, outbox
 from cadenza.services.tasks import queue
@@ -72,6 +73,7 @@ def contact_page(request: Request, viewer: PageViewer, contact_id: int) -> Respo
         "here": f"/contacts/{contact_id}",
         "card_fields": list(FIELDS.items()),
         "open_fields": True,
+        "may_delete": may(viewer.person, "delete contacts"),
     }
     return page(request, "contact.html", context)
 

@@ -14,6 +14,7 @@ from cadenza.errors import NotFound
 from cadenza.web import (
     accounts,
     contact_edit,
+    contact_manage,
     contacts,
     dialer,
     editor,
@@ -65,7 +66,11 @@ def static_file(name: str) -> FileResponse:
 router = APIRouter(include_in_schema=False)
 # The editor's, enrolling and queue routes first: `/sequences/{name:path}` would take them.
 SEQUENCES = (editor, enroll, queue, sequences)
-WORK = (tasks, task_screen, dialer, contacts, contact_edit, outbox, senders, subscriptions)
+# contact_manage before contacts: `/contacts/new` names no contact.
+WORK = (
+    tasks, task_screen, dialer, contact_manage, contacts, contact_edit, outbox, senders,
+    subscriptions,
+)
 for module in (*SEQUENCES, *WORK, history, reports, login, accounts):
     router.include_router(module.router)
 router.include_router(login.public)

@@ -20,6 +20,7 @@ from cadenza.api.v1 import (
     activity,
     contacts,
     enrollments,
+    fields,
     reports,
     senders,
     sequences,
@@ -36,7 +37,7 @@ log = logging.getLogger(__name__)
 router = APIRouter(dependencies=[Depends(acting), Depends(known_parameters)], responses=ERRORS)
 # simulate before sequences: its `/{name}/{action}` route would take `/{name}/simulate`.
 MODULES = (simulate, sequences, contacts, enrollments, tasks, activity, senders, subscriptions)
-for module in (*MODULES, reports, accounts):
+for module in (*MODULES, reports, accounts, fields):
     router.include_router(module.router)
 
 

@@ -5,12 +5,15 @@ from __future__ import annotations
 import re
 import shutil
 import tempfile
+from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Form, Query, Request, Response, UploadFile
+from fastapi import Path as PathParam
 from fastapi.encoders import jsonable_encoder
 from pydantic import BaseModel, Field
+from sqlalchemy.orm import Session
 
 from cadenza.api.deps import (
     ClockDep,
@@ -36,10 +39,14 @@ from cadenza.core.contact_fields import TAG_LIMIT, TEXT_LIMITS
 from cadenza.errors import ValidationFailed
 from cadenza.services import contacts as service
 from cadenza.services.audiences import page_view_contacts
-from cadenza.services.contacts import ContactRow, ImportReport, import_csv
+from cadenza.services.contacts import ContactRow, ImportReport, NoteRow, import_csv
 from cadenza.services.contacts.listing import page_contacts
+from cadenza.services.contacts.notes import NOTE_LIMIT
+from cadenza.services.contacts.single import require_contact
 from cadenza.services.events import record_event
 from cadenza.services.users import access
+from cadenza.services.users.access import Viewer
+from cadenza.settings import Settings
 from cadenza.store.db import writing
 
 router = APIRouter(prefix="/contacts", tags=["contacts"])
@@ -49,6 +56,9 @@ TAGS_LIMIT = 100
 TAGS_TEXT_LIMIT = TAGS_LIMIT * (TAG_LIMIT + 1)
 FIELDS_LIMIT = 200
 Tag = Annotated[str, Field(max_length=TAG_LIMIT)]
+ExternalId = Annotated[str, PathParam(min_length=1, max_length=TEXT_LIMITS["external_id"])]
+MatchKey = Literal["email", "phone", "external_id"]
+CREATED: dict[int | str, dict[str, Any]] = {201: {"description": "Created"}}
 
 
 class NewContact(Model):
@@ -65,6 +75,9 @@ class NewContact(Model):
     owner: str | None = Field(None, max_length=EMAIL_LIMIT, description="A user's email")
     lead_source: str | None = Field(None, max_length=TEXT_LIMITS["lead_source"])
     disposition: str | None = Field(None, max_length=TEXT_LIMITS["disposition"])
+    external_id: str | None = Field(
+        None, max_length=TEXT_LIMITS["external_id"], description="The id in another system"
+    )
     tags: list[Tag] | Annotated[str, Field(max_length=TAGS_TEXT_LIMIT)] | None = Field(
         None, max_length=TAGS_LIMIT, description="A list, or one string of comma-separated tags"
     )
@@ -90,6 +103,9 @@ class ContactChanges(Model):
     owner: str | None = Field(None, max_length=EMAIL_LIMIT, description="A user's email")
     lead_source: str | None = Field(None, max_length=TEXT_LIMITS["lead_source"])
     disposition: str | None = Field(None, max_length=TEXT_LIMITS["disposition"])
+    external_id: str | None = Field(
+        None, max_length=TEXT_LIMITS["external_id"], description="The id in another system"
+    )
     tags: list[Tag] | None = Field(None, max_length=TAGS_LIMIT, description="The full list")
     fields: dict[Key, Any] | None = Field(
         None, max_length=FIELDS_LIMIT, description="Custom fields to set (null removes one)"
@@ -224,6 +240,13 @@ def import_contacts(
     match_accounts: Annotated[
         bool, Form(description="Put contacts in the account of their email's domain")
     ] = False,
+    match_on: Annotated[
+        Literal["email", "external_id"],
+        Form(
+            description="email: the same email, else phone, is the same contact; "
+            "external_id: the same external_id is"
+        ),
+    ] = "email",
     idempotency_key: KeyHeader = None,
 ) -> Imported:
     """Import a CSV file (multipart `file`): good rows in one transaction, bad rows listed.
@@ -249,17 +272,81 @@ def import_contacts(
                 settings=settings,
                 actor=viewer.actor,
                 match_accounts=match_accounts,
+                match_on=match_on,
             )
             return 200, _imported(report).model_dump(mode="json"), None
 
         parts: tuple[bytes | str, ...] = (
-            path.read_bytes(), "\n".join(tags or ()), "\n".join(map or ()),
+            path.read_bytes(), "\n".join(tags or ()), "\n".join(map or ()), match_on,
             *(("match_accounts",) if match_accounts else ()),
         )  # fmt: skip
         return once(  # type: ignore[return-value]  # a JSONResponse of an Imported
             request, key=idempotency_key, viewer=viewer, sessions=sessions, clock=clock,
             parts=parts, write=write,
         )  # fmt: skip
+
+
+@router.get("/by-external-id/{external_id}", responses=MISSING)
+def show_by_external_id(
+    external_id: ExternalId, session: SessionDep, settings: SettingsDep
+) -> ContactRow:
+    """The contact with this external id."""
+    found = require_contact(
+        session=session, key="external_id", value=external_id, region=settings.default_region
+    )
+    return service.contact_row(session=session, contact_id=found.id)
+
+
+@router.put("/by-external-id/{external_id}", responses=CONFLICT | CREATED)
+def put_by_external_id(
+    external_id: ExternalId,
+    body: NewContact,
+    response: Response,
+    session: WriteSessionDep,
+    clock: ClockDep,
+    settings: SettingsDep,
+    viewer: ViewerDep,
+) -> ContactRow:
+    """Create or update the contact with this external id (201 when created, else 200).
+
+    An update changes the values given: custom fields merge, tags are added."""
+    data = body.model_dump(exclude_none=True) | {"external_id": external_id}
+    return _upserted(data, "external_id", response, session, clock.now(), settings, viewer)
+
+
+@router.post("/upsert", responses=CONFLICT | CREATED)
+def upsert_contact(
+    body: NewContact,
+    response: Response,
+    session: WriteSessionDep,
+    clock: ClockDep,
+    settings: SettingsDep,
+    viewer: ViewerDep,
+    match_on: Annotated[
+        MatchKey, Query(description="The key that finds the contact to update")
+    ] = "email",
+) -> ContactRow:
+    """Update the contact whose `match_on` value the body gives, else create it (201)."""
+    data = body.model_dump(exclude_none=True)
+    return _upserted(data, match_on, response, session, clock.now(), settings, viewer)
+
+
+def _upserted(
+    data: dict[str, Any],
+    match_on: str,
+    response: Response,
+    session: Session,
+    now: datetime,
+    settings: Settings,
+    viewer: Viewer,
+) -> ContactRow:
+    contact, created = service.upsert_contact(
+        session=session, data=data, match_on=match_on, now=now, settings=settings, viewer=viewer
+    )
+    if created:
+        response.status_code = 201
+        response.headers["Location"] = f"/api/v1/contacts/{contact.id}"
+    return service.contact_row(session=session, contact_id=contact.id)
 
 
 @router.get("/{contact_id}", responses=MISSING)
@@ -367,3 +454,94 @@ def _imported(report: ImportReport) -> Imported:
         rejections=rejections,
         matched_accounts=report.matched_accounts,
     )
+
+
+class MergeRequest(Model):
+    duplicate_id: int = Field(ge=1, le=MAX_ID, description="The contact folded in and deleted")
+
+
+class MergeAnswer(BaseModel):
+    contact: ContactRow
+    duplicate_id: int
+    removed_enrollments: list[int] = Field(
+        description="The duplicate's enrollments in sequences the survivor was already in"
+    )
+    filled: list[str] = Field(description="The survivor's blanks filled from the duplicate")
+    flags: list[str] = Field(description="Flags the survivor took from the duplicate")
+
+
+@router.post("/{contact_id}/merge", responses=MISSING | FORBIDDEN)
+def merge_contacts(
+    contact_id: PathId,
+    body: MergeRequest,
+    session: WriteSessionDep,
+    clock: ClockDep,
+    settings: SettingsDep,
+    viewer: ViewerDep,
+) -> MergeAnswer:
+    """Merge a duplicate into this contact (managers and admins): its enrollments, tasks,
+    notes, messages and history follow; the duplicate is deleted."""
+    done = service.merge(
+        session=session, survivor_id=contact_id, duplicate_id=body.duplicate_id,
+        now=clock.now(), settings=settings, viewer=viewer,
+    )  # fmt: skip
+    return MergeAnswer(
+        contact=service.contact_row(session=session, contact_id=contact_id),
+        duplicate_id=done.duplicate_id,
+        removed_enrollments=done.removed_enrollments,
+        filled=done.filled,
+        flags=done.flags,
+    )
+
+
+class NewNote(Model):
+    body: str = Field(min_length=1, max_length=NOTE_LIMIT)
+
+
+@router.get("/{contact_id}/notes", responses=MISSING)
+def list_notes(
+    contact_id: PathId,
+    session: SessionDep,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+) -> list[NoteRow]:
+    """A contact's latest notes, newest first."""
+    service.get_contact(session=session, contact_id=contact_id)
+    return service.list_notes(session=session, contact_id=contact_id, limit=limit)
+
+
+@router.post("/{contact_id}/notes", status_code=201, responses=MISSING)
+def add_note(
+    contact_id: PathId,
+    body: NewNote,
+    response: Response,
+    session: WriteSessionDep,
+    clock: ClockDep,
+    viewer: ViewerDep,
+) -> NoteRow:
+    """Write a note on a contact (in its history too)."""
+    note = service.add_note(
+        session=session, contact_id=contact_id, body=body.body, now=clock.now(), viewer=viewer
+    )
+    response.headers["Location"] = f"/api/v1/contacts/{contact_id}/notes/{note.id}"
+    rows = service.list_notes(session=session, contact_id=contact_id, limit=500)
+    return next(row for row in rows if row["id"] == note.id)
+
+
+@router.delete(
+    "/{contact_id}/notes/{note_id}",
+    status_code=204,
+    response_class=Response,
+    responses=MISSING | FORBIDDEN,
+)
+def delete_note(
+    contact_id: PathId,
+    note_id: PathId,
+    session: WriteSessionDep,
+    clock: ClockDep,
+    viewer: ViewerDep,
+) -> Response:
+    """Delete a note: your own, or anyone's if you may delete contacts."""
+    service.delete_note(
+        session=session, contact_id=contact_id, note_id=note_id, now=clock.now(), viewer=viewer
+    )
+    return Response(status_code=204)

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from cadenza.core.contact_fields import (
@@ -29,6 +29,7 @@ from cadenza.core.contact_fields import (
 from cadenza.core.events import EventRecord
 from cadenza.errors import Conflict, ValidationFailed
 from cadenza.services import history
+from cadenza.services.contacts.fields import checked_fields, field_types
 from cadenza.services.contacts.records import get_contact
 from cadenza.services.events import changes as contact_changes
 from cadenza.services.events.recording import Arrival, Incoming, record_arrivals, record_events
@@ -37,7 +38,12 @@ from cadenza.services.users.access import OPERATOR, Viewer
 from cadenza.settings import Settings
 from cadenza.store.models import Contact, ContactTag, User
 
-EDITABLE = ("first_name", "last_name", "email", "phone", "timezone", "company", "lead_source")
+EDITABLE = (
+    "first_name", "last_name", "email", "phone", "timezone", "company", "lead_source",
+    "external_id",
+)  # fmt: skip
+# Written here rather than by the contact-change path (not a field a step sets).
+OWN_COLUMNS = ("external_id",)
 # Setting a flag is the event that sets it (a sequence exiting on it exits); clearing one
 # is `sms_opted_in` for texts, `dnc_changed` for do-not-contact, and a field change for the
 # email flags (QUIET_FLAGS: no event of their own).
@@ -74,6 +80,11 @@ def update_contact(
         if value or flag == "sms_opted_out"
     ]
     cleared = [flag for flag, value in wanted.flags.items() if not value and flag in QUIET_FLAGS]
+    own = {name: wanted.values.pop(name) for name in OWN_COLUMNS if name in wanted.values}
+    if own:
+        values = {**own, "updated_at": now}
+        session.execute(update(Contact).where(Contact.id == contact_id).values(values))
+        session.expire(contact)
     steps = _changes(contact_id, wanted, cleared)
     applied = contact_changes.apply(session, steps, now) if steps else []
     arrivals = [
@@ -84,12 +95,15 @@ def update_contact(
     for flag in cleared:
         record = EventRecord("field_changed", now, data={"field": flag, "value": False})
         arrivals.append(Arrival(contact_id, record, viewer.actor))
+    for name, value in own.items():
+        record = EventRecord("field_changed", now, data={"field": name, "value": value})
+        arrivals.append(Arrival(contact_id, record, viewer.actor))
     record_arrivals(session, arrivals, settings)
     if incoming:
         record_events(
             session=session, events=incoming, now=now, settings=settings, actor=viewer.actor
         )
-    return wanted.names()
+    return [*wanted.names(), *own]
 
 
 class _Wanted:
@@ -133,6 +147,12 @@ def _checked(
         )
         if other is not None:
             raise Conflict(f"contact {other} already has email {email}")
+    if external := wanted.values.get("external_id"):
+        other = session.scalar(
+            select(Contact.id).where(Contact.external_id == external, Contact.id != contact.id)
+        )
+        if other is not None:
+            raise Conflict(f"contact {other} already has external_id {external}")
     return wanted
 
 
@@ -149,7 +169,7 @@ def _check_one(
     elif name == "tags":
         _tags(session, contact, wanted, value)
     elif name == "fields":
-        _fields(contact, wanted, value)
+        _fields(session, contact, wanted, value)
     elif name in FLAGS:
         flag = value if isinstance(value, bool) else parse_flag(text)
         if flag != getattr(contact, name):
@@ -194,15 +214,20 @@ def _tags(session: Session, contact: Contact, wanted: _Wanted, value: Any) -> No
         wanted.tags = (new - have, have - new)
 
 
-def _fields(contact: Contact, wanted: _Wanted, value: Any) -> None:
+def _fields(session: Session, contact: Contact, wanted: _Wanted, value: Any) -> None:
     if not isinstance(value, Mapping):
         raise ValueError("must be an object of custom fields")
     current = contact.fields or {}
-    for key, item in value.items():
+    for key in value:
         if not str(key).strip() or len(str(key)) > 100:
             raise ValueError(f"field name {key!r} must be 1 to 100 characters")
+    types = field_types(session=session)
+    checked, wrong = checked_fields(types, {str(k): v for k, v in value.items()})
+    if wrong:
+        raise ValueError("; ".join(f"{name}: {why}" for name, why in wrong))
+    for key, item in checked.items():
         if current.get(key) != item:
-            wanted.fields[str(key)] = item
+            wanted.fields[key] = item
 
 
 def _changes(contact_id: int, wanted: _Wanted, cleared: list[str]) -> list[contact_changes.Change]:

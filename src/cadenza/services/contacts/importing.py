@@ -21,9 +21,16 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from cadenza.core.contact_fields import KNOWN_FIELDS, TAG_LIMIT, Draft, clean
+from cadenza.core.field_types import FieldType
 from cadenza.errors import ValidationFailed
 from cadenza.services.accounts.domains import match_by_domain
-from cadenza.services.contacts.upsert import Progress, merge_duplicates, upsert
+from cadenza.services.contacts.fields import checked_fields, field_types
+from cadenza.services.contacts.upsert import (
+    Progress,
+    merge_by_external_id,
+    merge_duplicates,
+    upsert,
+)
 from cadenza.services.events import contacts_created
 from cadenza.settings import Settings, get_settings
 from cadenza.store.bulk import cyclic_gc_paused
@@ -47,6 +54,7 @@ _ALIAS_WORDS = {
     "sms_opted_out": "smsoptedout smsoptout optedout textoptout",
     "email_unsubscribed": "emailunsubscribed unsubscribed emailoptout",
     "email_bounced": "emailbounced bounced",
+    "external_id": "externalid crmid recordid",
 }
 ALIASES = {word: name for name, words in _ALIAS_WORDS.items() for word in words.split()}
 DELIMITERS = ",;\t|"
@@ -59,6 +67,8 @@ NUL = "\x00"
 REJECTS_COLUMNS = ["row", "reason"]
 # How many rejected rows an answer lists: a file of bad rows must not make an answer as big.
 LISTED_REJECTIONS = 100
+# What an import may match existing contacts on.
+MATCH_KEYS = ("email", "external_id")
 
 
 def spreadsheet_safe(cell: object) -> str:
@@ -293,6 +303,7 @@ def import_csv(
     settings: Settings | None = None,
     actor: str = "import",
     match_accounts: bool = False,
+    match_on: str = "email",
 ) -> ImportReport:
     """Import contacts from a CSV file; refuse a file that is not one (nothing written).
 
@@ -301,11 +312,14 @@ def import_csv(
     A contact with the same email, else the same phone, is updated rather than duplicated.
     With `match_accounts`, contacts without an account join the one of their email's domain.
     """
+    if match_on not in MATCH_KEYS:
+        raise ValidationFailed(f"match on {match_on!r}: use {' or '.join(MATCH_KEYS)}")
     announce = partial(contacts_created, settings=settings or get_settings(), actor=actor)
     with cyclic_gc_paused():
         return _import(
             session_factory, path, mapping, default_region, now, default_tags, progress, announce,
             match_accounts,
+            match_on,
         )  # fmt: skip
 
 
@@ -319,6 +333,7 @@ def _import(
     progress: Progress | None,
     announce: Callable[..., None],
     match_accounts: bool = False,
+    match_on: str = "email",
 ) -> ImportReport:
     table = read_table(path)
     if table.header[:2] == REJECTS_COLUMNS:
@@ -328,6 +343,8 @@ def _import(
     columns = plan_columns(table.header, mapping)
     if "email" not in columns.known and "phone" not in columns.known:
         raise ValidationFailed(_no_usable_column(path.name, table.header))
+    if match_on == "external_id" and "external_id" not in columns.known:
+        raise ValidationFailed(f"{path.name} has no external_id column to match on")
     if not table.rows:
         raise ValidationFailed(f"{path.name} has no rows after the header")
     tags = _checked_tags(default_tags)
@@ -335,16 +352,18 @@ def _import(
     with session_factory() as session:
         query = select(func.lower(User.email), User.id)
         owners: dict[str, int] = dict(session.execute(query).all())
-    checker = _Checker(columns, default_region, owners, tuple(tags))
+        types = field_types(session=session)
+    checker = _Checker(columns, default_region, owners, tuple(tags), types, match_on)
     drafts, rejections = _check_rows(table, checker, progress)
     if damaged:
         rejections = sorted([*damaged, *rejections], key=lambda rejection: rejection.row)
-    targets, merged = merge_duplicates(drafts)
+    fold = merge_by_external_id if match_on == "external_id" else merge_duplicates
+    targets, merged = fold(drafts)
     report = ImportReport(rows=len(table.rows) + len(damaged), merged=merged, rejections=rejections)
     if targets:
         with writing(session_factory) as session:
             created, report.updated = upsert(
-                session=session, drafts=targets, now=now, progress=progress
+                session=session, drafts=targets, now=now, progress=progress, match_on=match_on
             )
             report.imported = len(created)
             if match_accounts:
@@ -395,6 +414,8 @@ class _Checker:
     region: str
     owners: Mapping[str, int]
     tags: tuple[str, ...]
+    types: Mapping[str, FieldType] = field(default_factory=dict)
+    match_on: str = "email"
 
     def __call__(self, rows: list[tuple[int, list[str]]]) -> list[Draft | Rejection]:
         return [self.check(number, cells) for number, cells in rows]
@@ -402,6 +423,11 @@ class _Checker:
     def check(self, number: int, cells: list[str]) -> Draft | Rejection:
         columns = self.columns
         draft, problems = clean(columns.record(cells), region=self.region, owners=self.owners)
+        if self.types and draft.fields:
+            draft.fields, wrong = checked_fields(self.types, draft.fields)
+            problems += wrong
+        if self.match_on == "external_id" and not draft.values.get("external_id"):
+            problems.append(("external_id", "empty, and the import matches on it"))
         width = len(columns.header)
         if len(cells) > width and "".join(cells[width:]).strip():
             problems = [("", f"{len(cells)} values but the header has {width} columns"), *problems]

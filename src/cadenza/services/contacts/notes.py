@@ -8,7 +8,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from typing_extensions import TypedDict
 
-from cadenza.errors import ValidationFailed
+from cadenza.core.access import may
+from cadenza.errors import Forbidden, NotFound, ValidationFailed
 from cadenza.services import history
 from cadenza.services.contacts.records import get_contact
 from cadenza.services.times import IsoTime
@@ -90,3 +91,21 @@ def list_notes(*, session: Session, contact_id: int, limit: int = 50) -> list[No
         }
         for note in session.scalars(query)
     ]
+
+
+def delete_note(
+    *, session: Session, contact_id: int, note_id: int, now: datetime, viewer: Viewer = OPERATOR
+) -> None:
+    """Delete a note: its author may, and whoever may delete contacts; `note_deleted` says so."""
+    access.require(viewer, "edit contacts")
+    note = session.get(Note, note_id)
+    if note is None or note.contact_id != contact_id:
+        raise NotFound(f"no note {note_id} on contact {contact_id}")
+    own = viewer.user_id is not None and note.author_id == viewer.user_id
+    if not own and not may(viewer.person, "delete contacts"):
+        raise Forbidden(f"{viewer.actor} may delete only their own notes")
+    session.delete(note)
+    history.record(
+        session, history.Subject(contact_id), "note_deleted", now, actor=viewer.actor,
+        note_id=note_id,
+    )  # fmt: skip

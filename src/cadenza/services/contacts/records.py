@@ -16,6 +16,8 @@ from typing_extensions import TypedDict
 from cadenza.core.contact import ContactView
 from cadenza.core.contact_fields import TAG_LIMIT, Draft, clean
 from cadenza.errors import Conflict, NotFound, ValidationFailed
+from cadenza.services.contacts.fields import checked_fields, field_types
+from cadenza.services.times import IsoTime
 from cadenza.settings import Settings
 from cadenza.store.bulk import chunks
 from cadenza.store.models import Contact, ContactTag, User
@@ -40,6 +42,11 @@ class ContactRow(TypedDict):
     sms_opted_out: bool
     email_unsubscribed: bool
     email_bounced: bool
+    external_id: Annotated[str | None, Field(description="The contact's id in another system")]
+    last_contacted_at: Annotated[IsoTime | None, Field(description="Computed from history")]
+    last_contacted_mode: Annotated[str, Field(description="not_contacted, no_reply, replied…")]
+    last_activity_type: Annotated[str | None, Field(description="email_sent, call, replied…")]
+    last_activity_at: Annotated[IsoTime | None, Field(description="Computed from history")]
 
 
 def get_contact(*, session: Session, contact_id: int) -> Contact:
@@ -114,9 +121,18 @@ def _rows(session: Session, contacts: Sequence[Contact]) -> list[ContactRow]:
             "sms_opted_out": c.sms_opted_out,
             "email_unsubscribed": c.email_unsubscribed,
             "email_bounced": c.email_bounced,
+            "external_id": c.external_id,
+            "last_contacted_at": _iso(c.last_contacted_at),
+            "last_contacted_mode": c.last_contacted_mode or "not_contacted",
+            "last_activity_type": c.last_activity_type,
+            "last_activity_at": _iso(c.last_activity_at),
         }
         for c in contacts
     ]
+
+
+def _iso(time: datetime | None) -> str | None:
+    return time.isoformat() if time is not None else None
 
 
 def create_contact(
@@ -167,6 +183,10 @@ def _checked_draft(session: Session, data: Mapping[str, Any], region: str) -> Dr
         draft.fields.update(fields)
     else:
         problems.append(("fields", "must be an object of custom fields"))
+    if draft.fields:
+        draft.fields, wrong = checked_fields(field_types(session=session), draft.fields)
+        draft.fields = {name: value for name, value in draft.fields.items() if value is not None}
+        problems += wrong
     if problems:
         raise ValidationFailed("; ".join(f"{k}: {why}" if k else why for k, why in problems))
     return draft
@@ -180,6 +200,10 @@ def _as_text(value: Any) -> str:
 
 def _refuse_duplicate(session: Session, draft: Draft) -> None:
     """Same email, else same phone (with no other email): the import would merge, so refuse."""
+    if external := draft.values.get("external_id"):
+        found = session.scalar(select(Contact.id).where(Contact.external_id == external))
+        if found is not None:
+            raise Conflict(f"contact {found} already has external_id {external}")
     if draft.email is not None:
         found = session.scalar(select(Contact.id).where(Contact.email == draft.email))
         if found is not None:

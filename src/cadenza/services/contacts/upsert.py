@@ -83,18 +83,53 @@ CHUNK = 900  # bound parameters per IN (...) stay below SQLite's limit
 WRITE_BATCH = 5000
 _COLUMNS = (
     "id", "first_name", "last_name", "email", "phone", "timezone", "company", "owner_id",
-    "lead_source", "disposition", "fields", *FLAGS,
+    "lead_source", "disposition", "fields", *FLAGS, "external_id",
 )  # fmt: skip
 
 
+def merge_by_external_id(drafts: list[Draft]) -> tuple[list[Draft], int]:
+    """Fold each row into an earlier row with the same external_id."""
+    targets: dict[str, Draft] = {}
+    for draft in drafts:
+        key = draft.values["external_id"]
+        if key in targets:
+            targets[key].merge(draft)
+        else:
+            targets[key] = draft
+    return list(targets.values()), len(drafts) - len(targets)
+
+
 def upsert(
-    *, session: Session, drafts: list[Draft], now: datetime, progress: Progress | None = None
+    *,
+    session: Session,
+    drafts: list[Draft],
+    now: datetime,
+    progress: Progress | None = None,
+    match_on: str = "email",
 ) -> tuple[list[int], int]:
     """Insert new contacts, update matching ones; (the new ids, how many updated).
 
-    Call inside `writing`.
+    `match_on`: "email" (the same email, else the same phone) or "external_id" (every
+    draft has one). Call inside `writing`.
     """
-    rows = _existing(session, drafts)
+    if match_on == "external_id":
+        keys = [draft.values["external_id"] for draft in drafts]
+        rows = _rows_by_id(
+            session, sorted({i for i, _, _ in _ids_where(session, "external_id", keys)})
+        )
+        by_external = {row["external_id"]: row for row in rows}
+
+        def same(draft: Draft) -> dict[str, Any] | None:
+            return by_external.get(draft.values["external_id"])
+    else:
+        rows = _existing(session, drafts)
+
+        def same(draft: Draft) -> dict[str, Any] | None:
+            found: dict[str, Any] | None = _same_person(
+                draft.email, draft.phone, by_email, by_phone
+            )
+            return found
+
     before = {row["id"]: dict(row) for row in rows}
     by_email, by_phone = _indexed(rows)
     template = _template(now)
@@ -103,7 +138,7 @@ def upsert(
     updates: dict[int, dict[str, Any]] = {}
     update_tags: set[tuple[int, str]] = set()
     for draft in drafts:
-        row = _same_person(draft.email, draft.phone, by_email, by_phone)
+        row = same(draft)
         if row is None:
             inserts.append(_new_row(template, draft))
             insert_tags.append(draft.tags)
@@ -127,7 +162,10 @@ def upsert(
             _insert(session, inserts, insert_tags, len(drafts), progress)
             _update(session, changed, links)
     except IntegrityError:
-        raise Conflict("contacts changed while importing (another import?); run it again") from None
+        raise Conflict(
+            "an email or external_id of the file belongs to another contact than the one its "
+            "row matched (or contacts changed while importing); nothing was imported"
+        ) from None
     return [row["id"] for row in inserts], len(updates)
 
 
@@ -209,6 +247,7 @@ def _template(now: datetime) -> dict[str, Any]:
     row: dict[str, Any] = dict.fromkeys(_COLUMNS[1:], None)
     row.update(first_name="", last_name="", created_at=now, updated_at=now)
     row.update(dict.fromkeys(FLAGS, False))
+    row["last_contacted_mode"] = "not_contacted"  # the model's default, which inserts compile
     return row
 
 

@@ -77,6 +77,7 @@ def apply_sources(
     settings: Settings | None = None,
 ) -> list[ApplyResult]:
     """Apply linted definitions, all or none: every unknown user or group of every one is named."""
+    _check_fields(session, sources)
     results: list[ApplyResult] = []
     refused: list[UnknownReferences] = []
     view_problems = [p for source in sources for p in _unknown_views(session, source)]
@@ -336,3 +337,16 @@ def _unknown_views(session: Session, source: Source) -> list[Problem]:
     mark = load(source.text).source.at(("enrollment", "audience", "view"))
     message = f"enrollment.audience.view: no view of contacts named {audience.view!r}"
     return [Problem(source.name, mark.line, mark.col, message)]
+
+
+def _check_fields(session: Session, sources: Sequence[Source]) -> None:
+    """DefinitionError when a condition names a custom field wrongly (once any is defined)."""
+    from cadenza.core.lint.fields import field_problems
+    from cadenza.services.contacts.fields import field_types
+
+    types = field_types(session=session)
+    if not types:
+        return
+    found = [p for s in sources for p in field_problems(s.definition, s.text, s.name, types)]
+    if found:
+        raise DefinitionError(found)
