@@ -18,7 +18,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision = "0014_accounts"
-down_revision = "0012_lists"
+down_revision = "0013_contacts"
 branch_labels = None
 depends_on = None
 
