@@ -32,6 +32,8 @@ PRIVILEGES: dict[str, frozenset[str]] = {
     "manage users, groups, senders and keys": frozenset({"admin"}),
     "manage webhook subscriptions": frozenset({"admin"}),  # they send contacts' data out
     "see reports": frozenset({"admin", "manager"}),
+    "manage lists": frozenset({"admin", "manager"}),  # members: whoever edits contacts
+    "manage blocked domains": frozenset({"admin", "manager"}),
 }
 # The privileges an agent also has when agents may create sequences (a setting).
 CREATING = ("create sequences", "clone sequences")

@@ -70,6 +70,8 @@ class EnrollmentPolicy(Model):
     # true = an inbound message in the last 30 minutes; a number = that many minutes.
     skip_if_communicating: bool | int = False
     triggers: list[Trigger] = Field(default_factory=list)
+    # The list the sequence serves: adding a contact to it enrolls them, removing pauses them.
+    list_: str | None = Field(default=None, alias="list", min_length=1, max_length=200)
 
     @property
     def communicating_minutes(self) -> int:
@@ -99,6 +101,15 @@ class ExitRules(Model):
     # reach (`machine.exits.exit_events`); a list replaces all of that.
     on: list[ExitEvent] | None = None
     when: Condition | None = None
+    # A reply from anyone else at the contact's company (its domains) counts as theirs:
+    # the enrollment exits as it would on their own reply (`on` must name `replied`).
+    company_replies: bool = False
+
+    @model_validator(mode="after")
+    def _company_needs_replied(self) -> ExitRules:
+        if self.company_replies and self.on is not None and "replied" not in self.on:
+            raise ValueError("'company_replies' exits on a reply: 'on' must name 'replied'")
+        return self
 
 
 def _mailbox(value: str) -> str:
