@@ -14,7 +14,8 @@ from typing import Any
 import pytest
 from fastapi.routing import iter_route_contexts
 
-from cadenza.services import subscriptions
+from cadenza.services import lists, subscriptions
+from cadenza.services.contacts.blocked_domains import block_domain
 from tests.conftest import Database
 from tests.integration.people import (
     ANA,
@@ -41,6 +42,7 @@ HOOK = "http://127.0.0.1:9/hook"  # the discard port: a test send fails, and say
 REP = "/api/v1/reports"
 READERS = {BO: 404, ANA: 403, MIA: OK, ROOT: OK}  # reports of agent A's private sequence
 MANAGERS = {BO: 403, ANA: 403, MIA: OK, ROOT: OK}
+LST = "/api/v1/lists/{list_name}"
 
 # (method, path) -> (expected answers, the request: path values and body)
 RULES: dict[tuple[str, str], tuple[dict[str, Any], dict[str, Any]]] = {
@@ -96,6 +98,16 @@ RULES: dict[tuple[str, str], tuple[dict[str, Any], dict[str, Any]]] = {
     ("GET", REP + "/compare"): (READERS, {"params": {"sequence": "{name}"}}),
     ("GET", REP + "/people"): (MANAGERS, {}),
     ("GET", REP + "/senders"): (MANAGERS, {}),
+    ("GET", "/api/v1/lists"): (EVERYONE, {}),
+    ("POST", "/api/v1/lists"): (MANAGERS, {"json": {"name": "Fresh"}}),
+    ("GET", LST): (EVERYONE, {}),
+    ("GET", LST + "/members"): (EVERYONE, {}),
+    ("POST", LST + "/members"): (EVERYONE, {"json": "members"}),
+    ("POST", LST + "/members/remove"): (EVERYONE, {"json": "members"}),
+    ("DELETE", LST): (MANAGERS, {"doomed_list": True}),
+    ("GET", "/api/v1/blocked-domains"): (MANAGERS, {}),
+    ("POST", "/api/v1/blocked-domains"): (MANAGERS, {"json": {"domain": "blocked.example"}}),
+    ("DELETE", "/api/v1/blocked-domains/{domain}"): (MANAGERS, {"doomed_domain": True}),
 }
 PUBLIC = ("/api/v1/openapi.json", "/api/v1/docs")  # the API's own description
 INBOUND = "/api/v1/inbound/"  # authenticated inbound has its own tests; here: no anonymous
@@ -137,7 +149,17 @@ def _world(people: People) -> dict[str, Any]:
         who: root.ok("POST", "/contacts", 201, json={"email": f"doomed.{i}@lead.example"})["id"]
         for i, who in enumerate((BO, ANA, MIA, ROOT, "anonymous"))
     }
+    who_all = (BO, ANA, MIA, ROOT, "anonymous")
+    with people.db.sessions() as session, session.begin():
+        for name in ("Plain", *(f"Doomed {i}" for i in range(len(who_all)))):
+            lists.create_list(session=session, name=name, now=people.clock.now())
+        for i in range(len(who_all)):
+            block_domain(session=session, domain=f"doomed{i}.example", now=people.clock.now())
     return {
+        "doomed_lists": {who: f"Doomed {i}" for i, who in enumerate(who_all)},
+        "doomed_domains": {who: f"doomed{i}.example" for i, who in enumerate(who_all)},
+        "list_name": "Plain",
+        "domain": "none.example",
         "doomed": doomed,
         "name": seq["name"],
         "enrollment_id": seq["enrollment"]["id"],
@@ -155,10 +177,16 @@ def _request(rule: dict[str, Any], path: str, world: dict[str, Any], who: str) -
         values["enrollment_id"] = world["spare_id"]
     if rule.get("doomed"):
         values["contact_id"] = world["doomed"][who]
+    if rule.get("doomed_list"):
+        values["list_name"] = world["doomed_lists"][who]
+    if rule.get("doomed_domain"):
+        values["domain"] = world["doomed_domains"][who]
     kwargs: dict[str, Any] = {"url": "/api/v1" + path.removeprefix("/api/v1").format(**values)}
     body = rule.get("json")
     if body == "clone":
         body = {"name": f"Copy by {who}"}
+    elif body == "members":
+        body = {"contact_ids": [world["contact_id"]]}
     elif body == "enroll":
         body = {"sequence": world["name"], "contact_ids": [world["contact_id"]]}
     if body is not None:

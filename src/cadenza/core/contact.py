@@ -30,6 +30,8 @@ class ContactView(BaseModel):
     sms_opted_out: bool = False
     email_unsubscribed: bool = False
     email_bounced: bool = False
+    # The email's domain is on the do-not-contact list (`reach.domain_blocked`).
+    domain_dnc: bool = False
 
     @classmethod
     def trusted(cls, values: dict[str, Any]) -> ContactView:

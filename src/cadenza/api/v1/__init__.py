@@ -17,6 +17,7 @@ from cadenza.api.deps import acting
 from cadenza.api.problems import problem
 from cadenza.api.v1 import (
     activity,
+    blocked_domains,
     contacts,
     enrollments,
     reports,
@@ -26,6 +27,7 @@ from cadenza.api.v1 import (
     subscriptions,
     tasks,
 )
+from cadenza.api.v1 import lists as contact_lists
 from cadenza.api.v1.paging import known_parameters
 from cadenza.api.v1.schemas import ERRORS
 
@@ -35,7 +37,7 @@ log = logging.getLogger(__name__)
 router = APIRouter(dependencies=[Depends(acting), Depends(known_parameters)], responses=ERRORS)
 # simulate before sequences: its `/{name}/{action}` route would take `/{name}/simulate`.
 MODULES = (simulate, sequences, contacts, enrollments, tasks, activity, senders, subscriptions)
-for module in (*MODULES, reports):
+for module in (*MODULES, reports, contact_lists, blocked_domains):
     router.include_router(module.router)
 
 
