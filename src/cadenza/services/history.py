@@ -103,7 +103,7 @@ OTHER_TYPES = frozenset(
     | {"test_email_queued", "sender_paused", "sender_resumed", "soft_bounce"}
     | {"message_delivered", "call_answered", "call_retry", "line_assigned", "dialer_added"}
     | {"dialer_removed", "variant_won"}
-    | {"domain_blocked", "domain_unblocked", "company_replied"}
+    | {"domain_blocked", "domain_unblocked"}
 )
 
 
