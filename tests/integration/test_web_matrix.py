@@ -19,7 +19,7 @@ from sqlalchemy import select
 
 from cadenza.clock import FixedClock
 from cadenza.server import create_app
-from cadenza.services import enrollments, senders, subscriptions
+from cadenza.services import enrollments, lists, senders, subscriptions
 from cadenza.services.users import add_group, add_user
 from cadenza.settings import Settings
 from cadenza.store.models import Enrollment, Task
@@ -101,6 +101,15 @@ RULES: dict[tuple[str, str], tuple[dict[str, Any], dict[str, Any]]] = {
     ("GET", "/reports/compare"): (MANAGERS, {}),
     ("GET", "/reports/sequences/{name:path}"): (READERS, {}),
     ("GET", "/reports/export/{name:path}"): (READERS, {}),
+    ("GET", "/lists"): (EVERYONE, {}),
+    ("POST", "/lists"): (MANAGERS, {"form": {"name": "Fresh"}}),
+    ("GET", "/lists/{list_name}"): (EVERYONE, {}),
+    ("POST", "/lists/{list_name}/members"): (EVERYONE, {"form": {"contacts": "1"}}),
+    ("POST", "/lists/{list_name}/members/remove"): (EVERYONE, {"form": {"contact_id": "1"}}),
+    ("POST", "/lists/{list_name}/delete"): (MANAGERS, {}),
+    ("GET", "/domains"): (MANAGERS, {}),
+    ("POST", "/domains"): (MANAGERS, {"form": {"domain": "blocked.example"}}),
+    ("POST", "/domains/{domain}/unblock"): (MANAGERS, {}),
     ("GET", "/logout"): (EVERYONE, {}),
     ("POST", "/logout"): (EVERYONE, {}),
     # A browser session never reads metrics: the metrics token or an admin's API key does
@@ -109,7 +118,8 @@ RULES: dict[tuple[str, str], tuple[dict[str, Any], dict[str, Any]]] = {
 }
 PUBLIC = ("/login", "/forgot", "/invite/{token}", "/reset/{token}", "/static/{name:path}")
 API_DOCS = "/docs/oauth2-redirect"  # the API documentation's own page: no data, no form
-LAST = ("/senders/{sender_id}/remove", "/logout")  # what takes away what the rest is about
+# What takes away what the rest is about.
+LAST = ("/senders/{sender_id}/remove", "/lists/{list_name}/delete", "/logout")
 
 
 @pytest.fixture
@@ -131,6 +141,7 @@ def site(db: Database, tmp_path: Path) -> Iterator[tuple[TestClient, dict[str, A
         hook = subscriptions.create(
             session=session, url="http://127.0.0.1:9/hook", now=at(T0), allow=["127.0.0.1"]
         )
+        lists.create_list(session=session, name="Plain", now=at(T0))
     run_worker(db, T0)
     with db.sessions() as session:
         task_id = session.scalars(select(Task.id)).one()
@@ -142,6 +153,8 @@ def site(db: Database, tmp_path: Path) -> Iterator[tuple[TestClient, dict[str, A
         "contact_id": contact,
         "sender_id": sender.id,
         "subscription_id": hook.id,
+        "list_name": "Plain",
+        "domain": "blocked.example",
     }
     settings = Settings(
         database_url=db.url,

@@ -18,6 +18,7 @@ from cadenza.web import (
     editor,
     enroll,
     history,
+    lists,
     login,
     outbox,
     queue,
@@ -64,7 +65,7 @@ def static_file(name: str) -> FileResponse:
 router = APIRouter(include_in_schema=False)
 # The editor's, enrolling and queue routes first: `/sequences/{name:path}` would take them.
 SEQUENCES = (editor, enroll, queue, sequences)
-WORK = (tasks, task_screen, dialer, contacts, contact_edit, outbox, senders, subscriptions)
+WORK = (tasks, task_screen, dialer, contacts, contact_edit, outbox, senders, subscriptions, lists)
 for module in (*SEQUENCES, *WORK, history, reports, login):
     router.include_router(module.router)
 router.include_router(login.public)

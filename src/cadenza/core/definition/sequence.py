@@ -71,7 +71,14 @@ class EnrollmentPolicy(Model):
     skip_if_communicating: bool | int = False
     triggers: list[Trigger] = Field(default_factory=list)
     # The list the sequence serves: adding a contact to it enrolls them, removing pauses them.
-    list_: str | None = Field(default=None, alias="list", min_length=1, max_length=200)
+    list_: str | None = Field(
+        default=None,
+        alias="list",
+        min_length=1,
+        max_length=200,
+        description="The list this sequence serves: adding a contact enrolls them, removing "
+        "pauses them at their step, adding back resumes there (one active sequence per list)",
+    )
 
     @property
     def communicating_minutes(self) -> int:
@@ -103,7 +110,11 @@ class ExitRules(Model):
     when: Condition | None = None
     # A reply from anyone else at the contact's company (its domains) counts as theirs:
     # the enrollment exits as it would on their own reply (`on` must name `replied`).
-    company_replies: bool = False
+    company_replies: bool = Field(
+        default=False,
+        description="A reply from anyone at the contact's company (its email domain; never a "
+        "free-mail one) exits the contact as their own reply would",
+    )
 
     @model_validator(mode="after")
     def _company_needs_replied(self) -> ExitRules:
