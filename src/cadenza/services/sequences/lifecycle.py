@@ -122,9 +122,7 @@ def _resume(
 
 def _list_bound(session: Session, seq: Sequence) -> Definition:
     """The sequence's definition, once no other active sequence is served by its list."""
-    definition = catalog.definition_for(
-        session=session, version_id=latest_version(session, seq).id
-    )
+    definition = catalog.definition_for(session=session, version_id=latest_version(session, seq).id)
     lists.check_binding(session=session, sequence=seq, definition=definition)
     return definition
 
