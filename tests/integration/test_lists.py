@@ -180,3 +180,23 @@ def test_adding_by_tag_and_refusals_are_reported(db: Database) -> None:
         lists.add_members(
             session=session, name="Hot leads", contact_ids=[999], now=at(START), settings=SETTINGS
         )
+
+
+def test_removing_selected_enrollments_takes_them_off_the_list(db: Database) -> None:
+    from cadenza.services.enrollments.queue import QueueFilter
+    from cadenza.services.enrollments.selected import Selection, operate_selected
+
+    jane, bob = _setup(db)
+    with write(db) as session:
+        lists.add_members(
+            session=session, name="Hot leads", contact_ids=[jane, bob], now=at(START),
+            settings=SETTINGS,
+        )  # fmt: skip
+        done = operate_selected(
+            session=session, sequence="Rollup", verb="remove",
+            selection=Selection(QueueFilter(search="bob@")), now=at(START),
+        )  # fmt: skip
+    assert done.changed == 1
+    with db.sessions() as session:
+        members = lists.list_members(session=session, name="Hot leads", limit=10)
+    assert [m.contact_id for m in members.rows] == [jane]

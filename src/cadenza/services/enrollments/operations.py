@@ -186,7 +186,7 @@ def remove(
     )
     # Off the sequence, off its list: adding them back enrolls them under the re-entry rule.
     definition = definition_for(session=session, version_id=removed.version_id)
-    take_off_list(session=session, definition=definition, contact_id=removed.contact_id)
+    take_off_list(session=session, definition=definition, contact_ids=[removed.contact_id])
     return removed
 
 

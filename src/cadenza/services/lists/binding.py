@@ -8,6 +8,7 @@ from sqlalchemy.orm import Session
 
 from cadenza.core.definition import Definition
 from cadenza.errors import Conflict, NotFound
+from cadenza.store.bulk import chunks
 from cadenza.store.catalog import definition_for, latest_version
 from cadenza.store.models import ContactList, ContactListMember, Sequence
 
@@ -50,20 +51,23 @@ def check_binding(*, session: Session, sequence: Sequence, definition: Definitio
         )
 
 
-def take_off_list(*, session: Session, definition: Definition, contact_id: int) -> bool:
-    """Take the contact off the list the definition binds (a removal from its sequence)."""
+def take_off_list(*, session: Session, definition: Definition, contact_ids: list[int]) -> int:
+    """Take contacts off the list the definition binds (removed from its sequence); how many."""
     name = definition.enrollment.list_
-    if name is None:
-        return False
+    if name is None or not contact_ids:
+        return 0
     found = session.scalar(select(ContactList.id).where(ContactList.name == name))
     if found is None:
-        return False
-    gone = session.execute(
-        delete(ContactListMember).where(
-            ContactListMember.list_id == found, ContactListMember.contact_id == contact_id
+        return 0
+    gone = 0
+    for batch in chunks(contact_ids):
+        result = session.execute(
+            delete(ContactListMember).where(
+                ContactListMember.list_id == found, ContactListMember.contact_id.in_(batch)
+            )
         )
-    )
-    return bool(gone.rowcount)  # type: ignore[attr-defined]
+        gone += result.rowcount  # type: ignore[attr-defined]
+    return gone
 
 
 def bindings(*, session: Session) -> dict[str, str]:
