@@ -14,7 +14,8 @@ from typing import Any
 import pytest
 from fastapi.routing import iter_route_contexts
 
-from cadenza.services import subscriptions
+from cadenza.services import lists, subscriptions
+from cadenza.services.contacts.blocked_domains import block_domain
 from tests.conftest import Database
 from tests.integration.people import (
     ANA,
@@ -43,6 +44,7 @@ READERS = {BO: 404, ANA: 403, MIA: OK, ROOT: OK}  # reports of agent A's private
 MANAGERS = {BO: 403, ANA: 403, MIA: OK, ROOT: OK}
 ACC = "/api/v1/accounts/{account_id}"
 VIEW = "/api/v1/views/{view_id}"  # agent A's private view
+LST = "/api/v1/lists/{list_name}"
 
 # (method, path) -> (expected answers, the request: path values and body)
 RULES: dict[tuple[str, str], tuple[dict[str, Any], dict[str, Any]]] = {
@@ -124,6 +126,16 @@ RULES: dict[tuple[str, str], tuple[dict[str, Any], dict[str, Any]]] = {
     ("GET", VIEW): (ANAS, {}),
     ("PATCH", VIEW): ({BO: 404, ANA: OK, MIA: OK, ROOT: OK}, {"json": {"sharing": "private"}}),
     ("DELETE", VIEW): (ANAS, {"doomed_view": True}),
+    ("GET", "/api/v1/lists"): (EVERYONE, {}),
+    ("POST", "/api/v1/lists"): (MANAGERS, {"json": {"name": "Fresh"}}),
+    ("GET", LST): (EVERYONE, {}),
+    ("GET", LST + "/members"): (EVERYONE, {}),
+    ("POST", LST + "/members"): (EVERYONE, {"json": "members"}),
+    ("POST", LST + "/members/remove"): (EVERYONE, {"json": "members"}),
+    ("DELETE", LST): (MANAGERS, {"doomed_list": True}),
+    ("GET", "/api/v1/blocked-domains"): (MANAGERS, {}),
+    ("POST", "/api/v1/blocked-domains"): (MANAGERS, {"json": {"domain": "blocked.example"}}),
+    ("DELETE", "/api/v1/blocked-domains/{domain}"): (MANAGERS, {"doomed_domain": True}),
 }
 PUBLIC = ("/api/v1/openapi.json", "/api/v1/docs")  # the API's own description
 INBOUND = "/api/v1/inbound/"  # authenticated inbound has its own tests; here: no anonymous
@@ -190,6 +202,12 @@ def _world(people: People) -> dict[str, Any]:
     fields = {who: f"doomed_{i}" for i, who in enumerate((BO, ANA, MIA, ROOT, "anonymous"))}
     for name in fields.values():
         root.ok("POST", "/contact-fields", 201, json={"name": name, "kind": "text"})
+    who_all = (BO, ANA, MIA, ROOT, "anonymous")
+    with people.db.sessions() as session, session.begin():
+        for name in ("Plain", *(f"Doomed {i}" for i in range(len(who_all)))):
+            lists.create_list(session=session, name=name, now=people.clock.now())
+        for i in range(len(who_all)):
+            block_domain(session=session, domain=f"doomed{i}.example", now=people.clock.now())
     return {
         "account_id": account["id"],
         "doomed_accounts": doomed_accounts,
@@ -199,6 +217,10 @@ def _world(people: People) -> dict[str, Any]:
         "notes": notes,
         "fields": fields,
         "external_id": "crm-1",
+        "doomed_lists": {who: f"Doomed {i}" for i, who in enumerate(who_all)},
+        "doomed_domains": {who: f"doomed{i}.example" for i, who in enumerate(who_all)},
+        "list_name": "Plain",
+        "domain": "none.example",
         "doomed": doomed,
         "name": seq["name"],
         "enrollment_id": seq["enrollment"]["id"],
@@ -226,10 +248,16 @@ def _request(rule: dict[str, Any], path: str, world: dict[str, Any], who: str) -
         values["name"] = world["fields"][who]
     if rule.get("merge"):
         rule = {**rule, "json": {"duplicate_id": world["merged"][who]}}
+    if rule.get("doomed_list"):
+        values["list_name"] = world["doomed_lists"][who]
+    if rule.get("doomed_domain"):
+        values["domain"] = world["doomed_domains"][who]
     kwargs: dict[str, Any] = {"url": "/api/v1" + path.removeprefix("/api/v1").format(**values)}
     body = rule.get("json")
     if body == "clone":
         body = {"name": f"Copy by {who}"}
+    elif body == "members":
+        body = {"contact_ids": [world["contact_id"]]}
     elif body == "enroll":
         body = {"sequence": world["name"], "contact_ids": [world["contact_id"]]}
     if body is not None:

@@ -20,7 +20,15 @@ from sqlalchemy import select
 from cadenza.clock import FixedClock
 from cadenza.core.access import Person
 from cadenza.server import create_app
-from cadenza.services import accounts, audiences, contacts, enrollments, senders, subscriptions
+from cadenza.services import (
+    accounts,
+    audiences,
+    contacts,
+    enrollments,
+    lists,
+    senders,
+    subscriptions,
+)
 from cadenza.services.users import add_group, add_user
 from cadenza.services.users.access import OPERATOR, Viewer
 from cadenza.settings import Settings
@@ -116,6 +124,15 @@ RULES: dict[tuple[str, str], tuple[dict[str, Any], dict[str, Any]]] = {
     ("GET", "/reports/compare"): (MANAGERS, {}),
     ("GET", "/reports/sequences/{name:path}"): (READERS, {}),
     ("GET", "/reports/export/{name:path}"): (READERS, {}),
+    ("GET", "/lists"): (EVERYONE, {}),
+    ("POST", "/lists"): (MANAGERS, {"form": {"name": "Fresh"}}),
+    ("GET", "/lists/{list_name}"): (EVERYONE, {}),
+    ("POST", "/lists/{list_name}/members"): (EVERYONE, {"form": {"contacts": "1"}}),
+    ("POST", "/lists/{list_name}/members/remove"): (EVERYONE, {"form": {"contact_id": "1"}}),
+    ("POST", "/lists/{list_name}/delete"): (MANAGERS, {}),
+    ("GET", "/domains"): (MANAGERS, {}),
+    ("POST", "/domains"): (MANAGERS, {"form": {"domain": "blocked.example"}}),
+    ("POST", "/domains/{domain}/unblock"): (MANAGERS, {}),
     ("GET", "/logout"): (EVERYONE, {}),
     ("POST", "/logout"): (EVERYONE, {}),
     # A browser session never reads metrics: the metrics token or an admin's API key does
@@ -139,7 +156,10 @@ RULES: dict[tuple[str, str], tuple[dict[str, Any], dict[str, Any]]] = {
 PUBLIC = ("/login", "/forgot", "/invite/{token}", "/reset/{token}", "/static/{name:path}")
 API_DOCS = "/docs/oauth2-redirect"  # the API documentation's own page: no data, no form
 # What takes away what the rest is about.
-LAST = ("/senders/{sender_id}/remove", "/contacts/{contact_id}/delete", "/logout")
+LAST = (
+    "/senders/{sender_id}/remove", "/contacts/{contact_id}/delete",
+    "/lists/{list_name}/delete", "/logout",
+)
 
 
 @pytest.fixture
@@ -181,6 +201,7 @@ def site(db: Database, tmp_path: Path) -> Iterator[tuple[TestClient, dict[str, A
             ).id
             for who in PERSONAS
         }  # fmt: skip
+        lists.create_list(session=session, name="Plain", now=at(T0))
     run_worker(db, T0)
     with db.sessions() as session:
         task_id = session.scalars(select(Task.id)).one()
@@ -198,6 +219,8 @@ def site(db: Database, tmp_path: Path) -> Iterator[tuple[TestClient, dict[str, A
         "doomed_accounts": doomed_accounts,
         "view_id": view.id,
         "doomed_views": doomed_views,
+        "list_name": "Plain",
+        "domain": "blocked.example",
     }
     settings = Settings(
         database_url=db.url,

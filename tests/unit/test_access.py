@@ -44,7 +44,7 @@ def _documented() -> list[tuple[str, dict[str, bool]]]:
 
 def test_the_documented_table_is_the_code_table() -> None:
     assert _documented() == privileges_table()
-    assert len(PRIVILEGES) == 14
+    assert len(PRIVILEGES) == 16
 
 
 def test_agents_create_sequences_only_when_the_setting_says_so() -> None:

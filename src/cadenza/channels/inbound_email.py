@@ -20,6 +20,7 @@ from cadenza.channels.bounce_text import header_text
 from cadenza.channels.dsn import Bounce, BounceKind, is_bounce_sender, is_receipt, parse_bounce
 from cadenza.channels.email import html_to_text
 from cadenza.channels.feedback import Feedback, parse_feedback
+from cadenza.channels.forwarded import Forwarded, find_forwarded
 from cadenza.channels.quoting import strip_quoted
 from cadenza.channels.return_date import find_return_date, prefers_day_first
 
@@ -73,6 +74,8 @@ class InboundEmail:
     complaint_sender: str | None = None
     bounce_reason: str | None = None
     reasons: list[str] = field(default_factory=list)
+    # A forward: what it says of the original it carries (its sender, recipients, id).
+    forwarded: Forwarded | None = None
 
     @property
     def label(self) -> Label:
@@ -157,8 +160,10 @@ def _classify_message(
         return replace(base, kind="unsubscribe", text=text, reasons=why)
     if not base.from_address:
         return replace(base, kind="reply", text=text, reasons=["no sender address: unknown"])
-    return replace(base, text=text, reasons=["a person's message (no bounce, report or "
-                                              "autoresponder marker)"])  # fmt: skip
+    forwarded = find_forwarded(base.subject, body_text(message))
+    return replace(base, text=text, forwarded=forwarded, reasons=[
+        "a forward of an earlier email" if forwarded else
+        "a person's message (no bounce, report or autoresponder marker)"])  # fmt: skip
 
 
 def _as_auto_reply(

@@ -83,10 +83,12 @@ COMMANDS: dict[str, tuple[str, tuple[str, ...]]] = {
         ("contacts", "contact_records"),
     ),
     "sequences": ("List and inspect sequences.", ("definitions", "lifecycle")),
+    "domains": ("Blocked domains: nobody at them is reached, on any channel.", ("domains",)),
     "tasks": ("Tasks: manual steps on people's to-do lists.", ("engine",)),
     "enrollments": ("Contacts in sequences.", ("engine", "lifecycle")),
     "messages": ("The outbox: messages written by steps.", ("engine",)),
     "inbound": ("Inbound mail: what Cadenza makes of a message.", ("inbound",)),
+    "lists": ("Lists: named sets of contacts a sequence follows (enrollment.list).", ("lists",)),
     "users": ("Users: admins, managers and agents.", ("users", "plans")),
     "groups": ("Groups of users (teams, round-robin).", ("users",)),
     "senders": (

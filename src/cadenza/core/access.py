@@ -33,6 +33,8 @@ PRIVILEGES: dict[str, frozenset[str]] = {
     "manage webhook subscriptions": frozenset({"admin"}),  # they send contacts' data out
     "see reports": frozenset({"admin", "manager"}),
     "manage contact fields": frozenset({"admin", "manager"}),  # types every import obeys
+    "manage lists": frozenset({"admin", "manager"}),  # members: whoever edits contacts
+    "manage blocked domains": frozenset({"admin", "manager"}),
 }
 # The privileges an agent also has when agents may create sequences (a setting).
 CREATING = ("create sequences", "clone sequences")

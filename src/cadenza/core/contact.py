@@ -37,6 +37,8 @@ class ContactView(BaseModel):
     last_contacted_mode: str = "not_contacted"
     last_activity_type: str | None = None
     last_activity_at: datetime | None = None
+    # The email's domain is on the do-not-contact list (`reach.domain_blocked`).
+    domain_dnc: bool = False
 
     @classmethod
     def trusted(cls, values: dict[str, Any]) -> ContactView:

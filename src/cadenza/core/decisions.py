@@ -9,7 +9,8 @@ from typing import Any, Literal
 from cadenza.core.contact import ContactView
 
 Status = Literal["active", "waiting", "paused", "completed", "exited", "removed"]
-HeldBy = Literal["person", "sequence"]
+# A list holds the enrollments of the contacts taken off it, until they are added back.
+HeldBy = Literal["person", "sequence", "list"]
 LIVE = ("active", "waiting")
 LIVE_OR_PAUSED = ("active", "waiting", "paused")
 CLOSED = ("completed", "exited", "removed")

@@ -142,11 +142,37 @@ def quiet_channels() -> frozenset[str]:
 
 
 def blocked(action: str, contact: Flags) -> str | None:
-    """Why the contact's flags forbid this action, if they do (the first flag's reason)."""
-    for flag in of(action).blocked_by:
+    """Why the contact's flags forbid this action, if they do (the first flag's reason).
+
+    A contact whose email domain is on the do-not-contact list (`domain_dnc`, set by the
+    reader from `domain_blocked`) is reached by no step, on any channel.
+    """
+    row = of(action)
+    for flag in row.blocked_by:
         if getattr(contact, flag):
             return FLAGS[flag].reason
+    if row.reaches and getattr(contact, "domain_dnc", False):
+        return DOMAIN_DNC
     return None
+
+
+DOMAIN_DNC = "domain do-not-contact"
+
+
+def email_domain(email: str | None) -> str | None:
+    """The domain of an address, lowercased; None for what has none."""
+    if not email or "@" not in email:
+        return None
+    return email.rsplit("@", 1)[1].strip().strip(">").rstrip(".").lower() or None
+
+
+def domain_blocked(email: str | None, blocked_domains: Collection[str]) -> bool:
+    """Whether the address is at a blocked domain, or at a subdomain of one."""
+    domain = email_domain(email)
+    if domain is None or not blocked_domains:
+        return False
+    parts = domain.split(".")
+    return any(".".join(parts[i:]) in blocked_domains for i in range(len(parts)))
 
 
 def any_flag(contact: Flags) -> bool:
@@ -198,6 +224,7 @@ class SendCheck:
 
 Verdict = tuple[Literal["send", "suppress", "defer"], str, datetime | None]
 __all__ = [
+    "DOMAIN_DNC",
     "EVENT_EXITS",
     "FLAGS",
     "FLAG_OF_EXIT",
@@ -209,6 +236,8 @@ __all__ = [
     "SendCheck",
     "any_flag",
     "blocked",
+    "domain_blocked",
+    "email_domain",
     "exit_names",
     "flag_exits",
     "of",

@@ -106,6 +106,7 @@ OTHER_TYPES = frozenset(
     | {"test_email_queued", "sender_paused", "sender_resumed", "soft_bounce"}
     | {"message_delivered", "call_answered", "call_retry", "line_assigned", "dialer_added"}
     | {"dialer_removed", "variant_won"}
+    | {"domain_blocked", "domain_unblocked"}
 )
 
 

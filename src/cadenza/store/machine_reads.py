@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -11,11 +11,12 @@ from sqlalchemy import BigInteger, ColumnElement, any_, bindparam, select
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
+from cadenza.core import reach
 from cadenza.core.contact import ContactView
 from cadenza.core.events import EventRecord
 from cadenza.store.bulk import chunks
 from cadenza.store.claims import CONTACT_VIEW_COLUMNS, VIEW_FIELDS, Claimed
-from cadenza.store.models import Contact, ContactTag, Event, User
+from cadenza.store.models import BlockedDomain, Contact, ContactTag, Event, User
 
 
 def among(column: Any, ids: list[int], dialect: str) -> ColumnElement[bool]:
@@ -30,8 +31,10 @@ def among(column: Any, ids: list[int], dialect: str) -> ColumnElement[bool]:
     return listed
 
 
-def view_of(values: dict[str, Any], tags: list[str]) -> ContactView:
-    """A ContactView made of `values`, a contact's columns (no validation: our own rows)."""
+def view_of(values: dict[str, Any], tags: list[str], blocked: Collection[str] = ()) -> ContactView:
+    """A ContactView made of `values`, a contact's columns (no validation: our own rows);
+    `blocked`: the do-not-contact domains."""
+    values["domain_dnc"] = reach.domain_blocked(values.get("email"), blocked)
     values["first_name"] = values["first_name"] or ""
     values["last_name"] = values["last_name"] or ""
     values["fields"] = values["fields"] or {}
@@ -52,19 +55,27 @@ def load_tags(session: Session, contact_ids: Iterable[int]) -> dict[int, list[st
     return tags
 
 
-def views_of_claimed(rows: Sequence[Claimed]) -> dict[int, ContactView]:
+def views_of_claimed(
+    rows: Sequence[Claimed], blocked: Collection[str] = ()
+) -> dict[int, ContactView]:
     """The contacts of claimed enrollments, whose columns and tags came with the claim."""
     views: dict[int, ContactView] = {}
     for row in rows:
         if row.contact_id not in views:
-            views[row.contact_id] = view_of(row.contact, row.contact["tags"])
+            views[row.contact_id] = view_of(row.contact, row.contact["tags"], blocked)
     return views
+
+
+def blocked_domains(session: Session) -> frozenset[str]:
+    """The do-not-contact domains (a short table: read whole, once per batch)."""
+    return frozenset(session.scalars(select(BlockedDomain.domain)))
 
 
 def load_views(*, session: Session, contact_ids: Iterable[int]) -> dict[int, ContactView]:
     """Contacts by id as the machine sees them, tags included, in two queries per chunk."""
     ids = sorted(set(contact_ids))
     tags = load_tags(session, ids)
+    blocked = blocked_domains(session) if ids else frozenset()
     views: dict[int, ContactView] = {}
     connection = session.connection()  # Core rows: this runs for every claimed batch
     for batch in chunks(ids):
@@ -74,7 +85,8 @@ def load_views(*, session: Session, contact_ids: Iterable[int]) -> dict[int, Con
             .where(among(Contact.id, batch, connection.dialect.name))
         )
         for row in connection.execute(query):
-            views[row[0]] = view_of(dict(zip(VIEW_FIELDS, row, strict=True)), tags.get(row[0], []))
+            values = dict(zip(VIEW_FIELDS, row, strict=True))
+            views[row[0]] = view_of(values, tags.get(row[0], []), blocked)
     return views
 
 

@@ -374,6 +374,8 @@ class Message(Base):
         Index("ix_messages_contact", "contact_id", "created_at"),
         # Provider events name the provider's id for a message (0005).
         Index("ix_messages_provider_id", "provider_id"),
+        # A reply names what it answers by Message-ID, whoever sends it (0015).
+        Index("ix_messages_message_id", "message_id"),
     )
 
     id: Mapped[int] = mapped_column(BigID, primary_key=True)
@@ -401,6 +403,8 @@ class Message(Base):
     error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime]
     sent_at: Mapped[datetime | None]
+    # An email's own Message-ID (also in `meta`), lowercased: what replies in its thread name.
+    message_id: Mapped[str | None] = mapped_column(String(255))
 
 
 class Event(Base):
@@ -726,4 +730,41 @@ class FieldDefinition(Base):
     label: Mapped[str] = mapped_column(String(200), default="")
     kind: Mapped[str] = mapped_column(String(16))
     choices: Mapped[list[str] | None] = mapped_column(JSONType)
+    created_at: Mapped[datetime]
+
+
+# --- lists and domain-level do-not-contact ----------------------------------------------------
+
+
+class ContactList(Base):
+    """A named set of contacts; a sequence binds to one with `enrollment.list`."""
+
+    __tablename__ = "contact_lists"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    created_by: Mapped[str] = mapped_column(String(320), default="system")
+    created_at: Mapped[datetime]
+
+
+class ContactListMember(Base):
+    __tablename__ = "contact_list_members"
+
+    list_id: Mapped[int] = mapped_column(
+        ForeignKey("contact_lists.id", ondelete="CASCADE"), primary_key=True
+    )
+    contact_id: Mapped[int] = mapped_column(
+        BigID, ForeignKey("contacts.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    added_at: Mapped[datetime]
+
+
+class BlockedDomain(Base):
+    """An email domain nobody at which is reached (domain-level do-not-contact)."""
+
+    __tablename__ = "blocked_domains"
+
+    domain: Mapped[str] = mapped_column(String(253), primary_key=True)
+    reason: Mapped[str] = mapped_column(String(500), default="")
+    created_by: Mapped[str] = mapped_column(String(320), default="system")
     created_at: Mapped[datetime]

@@ -20,6 +20,7 @@ from cadenza.web import (
     editor,
     enroll,
     history,
+    lists,
     login,
     outbox,
     queue,
@@ -69,7 +70,7 @@ SEQUENCES = (editor, enroll, queue, sequences)
 # contact_manage before contacts: `/contacts/new` names no contact.
 WORK = (
     tasks, task_screen, dialer, contact_manage, contacts, contact_edit, outbox, senders,
-    subscriptions,
+    subscriptions, lists,
 )
 for module in (*SEQUENCES, *WORK, history, reports, login, accounts):
     router.include_router(module.router)

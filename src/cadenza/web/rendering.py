@@ -28,11 +28,13 @@ NAVIGATION = (
     ("/subscriptions", "Subscriptions"),
     ("/reports", "Reports"),
     ("/accounts", "Accounts"),
+    ("/lists", "Lists"),
+    ("/domains", "Blocked domains"),
 )
 # Pages only an administrator may open (what every sequence sent): not offered to others.
 ADMIN_PAGES = ("/mailbox", "/texts", "/subscriptions")
 # Pages for the roles that see reports (managers and administrators).
-READER_PAGES = ("/reports",)
+READER_PAGES = ("/reports", "/domains")  # the blocked domains: the same roles keep them
 
 # Words that title-casing would get wrong.
 LABELS = {

@@ -18,6 +18,7 @@ from cadenza.api.problems import problem
 from cadenza.api.v1 import (
     accounts,
     activity,
+    blocked_domains,
     contacts,
     enrollments,
     fields,
@@ -28,6 +29,7 @@ from cadenza.api.v1 import (
     subscriptions,
     tasks,
 )
+from cadenza.api.v1 import lists as contact_lists
 from cadenza.api.v1.paging import known_parameters
 from cadenza.api.v1.schemas import ERRORS
 
@@ -37,7 +39,7 @@ log = logging.getLogger(__name__)
 router = APIRouter(dependencies=[Depends(acting), Depends(known_parameters)], responses=ERRORS)
 # simulate before sequences: its `/{name}/{action}` route would take `/{name}/simulate`.
 MODULES = (simulate, sequences, contacts, enrollments, tasks, activity, senders, subscriptions)
-for module in (*MODULES, reports, accounts, fields):
+for module in (*MODULES, reports, accounts, fields, contact_lists, blocked_domains):
     router.include_router(module.router)
 
 

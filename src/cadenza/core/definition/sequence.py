@@ -98,6 +98,15 @@ class EnrollmentPolicy(Model):
     def audience_minutes(self) -> int:
         """Minutes between evaluations of the audience (15 unless `every` says otherwise)."""
         return self.every.total_minutes if self.every is not None else 15
+    # The list the sequence serves: adding a contact to it enrolls them, removing pauses them.
+    list_: str | None = Field(
+        default=None,
+        alias="list",
+        min_length=1,
+        max_length=200,
+        description="The list this sequence serves: adding a contact enrolls them, removing "
+        "pauses them at their step, adding back resumes there (one active sequence per list)",
+    )
 
     @property
     def communicating_minutes(self) -> int:
@@ -127,6 +136,19 @@ class ExitRules(Model):
     # reach (`machine.exits.exit_events`); a list replaces all of that.
     on: list[ExitEvent] | None = None
     when: Condition | None = None
+    # A reply from anyone else at the contact's company (its domains) counts as theirs:
+    # the enrollment exits as it would on their own reply (`on` must name `replied`).
+    company_replies: bool = Field(
+        default=False,
+        description="A reply from anyone at the contact's company (its email domain; never a "
+        "free-mail one) exits the contact as their own reply would",
+    )
+
+    @model_validator(mode="after")
+    def _company_needs_replied(self) -> ExitRules:
+        if self.company_replies and self.on is not None and "replied" not in self.on:
+            raise ValueError("'company_replies' exits on a reply: 'on' must name 'replied'")
+        return self
 
 
 def _mailbox(value: str) -> str:

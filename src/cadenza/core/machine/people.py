@@ -72,7 +72,11 @@ def resume(
     name = sit.definition.name
     if by == "sequence":
         if current.paused_by != "sequence":
-            raise Refused("was paused by a person: it stays paused")
+            raise Refused(f"was paused by {_holder(current)}: it stays paused")
+        _release(current)
+    elif by == "list":
+        if current.paused_by != "list":
+            raise Refused(f"was paused by {_holder(current)}: it stays paused")
         _release(current)
     else:
         if sit.sequence_status == "paused" and current.paused_by == "sequence":
@@ -199,6 +203,10 @@ def _hold(state: EnrollmentState, by: HeldBy, *, again: bool = False) -> None:
     elif not again and (by == "sequence" or state.paused_by == "person"):
         raise Refused("is already paused")
     state.paused_by = by
+
+
+def _holder(state: EnrollmentState) -> str:
+    return {"list": "its list", "sequence": "its sequence"}.get(str(state.paused_by), "a person")
 
 
 def _release(state: EnrollmentState) -> None:

@@ -31,7 +31,7 @@ from cadenza.core.machine.exits import exit_reason
 from cadenza.core.machine.situation import Situation, block_on_task, finish, iso, leave
 
 # What `_applied` does to the contact the later steps of a pass see, by action.
-_FIELDS_NOT_SET_BY_NAME = ("fields", "tags", "id")
+_FIELDS_NOT_SET_BY_NAME = ("fields", "tags", "id", "domain_dnc")  # domain_dnc: read, never set
 
 
 def execute_due_step(sit: Situation, decision: Decision) -> bool:

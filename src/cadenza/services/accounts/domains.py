@@ -15,12 +15,13 @@ from cadenza.store.models import AccountDomain, Contact
 # Mailboxes anyone can have: a contact at one of these tells nothing of their company.
 FREE_MAIL = frozenset(
     {
-        "gmail.com", "googlemail.com", "yahoo.com", "yahoo.co.uk", "ymail.com", "hotmail.com",
-        "hotmail.co.uk", "outlook.com", "live.com", "msn.com", "aol.com", "icloud.com",
-        "me.com", "mac.com", "proton.me", "protonmail.com", "gmx.com", "gmx.de", "gmx.net",
-        "web.de", "mail.com", "yandex.com", "yandex.ru", "mail.ru", "zoho.com", "qq.com",
-        "163.com", "126.com", "fastmail.com", "hey.com", "tutanota.com", "comcast.net",
-        "verizon.net", "att.net", "orange.fr", "free.fr", "laposte.net", "libero.it",
+        "126.com", "163.com", "aol.com", "att.net", "comcast.net", "fastmail.com", "free.fr",
+        "gmail.com", "gmx.com", "gmx.de", "gmx.net", "googlemail.com", "hey.com",
+        "hotmail.co.uk", "hotmail.com", "hotmail.fr", "icloud.com", "laposte.net", "libero.it",
+        "live.com", "mac.com", "mail.com", "mail.ru", "me.com", "msn.com", "orange.fr",
+        "outlook.com", "pm.me", "proton.me", "protonmail.com", "qq.com", "rocketmail.com",
+        "sbcglobal.net", "t-online.de", "tutanota.com", "verizon.net", "web.de", "yahoo.co.uk",
+        "yahoo.com", "yahoo.fr", "yandex.com", "yandex.ru", "ymail.com", "zoho.com",
     }
 )  # fmt: skip
 _DOMAIN = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")

@@ -23,7 +23,7 @@ from cadenza.settings import Settings
 from cadenza.store.catalog import definition_for
 from cadenza.store.claims import Claimed
 from cadenza.store.db import is_database_error
-from cadenza.store.machine_reads import load_events, views_of_claimed
+from cadenza.store.machine_reads import blocked_domains, load_events, views_of_claimed
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +40,7 @@ def decide_batch(
     definitions = {
         v: definition_for(session=session, version_id=v) for v in {row.version_id for row in rows}
     }
-    contacts = views_of_claimed(rows)
+    contacts = views_of_claimed(rows, blocked_domains(session))
     with_events = {v for v, d in definitions.items() if uses_events(d)}
     needing = [row for row in rows if row.version_id in with_events]
     events = (

@@ -19,6 +19,7 @@ from cadenza.core.decisions import Decision, EnrollmentState, Refused
 from cadenza.errors import Conflict, NotFound
 from cadenza.services.enrollments.applying import Applier, ref_of, state_of
 from cadenza.services.enrollments.task_rows import OPEN
+from cadenza.services.lists.binding import take_off_list
 from cadenza.services.users import access
 from cadenza.services.users.access import OPERATOR, Viewer
 from cadenza.settings import Settings
@@ -174,7 +175,7 @@ def remove(
     to enroll the contact again.
     """
     reason = f"removed by {actor}"
-    return _operate(
+    removed = _operate(
         session,
         enrollment_id,
         lambda sit, state: machine.remove(sit, state, reason=reason),
@@ -183,6 +184,10 @@ def remove(
         viewer=viewer,
         privilege="edit sequences",  # it takes back history: the sequence's editors only
     )
+    # Off the sequence, off its list: adding them back enrolls them under the re-entry rule.
+    definition = definition_for(session=session, version_id=removed.version_id)
+    take_off_list(session=session, definition=definition, contact_ids=[removed.contact_id])
+    return removed
 
 
 def skip_to_next(

@@ -22,8 +22,10 @@ from cadenza.services.enrollments import many
 from cadenza.services.enrollments.applying import UNSENT
 from cadenza.services.enrollments.queue import QueueFilter
 from cadenza.services.enrollments.task_rows import OPEN
+from cadenza.services.lists.binding import take_off_list
 from cadenza.services.users import access
 from cadenza.services.users.access import OPERATOR, Viewer
+from cadenza.store.catalog import definition_for, latest_version
 from cadenza.store.models import Enrollment, Event, Message, Sequence, Task
 
 VERBS = ("pause", "resume", "move_on", "stop", "remove")
@@ -82,16 +84,15 @@ def operate_selected(
     else:
         if verb == "remove":
             _forget(session, selected)
-        changed = len(
-            many.transition_all(
-                session,
-                seq,
-                _transition(verb, actor, disposition),
-                where=where,
-                now=now,
-                actor=actor,
-            )
+        moved = many.transition_all(
+            session, seq, _transition(verb, actor, disposition), where=where, now=now, actor=actor
         )
+        if verb == "remove":  # off the sequence, off the list it serves
+            definition = definition_for(session=session, version_id=latest_version(session, seq).id)
+            take_off_list(
+                session=session, definition=definition, contact_ids=[c.contact_id for c in moved]
+            )
+        changed = len(moved)
     return BulkResult(verb, changed, len(selected))
 
 

@@ -23,17 +23,21 @@ from cadenza.channels.inbound_email import InboundEmail, classify_email
 from cadenza.channels.tracking import read_unsubscribe_token
 from cadenza.clock import Clock
 from cadenza.core import calendar, zones
+from cadenza.services.inbound.company import exit_colleagues
 from cadenza.services.inbound.leads import handle_lead, intake_address
 from cadenza.services.inbound.matching import (
+    ACTOR,
     InboundResult,
     apply_event,
     clean_text,
     cleaned,
     contact_by_email,
     excerpt,
+    forwarded_message,
     record_history,
     record_unmatched,
     sent_email,
+    thread_message,
 )
 from cadenza.services.inbound.tracking import unsubscribe_contact, unsubscribe_target
 from cadenza.settings import Settings
@@ -92,13 +96,30 @@ def intake_callback(
 def _reply(
     session: Session, mail: InboundEmail, now: datetime, settings: Settings
 ) -> InboundResult:
-    contact = contact_by_email(session, mail.from_address)
-    if contact is None:
+    """A reply counts for the contact of the email it answers (by its thread, or by the
+    original a forward quotes), whoever writes it; else for the contact who sends it."""
+    sent, matched_by = thread_message(session, mail.thread_ids()), "thread"
+    if sent is None and mail.forwarded is not None:
+        sent, matched_by = forwarded_message(session, mail.forwarded), "forwarded"
+    contact_id = sent.contact_id if sent is not None else None
+    if contact_id is None:
+        contact = contact_by_email(session, mail.from_address)
+        contact_id = contact.id if contact is not None else None
+        # Emails written before their Message-ID had a column of its own: by the sender.
+        sent = sent_email(session, contact_id, mail.thread_ids()) if contact_id else None
+        matched_by = "thread" if sent is not None else "sender"
+    colleagues = exit_colleagues(
+        session=session, sender=mail.from_address, skip=contact_id, now=now, actor=ACTOR
+    )
+    if contact_id is None:
+        if colleagues:
+            why = f"reply from {mail.from_address}: exited colleagues at its company"
+            return InboundResult("company_reply", detail=why)
         return _unknown_sender(session, mail, now, "reply")
-    sent = sent_email(session, contact.id, mail.thread_ids())
+    own = contact_by_email(session, mail.from_address)
     return apply_event(
         session,
-        contact.id,
+        contact_id,
         "replied",
         now,
         settings,
@@ -106,7 +127,9 @@ def _reply(
         channel="email",
         email_subject=mail.subject,
         text=excerpt(mail.text),
-        matched_by="thread" if sent is not None else "sender",
+        matched_by=matched_by,
+        # Someone else answered for the contact (a colleague in the thread, a forward).
+        replied_by=mail.from_address if own is None or own.id != contact_id else None,
     )
 
 

@@ -13,11 +13,13 @@ import dataclasses
 import logging
 from dataclasses import asdict, dataclass
 from datetime import datetime
+from email.utils import parseaddr
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from cadenza.channels.forwarded import Forwarded
 from cadenza.core.contact_fields import parse_phone
 from cadenza.services import history
 from cadenza.services.events.recording import record_event
@@ -35,6 +37,7 @@ EXCERPT = 500
 # Emails of one contact compared against a reply's Message-IDs: a contact a sequence wrote
 # more often than this is answering one of the recent ones anyway.
 SCAN_LIMIT = 500
+THREAD_IDS = 50  # Message-IDs of a thread looked up at once: a References header can be long
 
 
 @dataclass(frozen=True)
@@ -129,6 +132,44 @@ def sent_email(session: Session, contact_id: int, thread_ids: list[str]) -> Mess
     # Notifications are about the contact but went to a user: never the contact's thread.
     by_id = {str(m.meta.get("message_id", "")).lower(): m for m in rows if not m.meta.get("notify")}
     return next((by_id[i.lower()] for i in thread_ids if i.lower() in by_id), None)
+
+
+def thread_message(session: Session, thread_ids: list[str]) -> Message | None:
+    """The email we sent that one of `thread_ids` names, whoever it went to (most specific
+    first): a reply in its thread is about that email's contact, whoever writes it."""
+    wanted = [i.lower() for i in thread_ids[:THREAD_IDS]]
+    if not wanted:
+        return None
+    rows = session.scalars(
+        select(Message).where(Message.message_id.in_(wanted), Message.channel == "email")
+    )
+    by_id = {str(m.message_id): m for m in rows if not m.meta.get("notify")}
+    return next((by_id[i] for i in wanted if i in by_id), None)
+
+
+def forwarded_message(session: Session, forwarded: Forwarded) -> Message | None:
+    """The email of ours a forward quotes: by its Message-ID, else by its sender (one of our
+    mailboxes) and its recipient (a contact we wrote to from that mailbox)."""
+    if forwarded.message_id:
+        found = thread_message(session, [forwarded.message_id])
+        if found is not None:
+            return found
+    if not forwarded.from_address:
+        return None
+    for address in forwarded.to_addresses[:THREAD_IDS]:
+        contact = contact_by_email(session, address)
+        if contact is None:
+            continue
+        rows = session.scalars(
+            select(Message)
+            .where(Message.contact_id == contact.id, Message.channel == "email")
+            .order_by(Message.created_at.desc())
+            .limit(SCAN_LIMIT)
+        )
+        for message in rows:
+            if parseaddr(message.sender or "")[1].lower() == forwarded.from_address:
+                return message
+    return None
 
 
 def message_by_key(session: Session, key: str) -> Message | None:

@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.engine import Row, RowMapping
+from sqlalchemy.engine import RowMapping
 from sqlalchemy.orm import Session
 
 from cadenza.core import reach
@@ -20,6 +20,7 @@ from cadenza.core.last_check import SEND, Verdict, check_again
 from cadenza.core.zones import is_timezone
 from cadenza.services.outbox.meta import MessageMeta
 from cadenza.settings import Settings
+from cadenza.store.machine_reads import blocked_domains
 from cadenza.store.models import Contact, Enrollment
 
 ENDED = ("exited", "removed")
@@ -36,7 +37,7 @@ def last_moment_check(
         if r["contact_id"] is not None and not (details[r["id"]].notify or details[r["id"]].help)
     }
     enrollment_ids = {r["enrollment_id"] for r in rows if r["enrollment_id"] is not None}
-    contacts: dict[int, Row[Any]] = {}
+    contacts: dict[int, _Flags] = {}
     if contact_ids:
         query = select(
             Contact.id,
@@ -45,8 +46,13 @@ def last_moment_check(
             Contact.email_unsubscribed,
             Contact.email_bounced,
             Contact.timezone,
+            Contact.email,
         ).where(Contact.id.in_(contact_ids))
-        contacts = {c.id: c for c in session.execute(query).all()}  # type: ignore[misc]
+        blocked = blocked_domains(session)
+        contacts = {
+            c.id: _Flags(c, reach.domain_blocked(c.email, blocked))
+            for c in session.execute(query).all()
+        }
     ended: dict[int, tuple[str | None, datetime]] = {}
     if enrollment_ids:
         query_ended = select(Enrollment.id, Enrollment.exit_reason, Enrollment.updated_at).where(
@@ -70,8 +76,21 @@ def last_moment_check(
     return verdicts
 
 
+class _Flags:
+    """A contact's flags as they are now, the do-not-contact domains' verdict included."""
+
+    __slots__ = ("dnc", "domain_dnc", "email_bounced", "email_unsubscribed", "sms_opted_out",
+                 "timezone")  # fmt: skip
+
+    def __init__(self, row: Any, domain_dnc: bool) -> None:
+        self.dnc, self.sms_opted_out = row.dnc, row.sms_opted_out
+        self.email_unsubscribed, self.email_bounced = row.email_unsubscribed, row.email_bounced
+        self.timezone: str | None = row.timezone
+        self.domain_dnc = domain_dnc
+
+
 def _check(
-    row: RowMapping, details: MessageMeta, contact: Row[Any], settings: Settings
+    row: RowMapping, details: MessageMeta, contact: _Flags, settings: Settings
 ) -> reach.SendCheck | None:
     """What the decision to send this message used; None for what reaches no contact."""
     if details.notify or details.help:

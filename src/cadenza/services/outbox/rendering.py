@@ -200,6 +200,10 @@ def thread_reply(session: Session, enrollment_id: int, subject: str, details: Me
 
 
 def write(session: Session, rows: list[dict[str, Any]]) -> None:
+    for row in rows:
+        # Its own column too: a reply in its thread is found by it, whoever sends the reply.
+        found = (row.get("meta") or {}).get("message_id")
+        row["message_id"] = str(found).lower() if found else None
     bulk.insert_rows(session, Message.__table__, rows)  # type: ignore[arg-type]
 
 

@@ -23,11 +23,11 @@ from cadenza.core.definition import Definition, ManualStepBase, NotifyStep, SetO
 from cadenza.core.lint import lint_file, lint_text
 from cadenza.core.lint.yamlmap import load
 from cadenza.errors import DefinitionError, Forbidden, NotFound, Problem
-from cadenza.services import history
+from cadenza.services import history, lists
 from cadenza.services.sequences.plan import check_active_limit
 from cadenza.services.users import access
 from cadenza.services.users.access import OPERATOR, Viewer
-from cadenza.settings import Settings
+from cadenza.settings import Settings, get_settings
 from cadenza.store.models import Group, SavedView, SequenceMember, SequenceVersion, User
 from cadenza.store.models import Sequence as SequenceRow
 
@@ -131,6 +131,10 @@ def canonical(definition: Definition) -> dict[str, Any]:
     for key in ("sharing", "team"):  # absent, as before they existed: digests stay the same
         if stored.get(key) is None:
             stored.pop(key, None)
+    if stored.get("enrollment", {}).get("list", 0) is None:  # as before lists existed
+        stored["enrollment"].pop("list")
+    if stored.get("exit", {}).get("company_replies") is False:
+        stored["exit"].pop("company_replies")
     for step in stored.get("steps", []):  # a step without A/B variants, as before them
         if step.get("variants") == []:
             step.pop("variants")
@@ -164,6 +168,8 @@ def apply_definition(
     stored = canonical(definition)
     fingerprint = digest(stored)
     sequence, created = _target(session, definition, users, now, viewer, settings)
+    if sequence.status == "active":
+        lists.check_binding(session=session, sequence=sequence, definition=definition)
     set_sharing(session, sequence, definition, users)
     latest = _latest(session=session, sequence_id=sequence.id)
     if latest is not None and latest.digest == fingerprint:
@@ -190,6 +196,11 @@ def apply_definition(
         actor=viewer.actor,
         version=number,
     )
+    if sequence.status == "active" and definition.enrollment.list_ is not None:
+        lists.enroll_members(
+            session=session, sequence=sequence, list_name=definition.enrollment.list_, now=now,
+            settings=settings or get_settings(), actor=viewer.actor,
+        )  # fmt: skip
     return ApplyResult(definition.name, number, created=created, changed=True)
 
 

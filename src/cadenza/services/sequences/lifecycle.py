@@ -18,7 +18,7 @@ from cadenza.core import machine
 from cadenza.core.decisions import LIVE, LIVE_OR_PAUSED
 from cadenza.core.definition import Definition
 from cadenza.errors import Conflict, ValidationFailed
-from cadenza.services import history
+from cadenza.services import history, lists
 from cadenza.services.enrollments import many
 from cadenza.services.enrollments.enrolling import count_live
 from cadenza.services.enrollments.task_rows import OPEN
@@ -27,7 +27,7 @@ from cadenza.services.sequences.plan import check_active_limit
 from cadenza.services.sequences.versions import MigrateReport, migrate
 from cadenza.services.users import access
 from cadenza.services.users.access import OPERATOR, Viewer
-from cadenza.settings import Settings
+from cadenza.settings import Settings, get_settings
 from cadenza.store import catalog
 from cadenza.store.catalog import latest_version
 from cadenza.store.models import Enrollment, Event, Sequence, SequenceVersion, Task
@@ -53,7 +53,9 @@ def activate(
         return _resume(session, seq, now, actor, settings)
     _require(seq, ("draft", "paused"), "activated")
     check_active_limit(session, seq.owner_id, settings, becoming=seq.name)
+    definition = _list_bound(session, seq)
     _set_status(session, seq, "active", "activated", now, actor)
+    _enroll_list(session, seq, definition, now, actor, settings)
     return 0
 
 
@@ -102,6 +104,7 @@ def _resume(
     session: Session, seq: Sequence, now: datetime, actor: str, settings: Settings | None
 ) -> int:
     check_active_limit(session, seq.owner_id, settings, becoming=seq.name)
+    definition = _list_bound(session, seq)
     reason = f"sequence resumed by {actor}"
     released = many.transition_all(
         session,
@@ -113,7 +116,31 @@ def _resume(
         sequence_status="active",
     )
     _set_status(session, seq, "active", "resumed", now, actor, enrollments=len(released))
+    _enroll_list(session, seq, definition, now, actor, settings)
     return len(released)
+
+
+def _list_bound(session: Session, seq: Sequence) -> Definition:
+    """The sequence's definition, once no other active sequence is served by its list."""
+    definition = catalog.definition_for(session=session, version_id=latest_version(session, seq).id)
+    lists.check_binding(session=session, sequence=seq, definition=definition)
+    return definition
+
+
+def _enroll_list(
+    session: Session,
+    seq: Sequence,
+    definition: Definition,
+    now: datetime,
+    actor: str,
+    settings: Settings | None,
+) -> None:
+    """A sequence that becomes active on a list enrolls the members it never enrolled."""
+    if definition.enrollment.list_ is not None:
+        lists.enroll_members(
+            session=session, sequence=seq, list_name=definition.enrollment.list_, now=now,
+            settings=settings or get_settings(), actor=actor,
+        )  # fmt: skip
 
 
 def end(

@@ -16,7 +16,7 @@ from alembic import op
 from cadenza.store import fanout
 
 revision = "0016_engine"
-down_revision = "0014_accounts"
+down_revision = "0015_lists_replies"
 branch_labels = None
 depends_on = None
 
