@@ -13,6 +13,7 @@ from cadenza.engine.runner import drain_once
 from cadenza.errors import Conflict, DefinitionError, Forbidden, NotFound, ValidationFailed
 from cadenza.services import accounts, audiences, enrollments
 from cadenza.services.contacts import import_csv
+from cadenza.services.events import record_event
 from cadenza.services.history import list_history
 from cadenza.services.sequences import apply_sources, lint_source
 from cadenza.services.users.access import OPERATOR, Viewer
@@ -245,6 +246,23 @@ def test_audience_enrolls_new_and_changed_contacts_on_the_next_run_nobody_twice(
         run = session.scalars(select(AudienceRun)).one()
         assert (count, run.examined, run.enrolled) == (3, 0, 0)
         assert len(list_history(session=session, types=["enroll_refused"], contact_id=dnc)) == 1
+
+
+def test_an_audience_on_events_sees_a_new_event_at_its_next_scheduled_run(db: Database) -> None:
+    with write(db) as session:
+        reader = add_contact(session, T0, email="reader@example.com", phone=None)
+        add_contact(session, T0, email="idle@example.com", phone=None)
+        rule = "{when: {event: opened, within: {days: 3}}}"
+        store(session, AUDIENCE.format(audience=rule), T0)
+    drain_once(db.sessions, FixedClock(T0), SETTINGS, send=False)
+    assert _enrolled(db) == []
+    with write(db) as session:  # an event, and no change to the contact's own row
+        record_event(
+            session=session, contact_id=reader, name="opened", data=None, now=T1,
+            settings=SETTINGS,
+        )  # fmt: skip
+    drain_once(db.sessions, FixedClock(T2), SETTINGS, send=False)  # `every` 15 minutes came
+    assert _enrolled(db) == [reader]
 
 
 def test_an_audience_naming_an_unknown_view_is_refused_at_its_line(db: Database) -> None:

@@ -4,7 +4,9 @@ An evaluation reads only the contacts changed (`contacts.updated_at`, indexed) s
 high-water mark of the one before, less those the sequence already holds (in SQL), and
 evaluates what is left; the first evaluation, and the first after the rule changed (a new
 version, an edited view), reads every contact. Its cost grows with the changes and the
-matches, not with the contacts in the database.
+matches, not with the contacts in the database. A rule that reads events (`{event: opened,
+within: {days: 3}}`) can come true with no change to the contact, by an event or by the
+passing of time: its scheduled evaluations (`every`) read every contact.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from cadenza.core.decisions import LIVE_OR_PAUSED
 from cadenza.core.definition import Condition, Definition
 from cadenza.errors import NotFound
 from cadenza.services import enrollments
-from cadenza.services.audiences.matching import CHUNK, candidates, matches
+from cadenza.services.audiences.matching import CHUNK, candidates, matches, uses_events
 from cadenza.services.audiences.views import condition_of, stored
 from cadenza.settings import Settings
 from cadenza.store.catalog import definition_for, latest_version
@@ -129,7 +131,11 @@ def evaluate(
         _record(session, sequence.id, run, now, every, digest="", error=str(exc))
         return Evaluation(sequence.name, full=False, error=str(exc))
     assert rule is not None, "evaluate only sequences with an audience"
-    full = run is None or run.digest != rule.digest
+    full = (
+        run is None
+        or run.digest != rule.digest
+        or (run.next_at <= now and uses_events(rule.condition))
+    )
     top = latest_change(session)
     ids, mark = _changed(session, sequence.id, definition, rule, None if full else run, top)
     found = matches(session=session, condition=rule.condition, ids=ids, now=now)
