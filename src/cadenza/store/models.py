@@ -96,6 +96,8 @@ class User(Base):
     # Plan limits of this user (None: the role's limit from the settings applies).
     max_active_sequences: Mapped[int | None]
     max_emails_per_day: Mapped[int | None]
+    # The zone the workspace shows times in (None: the browser's, then the server's).
+    timezone: Mapped[str | None] = mapped_column(String(64))
 
 
 class WebSession(Base):
@@ -622,3 +624,9 @@ class ReportCount(Base):
 # Lists that scale: the orders listings page on (keyset pagination), so that any page of the
 # to-do list or of history reads an index range instead of sorting the whole table.
 Index("ix_tasks_due", Task.due_at, Task.id)
+# A sequence's queue pages its running enrollments soonest due first: an index range of the
+# sequence in that order (status in the index, so the rows it skips are never read).
+Index(
+    "ix_enrollments_queue", Enrollment.sequence_id, Enrollment.due_at, Enrollment.id,
+    Enrollment.status,
+)  # fmt: skip

@@ -22,6 +22,7 @@ from cadenza.store.models import Contact, Enrollment, Event, Sequence, SequenceV
 
 PAGE = 50
 MAX_PAGE = 200
+SEARCHED = 1000  # contacts a queue search names, looked up by id; more: a join
 # The events whose reason says why an enrollment is due when it is (or held).
 REASONED = (
     "deferred",
@@ -126,21 +127,18 @@ def queue_page(
     where = filters.conditions(sequence.id)
     order = (Enrollment.due_at.is_(None), Enrollment.due_at, Enrollment.id)
     start = (page - 1) * per_page
-    chosen: Any
     if filters.search:
-        # A search reads every enrollment's contact once: the total and the page from one
-        # pass rather than two.
+        where = _searched(session, filters, sequence.id)
+        # A search reads the matching enrollments once: the total and the page from one
+        # pass rather than two (they are few; sorting them costs nothing).
         matched = list(session.scalars(select(Enrollment.id).where(*where).order_by(*order)))
         total, page_ids = len(matched), matched[start : start + per_page]
-        chosen = select(Enrollment.id).where(Enrollment.id.in_(page_ids)).subquery()
     else:
         total = session.execute(
             select(func.count()).select_from(Enrollment).where(*where)
         ).scalar_one()
-        # The page's ids first, from the enrollments alone; only those rows meet contacts.
-        chosen = (
-            select(Enrollment.id).where(*where).order_by(*order).offset(start).limit(per_page)
-        ).subquery()
+        page_ids = _page_ids(session, where, start, per_page)
+    chosen = select(Enrollment.id).where(Enrollment.id.in_(page_ids)).subquery()
     columns = (
         Enrollment.id,
         Enrollment.contact_id,
@@ -161,6 +159,42 @@ def queue_page(
     versions = _version_numbers(session, {r.version_id for r in found})
     rows = [_row(session, r, reasons.get(r.id), versions) for r in found]
     return QueuePage(rows, total, page, per_page)
+
+
+def _searched(session: Session, filters: QueueFilter, sequence_id: int) -> list[Any]:
+    """A search's conditions: the contacts it names first, then their enrollments by the
+    contacts' index, rather than a look-up of every enrollment's contact (a big queue's
+    50,000). A search naming very many contacts keeps the per-enrollment look-up."""
+    named = list(session.scalars(matching_contacts(filters.search or "").limit(SEARCHED + 1)))
+    if len(named) > SEARCHED:
+        return filters.conditions(sequence_id)
+    plain = QueueFilter(filters.status, filters.step, None)
+    return [*plain.conditions(sequence_id), Enrollment.contact_id.in_(named)]
+
+
+def _page_ids(
+    session: Session, where: list[ColumnElement[bool]], start: int, per_page: int
+) -> list[int]:
+    """The ids of one page, soonest due first and undated ones last: the dated ones read in
+    order from `ix_enrollments_queue`, then the undated ones by id (no sort of the queue)."""
+    dated = (
+        select(Enrollment.id)
+        .where(*where, Enrollment.due_at.is_not(None))
+        .order_by(Enrollment.due_at, Enrollment.id)
+    )
+    ids = list(session.scalars(dated.offset(start).limit(per_page)))
+    if len(ids) == per_page:
+        return ids
+    before = 0
+    if start:
+        counted = select(func.count()).select_from(Enrollment)
+        before = session.execute(counted.where(*where, Enrollment.due_at.is_not(None))).scalar_one()
+    undated = (
+        select(Enrollment.id).where(*where, Enrollment.due_at.is_(None)).order_by(Enrollment.id)
+    )
+    skip = max(0, start - before)
+    ids += session.scalars(undated.offset(skip).limit(per_page - len(ids)))
+    return ids
 
 
 def _row(session: Session, r: Any, reason: str | None, versions: dict[int, int]) -> QueueRow:
