@@ -20,6 +20,7 @@ from cadenza.web import (
     history,
     login,
     outbox,
+    profile,
     queue,
     reports,
     senders,
@@ -65,7 +66,7 @@ router = APIRouter(include_in_schema=False)
 # The editor's, enrolling and queue routes first: `/sequences/{name:path}` would take them.
 SEQUENCES = (editor, enroll, queue, sequences)
 WORK = (tasks, task_screen, dialer, contacts, contact_edit, outbox, senders, subscriptions)
-for module in (*SEQUENCES, *WORK, history, reports, login):
+for module in (*SEQUENCES, *WORK, history, reports, login, profile):
     router.include_router(module.router)
 router.include_router(login.public)
 router.include_router(assets)

@@ -15,7 +15,15 @@ from sqlalchemy.orm import Session
 
 from cadenza.core.calendar import recipient_zone
 from cadenza.core.decisions import LIVE_OR_PAUSED
-from cadenza.core.definition import Definition
+from cadenza.core.definition import (
+    BranchStep,
+    Definition,
+    EndRoute,
+    EndStep,
+    ManualStepBase,
+    Route,
+    WaitForStep,
+)
 from cadenza.errors import ValidationFailed
 from cadenza.store.catalog import definition_for
 from cadenza.store.models import Contact, Enrollment, Event, Sequence, SequenceVersion, Task
@@ -95,6 +103,7 @@ class QueueRow:
     step: str | None
     action: str | None
     next_step: str | None
+    next_note: str | None  # where the step leads when it is not one step: outcome, an end
     due_at: datetime | None
     zone: str
     reason: str | None
@@ -199,7 +208,7 @@ def _page_ids(
 
 def _row(session: Session, r: Any, reason: str | None, versions: dict[int, int]) -> QueueRow:
     definition = definition_for(session=session, version_id=r.version_id)
-    action, following = _step_and_next(definition, r.step)
+    action, following, note = _step_and_next(definition, r.step)
     zone = recipient_zone(definition.schedule, r.timezone).key
     name = f"{r.first_name} {r.last_name}".strip() or r.email or f"contact {r.contact_id}"
     return QueueRow(
@@ -211,6 +220,7 @@ def _row(session: Session, r: Any, reason: str | None, versions: dict[int, int])
         step=r.step,
         action=action,
         next_step=following,
+        next_note=note,
         due_at=r.due_at,
         zone=zone,
         reason=reason,
@@ -218,14 +228,41 @@ def _row(session: Session, r: Any, reason: str | None, versions: dict[int, int])
     )
 
 
-def _step_and_next(definition: Definition, key: str | None) -> tuple[str | None, str | None]:
-    """The step's action and the step after it in order (None past the last)."""
+def _step_and_next(
+    definition: Definition, key: str | None
+) -> tuple[str | None, str | None, str | None]:
+    """The step's action, the step it leads to (its routes followed) and, when that is not
+    all, what it depends on or how it ends (None, None: past the last)."""
     keys = [step.key for step in definition.steps]
     if key not in keys:
-        return None, None
+        return None, None, None
     index = keys.index(key)
+    step = definition.steps[index]
     following = keys[index + 1] if index + 1 < len(keys) else None
-    return definition.steps[index].action, following
+    if isinstance(step, EndStep):
+        return step.action, None, f"ends {step.outcome}"
+    if isinstance(step, BranchStep):
+        return step.action, None, "depends on its conditions"
+    routes: list[Route | None] = []
+    if isinstance(step, ManualStepBase):
+        routes = list(step.outcome_routes().values())
+    elif isinstance(step, WaitForStep):
+        routes = ["next", *step.routes.values()]  # the timeout goes on to the next step
+    targets = {_target(route, following) for route in routes} or {(following, None)}
+    if len(targets) > 1:  # the usual way on, if one outcome takes it, and that it depends
+        usual = following if (following, None) in targets else None
+        return step.action, usual, "depends on outcome"
+    target, note = targets.pop()
+    return step.action, target, note
+
+
+def _target(route: Route | None, following: str | None) -> tuple[str | None, str | None]:
+    """Where one route leads: a step's key, or how the enrollment ends."""
+    if route is None or route == "next":
+        return following, None
+    if isinstance(route, EndRoute):
+        return None, f"ends {route.end}"
+    return str(route), None
 
 
 def _reasons(session: Session, pairs: list[tuple[int, int]]) -> dict[int, str]:
