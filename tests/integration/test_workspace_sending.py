@@ -124,7 +124,7 @@ def test_a_text_to_someone_who_opts_out_before_it_goes_is_stopped_at_the_last_mo
 def test_a_refused_send_keeps_the_edited_text_and_says_why(
     db: Database, site: tuple[TestClient, str, Settings]
 ) -> None:
-    client, token, settings = site
+    client, token, _settings = site
     task = _task(db)
     empty = client.post(f"/tasks/{task.id}/send", data={"csrf": token, "body": "   "})
     assert empty.status_code == 422 and "the message is empty" in empty.text
