@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, exists, func, or_, select
+from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.orm import Session
 
 from cadenza.core.calendar import recipient_zone
@@ -25,6 +25,7 @@ from cadenza.core.definition import (
     WaitForStep,
 )
 from cadenza.errors import ValidationFailed
+from cadenza.services import history_report
 from cadenza.store.catalog import definition_for
 from cadenza.store.models import Contact, Enrollment, Event, Sequence, SequenceVersion, Task
 
@@ -67,10 +68,10 @@ class QueueFilter:
         if self.step:
             found.append(Enrollment.step == self.step)
         if self.search and self.search.strip():
-            # Per enrollment of the sequence, a lookup of its contact by key: cheaper than
-            # matching every contact of the database first (no index serves a "contains").
-            named = contact_matches(self.search)
-            found.append(exists().where(Contact.id == Enrollment.contact_id, named))
+            # The history report's rule (a name's words at the start of the first or last
+            # name, an email whole or its start, a phone's digits): the names' indexes answer.
+            named = history_report.contact_matches(self.search)
+            found.append(Enrollment.contact_id.in_(select(Contact.id).where(named)))
         return found
 
 
@@ -174,7 +175,8 @@ def _searched(session: Session, filters: QueueFilter, sequence_id: int) -> list[
     """A search's conditions: the contacts it names first, then their enrollments by the
     contacts' index, rather than a look-up of every enrollment's contact (a big queue's
     50,000). A search naming very many contacts keeps the per-enrollment look-up."""
-    named = list(session.scalars(matching_contacts(filters.search or "").limit(SEARCHED + 1)))
+    rule = history_report.contact_matches(filters.search or "")
+    named = list(session.scalars(select(Contact.id).where(rule).limit(SEARCHED + 1)))
     if len(named) > SEARCHED:
         return filters.conditions(sequence_id)
     plain = QueueFilter(filters.status, filters.step, None)
