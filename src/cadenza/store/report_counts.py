@@ -82,13 +82,11 @@ def add(session: Session, firsts: Sequence[First]) -> None:
     if not firsts:
         return
     cursor = driver_cursor(session)
-    if session.get_bind().dialect.name == "postgresql":
-        rows = [
-            dict(zip(_FIELDS, (*f[:4], f.day.isoformat(), *f[5:]), strict=True)) for f in firsts
-        ]
-        cursor.execute(_PG_ADD, {"rows": json.dumps(rows), "shard": random.randrange(SHARDS)})
-        return
     rows = [(*f[:4], f.day.isoformat(), *f[5:]) for f in firsts]
+    if session.get_bind().dialect.name == "postgresql":
+        text = json.dumps([dict(zip(_FIELDS, row, strict=True)) for row in rows])
+        cursor.execute(_PG_ADD, {"rows": text, "shard": random.randrange(SHARDS)})
+        return
     new: Counter[tuple[object, ...]] = Counter()
     for start in range(0, len(rows), _SQLITE_ROWS):
         batch = rows[start : start + _SQLITE_ROWS]
