@@ -194,3 +194,40 @@ def test_the_queues_next_step_follows_routes() -> None:
     assert _step_and_next(definition, "later") == ("task", "closing", None)  # its one route
     assert _step_and_next(definition, "closing") == ("end", None, "ends positive")
     assert _step_and_next(definition, "skip_me") == ("email", "later", None)
+
+
+def test_the_queue_pages_soonest_first_and_undated_last_across_page_boundaries(
+    db: Database,
+) -> None:
+    from datetime import timedelta
+
+    from cadenza.services.enrollments.queue import QueueFilter, queue_page
+    from cadenza.store.models import Sequence
+
+    with write(db) as session:
+        add_user(session=session, email=ANA, name="Ana Alvarez", now=at(T0), password=PASSWORD)
+        store(session, TEXTS, at(T0))
+        people = [add_contact(session, at(T0), email=f"p{n}@example.com") for n in range(7)]
+        enrollments.enroll(
+            session=session, sequence="Texts", contact_ids=people, now=at(T0), settings=SETTINGS
+        )
+        rows = session.scalars(select(Enrollment).order_by(Enrollment.id)).all()
+        # due in a shuffled order; two with no due time (held) go last, by id
+        for row, hours in zip(rows, (5, None, 1, 3, None, 2, 4), strict=True):
+            row.due_at = None if hours is None else at(T0) + timedelta(hours=hours)
+            row.status = "paused" if hours is None else "waiting"
+        expected = [
+            r.id for r in sorted(rows, key=lambda r: (r.due_at is None, r.due_at or at(T0), r.id))
+        ]
+    with db.sessions() as session:
+        seq = session.scalars(select(Sequence)).one()
+        seen = []
+        for number in (1, 2, 3, 4):
+            page = queue_page(
+                session=session, sequence=seq, filters=QueueFilter(), page=number, per_page=2
+            )
+            assert page.total == 7
+            seen += [row.id for row in page.rows]
+        assert seen == expected
+        paused = queue_page(session=session, sequence=seq, filters=QueueFilter(status="paused"))
+        assert [row.id for row in paused.rows] == expected[-2:]
