@@ -130,8 +130,12 @@ def queue_page(
     filters: QueueFilter,
     page: int = 1,
     per_page: int = PAGE,
+    counts: dict[str, int] | None = None,
 ) -> QueuePage:
-    """One page of the queue, soonest due first, with the total of all that match."""
+    """One page of the queue, soonest due first, with the total of all that match.
+
+    `counts`: the sequence's enrollments per status, when the caller has them already (the
+    total of a queue filtered by status alone is their sum: no second count)."""
     per_page = max(1, min(per_page, MAX_PAGE))
     page = max(1, page)
     where = filters.conditions(sequence.id)
@@ -144,9 +148,7 @@ def queue_page(
         matched = list(session.scalars(select(Enrollment.id).where(*where).order_by(*order)))
         total, page_ids = len(matched), matched[start : start + per_page]
     else:
-        total = session.execute(
-            select(func.count()).select_from(Enrollment).where(*where)
-        ).scalar_one()
+        total = _total(session, where, filters, counts)
         page_ids = _page_ids(session, where, start, per_page)
     chosen = select(Enrollment.id).where(Enrollment.id.in_(page_ids)).subquery()
     columns = (
@@ -169,6 +171,19 @@ def queue_page(
     versions = _version_numbers(session, {r.version_id for r in found})
     rows = [_row(session, r, reasons.get(r.id), versions) for r in found]
     return QueuePage(rows, total, page, per_page)
+
+
+def _total(
+    session: Session,
+    where: list[ColumnElement[bool]],
+    filters: QueueFilter,
+    counts: dict[str, int] | None,
+) -> int:
+    if counts is not None and filters.step is None:
+        statuses = (filters.status,) if filters.status else LIVE_OR_PAUSED
+        return sum(counts.get(status, 0) for status in statuses)
+    counted = select(func.count()).select_from(Enrollment).where(*where)
+    return int(session.execute(counted).scalar_one())
 
 
 def _searched(session: Session, filters: QueueFilter, sequence_id: int) -> list[Any]:
