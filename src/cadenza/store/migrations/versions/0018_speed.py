@@ -27,6 +27,10 @@ def upgrade() -> None:
         )
     with op.batch_alter_table("users", schema=None) as batch_op:
         batch_op.add_column(sa.Column("timezone", sa.String(length=64), nullable=True))
+    if op.get_bind().dialect.name == "sqlite":
+        # SQLite plans by the statistics ANALYZE kept: without figures for the new index it
+        # would take it for a sequence's status counts, where (sequence_id, status) is better.
+        op.execute("ANALYZE enrollments")
 
 
 def downgrade() -> None:
