@@ -585,7 +585,7 @@ class ReportFirst(Base):
     metric: Mapped[str] = mapped_column(String(32), primary_key=True)
     step: Mapped[str] = mapped_column(String(100), primary_key=True)
     detail: Mapped[str] = mapped_column(String(100), primary_key=True)
-    sequence_id: Mapped[int] = mapped_column(index=True)
+    sequence_id: Mapped[int]  # no index: nothing looks firsts up by sequence
     version_id: Mapped[int]
     day: Mapped[date] = mapped_column(Date)
     variant: Mapped[str] = mapped_column(String(50), default="")
