@@ -4,6 +4,7 @@ loopback SMTP server, search history; screenshots at 1280 and 390 px."""
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 from collections.abc import Iterator
@@ -11,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
+from sqlalchemy import create_engine, text
 
 from cadenza.services.demo import DEMO_PASSWORD
 from tests.e2e.test_browser import (
@@ -203,3 +205,82 @@ def test_the_outcome_buttons_fit_a_phone_and_the_next_task_opens(
     page.keyboard.press("1")  # the first outcome, by its key
     expect(page.get_by_role("status").first).to_contain_text("Done:")
     assert page.url != here  # the next task of the list (or the list at its end)
+
+
+HANDTEXT = """\
+name: Handwritten text
+owner: ana@example.com
+senders: {sms: "+13125550100"}
+schedule: {timezone: contact, days: every_day, holidays: none}
+steps:
+  - key: nudge
+    action: manual_sms
+    assignee: contact_owner
+    title: "Text {{ contact.full_name }}"
+    body: "Hi {{ contact.first_name }}, {{ user.name }} here."
+  - {key: ring, action: call, assignee: contact_owner, wait: {days: 1}}
+"""
+
+
+@pytest.fixture
+def text_server(tmp_path: Path) -> Iterator[Server]:
+    """The demo plus a sequence of handwritten texts, Maya enrolled; texts to the SMS sink."""
+    port = _free_port()
+    with smtp_catcher() as mail:
+        env = _environment(tmp_path, port, mail)
+        _run(env, "init")
+        _run(env, "demo", "--now", START)
+        definition = tmp_path / "handtext.yaml"
+        definition.write_text(HANDTEXT)
+        _run(env, "apply", str(definition), "--now", START)
+        _run(env, "enroll", "Handwritten text", "--contact", "1", "--now", START)
+        _run(env, "worker", "--once", "--no-send", "--now", NOW)
+        command = [CADENZA, "serve", "--port", str(port), "--now", NOW]
+        with subprocess.Popen(
+            command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+        ) as process:
+            try:
+                _wait_until_up(f"http://127.0.0.1:{port}", process)
+                yield Server(f"http://127.0.0.1:{port}", env, env["CADENZA_DATABASE_URL"], mail)
+            finally:
+                process.terminate()
+                process.communicate(timeout=30)
+
+
+def _opted_out(url: str, value: bool) -> None:
+    """Maya's SMS opt-out flag set behind the page's back (a STOP that just arrived)."""
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE contacts SET sms_opted_out = :v WHERE id = 1"), {"v": value})
+    engine.dispose()
+
+
+def test_a_rep_sends_an_edited_text_and_a_refused_one_keeps_the_draft(
+    text_server: Server, browser: Browser, shots: Path
+) -> None:
+    server = text_server
+    page = _tab(browser, 1280)
+    _log_in(page, server.url + "/tasks?type=manual_sms")
+    todo = page.locator("table[aria-labelledby=todo]")
+    todo.get_by_role("link", name="Text Maya Patel").click()
+    expect(page.get_by_role("textbox", name="Message")).to_have_value("Hi Maya, Ana Alvarez here.")
+    edited = "Maya, the pricing sheet is in your inbox <3 - Ana"
+    page.get_by_role("textbox", name="Message").fill(edited)
+    _opted_out(server.database, True)
+    page.get_by_role("button", name=re.compile("^Send")).click()
+    refused = page.locator("#send-refused")
+    expect(refused).to_contain_text("Nothing was sent")
+    expect(refused).to_contain_text("opted out")
+    # the rep's words are kept in the form
+    expect(page.get_by_role("textbox", name="Message")).to_have_value(edited)
+    page.screenshot(path=str(shots / "text-refused-1280.png"), full_page=True)
+
+    _opted_out(server.database, False)
+    page.get_by_role("button", name=re.compile("^Send")).click()
+    expect(page.get_by_role("status").first).to_contain_text("Sent to +13125550134")
+    _run(server.env, "worker", "--once", "--now", NOW)  # the dispatcher hands it to the sink
+    sink = Path(server.env["CADENZA_SMS_SINK_PATH"])
+    records = [json.loads(line) for line in sink.read_text().splitlines()]
+    [sent] = [r for r in records if r["key"].startswith("task:")]  # beside the demo's own
+    assert sent["to"] == "+13125550134" and sent["from"] == "+13125550100"
+    assert sent["body"].startswith(edited) and sent["body"].endswith("Reply STOP to opt out.")

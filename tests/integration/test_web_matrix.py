@@ -81,7 +81,11 @@ RULES: dict[tuple[str, str], tuple[dict[str, Any], dict[str, Any]]] = {
     ("POST", "/dialer/phone"): (EVERYONE, {"form": {"phone": "+13125550177"}}),
     ("POST", "/dialer/{task_id}/outcome"): (ANAS, {"form": {"outcome": "none"}}),
     ("GET", "/tasks/{task_id}"): (ANAS, {}),
-    ("POST", "/tasks/{task_id}/send"): (ANAS, {"form": {"body": "Hello"}}),
+    # Let through, refused (the task is a call): the page comes back with the text kept (409).
+    ("POST", "/tasks/{task_id}/send"): (
+        {BO: 404, ANA: 409, MIA: 409, ROOT: 409},
+        {"form": {"body": "Hello"}},
+    ),
     ("POST", "/tasks/{task_id}/call"): (ANAS, {"form": {"result": "no_answer", "minutes": "2"}}),
     ("POST", "/tasks/{task_id}/reschedule"): (ANAS, {"form": {"due": "2026-03-09T10:00"}}),
     ("POST", "/tasks/{task_id}/skip"): (ANAS, {}),
@@ -135,6 +139,9 @@ RULES: dict[tuple[str, str], tuple[dict[str, Any], dict[str, Any]]] = {
     ("POST", "/domains/{domain}/unblock"): (MANAGERS, {}),
     ("GET", "/logout"): (EVERYONE, {}),
     ("POST", "/logout"): (EVERYONE, {}),
+    # Each person's own profile: there is no one else's to reach.
+    ("GET", "/profile"): (EVERYONE, {}),
+    ("POST", "/profile"): (EVERYONE, {"form": {"timezone": "Europe/Paris"}}),
     # A browser session never reads metrics: the metrics token or an admin's API key does
     # (tests/integration/test_operations.py).
     ("GET", "/metrics"): ({BO: 401, ANA: 401, MIA: 401, ROOT: 401}, {}),

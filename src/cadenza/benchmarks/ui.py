@@ -48,6 +48,7 @@ class Target:
     query: Callable[[set[str], Ids], dict[str, str]] = lambda _names, _ids: {}
     goal_ms: float = PAGE_MS
     api: bool = False
+    agent: bool = False  # opened by an agent (who sees part of the sequences), not the admin
 
 
 @dataclass(frozen=True)
@@ -96,6 +97,8 @@ def _task_filters(names: set[str], _ids: Ids) -> dict[str, str]:
 
 
 def _history_search(names: set[str], ids: Ids) -> dict[str, str]:
+    # The report reads its filters from the query string itself: no declared parameters.
+    names = names | {"q", "timeframe"}
     query: dict[str, str] = {}
     if search := _first(names, "q", "search", "query"):
         query[search] = ids.search
@@ -122,9 +125,21 @@ TARGETS = (
     Target("contact page", "/contacts/{contact_id}"),
     Target("home (sequences)", "/"),
     Target("sequences", "/sequences"),
-    Target("sequence page", "/sequences/{name}"),
+    Target("sequence page (its queue: 52,500 running)", "/sequences/{name}"),
+    Target("sequence queue, page 500", "/sequences/{name}", lambda _n, _i: {"page": "500"}),
+    Target("sequence queue, searched", "/sequences/{name}", lambda _n, i: {"q": i.search}),
+    Target("sequence queue, paused", "/sequences/{name}", lambda _n, _i: {"status": "paused"}),
     Target("history", "/history"),
     Target("history, search + last 7 days", "/history", _history_search, SEARCH_MS),
+    Target("history, all time", "/history", lambda _n, _i: {"timeframe": "all_time"}),
+    Target("to-do list (an agent)", "/tasks", agent=True),
+    Target("sequences (an agent)", "/sequences", agent=True),
+    Target(
+        "history, all time (an agent)",
+        "/history",
+        lambda _n, _i: {"timeframe": "all_time"},
+        agent=True,
+    ),
     Target("senders", "/senders"),
     Target("API tasks", "/api/v1/tasks", api=True),
     Target("API tasks, open", "/api/v1/tasks", lambda _n, _i: {"status": "open"}, api=True),
@@ -169,9 +184,24 @@ def _measure(
 
 
 def measure_pages(client: TestClient, ids: Ids, repeat: int, api_key: str) -> Iterator[Figure]:
-    """Each target's figure, or a skipped one saying why."""
+    """Each target's figure, or a skipped one saying why (the admin's pages, then an agent's)."""
     routes = _routes(client.app)  # type: ignore[arg-type]
-    for target in TARGETS:
+    admin = [t for t in TARGETS if not t.agent]
+    agent = [t for t in TARGETS if t.agent]
+    yield from _measure_targets(client, admin, routes, ids, repeat, api_key)
+    _log_in(client, ui_data.AGENT)
+    yield from _measure_targets(client, agent, routes, ids, repeat, api_key)
+
+
+def _measure_targets(
+    client: TestClient,
+    targets: list[Target],
+    routes: dict[str, set[str]],
+    ids: Ids,
+    repeat: int,
+    api_key: str,
+) -> Iterator[Figure]:
+    for target in targets:
         template = re.sub(r"\{[^}]*\}", "{}", target.route)
         if template not in routes:
             yield Figure(target.label, target.route, note="skipped: no such page in this build")
@@ -213,18 +243,22 @@ def _logged_in(url: str, now: datetime) -> Iterator[tuple[TestClient, str]]:
         key = create_key(session=session, name="bench ui", user_email=ui_data.ADMIN, now=now)[1]
     engine.dispose()
     with TestClient(app) as client:
-        login = client.get("/login")
-        found = TOKEN.search(login.text)
-        if login.status_code != 200 or found is None:
-            raise BenchmarkFailed(
-                f"no login form to sign in with (GET /login: {login.status_code})"
-            )
-        form = {"email": ui_data.ADMIN, "password": ui_data.PASSWORD, "next": "/", "csrf": found[1]}
-        answer = client.post("/login", data=form, follow_redirects=False)
-        if answer.status_code != 303:
-            raise BenchmarkFailed(f"the bench's admin could not log in ({answer.status_code})")
+        _log_in(client, ui_data.ADMIN)
         yield client, key
     app.state.engine.dispose()
+
+
+def _log_in(client: TestClient, email: str) -> None:
+    """Sign `email` in on the client (its cookie replaces whoever was signed in)."""
+    client.cookies.clear()
+    login = client.get("/login")
+    found = TOKEN.search(login.text)
+    if login.status_code != 200 or found is None:
+        raise BenchmarkFailed(f"no login form to sign in with (GET /login: {login.status_code})")
+    form = {"email": email, "password": ui_data.PASSWORD, "next": "/", "csrf": found[1]}
+    answer = client.post("/login", data=form, follow_redirects=False)
+    if answer.status_code != 303:
+        raise BenchmarkFailed(f"the bench's {email} could not log in ({answer.status_code})")
 
 
 def run(

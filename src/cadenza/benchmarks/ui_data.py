@@ -1,6 +1,10 @@
 """The database `cadenza bench ui` measures: 100,000 contacts, 50,000 open tasks and
 1,000,000 history rows, written by bulk inserts and kept between runs (building it is the
-slow part; the pages are what is measured)."""
+slow part; the pages are what is measured).
+
+One sequence also holds a queue of 50,000 more running enrollments (a big campaign's), and
+half the sequences are private to their owner, so that an agent's pages filter by what they
+may see as they would in a real team."""
 
 from __future__ import annotations
 
@@ -23,9 +27,11 @@ from cadenza.store.models import Contact, Enrollment, Event, Sender, SequenceVer
 
 PASSWORD = "bench ui password"
 ADMIN = "admin@bench.example"
+AGENT = "agent0@bench.example"
 AGENTS = 10
 SEQUENCES = 20
 BATCH = 20_000
+QUEUE = 50_000  # running enrollments of the first sequence beside those with tasks
 KINDS = ("call", "call", "task", "manual_email", "manual_sms", "linkedin")
 TYPES = ("step_executed", "message_sent", "deferred", "opened", "task_created", "clicked")
 
@@ -71,8 +77,10 @@ def ready(url: str, scale: Scale) -> bool:
         migrate.upgrade(engine)
         with Session(engine) as session:
             open_tasks = select(func.count()).select_from(Task).where(Task.status == "open")
+            enrolled = scale.open_tasks + QUEUE
             return (
-                session.scalar(select(func.count()).select_from(Contact)) == scale.contacts
+                session.scalar(select(func.count()).select_from(Enrollment)) == enrolled
+                and session.scalar(select(func.count()).select_from(Contact)) == scale.contacts
                 and session.scalar(open_tasks) == scale.open_tasks
                 and session.scalar(select(func.count()).select_from(Event)) == scale.history
             )
@@ -98,6 +106,9 @@ def build(url: str, scale: Scale, now: datetime, report: Callable[[str], None]) 
         report(f"writing {scale.open_tasks:,} enrollments with an open task each")
         with writing(sessions) as session:
             _tasks(session, scale, now, contacts, versions, users)
+        report(f"writing a queue of {QUEUE:,} running enrollments in one sequence")
+        with writing(sessions) as session:
+            _queue(session, now, contacts, versions[0])
         report(f"writing {scale.history:,} history rows")
         _history(sessions, scale, now, contacts, versions)
         if engine.dialect.name == "postgresql":
@@ -144,7 +155,32 @@ def _sequences(session: Session, now: datetime, owner: int) -> list[tuple[int, i
         assert version is not None
         pairs.append((sequence_id, version))
     session.execute(text("UPDATE sequences SET owner_id = :o"), {"o": owner})
+    private = [sequence_id for sequence_id, _version in pairs[1::2]]
+    session.execute(
+        text("UPDATE sequences SET sharing = 'private' WHERE id = :i"), [{"i": i} for i in private]
+    )
     return pairs
+
+
+def _queue(session: Session, now: datetime, contacts: list[int], version: tuple[int, int]) -> None:
+    """Running enrollments of one sequence at every status a queue shows, due over a month."""
+    statuses = ("active", "waiting", "active", "paused")
+    for start in range(0, QUEUE, BATCH):
+        rows = [
+            {
+                "sequence_id": version[0],
+                "version_id": version[1],
+                "contact_id": contacts[(i * 13) % len(contacts)],
+                "status": statuses[i % len(statuses)],
+                "step": "intro",
+                "due_at": now + timedelta(minutes=(i * 53) % (30 * 24 * 60)),
+                "enrolled_at": now - timedelta(days=1),
+                "updated_at": now,
+                "state": {},
+            }
+            for i in range(start, min(start + BATCH, QUEUE))
+        ]
+        insert_rows(session, Enrollment.__table__, rows)  # type: ignore[arg-type]
 
 
 def _tasks(

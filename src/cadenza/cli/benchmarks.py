@@ -239,6 +239,7 @@ def bench_reports(
         f"{figures.record_after_us:.0f} µs ({figures.overhead:+.1%})",
         f"≤ {GOAL_OVERHEAD:+.0%}",
     )
+    out.print(table)
 
 
 @bench_app.command("ui")

@@ -175,11 +175,15 @@ def _named(session: Session, search: str) -> ColumnElement[bool]:
     return Event.contact_id.in_(ids)
 
 
-def count(*, session: Session, query: HistoryQuery, viewer: Viewer) -> int:
-    """How many events the query matches: all of them."""
+def count(*, session: Session, query: HistoryQuery, viewer: Viewer, cap: int | None = None) -> int:
+    """How many events the query matches: all of them, or up to `cap` + 1 (more than `cap`
+    is then all a page knows: counting a million events costs more than the page)."""
     conditions = _conditions(session, query, viewer)
-    statement = select(func.count()).select_from(Event).where(*conditions)
-    return int(session.scalar(statement) or 0)
+    if cap is None:
+        statement = select(func.count()).select_from(Event).where(*conditions)
+        return int(session.scalar(statement) or 0)
+    first = select(Event.id).where(*conditions).limit(cap + 1).subquery()
+    return int(session.scalar(select(func.count()).select_from(first)) or 0)
 
 
 def _rows(conditions: list[ColumnElement[bool]]) -> Select[Any]:

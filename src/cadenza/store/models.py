@@ -96,6 +96,8 @@ class User(Base):
     # Plan limits of this user (None: the role's limit from the settings applies).
     max_active_sequences: Mapped[int | None]
     max_emails_per_day: Mapped[int | None]
+    # The zone the workspace shows times in (None: the browser's, then the server's).
+    timezone: Mapped[str | None] = mapped_column(String(64))
 
 
 class WebSession(Base):
@@ -603,7 +605,7 @@ class ReportFirst(Base):
     metric: Mapped[str] = mapped_column(String(32), primary_key=True)
     step: Mapped[str] = mapped_column(String(100), primary_key=True)
     detail: Mapped[str] = mapped_column(String(100), primary_key=True)
-    sequence_id: Mapped[int] = mapped_column(index=True)
+    sequence_id: Mapped[int]  # no index: nothing looks firsts up by sequence
     version_id: Mapped[int]
     day: Mapped[date] = mapped_column(Date)
     variant: Mapped[str] = mapped_column(String(50), default="")
@@ -768,3 +770,11 @@ class BlockedDomain(Base):
     reason: Mapped[str] = mapped_column(String(500), default="")
     created_by: Mapped[str] = mapped_column(String(320), default="system")
     created_at: Mapped[datetime]
+
+
+# A sequence's queue pages its running enrollments soonest due first: an index range of the
+# sequence in that order (status in the index, so the rows it skips are never read).
+Index(
+    "ix_enrollments_queue", Enrollment.sequence_id, Enrollment.due_at, Enrollment.id,
+    Enrollment.status,
+)  # fmt: skip

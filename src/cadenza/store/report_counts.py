@@ -9,6 +9,7 @@ each transaction picks a shard, so concurrent workers neither deadlock nor queue
 
 from __future__ import annotations
 
+import json
 import random
 from collections import Counter
 from collections.abc import Iterable, Sequence
@@ -39,18 +40,18 @@ class First(NamedTuple):
 
 # A counter's key, in the order of report_counts' unique constraint (less the shard).
 _KEY = "sequence_id, day, metric, step, detail, variant, who, version_id"
+# The batch travels as one JSON text: PostgreSQL reads it with json_to_recordset in less
+# than half the time eight parallel arrays take to send and unpack.
+_FIELDS = ("e", "m", "s", "d", "day", "var", "who", "seq")
 _PG_ADD = f"""
 WITH v AS (
-  SELECT * FROM unnest(
-    %(e)s::bigint[], %(m)s::text[], %(s)s::text[], %(d)s::text[], %(day)s::text[]::date[],
-    %(var)s::text[], %(who)s::text[], %(seq)s::integer[]
-  ) AS v(enrollment_id, metric, step, detail, day, variant, who, sequence_id)
+  SELECT * FROM json_to_recordset(%(rows)s::json) AS v(
+    e bigint, m text, s text, d text, day date, var text, who text, seq integer)
 ), new AS (
   INSERT INTO report_firsts
     (enrollment_id, metric, step, detail, sequence_id, version_id, day, variant, who)
-  SELECT v.enrollment_id, v.metric, v.step, v.detail, v.sequence_id, e.version_id, v.day,
-         v.variant, v.who
-  FROM v JOIN enrollments e ON e.id = v.enrollment_id
+  SELECT v.e, v.m, v.s, v.d, v.seq, e.version_id, v.day, v.var, v.who
+  FROM v JOIN enrollments e ON e.id = v.e
   ORDER BY 1, 2, 3, 4
   ON CONFLICT DO NOTHING
   RETURNING {_KEY}
@@ -73,6 +74,7 @@ _SQLITE_COUNT = (
     f"INSERT INTO report_counts ({_KEY}, shard, n) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
     f" ON CONFLICT ({_KEY}, shard) DO UPDATE SET n = report_counts.n + excluded.n"
 )
+_SQLITE_ROWS = 300  # rows per VALUES list (8 parameters each, under SQLite's limit)
 
 
 def add(session: Session, firsts: Sequence[First]) -> None:
@@ -80,22 +82,19 @@ def add(session: Session, firsts: Sequence[First]) -> None:
     if not firsts:
         return
     cursor = driver_cursor(session)
-    if session.get_bind().dialect.name == "postgresql":
-        columns = list(zip(*firsts, strict=True))
-        names = ("e", "m", "s", "d", "day", "var", "who", "seq")
-        params: dict[str, object] = {n: list(c) for n, c in zip(names, columns, strict=True)}
-        params["day"] = [day.isoformat() for day in columns[4]]  # text: the cheapest to send
-        params["shard"] = random.randrange(SHARDS)
-        cursor.execute(_PG_ADD, params)
-        return
     rows = [(*f[:4], f.day.isoformat(), *f[5:]) for f in firsts]
+    if session.get_bind().dialect.name == "postgresql":
+        text = json.dumps([dict(zip(_FIELDS, row, strict=True)) for row in rows])
+        cursor.execute(_PG_ADD, {"rows": text, "shard": random.randrange(SHARDS)})
+        return
     new: Counter[tuple[object, ...]] = Counter()
-    for start in range(0, len(rows), 300):
-        batch = rows[start : start + 300]
+    for start in range(0, len(rows), _SQLITE_ROWS):
+        batch = rows[start : start + _SQLITE_ROWS]
         marks = ", ".join(["(?, ?, ?, ?, ?, ?, ?, ?)"] * len(batch))
         flat = [value for row in batch for value in row]
         new.update(tuple(r) for r in cursor.execute(_SQLITE_FIRSTS.format(marks=marks), flat))
-    cursor.executemany(_SQLITE_COUNT, [(*key, 0, n) for key, n in sorted(new.items())])
+    if new:
+        cursor.executemany(_SQLITE_COUNT, [(*key, 0, n) for key, n in sorted(new.items())])
 
 
 def take_back(session: Session, enrollment_ids: Iterable[int]) -> None:

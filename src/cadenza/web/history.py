@@ -8,6 +8,7 @@ import io
 import json
 from collections.abc import Iterator, Mapping
 from typing import Any
+from urllib.parse import urlencode
 
 from fastapi import Request
 from fastapi.responses import Response, StreamingResponse
@@ -33,6 +34,7 @@ SEQUENCE_EVENTS = frozenset(
 WORK_EVENTS = frozenset({"note_added", "task_rescheduled", "contact_deleted"})
 TYPES = sorted(CONTACT_EVENTS | ENROLLMENT_EVENTS | SEQUENCE_EVENTS | WORK_EVENTS)
 DEFAULT_TIMEFRAME = "last_7_days"
+COUNT_CAP = 10_000  # past this many events the page says "more than"; a link counts them all
 KEYS = ("q", "type", "timeframe", "from", "to", "sequence", "contact")
 CSV_COLUMNS = ("time", "type", "sequence", "contact_id", "contact", "step", "reason", "by", "data")
 
@@ -82,8 +84,10 @@ def history_page(request: Request, viewer: PageViewer, cursor: str = "") -> Resp
     """The newest events first, as filtered, a page at a time; the total counted in full."""
     query, filters = _query(request, request.query_params)
     before = report.parse_cursor(cursor)
+    exact = request.query_params.get("count") == "all"
     with request.app.state.sessions() as session:
-        total = report.count(session=session, query=query, viewer=viewer)
+        cap = None if exact else COUNT_CAP
+        total = report.count(session=session, query=query, viewer=viewer, cap=cap)
         rows = report.page(
             session=session, query=query, viewer=viewer, before=before, limit=PAGE_SIZE
         )
@@ -92,6 +96,9 @@ def history_page(request: Request, viewer: PageViewer, cursor: str = "") -> Resp
     context = {
         "events": rows,
         "total": total,
+        "more": not exact and total > COUNT_CAP,
+        "cap": COUNT_CAP,
+        "count_all": "/history?" + urlencode({**kept, "count": "all"}),
         "sequences": sequences,
         "types": TYPES if not query.types else sorted({*TYPES, *query.types}),
         "presets": report.PRESETS,

@@ -23,6 +23,7 @@ from cadenza.web import (
     lists,
     login,
     outbox,
+    profile,
     queue,
     reports,
     senders,
@@ -72,7 +73,7 @@ WORK = (
     tasks, task_screen, dialer, contact_manage, contacts, contact_edit, outbox, senders,
     subscriptions, lists,
 )
-for module in (*SEQUENCES, *WORK, history, reports, login, accounts):
+for module in (*SEQUENCES, *WORK, history, reports, login, accounts, profile):
     router.include_router(module.router)
 router.include_router(login.public)
 router.include_router(assets)

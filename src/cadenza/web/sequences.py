@@ -71,7 +71,11 @@ def sequence_page(
     with request.app.state.sessions() as session:
         context = _sequence_context(session, name, viewer)
         context["queue"] = queue_page(
-            session=session, sequence=context["seq"], filters=filters, page=page_number
+            session=session,
+            sequence=context["seq"],
+            filters=filters,
+            page=page_number,
+            counts=context["counts"],
         )
     context["filters"] = filters
     zone = tz or None

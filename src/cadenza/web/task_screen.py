@@ -12,19 +12,20 @@ from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
 from cadenza.core import reach
-from cadenza.errors import ValidationFailed
+from cadenza.errors import Conflict, ValidationFailed
 from cadenza.services import contacts, history, outbox
 from cadenza.services import tasks as task_service
 from cadenza.services.tasks import queue
 from cadenza.services.tasks.sending import sent_outcome
 from cadenza.services.tasks.working import place_of
 from cadenza.services.users.access import Viewer
+from cadenza.store.db import writing
 from cadenza.store.models import Task
 from cadenza.web.contact_edit import FIELDS
 from cadenza.web.deps import PageViewer
 from cadenza.web.describe import route_text
 from cadenza.web.errors import page_router
-from cadenza.web.rendering import page, words
+from cadenza.web.rendering import page, redirect, words
 from cadenza.web.workspace import (
     filter_from_text,
     perform_onward,
@@ -39,7 +40,18 @@ router = page_router()
 @router.get("/tasks/{task_id}")
 def task_page(request: Request, viewer: PageViewer, task_id: int) -> Response:
     """The task with everything a person needs to do it, and the next one a key away."""
-    flt = task_filter(request.query_params)
+    return _task_screen(request, viewer, task_id, task_filter(request.query_params))
+
+
+def _task_screen(
+    request: Request,
+    viewer: Viewer,
+    task_id: int,
+    flt: Any,
+    draft: dict[str, str] | None = None,
+    status: int = 200,
+) -> Response:
+    """The task's page; `draft`: a send that was refused, its text kept and why shown."""
     zone = user_zone(request)
     now = request.app.state.clock.now()
     with request.app.state.sessions() as session:
@@ -56,8 +68,9 @@ def task_page(request: Request, viewer: PageViewer, task_id: int) -> Response:
         "following": f"/tasks/{following}{suffix}" if following else None,
         "here": f"/tasks/{task_id}{suffix}",
         "zone": zone,
+        "draft": draft,
     }
-    return page(request, "task.html", context)
+    return page(request, "task.html", context, status=status)
 
 
 def _context(
@@ -151,7 +164,16 @@ def send_task(
         done = f"Sent to {message.recipient}: it is queued in the outbox (message {message.id})."
         return done, _onward(session, flt, viewer, now, zone, task_id)
 
-    return perform_onward(request, _back(task_id, list_query), change)
+    try:
+        with writing(request.app.state.sessions) as session:
+            done, target = change(session, request.app.state.clock.now())
+    except (Conflict, ValidationFailed) as exc:
+        # Refused (a flag, quiet hours, no sender, an empty text...): nothing was sent, and
+        # the person's edited text comes back in the form beside the reason.
+        draft = {"subject": subject, "body": body, "error": str(exc)}
+        status = 409 if isinstance(exc, Conflict) else 422
+        return _task_screen(request, viewer, task_id, flt, draft, status)
+    return redirect(target, done)
 
 
 def _onward(

@@ -26,7 +26,11 @@ Onward = Callable[[Session, datetime], tuple[str, str]]
 
 
 def user_zone(request: Request) -> str:
-    """The person's zone: their browser's, else the site's fallback zone."""
+    """The person's zone: the one on their profile, else their browser's, else the site's
+    fallback zone."""
+    chosen = getattr(getattr(request.state, "user", None), "timezone", None)
+    if chosen and is_timezone(chosen):
+        return str(chosen)
     named = request.cookies.get(ZONE_COOKIE, "")
     if named and is_timezone(named):
         return named

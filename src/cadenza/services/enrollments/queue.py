@@ -10,18 +10,28 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, exists, func, or_, select
+from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.orm import Session
 
 from cadenza.core.calendar import recipient_zone
 from cadenza.core.decisions import LIVE_OR_PAUSED
-from cadenza.core.definition import Definition
+from cadenza.core.definition import (
+    BranchStep,
+    Definition,
+    EndRoute,
+    EndStep,
+    ManualStepBase,
+    Route,
+    WaitForStep,
+)
 from cadenza.errors import ValidationFailed
+from cadenza.services import history_report
 from cadenza.store.catalog import definition_for
 from cadenza.store.models import Contact, Enrollment, Event, Sequence, SequenceVersion, Task
 
 PAGE = 50
 MAX_PAGE = 200
+SEARCHED = 1000  # contacts a queue search names, looked up by id; more: a join
 # The events whose reason says why an enrollment is due when it is (or held).
 REASONED = (
     "deferred",
@@ -58,10 +68,10 @@ class QueueFilter:
         if self.step:
             found.append(Enrollment.step == self.step)
         if self.search and self.search.strip():
-            # Per enrollment of the sequence, a lookup of its contact by key: cheaper than
-            # matching every contact of the database first (no index serves a "contains").
-            named = contact_matches(self.search)
-            found.append(exists().where(Contact.id == Enrollment.contact_id, named))
+            # The history report's rule (a name's words at the start of the first or last
+            # name, an email whole or its start, a phone's digits): the names' indexes answer.
+            named = history_report.contact_matches(self.search)
+            found.append(Enrollment.contact_id.in_(select(Contact.id).where(named)))
         return found
 
 
@@ -94,6 +104,7 @@ class QueueRow:
     step: str | None
     action: str | None
     next_step: str | None
+    next_note: str | None  # where the step leads when it is not one step: outcome, an end
     due_at: datetime | None
     zone: str
     reason: str | None
@@ -119,28 +130,27 @@ def queue_page(
     filters: QueueFilter,
     page: int = 1,
     per_page: int = PAGE,
+    counts: dict[str, int] | None = None,
 ) -> QueuePage:
-    """One page of the queue, soonest due first, with the total of all that match."""
+    """One page of the queue, soonest due first, with the total of all that match.
+
+    `counts`: the sequence's enrollments per status, when the caller has them already (the
+    total of a queue filtered by status alone is their sum: no second count)."""
     per_page = max(1, min(per_page, MAX_PAGE))
     page = max(1, page)
     where = filters.conditions(sequence.id)
     order = (Enrollment.due_at.is_(None), Enrollment.due_at, Enrollment.id)
     start = (page - 1) * per_page
-    chosen: Any
     if filters.search:
-        # A search reads every enrollment's contact once: the total and the page from one
-        # pass rather than two.
+        where = _searched(session, filters, sequence.id)
+        # A search reads the matching enrollments once: the total and the page from one
+        # pass rather than two (they are few; sorting them costs nothing).
         matched = list(session.scalars(select(Enrollment.id).where(*where).order_by(*order)))
         total, page_ids = len(matched), matched[start : start + per_page]
-        chosen = select(Enrollment.id).where(Enrollment.id.in_(page_ids)).subquery()
     else:
-        total = session.execute(
-            select(func.count()).select_from(Enrollment).where(*where)
-        ).scalar_one()
-        # The page's ids first, from the enrollments alone; only those rows meet contacts.
-        chosen = (
-            select(Enrollment.id).where(*where).order_by(*order).offset(start).limit(per_page)
-        ).subquery()
+        total = _total(session, where, filters, counts)
+        page_ids = _page_ids(session, where, start, per_page)
+    chosen = select(Enrollment.id).where(Enrollment.id.in_(page_ids)).subquery()
     columns = (
         Enrollment.id,
         Enrollment.contact_id,
@@ -163,9 +173,59 @@ def queue_page(
     return QueuePage(rows, total, page, per_page)
 
 
+def _total(
+    session: Session,
+    where: list[ColumnElement[bool]],
+    filters: QueueFilter,
+    counts: dict[str, int] | None,
+) -> int:
+    if counts is not None and filters.step is None:
+        statuses = (filters.status,) if filters.status else LIVE_OR_PAUSED
+        return sum(counts.get(status, 0) for status in statuses)
+    counted = select(func.count()).select_from(Enrollment).where(*where)
+    return int(session.execute(counted).scalar_one())
+
+
+def _searched(session: Session, filters: QueueFilter, sequence_id: int) -> list[Any]:
+    """A search's conditions: the contacts it names first, then their enrollments by the
+    contacts' index, rather than a look-up of every enrollment's contact (a big queue's
+    50,000). A search naming very many contacts keeps the per-enrollment look-up."""
+    rule = history_report.contact_matches(filters.search or "")
+    named = list(session.scalars(select(Contact.id).where(rule).limit(SEARCHED + 1)))
+    if len(named) > SEARCHED:
+        return filters.conditions(sequence_id)
+    plain = QueueFilter(filters.status, filters.step, None)
+    return [*plain.conditions(sequence_id), Enrollment.contact_id.in_(named)]
+
+
+def _page_ids(
+    session: Session, where: list[ColumnElement[bool]], start: int, per_page: int
+) -> list[int]:
+    """The ids of one page, soonest due first and undated ones last: the dated ones read in
+    order from `ix_enrollments_queue`, then the undated ones by id (no sort of the queue)."""
+    dated = (
+        select(Enrollment.id)
+        .where(*where, Enrollment.due_at.is_not(None))
+        .order_by(Enrollment.due_at, Enrollment.id)
+    )
+    ids = list(session.scalars(dated.offset(start).limit(per_page)))
+    if len(ids) == per_page:
+        return ids
+    before = 0
+    if start:
+        counted = select(func.count()).select_from(Enrollment)
+        before = session.execute(counted.where(*where, Enrollment.due_at.is_not(None))).scalar_one()
+    undated = (
+        select(Enrollment.id).where(*where, Enrollment.due_at.is_(None)).order_by(Enrollment.id)
+    )
+    skip = max(0, start - before)
+    ids += session.scalars(undated.offset(skip).limit(per_page - len(ids)))
+    return ids
+
+
 def _row(session: Session, r: Any, reason: str | None, versions: dict[int, int]) -> QueueRow:
     definition = definition_for(session=session, version_id=r.version_id)
-    action, following = _step_and_next(definition, r.step)
+    action, following, note = _step_and_next(definition, r.step)
     zone = recipient_zone(definition.schedule, r.timezone).key
     name = f"{r.first_name} {r.last_name}".strip() or r.email or f"contact {r.contact_id}"
     return QueueRow(
@@ -177,6 +237,7 @@ def _row(session: Session, r: Any, reason: str | None, versions: dict[int, int])
         step=r.step,
         action=action,
         next_step=following,
+        next_note=note,
         due_at=r.due_at,
         zone=zone,
         reason=reason,
@@ -184,14 +245,41 @@ def _row(session: Session, r: Any, reason: str | None, versions: dict[int, int])
     )
 
 
-def _step_and_next(definition: Definition, key: str | None) -> tuple[str | None, str | None]:
-    """The step's action and the step after it in order (None past the last)."""
+def _step_and_next(
+    definition: Definition, key: str | None
+) -> tuple[str | None, str | None, str | None]:
+    """The step's action, the step it leads to (its routes followed) and, when that is not
+    all, what it depends on or how it ends (None, None: past the last)."""
     keys = [step.key for step in definition.steps]
     if key not in keys:
-        return None, None
+        return None, None, None
     index = keys.index(key)
+    step = definition.steps[index]
     following = keys[index + 1] if index + 1 < len(keys) else None
-    return definition.steps[index].action, following
+    if isinstance(step, EndStep):
+        return step.action, None, f"ends {step.outcome}"
+    if isinstance(step, BranchStep):
+        return step.action, None, "depends on its conditions"
+    routes: list[Route | None] = []
+    if isinstance(step, ManualStepBase):
+        routes = list(step.outcome_routes().values())
+    elif isinstance(step, WaitForStep):
+        routes = ["next", *step.routes.values()]  # the timeout goes on to the next step
+    targets = {_target(route, following) for route in routes} or {(following, None)}
+    if len(targets) > 1:  # the usual way on, if one outcome takes it, and that it depends
+        usual = following if (following, None) in targets else None
+        return step.action, usual, "depends on outcome"
+    target, note = targets.pop()
+    return step.action, target, note
+
+
+def _target(route: Route | None, following: str | None) -> tuple[str | None, str | None]:
+    """Where one route leads: a step's key, or how the enrollment ends."""
+    if route is None or route == "next":
+        return following, None
+    if isinstance(route, EndRoute):
+        return None, f"ends {route.end}"
+    return str(route), None
 
 
 def _reasons(session: Session, pairs: list[tuple[int, int]]) -> dict[int, str]:

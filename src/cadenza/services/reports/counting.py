@@ -9,11 +9,17 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from cadenza.services.reports.metrics import hits
+from cadenza.services.reports.metrics import MESSAGE_METRICS, STEP_EVENTS, hits
 from cadenza.store import report_counts
 from cadenza.store.report_counts import First
 
 _switch = {"on": True}
+# The event types some report counts (`metrics.hits` yields nothing for any other): a batch
+# of other events costs a set look-up a row and no statement.
+COUNTED = frozenset(
+    {*MESSAGE_METRICS, *STEP_EVENTS}
+    | {"enrolled", "completed", "exited", "task_completed", "call_logged", "manual_call"}
+)
 
 
 def count(session: Session, rows: Iterable[Mapping[str, Any]]) -> None:
@@ -22,13 +28,16 @@ def count(session: Session, rows: Iterable[Mapping[str, Any]]) -> None:
         return
     firsts: dict[tuple[int, str, str, str], First] = {}
     for row in rows:
+        if row["type"] not in COUNTED or row.get("enrollment_id") is None:
+            continue
+        day = _day(row["time"])
         for hit in hits(row):
             key = (row["enrollment_id"], hit.metric, hit.step, hit.detail)
-            day = _day(row["time"])
             known = firsts.get(key)
             if known is None or day < known.day:
                 firsts[key] = First(*key, day, hit.variant, hit.who, row["sequence_id"])
-    report_counts.add(session, list(firsts.values()))
+    if firsts:
+        report_counts.add(session, list(firsts.values()))
 
 
 def take_back(session: Session, enrollment_ids: Iterable[int]) -> None:

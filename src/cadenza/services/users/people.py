@@ -224,3 +224,17 @@ class _Turns:
         )
         self.cursor = position
         return user_id, email
+
+
+def set_timezone(*, session: Session, user_id: int, zone: str | None) -> User:
+    """The zone a person's pages show times in (None or empty: their browser's again)."""
+    from cadenza.core.zones import is_timezone
+
+    user = session.get(User, user_id)
+    if user is None:
+        raise NotFound(f"no user {user_id}")
+    chosen = (zone or "").strip() or None
+    if chosen is not None and (len(chosen) > 64 or not is_timezone(chosen)):
+        raise ValidationFailed(f"{chosen!r} is not a time zone (an IANA name like Europe/Paris)")
+    user.timezone = chosen
+    return user

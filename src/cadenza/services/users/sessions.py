@@ -35,6 +35,7 @@ class SignedIn:
     csrf: str
     session_id: str
     last_seen_at: datetime
+    timezone: str | None = None  # the zone they chose on their profile (None: the browser's)
 
 
 @dataclass(frozen=True)
@@ -158,6 +159,7 @@ def _signed_in(user: User, row: WebSession) -> SignedIn:
         csrf=row.csrf,
         session_id=row.id,
         last_seen_at=row.last_seen_at,
+        timezone=user.timezone,
     )
 
 
