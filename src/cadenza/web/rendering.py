@@ -28,6 +28,7 @@ NAVIGATION = (
     ("/subscriptions", "Subscriptions"),
     ("/reports", "Reports"),
     ("/accounts", "Accounts"),
+    ("/views", "Views"),
     ("/lists", "Lists"),
     ("/domains", "Blocked domains"),
 )
