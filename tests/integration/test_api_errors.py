@@ -80,8 +80,16 @@ def test_garbage_posted_to_every_route_is_a_4xx_problem(api: Api) -> None:
             session=session, url="http://127.0.0.1:9/hook", now=at(T0), allow=["127.0.0.1"]
         )
     real |= {"subscription_id": str(hook.id)}
+    account = api.ok("POST", "/accounts", 201, json={"name": "Acme", "domains": ["acme.example"]})
+    view = api.ok("POST", "/views", 201, json={"name": "VIPs", "condition": {"tag": "vip"}})
+    api.ok("POST", "/lists", 201, json={"name": "Leads"})
+    note = api.ok("POST", f"/contacts/{contact}/notes", 201, json={"body": "Called"})
+    real |= {"account_id": str(account["id"]), "view_id": str(view["id"]), "list_name": "Leads"}
+    real |= {"note_id": str(note["id"]), "external_id": "crm-1", "domain": "blocked.example"}
     bogus = {"name": "No such", "contact_id": "99999", "enrollment_id": "99999", "task_id": "x"}
     bogus |= {"action": "explode", "sender_id": "99999", "subscription_id": "99999"}
+    bogus |= {"account_id": "99999", "view_id": "99999", "list_name": "No such"}
+    bogus |= {"note_id": "99999", "external_id": "no-such", "domain": "no-such.example"}
     tried = 0
     for method, path, operation in _operations(api):
         if method == "get":
@@ -177,7 +185,7 @@ def test_bad_fields_are_422_naming_where(api: Api) -> None:
     body = problem(api.get("/contacts", params={"limit": 0}), 422)
     assert body["errors"][0]["loc"] == ["query", "limit"]
     body = problem(api.post("/enrollments", json={"sequence": "Drip"}), 422)
-    assert "contact_ids, tag or where" in body["errors"][0]["msg"]
+    assert "contact_ids, tag, where, account or view" in body["errors"][0]["msg"]
     body = problem(
         api.post("/sequences", content=b"name: x", headers={"Content-Type": "text/html"}), 415
     )

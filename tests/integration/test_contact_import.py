@@ -28,7 +28,8 @@ from tests.engine_helpers import SETTINGS
 
 NOW = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "csv"
-ROW_KEYS = set(ContactView.model_fields)
+# `domain_dnc` is decided at step time from the blocked domains; a contact row does not carry it.
+ROW_KEYS = set(ContactView.model_fields) - {"domain_dnc"}
 
 
 def _copy(name: str, folder: Path) -> Path:
