@@ -224,18 +224,19 @@ def _conditions_of(definition: Definition) -> list[Any]:
     return [c for c in found if c is not None]
 
 
-def _has_event(condition: Any) -> bool:
+def condition_reads_events(condition: Any) -> bool:
+    """Whether the condition, anywhere within it, looks at the contact's events."""
     if isinstance(condition, EventCondition):
         return True
     if isinstance(condition, AllCondition):
-        return any(_has_event(c) for c in condition.all)
+        return any(condition_reads_events(c) for c in condition.all)
     if isinstance(condition, AnyCondition):
-        return any(_has_event(c) for c in condition.any)
+        return any(condition_reads_events(c) for c in condition.any)
     if isinstance(condition, NotCondition):
-        return _has_event(condition.not_)
+        return condition_reads_events(condition.not_)
     return False
 
 
 def uses_events(definition: Definition) -> bool:
     """Whether any condition of the definition looks at events (the worker loads them then)."""
-    return any(_has_event(c) for c in _conditions_of(definition))
+    return any(condition_reads_events(c) for c in _conditions_of(definition))

@@ -20,10 +20,9 @@ from cadenza.core.definition import (
     AllCondition,
     AnyCondition,
     Condition,
-    EventCondition,
-    NotCondition,
     TagCondition,
 )
+from cadenza.core.definition.sequence import condition_reads_events
 from cadenza.store.machine_reads import load_events, load_views
 from cadenza.store.models import Account, AccountDomain, Contact, ContactTag, User
 
@@ -53,15 +52,7 @@ def narrowing(condition: Condition) -> ColumnElement[bool] | None:
 
 def uses_events(condition: Condition) -> bool:
     """Whether evaluating the condition reads the contact's events."""
-    if isinstance(condition, EventCondition):
-        return True
-    if isinstance(condition, AllCondition):
-        return any(uses_events(c) for c in condition.all)
-    if isinstance(condition, AnyCondition):
-        return any(uses_events(c) for c in condition.any)
-    if isinstance(condition, NotCondition):
-        return uses_events(condition.not_)
-    return False
+    return condition_reads_events(condition)
 
 
 def candidates(condition: Condition | None, query: Select[Any] | None = None) -> Select[Any]:
