@@ -196,3 +196,21 @@ def test_merging_moves_enrollments_tasks_notes_history_and_keeps_every_flag(
     assert any(e["type"] == "removed" and "merged" in (e["reason"] or "") for e in history)
     with people.db.sessions() as session:
         assert session.get(Contact, d_id) is None
+
+
+def test_a_merged_duplicates_lists_and_account_go_to_the_survivor(people: People) -> None:
+    root = people.as_(ROOT)
+    account = root.ok("POST", "/accounts", 201, json={"name": "Acme", "domains": ["acme.example"]})
+    for name in ("Webinar", "Trade show"):
+        root.ok("POST", "/lists", 201, json={"name": name})
+    survivor = root.ok("POST", "/contacts", 201, json={"email": "sam@home.example"})["id"]
+    duplicate = root.ok("POST", "/contacts", 201, json={"email": "sam@acme.example"})["id"]
+    root.ok("PATCH", f"/accounts/{account['id']}", json={"add_contacts": [duplicate]})
+    root.ok("POST", "/lists/Webinar/members", json={"contact_ids": [survivor, duplicate]})
+    root.ok("POST", "/lists/Trade show/members", json={"contact_ids": [duplicate]})
+    root.ok("POST", f"/contacts/{survivor}/merge", json={"duplicate_id": duplicate})
+    for name in ("Webinar", "Trade show"):
+        members = root.ok("GET", f"/lists/{name}/members")
+        assert [m["contact_id"] for m in members] == [survivor]
+    contacts_of_account = root.ok("GET", f"/accounts/{account['id']}/contacts")
+    assert [c["id"] for c in contacts_of_account] == [survivor]

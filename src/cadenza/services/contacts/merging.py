@@ -1,6 +1,7 @@
 """Two records of one person made one: the survivor keeps everything of the duplicate.
 
-Enrollments, tasks, notes, messages, calls and history move to the survivor. Where both
+Enrollments, tasks, notes, messages, calls, history and list memberships move to the
+survivor (and its account, when it has none). Where both
 are in the same sequence, the survivor's enrollment stays and the duplicate's becomes a
 `removed` tombstone of the survivor (its open tasks canceled, its unsent messages
 suppressed, a `removed` event saying why), so nobody is sequenced twice and nothing that
@@ -29,6 +30,7 @@ from cadenza.services.users.access import OPERATOR, Viewer
 from cadenza.settings import Settings
 from cadenza.store.models import (
     Contact,
+    ContactListMember,
     ContactTag,
     DialerEntry,
     Enrollment,
@@ -42,7 +44,7 @@ from cadenza.store.models import (
 # Columns whose blank on the survivor the duplicate fills (unique ones after it is gone).
 FILLED = (
     "first_name", "last_name", "email", "phone", "timezone", "company", "owner_id",
-    "lead_source", "disposition", "external_id", "line",
+    "lead_source", "disposition", "external_id", "line", "account_id",
 )  # fmt: skip
 LATEST = ("last_inbound_at",)
 MOVED = (Task, Note, Message, Event, VoiceCall)
@@ -84,6 +86,7 @@ def merge(
         session.execute(update(model).where(column == duplicate_id).values(contact_id=survivor_id))
     _union_rows(session, ContactTag, "tag", survivor_id, duplicate_id)
     _union_rows(session, DialerEntry, "list_name", survivor_id, duplicate_id)
+    _union_rows(session, ContactListMember, "list_id", survivor_id, duplicate_id)
     values, done.filled = _filled(survivor, duplicate)
     done.flags = [
         flag for flag in FLAGS if getattr(duplicate, flag) and not getattr(survivor, flag)
@@ -163,7 +166,11 @@ def _move_enrollments(
 
 
 def _union_rows(
-    session: Session, model: type[ContactTag] | type[DialerEntry], key: str, survivor: int, dup: int
+    session: Session,
+    model: type[ContactTag] | type[DialerEntry] | type[ContactListMember],
+    key: str,
+    survivor: int,
+    dup: int,
 ) -> None:
     """The duplicate's rows the survivor lacks, given to the survivor (the rest go with it)."""
     column = getattr(model, key)
