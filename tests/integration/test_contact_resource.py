@@ -214,3 +214,10 @@ def test_a_merged_duplicates_lists_and_account_go_to_the_survivor(people: People
         assert [m["contact_id"] for m in members] == [survivor]
     contacts_of_account = root.ok("GET", f"/accounts/{account['id']}/contacts")
     assert [c["id"] for c in contacts_of_account] == [survivor]
+
+
+def test_history_filters_on_the_contact_events_before_any_happened(people: People) -> None:
+    root = people.as_(ROOT)
+    for kind in ("merged", "note_deleted", "field_defined", "field_deleted"):
+        assert root.ok("GET", "/history", params={"type": kind}) == []
+    problem(root.get("/history", params={"type": "no_such_thing"}), 422)

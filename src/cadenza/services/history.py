@@ -107,6 +107,7 @@ OTHER_TYPES = frozenset(
     | {"message_delivered", "call_answered", "call_retry", "line_assigned", "dialer_added"}
     | {"dialer_removed", "variant_won"}
     | {"domain_blocked", "domain_unblocked"}
+    | {"merged", "note_deleted", "field_defined", "field_deleted"}
 )
 
 
