@@ -19,6 +19,7 @@ from sqlalchemy import func, select
 
 from cadenza.services import enrollments, reports
 from cadenza.services.events.recording import Incoming, record_events
+from cadenza.services.reports import counting
 from cadenza.services.reports.metrics import hits
 from cadenza.settings import Settings
 from cadenza.store.models import Enrollment, Event, Message, ReportCount, Sequence
@@ -48,6 +49,8 @@ actions = st.lists(
         st.tuples(st.just("remove"), st.integers(0, 3), st.integers(0, 1)),
         st.tuples(st.just("exit"), st.integers(0, 3), st.integers(0, 1)),
         st.tuples(st.just("day"), st.integers(0, 0), st.integers(0, 0)),
+        # The worker counting what is new, at any point (the reports count the rest).
+        st.tuples(st.just("count"), st.integers(0, 0), st.integers(0, 0)),
     ),
     min_size=4,
     max_size=14,
@@ -74,6 +77,8 @@ def _expected(db: Database, sequence_ids: list[int]) -> Counter[tuple[Any, ...]]
 
 
 def _counted(db: Database, sequence_ids: list[int]) -> Counter[tuple[Any, ...]]:
+    with write(db) as session:  # what a report does before it reads: count what is new
+        counting.catch_up(session)
     c = ReportCount
     keys = (c.sequence_id, c.day, c.metric, c.step, c.detail)
     with db.sessions() as session:
@@ -100,6 +105,9 @@ def _play_with(
         if kind == "day":
             now += timedelta(days=1, hours=1)
             send(db, settings, now)
+        elif kind == "count":
+            with write(db) as session:
+                counting.catch_up(session)
         elif kind == "enroll":
             with write(db) as session:
                 enrollments.enroll(

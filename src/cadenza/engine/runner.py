@@ -4,17 +4,64 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from cadenza.clock import Clock
 from cadenza.engine.audiences import AudienceRunner
 from cadenza.engine.worker import DEFAULT_BATCH, Worker
+from cadenza.services.reports import counting
 from cadenza.settings import Settings
+from cadenza.store import report_marks
+from cadenza.store.db import writing
 
 log = logging.getLogger(__name__)
 DELIVERY_INTERVAL = 1.0  # seconds between looks for due webhook deliveries
+COUNTING_INTERVAL = 1.0  # seconds between counts of new history for the reports
+COUNTING_WINDOW = 5000  # events per counting transaction: the lock it takes stays short
+COUNTING_BUDGET = 0.2  # seconds a worker spends counting per look, at most
+
+
+class ReportCounting:
+    """Counts the history written since the last look for the reports, about once a second.
+
+    Each window of events is its own short transaction; a look stops after COUNTING_BUDGET
+    so that steps are not held up, and continues a second later. When another worker is
+    counting, this one lets it (no two count at once).
+    """
+
+    def __init__(self, sessions: sessionmaker[Session]) -> None:
+        self.sessions = sessions
+        self._next = 0.0
+
+    def tick(self) -> None:
+        started = time.monotonic()
+        if started < self._next:
+            return
+        self._next = started + COUNTING_INTERVAL
+        try:
+            while time.monotonic() - started < COUNTING_BUDGET:
+                if not self.window():
+                    return
+        except OperationalError:  # the database went away, or SQLite stayed locked
+            log.exception("counting history for the reports failed")
+
+    def window(self) -> bool:
+        """Count one window; whether more is waiting."""
+        with self.sessions() as session:
+            if not report_marks.behind(session):
+                return False
+        with writing(self.sessions) as session:
+            counted = counting.catch_up(session, wait=False, complete=False, limit=COUNTING_WINDOW)
+            return counted is not None and report_marks.behind(session)
+
+    def finish(self) -> None:
+        """Count everything written so far (`worker --once`, before it exits)."""
+        with writing(self.sessions) as session:
+            counting.catch_up(session)
 
 
 def drain_once(
@@ -30,6 +77,7 @@ def drain_once(
     AudienceRunner(sessions, clock, settings).run()
     advanced = Worker(sessions, clock, settings, batch_size=batch).drain()
     if not send:
+        ReportCounting(sessions).finish()
         return advanced, 0
     # Imported here: the channels (httpx, lxml, smtplib) are 10 MiB a worker that does not
     # send has no use for.
@@ -43,6 +91,7 @@ def drain_once(
         dispatcher.close()
     # After the outbox: what this run sent is already in history for the subscribers.
     deliver_due(sessions, clock, settings)
+    ReportCounting(sessions).finish()
     return advanced, sent
 
 
@@ -62,10 +111,12 @@ def run_until_stopped(
     """
     worker = Worker(sessions, clock, settings, batch_size=batch)
     audiences = AudienceRunner(sessions, clock, settings)
+    reports = ReportCounting(sessions)
     if not send:
 
         def look() -> None:
             audiences.tick()
+            reports.tick()
             if on_tick is not None:
                 on_tick()
 
@@ -86,6 +137,7 @@ def run_until_stopped(
     def after_tick() -> None:
         audiences.tick()
         dispatcher.drain()
+        reports.tick()
         if on_tick is not None:
             on_tick()
 

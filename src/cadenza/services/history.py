@@ -14,7 +14,6 @@ from typing_extensions import TypedDict
 from cadenza.core.decisions import HistoryEntry
 from cadenza.core.events import CONTACT_EVENTS, ENROLLMENT_EVENTS
 from cadenza.services import paging
-from cadenza.services.reports import counting
 from cadenza.services.times import IsoTime
 from cadenza.services.users import access
 from cadenza.services.users.access import OPERATOR, Viewer
@@ -50,7 +49,7 @@ def row(subject: Subject, entry: HistoryEntry, actor: str = "system") -> dict[st
 
 
 def write(session: Session, rows: list[dict[str, Any]]) -> None:
-    """Append rows in one statement, and count them in the reports (the same transaction)."""
+    """Append rows in one statement (the reports count them later: services/reports/counting)."""
     bulk.insert_rows(session, Event.__table__, rows)  # type: ignore[arg-type]
     # Every bounce, complaint and unsubscribe passes here, whoever records it: the one
     # place to count them against their mailbox (a set look-up a row for the others).
@@ -58,7 +57,6 @@ def write(session: Session, rows: list[dict[str, Any]]) -> None:
         from cadenza.services.senders import health
 
         health.note_history(session, rows)
-    counting.count(session, rows)
     from cadenza.services.contacts import computed  # here: the package imports history
 
     computed.apply(session, rows)

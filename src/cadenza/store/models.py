@@ -612,6 +612,23 @@ class ReportFirst(Base):
     who: Mapped[str] = mapped_column(String(320), default="")
 
 
+class ReportMark(Base):
+    """How far the reports have counted history: every event id at or below `mark` is counted.
+
+    History is counted after it is written, in batches (services/reports/counting.py), not in
+    the transaction that writes it. On PostgreSQL ids are drawn before their transaction
+    commits, so a later id can be seen first: `holes` lists the id ranges below the mark not
+    yet seen, as JSON `[[first, last, xmax, seen_at], ...]`, read again until every
+    transaction in flight when they were found has ended.
+    """
+
+    __tablename__ = "report_marks"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    mark: Mapped[int] = mapped_column(BigInteger)
+    holes: Mapped[str] = mapped_column(Text, default="[]")
+
+
 class ReportCount(Base):
     """How many enrollments first did `metric` on `day`, per sequence, version, step...
 

@@ -32,7 +32,7 @@ class First(NamedTuple):
     metric: str
     step: str
     detail: str
-    day: date
+    day: date | str  # a date, or its ISO text
     variant: str
     who: str
     sequence_id: int
@@ -82,7 +82,9 @@ def add(session: Session, firsts: Sequence[First]) -> None:
     if not firsts:
         return
     cursor = driver_cursor(session)
-    rows = [(*f[:4], f.day.isoformat(), *f[5:]) for f in firsts]
+    rows = [
+        (*f[:4], f.day if isinstance(f.day, str) else f.day.isoformat(), *f[5:]) for f in firsts
+    ]
     if session.get_bind().dialect.name == "postgresql":
         text = json.dumps([dict(zip(_FIELDS, row, strict=True)) for row in rows])
         cursor.execute(_PG_ADD, {"rows": text, "shard": random.randrange(SHARDS)})
@@ -95,6 +97,10 @@ def add(session: Session, firsts: Sequence[First]) -> None:
         new.update(tuple(r) for r in cursor.execute(_SQLITE_FIRSTS.format(marks=marks), flat))
     if new:
         cursor.executemany(_SQLITE_COUNT, [(*key, 0, n) for key, n in sorted(new.items())])
+
+
+def _iso(day: date | str) -> str:
+    return day if isinstance(day, str) else day.isoformat()
 
 
 def take_back(session: Session, enrollment_ids: Iterable[int]) -> None:

@@ -21,7 +21,6 @@ from cadenza.core.contact import ContactView
 from cadenza.core.decisions import LIVE_OR_PAUSED, Decision, HistoryEntry
 from cadenza.core.definition import Definition
 from cadenza.services import history
-from cadenza.services.reports import counting
 from cadenza.store import candidates, copies
 from cadenza.store.bulk import ENROLLMENTS
 from cadenza.store.candidates import Candidate
@@ -95,7 +94,6 @@ class Enroller:
             report.enrolled.append(contact_id)
         copies.insert(session, ENROLLMENTS, ("id", "contact_id"), rows)
         copies.insert(session, EVENTS, ("contact_id", "enrollment_id"), events)
-        counting.count(session, [{**row, "enrollment_id": ids[1]} for ids, row in events])
 
     def refusal(self, contact: Candidate) -> str | None:
         """Why this contact may not be enrolled now, if so."""

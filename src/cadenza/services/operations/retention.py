@@ -19,6 +19,7 @@ import orjson
 from sqlalchemy import CursorResult, delete, func, select, update
 from sqlalchemy.orm import Session
 
+from cadenza.services.reports import counting
 from cadenza.store.models import Enrollment, Event, Message
 
 # Statuses of enrollments whose conditions may still read their contact's history.
@@ -52,6 +53,9 @@ def effective_cutoff(*, session: Session, before: datetime) -> datetime:
 def prune(*, session: Session, before: datetime, export: IO[bytes] | None = None) -> PruneReport:
     """Remove history before the cut-off and blank settled messages' bodies (export first)."""
     cutoff = effective_cutoff(session=session, before=before)
+    # The reports count history after it is written: whatever they have not counted yet is
+    # counted now, before it goes (their counters outlive the history).
+    counting.catch_up(session)
     for rollup in ROLLUPS:
         rollup(session, cutoff)
     if export is not None:

@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from cadenza.errors import ValidationFailed
+from cadenza.services.reports import counting
 from cadenza.services.reports.figures import (
     OUTCOMES,
     reported_sequence,
@@ -53,6 +54,7 @@ def series(
 ) -> list[dict[str, Any]]:
     """Per day: messages sent (each step's send), contacts who replied, outcomes reached."""
     seq = reported_sequence(session=session, name=name, viewer=viewer)
+    counting.current(session)
     c = ReportCount
     sends = (c.metric == "sent") & (c.step != WHOLE)
     whole = (c.step == WHOLE) & c.metric.in_(("replied", "outcome"))
@@ -81,6 +83,7 @@ def senders(
 ) -> list[dict[str, Any]]:
     """Per sender: sends, bounces, complaints, unsubscribes and their rates, flagged past limits."""
     access.require(viewer, "see reports")
+    counting.current(session)
     c = ReportCount
     metrics = ("sent", "bounced", "complained", "unsubscribed")
     query = (
@@ -132,6 +135,7 @@ def people(
         by[outcome or "none"] = by.get(outcome or "none", 0) + n
         if kind == "manual_email":
             rep["manual_emails_sent"] += n
+    counting.current(session)
     c = ReportCount
     calls = select(c.who, func.sum(c.n)).where(c.metric == "call_logged").group_by(c.who)
     for who, n in session.execute(_within(_visible(calls, viewer), timeframe)):

@@ -54,35 +54,65 @@ def reason_class(reason: str | None) -> str:
     return text.strip()[:100]
 
 
+class Facts(NamedTuple):
+    """What of a history row its counters depend on (its data's few keys, already read)."""
+
+    type: str
+    step: str | None
+    reason: str | None
+    actor: str | None
+    enrollment_id: int | None
+    sequence_id: int | None
+    about: Any  # data.enrollment_id: whose message an open, click or bounce is about
+    sender: Any
+    variant: Any
+    outcome: Any
+    kind: Any
+
+
+def facts(row: Mapping[str, Any]) -> Facts:
+    """The facts of an events-table row."""
+    data = row.get("data") or {}
+    return Facts(
+        row["type"], row.get("step"), row.get("reason"), row.get("actor"),
+        row.get("enrollment_id"), row.get("sequence_id"), data.get("enrollment_id"),
+        data.get("sender"), data.get("variant"), data.get("outcome"), data.get("kind"),
+    )  # fmt: skip
+
+
 def hits(row: Mapping[str, Any]) -> Iterator[Hit]:
     """The counters one history row adds to (none for rows of no enrollment)."""
-    if row.get("enrollment_id") is None or row.get("sequence_id") is None:
+    return hits_of(facts(row))
+
+
+def hits_of(row: Facts) -> Iterator[Hit]:
+    """The counters a row with these facts adds to."""
+    if row.enrollment_id is None or row.sequence_id is None:
         return
-    kind, step, data = row["type"], row.get("step") or "", row.get("data") or {}
+    kind, step = row.type, row.step or ""
     if kind in MESSAGE_METRICS:
-        about = data.get("enrollment_id")
-        if kind in ABOUT_A_MESSAGE and about is not None and about != row["enrollment_id"]:
+        about = row.about
+        if kind in ABOUT_A_MESSAGE and about is not None and about != row.enrollment_id:
             return  # an open of another sequence's message
-        metric, who = MESSAGE_METRICS[kind], str(data.get("sender") or "")[:320]
+        metric, who = MESSAGE_METRICS[kind], str(row.sender or "")[:320]
         if step:
-            yield Hit(metric, step[:100], "", who, str(data.get("variant") or "")[:50])
+            yield Hit(metric, step[:100], "", who, str(row.variant or "")[:50])
         yield Hit(metric, WHOLE, "", who)
         return
-    yield from _enrollment_hits(kind, step[:100], row.get("reason"), data, row.get("actor"))
+    yield from _enrollment_hits(kind, step[:100], row)
 
 
-def _enrollment_hits(
-    kind: str, step: str, reason: str | None, data: Mapping[str, Any], actor: Any
-) -> Iterator[Hit]:
+def _enrollment_hits(kind: str, step: str, row: Facts) -> Iterator[Hit]:
+    reason, actor = row.reason, row.actor
     if kind == "enrolled":
         yield Hit("enrolled", WHOLE, "", "")
     elif kind == "completed":
         yield Hit("completed", WHOLE, "", "")
-        yield Hit("outcome", WHOLE, str(data.get("outcome") or "neutral")[:100], "")
+        yield Hit("outcome", WHOLE, str(row.outcome or "neutral")[:100], "")
     elif kind == "exited":
         yield Hit("exited", WHOLE, reason_class(reason), "")
     elif kind == "task_completed":
-        yield Hit("task_completed", step, str(data.get("outcome") or "")[:100], "")
+        yield Hit("task_completed", step, str(row.outcome or "")[:100], "")
     elif kind in ("call_logged", "manual_call"):
         who = str(actor or "")[:100]
         yield Hit("call_logged", WHOLE, who, who)
@@ -95,4 +125,4 @@ def _enrollment_hits(
         elif kind == "step_error":
             yield Hit("error", step, "", "")
         else:
-            yield Hit("task_created", step, str(data.get("kind") or ""), "")
+            yield Hit("task_created", step, str(row.kind or ""), "")

@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from cadenza.errors import ValidationFailed
+from cadenza.services.reports import counting
 from cadenza.services.reports.metrics import WHOLE
 from cadenza.store.models import ReportCount
 
@@ -127,6 +128,7 @@ def load(session: Session, sequence_ids: Iterable[int], timeframe: Timeframe) ->
     tallies = {sid: Tally() for sid in ids}
     if not ids:
         return tallies
+    counting.current(session)
     c = ReportCount
     keys = (c.sequence_id, c.metric, c.step, c.detail, c.variant, c.version_id)
     query = select(*keys, func.sum(c.n)).where(c.sequence_id.in_(ids)).group_by(*keys)

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from cadenza.core.definition import Step
 from cadenza.core.variants import variants_of
 from cadenza.services import history
+from cadenza.services.reports import counting
 from cadenza.store.models import ReportCount
 from cadenza.store.report_counts import keep_winner
 
@@ -49,6 +50,8 @@ def _kept(session: Session, sequence_id: int, step: str) -> str | None:
 def _decide(
     session: Session, sequence_id: int, step: Step, metric: str, after: int, now: datetime
 ) -> str | None:
+    # Up to date, unless another transaction is counting now (then the next step decides).
+    counting.catch_up(session, wait=False)
     c = ReportCount
     query = (
         select(c.variant, c.metric, func.sum(c.n))
