@@ -56,13 +56,15 @@ def current(session: Session) -> None:
 
     In a savepoint: on SQLite a reader whose snapshot is older than the last commit cannot
     take the write lock; the report then reads the counters as the worker last left them
-    (a second old at most while the worker runs), rather than failing.
+    (a second old at most while the worker runs), rather than failing. Nor does a report
+    wait for another transaction that is counting (a worker, another report): reports read
+    side by side, never queued one behind the other on the mark.
     """
     if not report_marks.behind(session):
         return
     try:
         with session.begin_nested():
-            catch_up(session)
+            catch_up(session, wait=False)
     except OperationalError as exc:
         log.info("reports read without counting the newest history: %s", exc.orig)
 
