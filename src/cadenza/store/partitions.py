@@ -101,10 +101,11 @@ def ensure(connection: Connection, now: datetime, ahead: int = AHEAD) -> list[st
 
 
 def _attach(connection: Connection, month: Month) -> None:
-    # Made apart and attached, not `PARTITION OF`: attaching locks the parent only against
-    # other schema changes, so the workers' inserts go on meanwhile. The default
-    # partition's rows of that month move first (attaching refuses while any are there);
-    # the move is on the partitions, so no history trigger of the parent sees it.
+    # Made apart and attached, not `PARTITION OF` (which locks the whole table): attaching
+    # locks the parent only against other schema changes, so writing history goes on;
+    # reading it waits for the default partition, locked until the commit (kept short: it
+    # normally holds nothing). Its rows of that month move first (attaching refuses while
+    # any are there), on the partitions themselves: no trigger of the parent sees the move.
     bounds = {"start": month.start, "end": month.end}
     connection.exec_driver_sql(
         f"CREATE TABLE {month.name} (LIKE {PARENT} INCLUDING DEFAULTS INCLUDING CONSTRAINTS)"
@@ -129,14 +130,18 @@ def include_name(name: str | None, kind: str, _parents: object) -> bool:
     return not (kind == "table" and name is not None and (name == DEFAULT or _NAME.match(name)))
 
 
-def drop(connection: Connection, month: Month) -> int:
-    """Drop `month`'s partition; the rows it held."""
-    rows = connection.exec_driver_sql(f"SELECT count(*) FROM {month.name}").scalar_one()
-    # A dropped table fires no delete trigger: its rows' deliveries still waiting go here,
-    # as the trigger would take them for deleted rows (a removed event is never sent).
-    connection.exec_driver_sql(
-        "DELETE FROM webhook_deliveries d WHERE d.status = 'pending'"
-        f" AND EXISTS (SELECT 1 FROM {month.name} e WHERE e.id = d.event_id)"
-    )
-    connection.exec_driver_sql(f"DROP TABLE {month.name}")
+def drop(connection: Connection, gone: list[Month]) -> int:
+    """Drop the partitions of the months `gone`; the rows they held."""
+    rows = 0
+    for month in gone:
+        rows += connection.exec_driver_sql(f"SELECT count(*) FROM {month.name}").scalar_one()
+        # A dropped table fires no delete trigger: its rows' deliveries still waiting go
+        # here, as the trigger takes them for deleted rows (a removed event is never sent).
+        connection.exec_driver_sql(
+            "DELETE FROM webhook_deliveries d WHERE d.status = 'pending'"
+            f" AND EXISTS (SELECT 1 FROM {month.name} e WHERE e.id = d.event_id)"
+        )
+    # Last and together: dropping locks all of history until the commit.
+    for month in gone:
+        connection.exec_driver_sql(f"DROP TABLE {month.name}")
     return int(rows)

@@ -90,7 +90,7 @@ def prune(*, session: Session, before: datetime, export: IO[bytes] | None = None
         .values(body="")
     )
     bodies = cast("CursorResult[Any]", blanked).rowcount
-    events += sum(partitions.drop(connection, month) for month in whole)
+    events += partitions.drop(connection, whole)
     return PruneReport(cutoff=cutoff, asked=before, events=events, bodies=bodies)
 
 
