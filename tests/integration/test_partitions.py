@@ -5,17 +5,21 @@ from __future__ import annotations
 
 import io
 import json
+from collections.abc import Iterator
 from datetime import datetime
 
-from sqlalchemy import Connection, select, text
+import pytest
+from alembic import command
+from sqlalchemy import Connection, Engine, create_engine, select, text
 
 from cadenza.clock import FixedClock, SystemClock
 from cadenza.engine.runner import drain_once
 from cadenza.services import enrollments, reports
 from cadenza.services.operations import prune
-from cadenza.store import partitions
+from cadenza.store import migrate, partitions
+from cadenza.store.db import make_engine
 from cadenza.store.models import Event
-from tests.conftest import Database
+from tests.conftest import PG_ADMIN_URL, Database
 from tests.engine_helpers import SETTINGS, add_contact, at, run_worker, store, write
 
 ONCE = """
@@ -167,3 +171,73 @@ def test_a_dropped_month_takes_its_waiting_deliveries(pg_db: Database) -> None:
         ).scalar()
         left = connection.exec_driver_sql("SELECT count(*) FROM webhook_deliveries").scalar()
     assert waiting == 0 and left == len([t for _, t in _rows(pg_db) if t >= CUTOFF])
+
+
+@pytest.fixture
+def empty_pg(pg_db: Database) -> Iterator[Engine]:
+    """A PostgreSQL database with no schema yet (to migrate step by step)."""
+    name = f"{pg_db.url.rsplit('/', 1)[1]}_empty"
+    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    engine = make_engine(pg_db.url.rsplit("/", 1)[0] + f"/{name}")
+    yield engine
+    engine.dispose()
+    with admin.connect() as connection:
+        connection.exec_driver_sql(f'DROP DATABASE "{name}" WITH (FORCE)')
+    admin.dispose()
+
+
+def _triggers(connection: Connection) -> list[str]:
+    rows = connection.exec_driver_sql(
+        "SELECT tgname FROM pg_trigger WHERE tgrelid = 'events'::regclass AND NOT tgisinternal"
+    )
+    return sorted(rows.scalars())
+
+
+def _history_rows(engine: Engine) -> list[tuple[int, datetime, str]]:
+    with engine.connect() as connection:
+        rows = connection.exec_driver_sql("SELECT id, time, type FROM events ORDER BY id")
+        return [(i, t, kind) for i, t, kind in rows]
+
+
+def test_the_migration_moves_history_into_months_and_back(empty_pg: Engine) -> None:
+    migrate.upgrade(empty_pg, "0018_speed")
+    with empty_pg.begin() as connection:
+        connection.exec_driver_sql(
+            "INSERT INTO events (time, type, actor, data) VALUES"
+            " ('2024-02-29 23:30:00+00', 'old', 'system', '{}'),"
+            " ('2026-03-01 00:00:00+00', 'march', 'system', '{}'),"
+            " ('2026-03-31 23:59:59+00', 'march', 'system', '{}')"
+        )
+    before = _history_rows(empty_pg)
+    with empty_pg.connect() as connection:
+        triggers = _triggers(connection)
+    assert len(triggers) == 2  # the subscriptions' fan-out and forgetting
+    migrate.upgrade(empty_pg)
+    with empty_pg.begin() as connection:
+        assert partitions.is_partitioned(connection)
+        assert _triggers(connection) == triggers
+        assert sorted(_where(connection).values()) == [
+            "events_p202402", "events_p202603", "events_p202603"]  # fmt: skip
+        assert {"events_p202402", "events_p202603", partitions.DEFAULT} <= _children(connection)
+        fresh = connection.exec_driver_sql(
+            "INSERT INTO events (time, type, actor, data)"
+            " VALUES ('2026-03-15 00:00:00+00', 'new', 'system', '{}') RETURNING id"
+        ).scalar_one()
+    assert _history_rows(empty_pg)[:3] == before
+    assert fresh == before[-1][0] + 1  # the same sequence goes on
+    config = migrate.alembic_config(empty_pg)
+    with empty_pg.begin() as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, "0018_speed")
+    with empty_pg.connect() as connection:
+        assert not partitions.is_partitioned(connection)
+        assert _triggers(connection) == triggers
+        assert (
+            connection.exec_driver_sql(
+                "SELECT count(*) FROM pg_class WHERE relname LIKE 'events_p2%%'"
+            ).scalar()
+            == 0
+        )
+    assert [row[0] for row in _history_rows(empty_pg)] == [*(i for i, _, _ in before), fresh]
