@@ -68,6 +68,12 @@ def _rows(db: Database) -> list[tuple[int, datetime]]:
         return [(i, t) for i, t in session.execute(select(Event.id, Event.time).order_by(Event.id))]
 
 
+def _typed(db: Database) -> list[tuple[int, datetime, str]]:
+    with db.sessions() as session:
+        query = select(Event.id, Event.time, Event.type).order_by(Event.id)
+        return [(i, t, kind) for i, t, kind in session.execute(query)]
+
+
 def test_history_is_partitioned_by_month_after_migrate(db: Database) -> None:
     with db.engine.connect() as connection:
         if db.backend == "sqlite":
@@ -132,10 +138,13 @@ def test_prune_drops_whole_months_and_keeps_the_rest(db: Database) -> None:
     with db.sessions() as session:
         report = reports.sequence_report(session=session, name="Once")
     export = io.BytesIO()
+    typed = _typed(db)
     with write(db) as session:
         pruned = prune(session=session, before=CUTOFF, export=export)
     lines = [json.loads(line) for line in export.getvalue().splitlines()]
-    assert [x["id"] for x in lines if x["kind"] == "event"] == old
+    exported = [x for x in lines if x["kind"] == "event"]
+    assert [(x["id"], at(x["time"]), x["type"]) for x in exported] == [
+        (i, t, kind) for i, t, kind in typed if t < CUTOFF]  # fmt: skip
     assert pruned.events == len(old)
     assert [i for i, _ in _rows(db)] == kept
     with db.sessions() as session:
