@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 from collections.abc import Callable
@@ -15,7 +16,7 @@ from cadenza.engine.audiences import AudienceRunner
 from cadenza.engine.worker import DEFAULT_BATCH, Worker
 from cadenza.services.reports import counting
 from cadenza.settings import Settings
-from cadenza.store import report_marks
+from cadenza.store import partitions, report_marks
 from cadenza.store.db import writing
 
 log = logging.getLogger(__name__)
@@ -23,6 +24,8 @@ DELIVERY_INTERVAL = 1.0  # seconds between looks for due webhook deliveries
 COUNTING_INTERVAL = 1.0  # seconds between counts of new history for the reports
 COUNTING_WINDOW = 5000  # events per counting transaction: the lock it takes stays short
 COUNTING_BUDGET = 0.2  # seconds a worker spends counting per look, at most
+MONTHS_INTERVAL = 86400.0  # seconds between makings of history's months ahead
+MONTHS_RETRY = 3600.0  # seconds before another try when making them failed
 
 
 class ReportCounting:
@@ -64,6 +67,30 @@ class ReportCounting:
             counting.catch_up(session)
 
 
+class MonthsAhead:
+    """History's partitions for the months ahead (PostgreSQL), made at start and once a day:
+    they exist months before any row needs them, so a day's delay is of no consequence."""
+
+    def __init__(self, sessions: sessionmaker[Session], clock: Clock) -> None:
+        self.sessions, self.clock = sessions, clock
+        bind = sessions.kw.get("bind")
+        self._due = 0.0 if bind is not None and bind.dialect.name == "postgresql" else math.inf
+
+    def __call__(self) -> None:
+        if time.monotonic() < self._due:
+            return
+        self._due = time.monotonic() + MONTHS_INTERVAL
+        try:
+            with self.sessions.begin() as session:
+                made = partitions.ensure(session.connection(), self.clock.now())
+        except Exception:  # the database went away, or a row landed meanwhile: try again
+            log.exception("making history's months ahead failed")
+            self._due = time.monotonic() + MONTHS_RETRY
+            return
+        if made:
+            log.info("history partitions made", extra={"partitions": made})
+
+
 def drain_once(
     sessions: sessionmaker[Session],
     clock: Clock,
@@ -74,6 +101,7 @@ def drain_once(
 ) -> tuple[int, int]:
     """Evaluate due audiences, advance everything due now, then send what is queued: (steps
     advanced, messages sent)."""
+    MonthsAhead(sessions, clock)()
     AudienceRunner(sessions, clock, settings).run()
     advanced = Worker(sessions, clock, settings, batch_size=batch).drain()
     if not send:
@@ -112,9 +140,12 @@ def run_until_stopped(
     worker = Worker(sessions, clock, settings, batch_size=batch)
     audiences = AudienceRunner(sessions, clock, settings)
     reports = ReportCounting(sessions)
+    months = MonthsAhead(sessions, clock)
+    months()  # at start; then once a day, between ticks
     if not send:
 
         def look() -> None:
+            months()
             audiences.tick()
             reports.tick()
             if on_tick is not None:
@@ -135,6 +166,7 @@ def run_until_stopped(
     deliveries.start()
 
     def after_tick() -> None:
+        months()
         audiences.tick()
         dispatcher.drain()
         reports.tick()

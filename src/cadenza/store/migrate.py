@@ -8,6 +8,9 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine
 
+from cadenza.clock import SystemClock
+from cadenza.store import partitions
+
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
@@ -24,6 +27,8 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
     with engine.begin() as connection:
         config.attributes["connection"] = connection
         command.upgrade(config, revision)
+        # History's months ahead (PostgreSQL), made here too: the worker may not be running.
+        partitions.ensure(connection, SystemClock().now())
 
 
 def revision(engine: Engine, message: str) -> None:

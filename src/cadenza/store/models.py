@@ -416,6 +416,9 @@ class Event(Base):
         Index("ix_events_contact_time", "contact_id", "time"),
     )
 
+    # On PostgreSQL the table is partitioned by month (migration 0020, store/partitions.py)
+    # and its key is (id, time), as a partitioned key must hold the partition's column; ids
+    # come from one sequence there too, so `id` alone still names a row.
     id: Mapped[int] = mapped_column(BigID, primary_key=True)
     time: Mapped[datetime]
     type: Mapped[str] = mapped_column(String(64))

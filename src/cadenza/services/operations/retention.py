@@ -16,10 +16,21 @@ from datetime import datetime
 from typing import IO, Any, cast
 
 import orjson
-from sqlalchemy import CursorResult, delete, func, select, update
+from sqlalchemy import (
+    ColumnElement,
+    CursorResult,
+    Select,
+    column,
+    delete,
+    func,
+    select,
+    table,
+    update,
+)
 from sqlalchemy.orm import Session
 
 from cadenza.services.reports import counting
+from cadenza.store import partitions
 from cadenza.store.models import Enrollment, Event, Message
 
 # Statuses of enrollments whose conditions may still read their contact's history.
@@ -27,6 +38,8 @@ RUNNING = ("active", "waiting", "paused")
 # Messages whose body nobody reads again (a message still to be sent or resent keeps it).
 SETTLED = ("sent", "failed", "suppressed")
 CHUNK = 5000  # rows per statement: short locks, bounded memory
+# PostgreSQL's partition for history no month holds (`cadenza.store.partitions`).
+STRAYS = table(partitions.DEFAULT, column("id"), column("time"))
 
 Rollup = Callable[[Session, datetime], None]
 ROLLUPS: list[Rollup] = []
@@ -62,21 +75,39 @@ def prune(*, session: Session, before: datetime, export: IO[bytes] | None = None
         for line in _export_lines(session, cutoff):
             export.write(orjson.dumps(line, default=str) + b"\n")
         export.flush()
-    events = 0
-    while True:
-        ids = select(Event.id).where(Event.time < cutoff).order_by(Event.id).limit(CHUNK)
-        batch = list(session.scalars(ids))
-        if not batch:
-            break
-        session.execute(delete(Event).where(Event.id.in_(batch)))
-        events += len(batch)
+    connection = session.connection()
+    # PostgreSQL: the months wholly before the cut-off go as whole partitions, last (dropping
+    # one locks history until the commit); the rest (the month the cut-off falls in, and rows
+    # no month held) row by row first, as on SQLite.
+    whole = [m for m in partitions.months(connection) if m.end <= cutoff]
+    if not whole:
+        events = _delete(session, select(Event.id).where(Event.time < cutoff))
+    else:
+        until = whole[-1].end
+        rest = select(Event.id).where(Event.time >= until, Event.time < cutoff)
+        events = _delete(session, rest, Event.time >= until)
+        strays = select(STRAYS.c.id).where(STRAYS.c.time < until)
+        events += _delete(session, strays, Event.time < until)
     blanked = session.execute(
         update(Message)
         .where(Message.created_at < cutoff, Message.status.in_(SETTLED), Message.body != "")
         .values(body="")
     )
     bodies = cast("CursorResult[Any]", blanked).rowcount
+    events += partitions.drop(connection, whole)
     return PruneReport(cutoff=cutoff, asked=before, events=events, bodies=bodies)
+
+
+def _delete(session: Session, ids: Select[Any], *where: ColumnElement[bool]) -> int:
+    """Delete the rows `ids` finds, a chunk a statement; `where` (on the time) lets
+    PostgreSQL look for them in the partitions that may hold them only."""
+    deleted = 0
+    while True:
+        batch = list(session.scalars(ids.limit(CHUNK)))
+        if not batch:
+            return deleted
+        session.execute(delete(Event).where(Event.id.in_(batch), *where))
+        deleted += len(batch)
 
 
 def _export_lines(session: Session, cutoff: datetime) -> Iterator[dict[str, Any]]:

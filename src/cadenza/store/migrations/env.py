@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from alembic import context
 
+from cadenza.store import partitions
 from cadenza.store.models import Base
 
 config = context.config
@@ -13,6 +14,7 @@ context.configure(
     target_metadata=Base.metadata,
     render_as_batch=True,  # SQLite cannot ALTER most things; batch mode copies the table
     compare_type=True,
+    include_name=partitions.include_name,  # the monthly partitions of history
 )
 with context.begin_transaction():
     context.run_migrations()
