@@ -9,13 +9,13 @@ each transaction picks a shard, so concurrent workers neither deadlock nor queue
 
 from __future__ import annotations
 
-import json
 import random
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from datetime import date
 from typing import NamedTuple
 
+import orjson
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
@@ -82,11 +82,9 @@ def add(session: Session, firsts: Sequence[First]) -> None:
     if not firsts:
         return
     cursor = driver_cursor(session)
-    rows = [
-        (*f[:4], f.day if isinstance(f.day, str) else f.day.isoformat(), *f[5:]) for f in firsts
-    ]
+    rows = [(*f[:4], _iso(f.day), *f[5:]) for f in firsts]
     if session.get_bind().dialect.name == "postgresql":
-        text = json.dumps([dict(zip(_FIELDS, row, strict=True)) for row in rows])
+        text = orjson.dumps([dict(zip(_FIELDS, row, strict=True)) for row in rows]).decode()
         cursor.execute(_PG_ADD, {"rows": text, "shard": random.randrange(SHARDS)})
         return
     new: Counter[tuple[object, ...]] = Counter()
