@@ -270,7 +270,7 @@ def run(
     report: Callable[[str], None],
 ) -> list[Figure]:
     """Build (or reuse) the database at `url`, then time every page on it."""
-    if rebuild or not ui_data.ready(url, scale):
+    if rebuild or not ui_data.ready(url, scale, report):
         report("building the measured database (kept for the next run)")
         started = time.perf_counter()
         ui_data.build(url, scale, now, report)

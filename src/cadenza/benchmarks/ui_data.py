@@ -15,7 +15,9 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from alembic.util.exc import CommandError
 from sqlalchemy import create_engine, func, select, text
+from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 from cadenza.benchmarks.databases import store_sequence, synthetic_contacts
@@ -70,11 +72,22 @@ def postgres_url(scale: Scale, server: str) -> str:
     return server.rsplit("/", 1)[0] + f"/{name}"
 
 
-def ready(url: str, scale: Scale) -> bool:
-    """True when the database at `url` holds a complete build of `scale`."""
+def ready(url: str, scale: Scale, report: Callable[[str], None] | None = None) -> bool:
+    """True when the database at `url` holds a complete build of `scale`.
+
+    A database kept from a run of other code may carry a schema revision this code does not
+    know (a branch's migration): it is made anew, empty, rather than refused.
+    """
+    try:
+        _upgrade(url)
+    except CommandError as exc:
+        if report is not None:
+            report(f"the kept database's schema is not this code's ({exc}): making it anew")
+        _start_over(url)
+        _upgrade(url)
+        return False
     engine = make_engine(url)
     try:
-        migrate.upgrade(engine)
         with Session(engine) as session:
             open_tasks = select(func.count()).select_from(Task).where(Task.status == "open")
             enrolled = scale.open_tasks + QUEUE
@@ -86,6 +99,29 @@ def ready(url: str, scale: Scale) -> bool:
             )
     finally:
         engine.dispose()
+
+
+def _upgrade(url: str) -> None:
+    engine = make_engine(url)
+    try:
+        migrate.upgrade(engine)
+    finally:
+        engine.dispose()
+
+
+def _start_over(url: str) -> None:
+    """An empty database at `url`: the SQLite file removed, the PostgreSQL database remade."""
+    made = make_url(url)
+    if made.get_backend_name() == "sqlite":
+        Path(made.database or "").unlink(missing_ok=True)
+        return
+    admin = create_engine(made.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{made.database}" WITH (FORCE)'))
+            conn.execute(text(f'CREATE DATABASE "{made.database}"'))
+    finally:
+        admin.dispose()
 
 
 def build(url: str, scale: Scale, now: datetime, report: Callable[[str], None]) -> None:
