@@ -202,7 +202,8 @@ def _count(sessions: sessionmaker[Session]) -> None:
     """Count what was recorded, as the worker does: a window of events per transaction."""
     while True:
         with writing(sessions) as session:
-            counting.catch_up(session, complete=False, limit=COUNTING_WINDOW)
+            window = COUNTING_WINDOW[session.get_bind().dialect.name]
+            counting.catch_up(session, complete=False, limit=window)
             if not report_marks.behind(session):
                 return
 

@@ -22,7 +22,9 @@ from cadenza.store.db import writing
 log = logging.getLogger(__name__)
 DELIVERY_INTERVAL = 1.0  # seconds between looks for due webhook deliveries
 COUNTING_INTERVAL = 1.0  # seconds between counts of new history for the reports
-COUNTING_WINDOW = 5000  # events per counting transaction: the lock it takes stays short
+# Events per counting transaction: its locks stay short. On SQLite that transaction holds
+# the one write lock, which the API's requests wait for: a tenth of a second at most.
+COUNTING_WINDOW = {"sqlite": 1000, "postgresql": 5000}
 COUNTING_BUDGET = 0.2  # seconds a worker spends counting per look, at most
 MONTHS_INTERVAL = 86400.0  # seconds between makings of history's months ahead
 MONTHS_RETRY = 3600.0  # seconds before another try when making them failed
@@ -58,7 +60,8 @@ class ReportCounting:
             if not report_marks.behind(session):
                 return False
         with writing(self.sessions) as session:
-            counted = counting.catch_up(session, wait=False, complete=False, limit=COUNTING_WINDOW)
+            window = COUNTING_WINDOW[session.get_bind().dialect.name]
+            counted = counting.catch_up(session, wait=False, complete=False, limit=window)
             return counted is not None and report_marks.behind(session)
 
     def finish(self) -> None:
