@@ -11,9 +11,15 @@ from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
 
 from cadenza.core.calendar.quiet import QuietHours
 from cadenza.errors import ConfigurationError
+from cadenza.store_settings import (
+    DEFAULT_DATABASE_URL,
+    DEFAULT_ENVIRONMENT,
+    DEFAULT_SQLITE_SYNCHRONOUS,
+    public_secret,
+)
+from cadenza.store_settings import DEV_SECRET as DEV_SECRET
+from cadenza.store_settings import PREFIX as PREFIX
 
-DEV_SECRET = "dev-insecure-secret-change-me"
-PREFIX = "CADENZA_"
 WAYS_OUT = (
     "set CADENZA_SECRET_KEY to a long random value (e.g. from `openssl rand -hex 32`), "
     "or CADENZA_ENVIRONMENT=development for a local try-out"
@@ -23,10 +29,11 @@ WAYS_OUT = (
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix=PREFIX, extra="ignore")
 
-    environment: Literal["development", "test", "production"] = "development"
-    database_url: str = "sqlite:///cadenza.db"
-    # WAL + synchronous=FULL is the durable default; NORMAL is an explicit opt-in.
-    sqlite_synchronous: Literal["FULL", "NORMAL"] = "FULL"
+    # These three are read without pydantic too, by commands that only open the database
+    # (cadenza/store_settings.py): their defaults and choices are the ones named there.
+    environment: Literal["development", "test", "production"] = DEFAULT_ENVIRONMENT
+    database_url: str = DEFAULT_DATABASE_URL
+    sqlite_synchronous: Literal["FULL", "NORMAL"] = DEFAULT_SQLITE_SYNCHRONOUS
 
     smtp_host: str = "127.0.0.1"
     smtp_port: int = 8025
@@ -154,7 +161,7 @@ class Settings(BaseSettings):
     @property
     def public_secret(self) -> bool:
         """True when links would be signed with the development secret, which anyone can read."""
-        return self.secret_key.strip() in ("", DEV_SECRET)
+        return public_secret(self.secret_key)
 
     @property
     def development_chosen(self) -> bool:

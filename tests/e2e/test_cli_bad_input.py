@@ -121,6 +121,8 @@ def test_production_without_a_secret_key_says_so_for_every_command(bare: Cli) ->
         ("worker", "--once"),
         ("serve",),
         ("contacts", "import", "x.csv"),
+        ("contacts", "list", "--json"),
+        ("sequences", "list"),
     ):
         result = bare(*command, CADENZA_ENVIRONMENT="production")
         refused(result, 1, "CADENZA_SECRET_KEY must be set")
@@ -133,7 +135,20 @@ def test_an_invalid_setting_is_named_in_one_line(bare: Cli) -> None:
         ("CADENZA_SMS_PROVIDER", "carrier-pigeon", ("CADENZA_SMS_PROVIDER", "'twilio'")),
         ("CADENZA_WEBHOOK_ALLOW", "10.0.0.1", ("CADENZA_WEBHOOK_ALLOW", "JSON")),
     ):
-        refused(bare("sequences", "list", **{variable: value}), 1, *words)
+        refused(bare("init", **{variable: value}), 1, *words)
+
+
+def test_a_listing_checks_the_settings_that_open_the_database_and_no_other(bare: Cli) -> None:
+    # A listing reads no mail, SMS or quiet-hours setting: a bad one is for the commands
+    # that use it to refuse, not `contacts list`.
+    bare.ok("init")
+    for listing in (("contacts", "list", "--json"), ("sequences", "list", "--json")):
+        assert bare.ok(*listing, CADENZA_SMTP_PORT="abc").stdout == "[]\n"
+        for variable, value in (
+            ("CADENZA_SQLITE_SYNCHRONOUS", "fast"),
+            ("CADENZA_ENVIRONMENT", "prod"),
+        ):
+            refused(bare(*listing, **{variable: value}), 1, f"{variable}={value!r}")
 
 
 def test_serve_refuses_the_public_development_secret_unless_development_was_chosen(

@@ -72,11 +72,41 @@ def _heavy(modules: set[str]) -> list[str]:
     return sorted(name for name in HEAVY if name in modules)
 
 
+# `contacts list` and `sequences list` read through SQLAlchemy Core (store/columns.py) and
+# open the database with its own settings (store_settings.py): none of these is loaded.
+CORE_LISTINGS = ("contacts list", "sequences list")
+NOT_ON_THE_CORE_PATH = (
+    "sqlalchemy.orm",
+    "cadenza.store.models",
+    "cadenza.store.db",
+    "cadenza.settings",
+    "pydantic_settings",
+    "rich",
+    "cadenza.services.users.access",
+    "cadenza.services.contacts.records",
+    "cadenza.services.sequences.listing",
+    "cadenza.core.definition",
+    "cadenza.engine",
+)
+
+
 @pytest.mark.parametrize("command", LISTINGS)
 def test_a_listing_loads_nothing_heavy(database: dict[str, str], command: str) -> None:
     modules = _loaded(database, *command.split(), "--json")
-    assert "cadenza.store.models" in modules  # it did read the database
+    read = "cadenza.store.columns" if command in CORE_LISTINGS else "cadenza.store.models"
+    assert read in modules  # it did read the database
     assert _heavy(modules) == []
+
+
+@pytest.mark.parametrize("command", CORE_LISTINGS)
+@pytest.mark.parametrize("as_json", [True, False], ids=["json", "table"])
+def test_contacts_and_sequences_list_read_through_core_alone(
+    database: dict[str, str], command: str, as_json: bool
+) -> None:
+    modules = _loaded(database, *command.split(), *(["--json"] if as_json else []))
+    assert "sqlalchemy" in modules
+    loaded = sorted(name for name in NOT_ON_THE_CORE_PATH if name in modules)
+    assert loaded == (["rich"] if not as_json else [])  # a table is drawn by rich
 
 
 def test_help_loads_no_service(database: dict[str, str]) -> None:

@@ -10,18 +10,18 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar, cast
 
 import typer
-from rich.console import Console
 
 from cadenza.clock import Clock, clock_from_env, parse_instant
 from cadenza.errors import CadenzaError, ConfigurationError, DefinitionError, ValidationFailed
 from cadenza.limits import MAX_ID as MAX_ID
 
 # A command imports what it uses when it runs (see cadenza/cli/__init__.py): SQLAlchemy,
-# the settings and the services are named here for the type checker only.
+# rich, the settings and the services are named here for the type checker only.
 if TYPE_CHECKING:
+    from rich.console import Console
     from sqlalchemy import Engine
     from sqlalchemy.orm import Session, sessionmaker
 
@@ -41,10 +41,27 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+
+
+class _Console:
+    """A rich Console made when first used: a listing printing JSON never imports rich."""
+
+    def __init__(self, **options: Any) -> None:
+        self._options = options
+        self._console: Console | None = None
+
+    def __getattr__(self, name: str) -> Any:
+        if self._console is None:
+            from rich.console import Console
+
+            self._console = Console(**self._options)
+        return getattr(self._console, name)
+
+
 # Tables piped to a file or another program get room to breathe instead of 80 columns.
-out = Console(width=None if sys.stdout.isatty() else 160)
+out = cast("Console", _Console(width=None if sys.stdout.isatty() else 160))
 # Messages to stderr are not wrapped: a problem list is read by people and by scripts.
-err = Console(stderr=True, soft_wrap=True)
+err = cast("Console", _Console(stderr=True, soft_wrap=True))
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -115,24 +132,39 @@ def _database_url() -> str:
     from sqlalchemy import make_url
     from sqlalchemy.exc import ArgumentError
 
-    from cadenza.settings import get_settings
+    from cadenza.store_settings import store_settings
 
     try:
-        return make_url(get_settings().database_url).render_as_string(hide_password=True)
+        return make_url(store_settings().database_url).render_as_string(hide_password=True)
     except (ArgumentError, CadenzaError):
         return "CADENZA_DATABASE_URL"
 
 
 class Context:
-    """What a command needs, made lazily: settings, clock, database."""
+    """What a command needs, made lazily: settings, clock, database.
 
-    def __init__(self) -> None:
-        from cadenza.settings import get_settings
+    Every setting is read (and checked) up front, unless the command only reads the
+    database (`reading()`): then the database's own settings open it, and the others are
+    read if the command asks for them.
+    """
 
-        self.settings: Settings = get_settings()
+    def __init__(self, *, settings: bool = True) -> None:
+        self._settings: Settings | None = None
+        if settings:
+            from cadenza.settings import get_settings
+
+            self._settings = get_settings()
         self.clock: Clock = clock_from_env()
         self._engine: Engine | None = None
         self._viewer: Viewer | None = None
+
+    @property
+    def settings(self) -> Settings:
+        if self._settings is None:
+            from cadenza.settings import get_settings
+
+            self._settings = get_settings()
+        return self._settings
 
     @property
     def viewer(self) -> Viewer:
@@ -158,10 +190,15 @@ class Context:
         if self._engine is None:
             from sqlalchemy.exc import ArgumentError
 
-            from cadenza.store.db import make_engine
+            from cadenza.store.engines import make_engine
 
+            given = self._settings
             try:
-                self._engine = make_engine(self.settings.database_url)
+                self._engine = (
+                    make_engine()  # the database's settings alone (cadenza/store_settings.py)
+                    if given is None
+                    else make_engine(given.database_url, synchronous=given.sqlite_synchronous)
+                )
             except (ArgumentError, ImportError) as exc:  # unparsable, or an unknown driver
                 raise ConfigurationError(
                     f"CADENZA_DATABASE_URL cannot be used ({exc}); write it as "
@@ -183,6 +220,12 @@ class Context:
 
 def context() -> Context:
     return Context()
+
+
+def reading() -> Context:
+    """The context of a command that only reads the database (a listing): it starts without
+    pydantic's settings, whose checks that concern opening the database still apply."""
+    return Context(settings=False)
 
 
 @contextmanager

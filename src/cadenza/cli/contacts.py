@@ -8,9 +8,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import typer
-from rich.table import Table
 
-from cadenza.cli.app import MAX_ID, app, context, guarded, out, print_json, writing
+from cadenza.cli.app import MAX_ID, app, context, guarded, out, print_json, reading, writing
 from cadenza.cli.bench import bench_app
 from cadenza.cli.listing import all_option, limit_option, show_list
 
@@ -129,6 +128,7 @@ def list_contacts(
     as_json: bool = typer.Option(False, "--json", help="Print a JSON array."),
 ) -> None:
     """List contacts in id order."""
+    # Read through SQLAlchemy Core, as the operator (every contact): no ORM, no models.
     from cadenza.services.contacts.listing import page_contacts
 
     if view is not None:
@@ -136,10 +136,10 @@ def list_contacts(
             raise typer.BadParameter("--view goes without --tag, --search and --offset")
         _list_view(view, limit, everything, as_json)
         return
-    with context().sessions() as session:
+    with reading().engine.connect() as connection:
         show_list(
             lambda cursor, size: page_contacts(
-                session=session,
+                session=connection,
                 tag=tag,
                 search=search,
                 limit=size,
@@ -225,6 +225,8 @@ def bench_import(
     as_json: bool = typer.Option(False, "--json", help="Print the figure as JSON."),
 ) -> None:
     """Import a generated CSV (5% bad rows) into a fresh database and report rows/s."""
+    from rich.table import Table
+
     from cadenza.benchmarks.databases import DEFAULT_PG_URL
     from cadenza.benchmarks.importing import measure
 

@@ -7,12 +7,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import typer
-from sqlalchemy import func, select
 
-from cadenza.cli.app import app, context, err, guarded, out, print_json
+from cadenza.cli.app import app, context, err, guarded, out, print_json, reading
 from cadenza.cli.listing import all_option, limit_option, show_list
 from cadenza.errors import DefinitionError, NotFound, Problem
-from cadenza.store.models import Sequence
 
 if TYPE_CHECKING:
     from cadenza.core.definition import Definition
@@ -136,15 +134,19 @@ def list_command(
     as_json: bool = typer.Option(False, "--json", help="Print one JSON array."),
 ) -> None:
     """List sequences by name: status, steps, latest version, contacts enrolled."""
+    # Read through SQLAlchemy Core, as the operator (every sequence): no ORM, no models.
+    from sqlalchemy import func, select
+
     from cadenza.services.paging import Page
     from cadenza.services.sequences.pages import page_sequences
+    from cadenza.store.columns import sequences
 
     def read(cursor: str | None, size: int) -> Page[dict[str, Any]]:
-        page = page_sequences(session=session, status=status, limit=size, cursor=cursor)
+        page = page_sequences(session=connection, status=status, limit=size, cursor=cursor)
         return Page([row.as_dict() for row in page.rows], page.next, page.total)
 
-    with context().sessions() as session:
-        if not as_json and not session.scalar(select(func.count()).select_from(Sequence)):
+    with reading().engine.connect() as connection:
+        if not as_json and not connection.scalar(select(func.count()).select_from(sequences)):
             out.print("no sequences yet: write one and run `cadenza apply FILE`", markup=False)
             return
         show_list(

@@ -22,7 +22,6 @@ from cadenza.cli.app import (
     writing,
 )
 from cadenza.cli.listing import all_option, columns_of, limit_option, show_list
-from cadenza.core.definition import Condition
 from cadenza.errors import ConfigurationError, ValidationFailed
 
 if TYPE_CHECKING:
@@ -101,6 +100,7 @@ def enroll(
     """Enroll contacts into a sequence; refusals are listed with their reasons."""
     from pydantic import TypeAdapter, ValidationError
 
+    from cadenza.core.definition import Condition
     from cadenza.services import enrollments
 
     if account is not None or view is not None:

@@ -14,16 +14,19 @@ import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from sqlalchemy import ColumnElement, Select, and_, func, or_, select, tuple_
 from sqlalchemy.engine import Row
-from sqlalchemy.orm import Session
 
 from cadenza.errors import ValidationFailed
-from cadenza.services.users import access
-from cadenza.services.users.access import Viewer
-from cadenza.store.models import Sequence
+
+# Listings read through a session or, on the CLI's quick path, a Core connection (no ORM).
+if TYPE_CHECKING:
+    from sqlalchemy import Connection
+    from sqlalchemy.orm import Session
+
+    from cadenza.services.users.access import Viewer
 
 T = TypeVar("T")
 AnySelect = Select[*tuple[Any, ...]]
@@ -143,7 +146,7 @@ def ordered(query: AnySelect, order: Order) -> AnySelect:
 
 
 def fetch(
-    session: Session,
+    session: Session | Connection,
     query: AnySelect,
     order: Order,
     *,
@@ -174,7 +177,7 @@ def fetch(
 
 
 def _total(
-    session: Session,
+    session: Session | Connection,
     query: AnySelect,
     rows: list[AnyRow],
     more: bool,
@@ -218,8 +221,16 @@ def one_of(
 
 def sequence_id(session: Session, name: str, viewer: Viewer) -> int:
     """The id of the sequence named by a `sequence` filter, if the viewer sees it."""
+    from cadenza.services.users import access
+    from cadenza.store.models import Sequence
+
     query = select(Sequence.id).where(Sequence.name == name, access.visible_sequences(viewer))
     found = session.scalar(query)
     if found is None:
         raise InvalidParameter("sequence", f"no sequence named {name!r}")
     return found
+
+
+def dialect_name(reader: Session | Connection) -> str:
+    """The database's dialect, read through a session or a Core connection."""
+    return reader.dialect.name if hasattr(reader, "dialect") else reader.get_bind().dialect.name

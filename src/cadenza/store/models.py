@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
     BigInteger,
     Date,
-    DateTime,
     ForeignKey,
     ForeignKeyConstraint,
     Index,
-    Integer,
     MetaData,
     String,
     Text,
@@ -22,11 +20,17 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
-from sqlalchemy.types import TypeDecorator
 
 from cadenza.limits import MAX_ID as MAX_ID
+
+# The types and statuses live beside the tables read without the ORM (store/columns.py).
+from cadenza.store.types import ENROLLMENT_STATUSES as ENROLLMENT_STATUSES
+from cadenza.store.types import MESSAGE_STATUSES as MESSAGE_STATUSES
+from cadenza.store.types import SEQUENCE_STATUSES as SEQUENCE_STATUSES
+from cadenza.store.types import TASK_STATUSES as TASK_STATUSES
+from cadenza.store.types import BigID as BigID
+from cadenza.store.types import UTCDateTime as UTCDateTime
 
 # Named constraints so that Alembic batch migrations on SQLite can find them again.
 NAMING = {
@@ -39,35 +43,8 @@ NAMING = {
 
 # Statuses whose enrollments the worker looks at; the due index covers only these.
 LIVE_STATUSES = ("active", "waiting")
-# Every status each kind of row may have (DESIGN.md section 3): listings refuse any other.
-SEQUENCE_STATUSES = ("draft", "active", "paused", "ended", "archived")
-ENROLLMENT_STATUSES = ("active", "waiting", "paused", "completed", "exited", "removed")
-TASK_STATUSES = ("open", "done", "skipped", "canceled", "error")
-MESSAGE_STATUSES = ("queued", "sending", "sent", "failed", "suppressed", "held")
-
-
-class UTCDateTime(TypeDecorator[datetime]):
-    """Aware UTC datetimes on both backends (SQLite returns naive values otherwise)."""
-
-    impl = DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError("naive datetime given to a UTC column")
-        value = value.astimezone(UTC)
-        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
-
-    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
 
 JSONType = JSON().with_variant(JSONB(), "postgresql")
-BigID = BigInteger().with_variant(Integer(), "sqlite")
 
 
 class Base(DeclarativeBase):

@@ -17,7 +17,7 @@ from cadenza.services import accounts as service
 from cadenza.services import audiences
 from cadenza.services.audiences.views import stored
 from cadenza.services.contacts import ContactRow
-from cadenza.services.contacts.records import _rows as contact_rows
+from cadenza.services.contacts.listing import rows as contact_rows
 from cadenza.services.paging import Page
 from cadenza.store.models import Contact
 

@@ -12,8 +12,8 @@ from cadenza.services.accounts.managing import AccountRow
 from cadenza.services.accounts.managing import _rows as account_rows
 from cadenza.services.audiences.matching import iter_matching, matching_accounts
 from cadenza.services.audiences.views import condition_of, view_for
+from cadenza.services.contacts.listing import rows as contact_rows
 from cadenza.services.contacts.records import ContactRow
-from cadenza.services.contacts.records import _rows as contact_rows
 from cadenza.services.users.access import Viewer
 from cadenza.store.models import Account, Contact
 

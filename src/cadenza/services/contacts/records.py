@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -17,6 +16,7 @@ from cadenza.core.contact import ContactView
 from cadenza.core.contact_fields import TAG_LIMIT, Draft, clean
 from cadenza.errors import Conflict, NotFound, ValidationFailed
 from cadenza.services.contacts.fields import checked_fields, field_types
+from cadenza.services.contacts.listing import rows as _rows  # one shape, however read
 from cadenza.services.times import IsoTime
 from cadenza.settings import Settings
 from cadenza.store.bulk import chunks
@@ -92,47 +92,6 @@ def list_contacts(
         )
         query = query.where(or_(*(column.ilike(pattern, escape="\\") for column in columns)))
     return _rows(session, list(session.scalars(query)))
-
-
-def _rows(session: Session, contacts: Sequence[Contact]) -> list[ContactRow]:
-    ids = [contact.id for contact in contacts]
-    owner_ids = {contact.owner_id for contact in contacts if contact.owner_id is not None}
-    query_owners = select(User.id, User.email).where(User.id.in_(owner_ids))
-    owners: dict[int, str] = dict(session.execute(query_owners).all())
-    tags: dict[int, list[str]] = defaultdict(list)
-    query = select(ContactTag.contact_id, ContactTag.tag).where(ContactTag.contact_id.in_(ids))
-    for contact_id, tag in session.execute(query.order_by(ContactTag.tag)):
-        tags[contact_id].append(tag)
-    return [
-        {
-            "id": c.id,
-            "first_name": c.first_name,
-            "last_name": c.last_name,
-            "email": c.email,
-            "phone": c.phone,
-            "timezone": c.timezone,
-            "company": c.company,
-            "owner": owners.get(c.owner_id) if c.owner_id else None,
-            "lead_source": c.lead_source,
-            "disposition": c.disposition,
-            "tags": tags[c.id],
-            "fields": dict(c.fields or {}),
-            "dnc": c.dnc,
-            "sms_opted_out": c.sms_opted_out,
-            "email_unsubscribed": c.email_unsubscribed,
-            "email_bounced": c.email_bounced,
-            "external_id": c.external_id,
-            "last_contacted_at": _iso(c.last_contacted_at),
-            "last_contacted_mode": c.last_contacted_mode or "not_contacted",
-            "last_activity_type": c.last_activity_type,
-            "last_activity_at": _iso(c.last_activity_at),
-        }
-        for c in contacts
-    ]
-
-
-def _iso(time: datetime | None) -> str | None:
-    return time.isoformat() if time is not None else None
 
 
 def create_contact(

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select
@@ -12,6 +10,11 @@ from sqlalchemy.orm import Session
 from cadenza.core.definition import Definition
 from cadenza.errors import NotFound
 from cadenza.services.senders.limits import MESSAGE_SENDER
+
+# The listing row is made where the listing's Core read makes it (pages.py).
+from cadenza.services.sequences.pages import ENROLLED_STATUSES as ENROLLED_STATUSES
+from cadenza.services.sequences.pages import SequenceRow as SequenceRow
+from cadenza.services.sequences.pages import sequence_row
 from cadenza.services.users import access
 from cadenza.services.users.access import OPERATOR, Viewer
 from cadenza.store.models import (
@@ -22,29 +25,6 @@ from cadenza.store.models import (
     SequenceVersion,
     User,
 )
-
-# Enrollments that count as "in" a sequence on listings.
-ENROLLED_STATUSES = ("active", "waiting", "paused")
-
-
-@dataclass(frozen=True)
-class SequenceRow:
-    """A sequence as listings show it (CLI, API and the home page)."""
-
-    name: str
-    status: str
-    steps: int
-    version: int
-    enrolled: int
-    description: str
-    owner: str | None
-    sharing: str
-    access: str
-    created_at: datetime
-    updated_at: datetime
-
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 def list_sequences(*, session: Session, viewer: Viewer = OPERATOR) -> list[SequenceRow]:
@@ -67,7 +47,10 @@ def list_sequences(*, session: Session, viewer: Viewer = OPERATOR) -> list[Seque
         .order_by(Sequence.name)
     ).all()
     enrolled = _enrolled_counts(session=session)
-    return [_row(seq, version, owner, enrolled.get(seq.id, 0)) for seq, version, owner in rows]
+    return [
+        sequence_row(seq, version.definition, version.number, owner, enrolled.get(seq.id, 0))
+        for seq, version, owner in rows
+    ]
 
 
 def _enrolled_counts(*, session: Session, sequence_id: int | None = None) -> dict[int, int]:
@@ -79,25 +62,6 @@ def _enrolled_counts(*, session: Session, sequence_id: int | None = None) -> dic
     if sequence_id is not None:
         query = query.where(Enrollment.sequence_id == sequence_id)
     return {row[0]: row[1] for row in session.execute(query)}
-
-
-def _row(
-    sequence: Sequence, version: SequenceVersion, owner: str | None, enrolled: int
-) -> SequenceRow:
-    definition = version.definition
-    return SequenceRow(
-        name=sequence.name,
-        status=sequence.status,
-        steps=len(definition.get("steps", [])),
-        version=version.number,
-        enrolled=enrolled,
-        description=str(definition.get("description", "")),
-        owner=owner,
-        sharing=sequence.sharing,
-        access=sequence.sharing_access,
-        created_at=sequence.created_at,
-        updated_at=sequence.updated_at,
-    )
 
 
 def get_sequence(
@@ -131,7 +95,8 @@ def sequence_detail(*, session: Session, name: str, viewer: Viewer = OPERATOR) -
         raise NotFound(f"sequence {name!r} has no version")
     owner = session.scalar(select(User.email).where(User.id == sequence.owner_id))
     enrolled = _enrolled_counts(session=session, sequence_id=sequence.id).get(sequence.id, 0)
-    detail = _row(sequence, versions[-1], owner, enrolled).as_dict()
+    latest = versions[-1]
+    detail = sequence_row(sequence, latest.definition, latest.number, owner, enrolled).as_dict()
     detail["versions"] = [
         {"number": v.number, "digest": v.digest, "created_at": v.created_at} for v in versions
     ]

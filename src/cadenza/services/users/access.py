@@ -6,7 +6,6 @@ take Forbidden, each with the reason.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, or_, select, true
@@ -14,6 +13,8 @@ from sqlalchemy.orm import Session
 
 from cadenza.core.access import NEEDS, Person, Reach, Shared, allowed, may, may_complete, reach
 from cadenza.errors import Forbidden, NotFound
+from cadenza.services.users.viewers import OPERATOR as OPERATOR
+from cadenza.services.users.viewers import Viewer as Viewer
 from cadenza.settings import Settings
 from cadenza.store.models import (
     Enrollment,
@@ -23,28 +24,6 @@ from cadenza.store.models import (
     Task,
     User,
 )
-
-
-@dataclass(frozen=True)
-class Viewer:
-    """The person behind a request and the name history gives their actions."""
-
-    person: Person
-    actor: str
-    email: str | None = None
-
-    @property
-    def user_id(self) -> int | None:
-        return self.person.user_id
-
-    @property
-    def sees_everything(self) -> bool:
-        return self.person.role == "admin"
-
-
-# The operator at the CLI: direct database access, so every right (history names `cli`,
-# or the user `--as` gives).
-OPERATOR = Viewer(Person(None, "admin"), "cli")
 
 
 def viewer_of(*, session: Session, user: User, settings: Settings, actor: str = "") -> Viewer:
@@ -152,23 +131,26 @@ def task_for(*, session: Session, viewer: Viewer, task_id: int) -> Task:
     return task
 
 
-def visible_sequences(viewer: Viewer) -> ColumnElement[bool]:
-    """A condition on `sequences` true for exactly the sequences the viewer sees (`reach`)."""
+def visible_sequences(viewer: Viewer, sequences: Any = Sequence) -> ColumnElement[bool]:
+    """A condition on `sequences` true for exactly the sequences the viewer sees (`reach`).
+
+    `sequences`: the model, or the Core columns a listing reads (`store.columns`).
+    """
     person = viewer.person
     if person.role == "admin":
         return true()
-    seen: list[ColumnElement[bool]] = [Sequence.sharing == "everyone"]
+    seen: list[ColumnElement[bool]] = [sequences.sharing == "everyone"]
     if person.user_id is not None:
-        seen.append(Sequence.owner_id == person.user_id)
+        seen.append(sequences.owner_id == person.user_id)
         member_of = select(SequenceMember.sequence_id).where(
             SequenceMember.user_id == person.user_id
         )
-        seen.append(Sequence.id.in_(member_of))
+        seen.append(sequences.id.in_(member_of))
     mates = sorted(person.groupmates)
     if mates:
-        seen.append(and_(Sequence.sharing == "team", Sequence.owner_id.in_(mates)))
+        seen.append(and_(sequences.sharing == "team", sequences.owner_id.in_(mates)))
         if person.role == "manager":
-            seen.append(Sequence.owner_id.in_(mates))
+            seen.append(sequences.owner_id.in_(mates))
     return or_(*seen)
 
 
