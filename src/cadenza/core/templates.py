@@ -58,6 +58,7 @@ __all__ = [
     "expand_shortcodes",
     "parse",
     "render",
+    "substitution_only",
     "syntax_error",
     "unknown_shortcodes",
     "unknown_variables",
@@ -158,6 +159,11 @@ def _substitution(text: str, html: bool) -> tuple[Part, ...] | None:
                 return None
             parts.append((node.name, *reversed(path)))
     return tuple(parts)
+
+
+def substitution_only(text: str) -> bool:
+    """Whether a template only puts values into text (so rendering it calls nothing)."""
+    return _substitution(text, False) is not None
 
 
 def _substitute(parts: tuple[Part, ...], variables: Mapping[str, Any], html: bool) -> str | None:
