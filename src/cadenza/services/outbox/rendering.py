@@ -255,8 +255,21 @@ def _checked(check: SendCheck) -> Check:
     return Check.of(check)
 
 
+# By step (kept with the answer, so that its id is not reused while it is).
+_SHARES: dict[int, tuple[Step, bool]] = {}
+
+
 def _shares_variables(step: Step) -> bool:
     """Whether a step's templates only read values, none of them the owner's."""
+    found = _SHARES.get(id(step))
+    if found is None or found[0] is not step:
+        if len(_SHARES) > 4096:
+            _SHARES.clear()
+        found = _SHARES[id(step)] = (step, _only_reads_values(step))
+    return found[1]
+
+
+def _only_reads_values(step: Step) -> bool:
     if not isinstance(step, EmailStep | SmsStep | WebhookStep):
         return False
     if isinstance(step, EmailStep | SmsStep) and step.variants:
@@ -430,8 +443,14 @@ def _sms(
         "sender": sms_sender(session, who, step.sender),
         "recipient": who.contact.phone,
         "body": body,
-        "meta": MessageMeta(media=media, check=check).stored(),
+        "meta": MessageMeta(media=media, check=check).stored() if media else _text_meta(check),
     }
+
+
+@lru_cache(maxsize=1024)
+def _text_meta(check: Check | None) -> dict[str, Any]:
+    """A text's stored details, by its check (the same for every text with no media)."""
+    return MessageMeta(check=check).stored()
 
 
 def group_agents(session: Session, group: str) -> list[dict[str, Any]]:
