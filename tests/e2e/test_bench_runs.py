@@ -68,6 +68,9 @@ def test_bench_steps_measures_every_kind_and_the_events(tmp_path: Path) -> None:
     assert figures["steps_run"]["realistic mix"] == 500 * 9
     assert figures["mix_per_s"] > 0 and figures["ceiling_per_s"] > 0
     assert figures["opens_per_s"] > 0 and figures["replies_exited"] == 500
+    # The webhook kind's webhooks were delivered, each one, to a receiver on loopback.
+    assert figures["webhooks_queued"] == 1500 and figures["webhooks_delivered"] == 1500
+    assert figures["deliveries_per_s"] > 0
 
 
 def test_bench_cli_times_each_command_line(tmp_path: Path) -> None:

@@ -84,7 +84,7 @@ def test_syntax_error_on_render_is_a_template_error() -> None:
 
 
 def test_compiled_templates_are_cached() -> None:
-    text = "cache me {{ contact.first_name }}"
+    text = "cache me {{ contact.first_name | upper }}"
     render(text, variables())
     hits = templates._compile.cache_info().hits
     render(text, variables())

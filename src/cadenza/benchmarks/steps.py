@@ -3,10 +3,12 @@
 Each kind runs in a three-step sequence of its own (a call task blocks, so it runs one step),
 over fresh contacts enrolled due now, drained by one worker: contact changes (tags, a field, a
 disposition, a round-robin owner), message steps (a tracked email, a text, a webhook to a
-loopback address: the worker's part, rendering and queueing; sending is `bench email`), a
-call task, a branch on a tag, a tag that hands the contact to a second sequence by its
-trigger, and a realistic mix of all of them. Then events in: a burst of opens and replies
-recorded in batches, as the tracking pixel and the inbound hooks deliver them.
+receiver on loopback: the worker's part, rendering and queueing; sending email is
+`bench email`), a call task, a branch on a tag, a tag that hands the contact to a second
+sequence by its trigger, and a realistic mix of all of them. The webhooks are then delivered
+too, by the dispatcher, to that receiver (its own process), and counted as it received them.
+Then events in: a burst of opens and replies recorded in batches, as the tracking pixel and
+the inbound hooks deliver them.
 """
 
 from __future__ import annotations
@@ -22,19 +24,20 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from cadenza.benchmarks.databases import fresh_database, store_sequence, synthetic_contacts
 from cadenza.benchmarks.engine import NOOP, T0, _ceiling, _engine
+from cadenza.benchmarks.receiver import Receiver
 from cadenza.clock import FixedClock
 from cadenza.engine.runner import ReportCounting
 from cadenza.engine.worker import Worker
 from cadenza.services import enrollments, events, users
 from cadenza.settings import Settings
 from cadenza.store.db import session_factory, writing
-from cadenza.store.models import Contact, Event, Sequence
+from cadenza.store.models import Contact, Event, Message, Sequence
 
 GOALS = {"ratio": 0.5, "mix": 5_000, "opens": 5_000, "replies": 2_000}
 SCHEDULE = {"timezone": "UTC", "days": "every_day", "holidays": "none"}
 SENDERS = {"email": "sales@bench.example", "sms": "+13125550100"}
 TEAM = ("ana@bench.example", "ben@bench.example", "cara@bench.example")
-HOOK = "http://127.0.0.1:9/bench"  # a loopback address: queued by the worker, never sent here
+HOOK = "http://127.0.0.1:9/bench"  # replaced by the loopback receiver's address at run time
 EVENT_BATCH = 500
 
 
@@ -118,6 +121,9 @@ class StepsFigures:
     replies: int = 0
     replies_per_s: float = 0.0
     replies_exited: int = 0
+    webhooks_queued: int = 0
+    webhooks_delivered: int = 0  # as counted by the receiver
+    deliveries_per_s: float = 0.0
 
     @property
     def noop_per_s(self) -> float:
@@ -142,20 +148,25 @@ def run(
     figures = StepsFigures(backend, contacts)
     kwargs = {"pg_url": pg_url} if pg_url else {}
     settings = Settings(environment="test", webhook_allow=["127.0.0.1"])
-    with fresh_database(backend, "steps", **kwargs) as url, _engine(url) as engine:
-        sessions = session_factory(engine)
-        _people(sessions)
-        _store(sessions, SECOND)
-        for turn in range(rounds):
-            for kind, steps in [*KINDS.items(), ("realistic mix", MIX)]:
-                report(f"running {kind} steps" + (f", round {turn + 1}" if rounds > 1 else ""))
-                name = f"Bench {kind}" + (f" {turn + 1}" if turn else "")
-                rate, done = _measure(sessions, settings, name, steps, contacts)
-                if rate > figures.steps_per_s.get(kind, 0.0):
-                    figures.steps_per_s[kind], figures.steps_run[kind] = rate, done
-        figures.mix_per_s = figures.steps_per_s.pop("realistic mix")
-        report("measuring events in")
-        _events_in(sessions, settings, opens, replies, figures)
+    with Receiver() as receiver:
+        with fresh_database(backend, "steps", **kwargs) as url, _engine(url) as engine:
+            sessions = session_factory(engine)
+            _people(sessions)
+            _store(sessions, SECOND)
+            for turn in range(rounds):
+                for kind, steps in [*KINDS.items(), ("realistic mix", MIX)]:
+                    report(f"running {kind} steps" + (f", round {turn + 1}" if rounds > 1 else ""))
+                    name = f"Bench {kind}" + (f" {turn + 1}" if turn else "")
+                    steps = _aimed(steps, receiver.url)
+                    rate, done = _measure(sessions, settings, name, steps, contacts)
+                    if rate > figures.steps_per_s.get(kind, 0.0):
+                        figures.steps_per_s[kind], figures.steps_run[kind] = rate, done
+            figures.mix_per_s = figures.steps_per_s.pop("realistic mix")
+            report("measuring events in")
+            _events_in(sessions, settings, opens, replies, figures)
+        with fresh_database(backend, "steps-hooks", **kwargs) as url, _engine(url) as engine:
+            report("delivering webhooks to the loopback receiver")
+            _deliver(session_factory(engine), settings, receiver, contacts, figures)
     with fresh_database(backend, "steps-ceiling", **kwargs) as url, _engine(url) as engine:
         report("measuring the database ceiling")
         sessions = session_factory(engine)
@@ -163,6 +174,42 @@ def run(
         _enroll(sessions, settings, "Bench ceiling", contacts)
         figures.ceiling_per_s = _ceiling(engine, contacts)
     return figures
+
+
+def _aimed(steps: list[dict[str, Any]], url: str) -> list[dict[str, Any]]:
+    """The steps with their webhooks aimed at the receiver."""
+    return [{**step, "url": url} if step["action"] == "webhook" else step for step in steps]
+
+
+def _deliver(
+    sessions: sessionmaker[Session],
+    settings: Settings,
+    receiver: Receiver,
+    count: int,
+    figures: StepsFigures,
+) -> None:
+    """The webhook kind's steps run, then their webhooks sent by the dispatcher: deliveries/s
+    and how many the receiver got (in a database of their own: only webhooks are queued)."""
+    from cadenza.engine.dispatcher import Dispatcher  # the channels: only this part sends
+
+    name = "Bench webhook deliveries"
+    steps = _aimed(KINDS["webhook"], receiver.url)
+    _store(sessions, {"name": name, "schedule": SCHEDULE, "senders": SENDERS, "steps": steps})
+    _enroll(sessions, settings, name, count)
+    Worker(sessions, FixedClock(T0), settings, batch_size=500).drain()
+    with sessions() as session:
+        figures.webhooks_queued = int(
+            session.execute(select(func.count()).where(Message.channel == "webhook")).scalar_one()
+        )
+    before = receiver.count()
+    dispatcher = Dispatcher(sessions, FixedClock(T0), settings)
+    started = time.perf_counter()
+    try:
+        sent = dispatcher.drain()
+    finally:
+        dispatcher.close()
+    figures.deliveries_per_s = sent / (time.perf_counter() - started)
+    figures.webhooks_delivered = receiver.count() - before
 
 
 def _people(sessions: sessionmaker[Session]) -> None:

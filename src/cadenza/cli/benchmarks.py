@@ -176,6 +176,14 @@ def bench_steps(
     for kind, rate in figures.steps_per_s.items():
         goal = "" if kind.startswith("no-op") else f"≥ {GOALS['ratio']} of no-op"
         table.add_row(f"{kind}, one worker", f"{rate:,.0f} steps/s", f"{rate / noop:.2f}", goal)
+        if kind == "webhook":
+            table.add_row(
+                f"  then delivered to a loopback receiver ({figures.webhooks_delivered:,}"
+                f" received of {figures.webhooks_queued:,} queued)",
+                f"{figures.deliveries_per_s:,.0f}/s",
+                "",
+                "",
+            )
     table.add_row(
         "realistic mix, one worker",
         f"{figures.mix_per_s:,.0f} steps/s",

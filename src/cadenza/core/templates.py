@@ -30,6 +30,8 @@ from jinja2 import (
     nodes,
 )
 from jinja2.environment import Template
+from jinja2.runtime import Undefined
+from markupsafe import escape
 
 from cadenza.core.contact import ContactView
 from cadenza.core.template_sandbox import (
@@ -56,6 +58,7 @@ __all__ = [
     "expand_shortcodes",
     "parse",
     "render",
+    "substitution_only",
     "syntax_error",
     "unknown_shortcodes",
     "unknown_variables",
@@ -123,8 +126,80 @@ def _compile(text: str, html: bool) -> Template:
     return environment.template_class.from_code(environment, code, environment.make_globals(None))
 
 
+# A plain substitution: text as written, or the value at a dotted path (`contact.first_name`).
+Part = str | tuple[str, ...]
+
+
+@lru_cache(maxsize=2048)
+def _substitution(text: str, html: bool) -> tuple[Part, ...] | None:
+    """The template as text and dotted paths when that is all it is, else None.
+
+    Most message templates only put contact fields into text. Those are filled here, as
+    Jinja's own code for them would, without a render context per message: a worker renders
+    two or three templates per step.
+    """
+    environment = _HTML if html else _PLAIN
+    try:
+        tree = environment.parse(expand_shortcodes(text))
+    except (TemplateSyntaxError, RecursionError):
+        return None
+    parts: list[Part] = []
+    for output in tree.body:
+        if not isinstance(output, nodes.Output):
+            return None
+        for node in output.nodes:
+            if isinstance(node, nodes.TemplateData):
+                parts.append(node.data)
+                continue
+            path: list[str] = []
+            while isinstance(node, nodes.Getattr):
+                path.append(node.attr)
+                node = node.node
+            if not isinstance(node, nodes.Name) or node.ctx != "load":
+                return None
+            parts.append((node.name, *reversed(path)))
+    return tuple(parts)
+
+
+def substitution_only(text: str) -> bool:
+    """Whether a template only puts values into text (so rendering it calls nothing)."""
+    return _substitution(text, False) is not None
+
+
+def _substitute(parts: tuple[Part, ...], variables: Mapping[str, Any], html: bool) -> str | None:
+    """The filled-in text; None for what only the full render may answer (an undefined
+    value, a name only Jinja's globals hold, output over the limit)."""
+    environment = _HTML if html else _PLAIN
+    finalize = environment.finalize
+    assert finalize is not None
+    out: list[str] = []
+    for part in parts:
+        if type(part) is str:
+            out.append(part)
+            continue
+        if part[0] not in variables:
+            return None
+        value = variables[part[0]]
+        for name in part[1:]:
+            value = environment.getattr(value, name)  # the sandbox's rules, as Jinja's
+            if isinstance(value, Undefined):
+                return None
+        value = finalize(value)
+        out.append(escape(value) if html else str(value))
+    result = "".join(out)
+    return result if len(result) <= OUTPUT_LIMIT else None
+
+
 def render(text: str, variables: Mapping[str, Any], *, html: bool = False) -> str:
     """Render a template within its limits; `html=True` escapes the values put into it."""
+    parts = _substitution(text, html)
+    if parts is not None:
+        try:
+            done = _substitute(parts, variables, html)
+        except Exception:  # whatever it is, the full render meets it and says what it is
+            done = None
+        if done is not None:
+            return done
     token = BUDGET.set(Budget(time.perf_counter() + TIME_LIMIT))
     try:
         return _collect(_compile(text, html).generate(variables))

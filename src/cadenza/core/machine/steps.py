@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 from cadenza.core import calendar, reach
@@ -144,12 +145,17 @@ def _send(sit: Situation, decision: Decision, step: Step, visit: int) -> None:
     check = None
     if row.sent:
         zone = calendar.recipient_zone(sit.definition.schedule, sit.contact.timezone)
-        quiet = sit.quiet
-        check = reach.SendCheck(step.action, zone.key, f"{quiet.start:%H:%M}", f"{quiet.end:%H:%M}")
+        check = _send_check(step.action, zone.key, sit.quiet)
     rows = sit.renderer.render(step, sit.contact, visit, check) if sit.renderer else None
     decision.effects.append(Send(step.key, step.action, visit, rows))
     decision.log("step_executed", sit.now, step.key, None, action=step.action, visit=visit)
     follow(sit, decision, step.key, "next")
+
+
+@lru_cache(maxsize=4096)
+def _send_check(action: str, zone: str, quiet: calendar.QuietHours) -> reach.SendCheck:
+    """The check a message carries: one per action, zone and quiet hours, not per message."""
+    return reach.SendCheck(action, zone, f"{quiet.start:%H:%M}", f"{quiet.end:%H:%M}")
 
 
 def _change_contact(sit: Situation, decision: Decision, step: Step) -> None:

@@ -108,23 +108,37 @@ def task_row(
             contact=contact,
             contact_id=contact_id,
         )
-    from cadenza.core.templates import build_variables  # the template engine, when writing
+        row["priority"] = step.priority
+        drafts = _drafts(step)
+        if drafts:
+            # Templates only when the step has some: `user.*` is the task's assignee.
+            variables = _variables(people, row["assignee_id"], definition, contact)
+            for column, template in drafts:
+                row[column] = _draft(template, variables)
+    return row
 
-    variables = build_variables(
+
+def _drafts(step: ManualStepBase) -> list[tuple[str, str]]:
+    """The task columns a manual step drafts from its templates, with the templates."""
+    drafts = [(c, t) for c, t in (("title", step.title), ("body", step.instructions)) if t]
+    if isinstance(step, ManualEmailStep | ManualSmsStep):
+        drafts.append(("body", step.body))  # over the instructions, even when empty
+        if isinstance(step, ManualEmailStep):
+            drafts.append(("subject", step.subject))
+    return drafts
+
+
+def _variables(
+    people: Directory, assignee_id: int | None, definition: Definition, contact: ContactView
+) -> dict[str, Any]:
+    from cadenza.core.templates import build_variables  # the template engine, when drafting
+
+    return build_variables(
         contact,
-        user=people.person(row["assignee_id"]),  # `user.*` is the task's assignee
+        user=people.person(assignee_id),
         sender=definition.senders.model_dump(),
         sequence={"name": definition.name},
     )
-    if isinstance(step, ManualStepBase):
-        row["priority"] = step.priority
-        row["title"] = _draft(step.title, variables) if step.title else row["title"]
-        row["body"] = _draft(step.instructions, variables) if step.instructions else None
-    if isinstance(step, ManualEmailStep | ManualSmsStep):
-        row["body"] = _draft(step.body, variables)
-        if isinstance(step, ManualEmailStep):
-            row["subject"] = _draft(step.subject, variables)
-    return row
 
 
 def _draft(template: str, variables: dict[str, Any]) -> str:

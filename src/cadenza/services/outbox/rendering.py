@@ -36,7 +36,7 @@ from cadenza.core.definition import (
 )
 from cadenza.core.messages import append_opt_out, message_id_for, reply_subject
 from cadenza.core.reach import SendCheck
-from cadenza.core.templates import build_variables, parse, render
+from cadenza.core.templates import build_variables, parse, render, substitution_only
 from cadenza.errors import CadenzaError
 from cadenza.services.outbox.meta import Check, MessageMeta
 from cadenza.services.reports import winners
@@ -84,6 +84,8 @@ class StepRenderer:
     definition: Definition
     chosen: Callable[[], str | None] | None = None  # the mailbox a rotation chose
     lines: Lines | None = None
+    # The variables of the last step rendered, for the contact as that step saw it.
+    last: tuple[ContactView, str | None, dict[str, Any]] | None = None
 
     def render(
         self, step: Step, contact: ContactView, visit: int, check: SendCheck | None
@@ -100,9 +102,28 @@ class StepRenderer:
             self.lines,
         )
         try:
-            return message_rows(self.session, who, step, visit, self.now, self.settings, check)
+            variables = self._variables(who, step)
+            return message_rows(
+                self.session, who, step, visit, self.now, self.settings, check, variables
+            )
         except RenderError as exc:
             raise StepFailed(str(exc)) from None
+
+    def _variables(self, who: Addressing, step: Step) -> dict[str, Any] | None:
+        """The variables the enrollment's previous step had, when they are still the same.
+
+        Steps one after another in a pass see the same contact until one changes it. Only
+        shared between steps whose templates merely read values (no call may change them),
+        and that do not read the owner (looked up afresh).
+        """
+        if not _shares_variables(step):
+            return None
+        last = self.last
+        if last is not None and last[0] is who.contact and last[1] == who.email_sender:
+            return last[2]
+        variables = _variables(self.session, who, step)
+        self.last = (who.contact, who.email_sender, variables)
+        return variables
 
 
 def message_rows(
@@ -113,10 +134,13 @@ def message_rows(
     now: datetime,
     settings: Settings,
     check: SendCheck | None = None,
+    variables: dict[str, Any] | None = None,
 ) -> list[dict[str, Any]]:
-    """The outbox rows for one automatic step, rendered for the contact."""
+    """The outbox rows for one automatic step, rendered for the contact (with `variables`
+    when the caller has them already)."""
     key = idempotency_key(who.enrollment_id, step.key, visit)
-    variables = _variables(session, who, step)
+    if variables is None:
+        variables = _variables(session, who, step)
     base = {
         "key": key,
         "enrollment_id": who.enrollment_id,
@@ -129,7 +153,7 @@ def message_rows(
         "created_at": now,
         "subject": None,
     }
-    checked = Check.of(check) if check is not None else None
+    checked = _checked(check) if check is not None else None
     if isinstance(step, EmailStep | SmsStep):
         return [_variant_row(session, who, step, base, variables, settings, checked, now)]
     if isinstance(step, MmsStep):
@@ -226,6 +250,33 @@ def _variables(session: Session, who: Addressing, step: Step) -> dict[str, Any]:
     )
 
 
+@lru_cache(maxsize=1024)
+def _checked(check: SendCheck) -> Check:
+    return Check.of(check)
+
+
+# By step (kept with the answer, so that its id is not reused while it is).
+_SHARES: dict[int, tuple[Step, bool]] = {}
+
+
+def _shares_variables(step: Step) -> bool:
+    """Whether a step's templates only read values, none of them the owner's."""
+    found = _SHARES.get(id(step))
+    if found is None or found[0] is not step:
+        if len(_SHARES) > 4096:
+            _SHARES.clear()
+        found = _SHARES[id(step)] = (step, _only_reads_values(step))
+    return found[1]
+
+
+def _only_reads_values(step: Step) -> bool:
+    if not isinstance(step, EmailStep | SmsStep | WebhookStep):
+        return False
+    if isinstance(step, EmailStep | SmsStep) and step.variants:
+        return False  # a variant's templates are not the step's
+    return not _reads_owner(step) and all(substitution_only(t) for t in _templates(step))
+
+
 def _reads_owner(step: Step) -> bool:
     return any(_template_reads_owner(text) for text in _templates(step))
 
@@ -308,18 +359,14 @@ def _email(
     if not sender:
         raise RenderError("no email sender: set senders.email or the step's sender")
     subject = _text(step.subject, variables, "subject")
-    details = MessageMeta(
-        message_id=message_id_for(base["key"], sender),
-        cc=step.cc,
-        bcc=step.bcc,
-        reply_to=step.reply_to,
-        track_opens=step.track.opens,
-        track_clicks=step.track.clicks,
-        tracked_links=literal_links(step.body) if step.track.clicks else [],
-        check=check,
-    )
+    message_id = message_id_for(base["key"], sender)
     if step.thread == "reply_to_previous":
+        details = _email_details(step, check)
+        details.message_id = message_id
         subject = thread_reply(session, who.enrollment_id, subject, details)
+        meta = details.stored()
+    else:
+        meta = {"message_id": message_id, **_email_meta(step, check)}
     return {
         **base,
         "channel": "email",
@@ -327,8 +374,41 @@ def _email(
         "recipient": who.contact.email,
         "subject": subject,
         "body": _text(step.body, variables, "body", html=True),
-        "meta": details.stored(),
+        "meta": meta,
     }
+
+
+def _email_details(step: EmailStep, check: Check | None) -> MessageMeta:
+    """An email step's details, but for its Message-ID (and its thread's)."""
+    return MessageMeta(
+        cc=step.cc,
+        bcc=step.bcc,
+        reply_to=step.reply_to,
+        track_opens=step.track.opens,
+        track_clicks=step.track.clicks,
+        tracked_links=_links(step.body) if step.track.clicks else [],
+        check=check,
+    )
+
+
+# The stored details of an email step by step and check, made once rather than per message
+# (the step is kept with them, so that its id is not reused while they are).
+_EMAIL_META: dict[tuple[int, Check | None], tuple[EmailStep, dict[str, Any]]] = {}
+
+
+def _email_meta(step: EmailStep, check: Check | None) -> dict[str, Any]:
+    """What `_email_details(step, check).stored()` is (the same for every message)."""
+    found = _EMAIL_META.get((id(step), check))
+    if found is None or found[0] is not step:
+        if len(_EMAIL_META) > 4096:
+            _EMAIL_META.clear()
+        found = _EMAIL_META[(id(step), check)] = (step, _email_details(step, check).stored())
+    return found[1]
+
+
+@lru_cache(maxsize=1024)
+def _links(body: str) -> list[str]:
+    return literal_links(body)
 
 
 def sms_sender(session: Session, who: Addressing, override: str | None) -> str:
@@ -363,8 +443,14 @@ def _sms(
         "sender": sms_sender(session, who, step.sender),
         "recipient": who.contact.phone,
         "body": body,
-        "meta": MessageMeta(media=media, check=check).stored(),
+        "meta": MessageMeta(media=media, check=check).stored() if media else _text_meta(check),
     }
+
+
+@lru_cache(maxsize=1024)
+def _text_meta(check: Check | None) -> dict[str, Any]:
+    """A text's stored details, by its check (the same for every text with no media)."""
+    return MessageMeta(check=check).stored()
 
 
 def group_agents(session: Session, group: str) -> list[dict[str, Any]]:
@@ -422,19 +508,41 @@ def _webhook(
         "sequence": who.sequence_name,
         "step": step.key,
         "enrollment_id": who.enrollment_id,
-        "contact": who.contact.model_dump(mode="json"),
+        "contact": _contact_json(who.contact),
         "time": now.isoformat(),
     }
     headers = {k: _text(v, variables, f"header {k}") for k, v in step.headers.items()}
-    details = MessageMeta(method=step.method, headers=headers, payload=payload)
+    if headers:
+        meta = MessageMeta(method=step.method, headers=headers, payload=payload).stored()
+    else:  # what `stored()` makes of it, without validating the payload back and forth
+        meta = {**_webhook_meta(step.method), "payload": payload}
     return {
         **base,
         "channel": "webhook",
         "sender": None,
         "recipient": _text(step.url, variables, "url"),
         "body": "",
-        "meta": details.stored(),
+        "meta": meta,
     }
+
+
+@lru_cache(maxsize=16)
+def _webhook_meta(method: str) -> dict[str, Any]:
+    return MessageMeta(method=method).stored()
+
+
+# The last contact a webhook carried, as JSON: the steps of one pass carry the same one.
+_last_contact: tuple[ContactView, dict[str, Any]] | None = None
+
+
+def _contact_json(contact: ContactView) -> dict[str, Any]:
+    global _last_contact
+    last = _last_contact
+    if last is not None and last[0] is contact:
+        return last[1]
+    dumped = contact.model_dump(mode="json")
+    _last_contact = (contact, dumped)
+    return dumped
 
 
 def _notify(

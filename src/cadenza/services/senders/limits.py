@@ -152,6 +152,9 @@ class SequenceLimiter:
         self.pool = definition.senders.email_pool()
         self.enrollment_id = 0
         self.chosen: str | None = None
+        # By sender kind and address, at one instant: the sender (when paused) and the caps.
+        self._caps: dict[tuple[str, str | None, bool, datetime], tuple[Sender | None, list[Cap]]]
+        self._caps = {}
 
     def begin(self, enrollment_id: int) -> None:
         """The enrollment the next holds are for."""
@@ -173,16 +176,29 @@ class SequenceLimiter:
         kind = MESSAGE_SENDER.get(step.action)
         if kind is None:
             return None
-        plan = plan_caps(self.limits, "sender", self.sequence_id) if step.action == "email" else []
+        email = step.action == "email"
         own = getattr(step, "sender", None)
-        if step.action == "email" and not own and len(self.pool) > 1:
-            return self._rotate(now, plan)
+        if email and not own and len(self.pool) > 1:
+            return self._rotate(now, plan_caps(self.limits, "sender", self.sequence_id))
         address = own or getattr(self.definition.senders, kind)
+        key = (kind, address, email, now)
+        found = self._caps.get(key)
+        if found is None:  # the batch's steps share an instant: their caps are made once
+            found = self._caps[key] = self._sender_caps(kind, address, email, now)
+        paused, caps = found
+        if paused is not None:
+            return now + PAUSE_RECHECK, _paused(paused)
+        return hold(self.limits, caps, now) if caps else None
+
+    def _sender_caps(
+        self, kind: str, address: str | None, email: bool, now: datetime
+    ) -> tuple[Sender | None, list[Cap]]:
         sender = self.limits.sender(kind, address) if address else None
         if sender is not None and sender.paused_at is not None:
-            return now + PAUSE_RECHECK, _paused(sender)
+            return sender, []
         caps = sender_caps("sender", sender, now=now) if sender is not None else []
-        return hold(self.limits, caps + plan, now)
+        plan = plan_caps(self.limits, "sender", self.sequence_id) if email else []
+        return None, caps + plan
 
     def _rotate(self, now: datetime, plan: list[Cap]) -> tuple[datetime, str] | None:
         """The first mailbox of the rotation that may send now, or the earliest reopening."""
