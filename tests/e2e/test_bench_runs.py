@@ -108,3 +108,38 @@ def test_bench_audiences_enrolls_exactly_the_new_matches(tmp_path: Path) -> None
     assert figures["enrolled"] == [100, 100, 100]  # the bench fails unless exactly those
     assert all(ms > 0 for ms in figures["changed_ms"] + figures["unchanged_ms"])
     assert figures["changed_best_ms"] == min(figures["changed_ms"])
+
+
+@pytest.mark.parametrize("db", ["sqlite", "postgres"])
+def test_bench_engine_scale_pending_measures_each_count(tmp_path: Path, db: str) -> None:
+    figures = bench(tmp_path, "engine", "--db", db, "--scale-pending", "2k,0")
+    rows = figures["rows"]
+    assert [row["pending"] for row in rows] == [0, 2000]  # the smallest first: the reference
+    for row in rows:
+        assert row["empty_tick_ms"] > 0 and row["claim_ms"] > 0 and row["memory_mib"] > 0
+    assert rows[0]["ratios"] == {"empty_tick": 1.0, "claim": 1.0, "memory": 1.0}
+    assert rows[1]["ratios"]["claim"] == pytest.approx(rows[1]["claim_ms"] / rows[0]["claim_ms"])
+
+
+def test_bench_engine_scale_pending_prints_a_row_per_count(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CADENZA_")}
+    command = [CADENZA, "bench", "engine", "--scale-pending", "0,1500"]
+    done = subprocess.run(
+        command, cwd=tmp_path, env={**env, "COLUMNS": "200"}, capture_output=True, text=True,
+        timeout=300, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    lines = [line for line in done.stdout.splitlines() if " ms (" in line]
+    assert [line.split()[1] for line in lines] == ["0", "1,500"]
+    assert "1.00 times" in lines[0] and "MiB" in lines[1]
+
+
+def test_bench_engine_scale_pending_refuses_what_is_not_a_count(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [CADENZA, "bench", "engine", "--scale-pending", "10k,lots"],
+        cwd=tmp_path, env={**os.environ, "COLUMNS": "200"}, capture_output=True, text=True,
+        timeout=60, check=False,
+    )  # fmt: skip
+    assert done.returncode == 2
+    assert "--scale-pending" in done.stderr and "10k,10M" in done.stderr
+    assert "Traceback" not in done.stderr

@@ -346,14 +346,23 @@ def _median_ms(action: Callable[[], object], repeat: int) -> float:
     return statistics.median(samples)
 
 
-def _ticks(sessions: sessionmaker[Session], figures: EngineFigures, label: str) -> None:
+def empty_tick_ms(sessions: sessionmaker[Session], repeat: int = 200) -> float:
+    """The median worker tick, in ms, while nothing is due (before `add_due`)."""
     worker = Worker(sessions, FixedClock(T0 - timedelta(days=1)), Settings(environment="test"))
     with worker.holding():  # as in the worker's loop: one connection for its ticks
-        figures.tick_ms[f"empty tick, {label}"] = _median_ms(worker.tick, 200)
+        return _median_ms(worker.tick, repeat)
+
+
+def add_due(sessions: sessionmaker[Session], count: int) -> None:
+    """`count` enrollments of the no-op sequence (made if need be) due at the ticks' now."""
     with writing(sessions) as session:
-        if session.execute(select(func.count()).select_from(Sequence)).scalar_one() == 0:
+        if session.scalar(select(Sequence.id).where(Sequence.name == NAME)) is None:
             _sequence(session)
-        _add_rows(session, 100, due=T0 - timedelta(days=2))
+        _add_rows(session, count, due=T0 - timedelta(days=2))
+
+
+def claim_ms(sessions: sessionmaker[Session], repeat: int = 50) -> float:
+    """The median claim of 100 due rows, in ms, rolled back each time (after `add_due`)."""
 
     def claim() -> None:
         with sessions() as session:
@@ -361,11 +370,30 @@ def _ticks(sessions: sessionmaker[Session], figures: EngineFigures, label: str) 
             assert len(claim_due(session, T0 - timedelta(days=1), 100)) == 100
             session.rollback()
 
-    figures.tick_ms[f"claim 100 due, {label}"] = _median_ms(claim, 50)
-    with writing(sessions) as session:
-        _add_rows(session, MEMORY_DUE - 100, due=T0 - timedelta(days=2))
-    url = sessions.kw["bind"].url.render_as_string(hide_password=False)
-    figures.memory_mib[f"`cadenza worker` draining {MEMORY_DUE:,} due, {label}"] = _worker_peak(url)
+    return _median_ms(claim, repeat)
+
+
+def worker_peak_mib(sessions: sessionmaker[Session]) -> float:
+    """Peak memory of a `cadenza worker --once` that drains MEMORY_DUE due rows (added here).
+
+    Counted at the ticks' now: rows a previous drain moved on are due a minute after it.
+    """
+    with sessions() as session:
+        due = session.execute(
+            select(func.count())
+            .select_from(Enrollment)
+            .where(LIVE_ROWS, Enrollment.due_at <= T0 - timedelta(days=1))
+        ).scalar_one()
+    add_due(sessions, MEMORY_DUE - due)
+    return _worker_peak(sessions.kw["bind"].url.render_as_string(hide_password=False))
+
+
+def _ticks(sessions: sessionmaker[Session], figures: EngineFigures, label: str) -> None:
+    figures.tick_ms[f"empty tick, {label}"] = empty_tick_ms(sessions)
+    add_due(sessions, 100)
+    figures.tick_ms[f"claim 100 due, {label}"] = claim_ms(sessions)
+    memory = f"`cadenza worker` draining {MEMORY_DUE:,} due, {label}"
+    figures.memory_mib[memory] = worker_peak_mib(sessions)
 
 
 MEMORY_DUE = 10_000
@@ -497,6 +525,8 @@ def _worker_peak(url: str) -> float:
 def _add_rows(session: Session, count: int, due: datetime) -> None:
     sequence_id, version_id = session.execute(
         select(SequenceVersion.sequence_id, SequenceVersion.id)
+        .join(Sequence, Sequence.id == SequenceVersion.sequence_id)
+        .where(Sequence.name == NAME)
     ).one()
     contact_ids = _contacts(session, count)
     shared = {

@@ -29,12 +29,20 @@ def bench_engine(
     contacts: int = typer.Option(100_000, min=1000, help="Contacts enrolled and advanced."),
     pending: int = typer.Option(1_000_000, min=0, help="Future enrollments for the tick test."),
     pg_url: str | None = typer.Option(None, help="PostgreSQL server URL (a database is made)."),
+    scale_pending: str | None = typer.Option(
+        None,
+        help="Pending counts, comma-separated (10000,10000000 or 10k,10M): measure only the "
+        "tick, the claim and worker memory at each, beside the smallest count's.",
+    ),
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """Enrollments/s, steps/s, lateness, tick and claim cost, worker memory."""
     from cadenza.benchmarks.engine import GOALS, run
 
     backend = _backend(db)
+    if scale_pending is not None:
+        _bench_scale(backend, _counts(scale_pending), pg_url, as_json)
+        return
     figures = run(
         backend,
         contacts,
@@ -92,6 +100,64 @@ def bench_engine(
         lost = 2 * contacts - figures.scaling_distinct
         table.add_row(
             "steps run twice / never, 1 and 4 workers", f"{doubled} / {lost}", "0 / 0", ""
+        )
+    out.print(table)
+
+
+_SUFFIXES = {"k": 1_000, "m": 1_000_000}
+
+
+def _counts(value: str) -> list[int]:
+    """`10000,10000000` or `10k,10M` as counts; a clear error for anything else."""
+    counts = []
+    for part in value.split(","):
+        word = part.strip().lower().replace("_", "")
+        factor = _SUFFIXES.get(word[-1:], 1)
+        digits = word[:-1] if factor > 1 else word
+        if not digits.isdigit() or int(digits) * factor > 100_000_000:
+            raise typer.BadParameter(
+                "counts from 0 to 100M separated by commas, such as 10000,10000000 or 10k,10M",
+                param_hint="--scale-pending",
+            )
+        counts.append(int(digits) * factor)
+    return counts
+
+
+def _bench_scale(backend: str, counts: list[int], pg_url: str | None, as_json: bool) -> None:
+    from cadenza.benchmarks.engine import GOALS
+    from cadenza.benchmarks.scale import GOAL_RATIO, MEMORY_RATIO, run
+
+    figures = run(backend, counts, pg_url, report=_progress)
+    if as_json:
+        rows = [{**dataclasses.asdict(r), "ratios": figures.ratios(r)} for r in figures.rows]
+        print_json({"backend": figures.backend, "rows": rows})
+        return
+    smallest = f"{figures.rows[0].pending:,}"
+    table = Table(
+        title=f"cadenza bench engine --scale-pending — {backend}, against {smallest} pending",
+        caption=(
+            f"goal: empty tick ≤ {GOALS['empty_tick_ms']:g} ms and claim ≤ "
+            f"{GOALS['claim_ms']:g} ms, each ≤ {GOAL_RATIO:g} times the smallest count's; worker "
+            f"memory ≤ {GOALS['memory_mib']} MiB and flat (≤ {MEMORY_RATIO:g} times)"
+        ),
+    )
+    for column in ("pending", "built in", "empty tick", "claim 100 due", "worker peak RSS", ""):
+        table.add_column(column, justify="right" if column else "left")
+    for row in figures.rows:
+        ratio = figures.ratios(row)
+        within = (
+            ratio["empty_tick"] <= GOAL_RATIO
+            and ratio["claim"] <= GOAL_RATIO
+            and ratio["memory"] <= MEMORY_RATIO
+            and row.memory_mib <= GOALS["memory_mib"]
+        )
+        table.add_row(
+            f"{row.pending:,}",
+            f"{row.build_s:,.0f} s",
+            f"{row.empty_tick_ms:.2f} ms ({ratio['empty_tick']:.2f} times)",
+            f"{row.claim_ms:.2f} ms ({ratio['claim']:.2f} times)",
+            f"{row.memory_mib:.0f} MiB ({ratio['memory']:.2f} times)",
+            "[green]ok[/green]" if within else "[red]over goal[/red]",
         )
     out.print(table)
 
