@@ -43,6 +43,7 @@ class ApiFigures:
     errors: int = 0
     burst: int = 0
     drained: int = 0
+    tasks_done: int = 0
 
     def all(self) -> list[float]:
         return sorted(x for values in self.latencies.values() for x in values)
@@ -63,7 +64,7 @@ def measure(backend: str, *, clients: int, seconds: float, burst: int, pg_url: s
         with _serving(backend, env, Path(folder)) as base:
             figures = ApiFigures(backend, clients, seconds, burst=burst)
             figures.latencies, figures.errors = _load(base, key, clients, seconds, tasks)
-        figures.drained = _drained(url)
+        figures.drained, figures.tasks_done = _drained(url)
         return figures
 
 
@@ -252,12 +253,12 @@ def _operation(http: Any, rng: random.Random, number: int) -> tuple[str, Any]:
     return "list + complete task (2 requests)", complete
 
 
-def _drained(url: str) -> int:
-    """Burst enrollments that finished."""
+def _drained(url: str) -> tuple[int, int]:
+    """Burst enrollments that finished, and tasks the clients completed."""
     from sqlalchemy import func, select
 
     from cadenza.store.db import make_engine
-    from cadenza.store.models import Enrollment, Sequence
+    from cadenza.store.models import Enrollment, Sequence, Task
 
     engine = make_engine(url)
     with engine.connect() as connection:
@@ -267,5 +268,8 @@ def _drained(url: str) -> int:
             .join(Sequence, Sequence.id == Enrollment.sequence_id)
             .where(Sequence.name == "Burst", Enrollment.status == "completed")
         ).scalar_one()
+        completed = connection.execute(
+            select(func.count()).select_from(Task).where(Task.status == "done")
+        ).scalar_one()
     engine.dispose()
-    return int(done)
+    return int(done), int(completed)
