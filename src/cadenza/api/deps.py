@@ -24,13 +24,22 @@ _bearer = HTTPBearer(
 )
 
 
-def _sessions(request: Request) -> sessionmaker[Session]:
+# The dependencies that only read the app's state are `async`: FastAPI runs a plain function
+# in the thread pool, and each such hop (a thread's wake-up, the interpreter lock handed over
+# and back) cost more than the lookup, many times per request.
+
+
+async def _sessions(request: Request) -> sessionmaker[Session]:
+    return _factory(request)
+
+
+def _factory(request: Request) -> sessionmaker[Session]:
     factory: sessionmaker[Session] = request.app.state.sessions
     return factory
 
 
 def _read_session(request: Request) -> Iterator[Session]:
-    with _sessions(request)() as session:
+    with _factory(request)() as session:
         yield session
 
 
@@ -46,7 +55,7 @@ def _write_session(request: Request) -> Iterator[Session]:
     bind = getattr(state, "immediate_engine", None)
     if bind is None:  # BEGIN IMMEDIATE on SQLite (store/db.py), an ordinary BEGIN elsewhere
         bind = state.immediate_engine = state.engine.execution_options(sqlite_begin="IMMEDIATE")
-    with _sessions(request)(bind=bind) as session:
+    with _factory(request)(bind=bind) as session:
         try:
             yield session
             session.commit()
@@ -55,12 +64,12 @@ def _write_session(request: Request) -> Iterator[Session]:
             raise
 
 
-def _clock(request: Request) -> Clock:
+async def _clock(request: Request) -> Clock:
     clock: Clock = request.app.state.clock
     return clock
 
 
-def _settings(request: Request) -> Settings:
+async def _settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
@@ -82,35 +91,45 @@ def authenticated(
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Caller:
     """The caller of an API route: 401 (WWW-Authenticate: Bearer) without a valid key."""
-    if credentials is None:
-        raise _unauthorized("this endpoint needs an API key: Authorization: Bearer <key>")
-    with _sessions(request)() as session:
-        key = users.authenticate(session=session, token=credentials.credentials)
-        if key is None:
-            raise _unauthorized("the API key is not valid (revoked, mistyped or not a key)")
+    with _factory(request)() as session:
+        key = _key(session, credentials)
         return Caller(key, users.actor_of(session=session, key=key))
 
 
 def acting(
     request: Request,
-    caller: Annotated[Caller, Depends(authenticated)],
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     settings: Annotated[Settings, Depends(_settings)],
 ) -> Viewer:
-    """The user a key acts as, with their rights: 403 for a key of no user or a disabled one.
+    """The user a key acts as, with their rights: 401 without a valid key, 403 for a key of
+    no user or a disabled one.
 
     A key made without `--user` (before keys belonged to users) is refused rather than
     guessed to be an admin: give it a user with `cadenza apikeys create NAME --user EMAIL`.
+    The key, its user and their rights are read in one session and one hop through the
+    thread pool: every API request pays for them.
     """
-    with _sessions(request)() as session:
-        user = session.get(User, caller.user_id) if caller.user_id is not None else None
+    with _factory(request)() as session:
+        key = _key(session, credentials)
+        user = session.get(User, key.user_id) if key.user_id is not None else None
         if user is None:
             raise Forbidden(
-                f"the API key {caller.key.name!r} belongs to no user, so it has no rights: "
+                f"the API key {key.name!r} belongs to no user, so it has no rights: "
                 "create one with `cadenza apikeys create NAME --user EMAIL`"
             )
         if not user.active:
             raise Forbidden(f"the API key's user {user.email} is deactivated")
         return access.viewer_of(session=session, user=user, settings=settings)
+
+
+def _key(session: Session, credentials: HTTPAuthorizationCredentials | None) -> ApiKey:
+    """The API key the request bears: 401 without one or for one that is not valid."""
+    if credentials is None:
+        raise _unauthorized("this endpoint needs an API key: Authorization: Bearer <key>")
+    key = users.authenticate(session=session, token=credentials.credentials)
+    if key is None:
+        raise _unauthorized("the API key is not valid (revoked, mistyped or not a key)")
+    return key
 
 
 def _unauthorized(detail: str) -> HTTPException:

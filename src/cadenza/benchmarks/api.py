@@ -21,10 +21,13 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
 
 GOAL_P99_SECONDS = 0.3
-CALLS = 300  # contacts with an open call task, for the clients to complete
+TASKS = 300  # contacts with an open task, for the clients to complete
 ADMIN = "bench-admin@bench.example"
 _CADENZA = "import sys; from cadenza.cli import main; sys.argv[0] = 'cadenza'; main()"
 
@@ -40,6 +43,7 @@ class ApiFigures:
     errors: int = 0
     burst: int = 0
     drained: int = 0
+    tasks_done: int = 0
 
     def all(self) -> list[float]:
         return sorted(x for values in self.latencies.values() for x in values)
@@ -60,34 +64,48 @@ def measure(backend: str, *, clients: int, seconds: float, burst: int, pg_url: s
         with _serving(backend, env, Path(folder)) as base:
             figures = ApiFigures(backend, clients, seconds, burst=burst)
             figures.latencies, figures.errors = _load(base, key, clients, seconds, tasks)
-        figures.drained = _drained(url)
+        figures.drained, figures.tasks_done = _drained(url)
         return figures
 
 
 def _prepare(url: str, burst: int) -> tuple[str, int]:
     """An admin and their key, a burst of due no-op steps, and contacts with open tasks."""
     from cadenza.benchmarks.databases import store_sequence, synthetic_contacts
+    from cadenza.clock import FixedClock
+    from cadenza.engine.worker import Worker
     from cadenza.services import enrollments, users
     from cadenza.settings import Settings
     from cadenza.store.db import make_engine, session_factory, writing
 
     now = datetime.now(UTC)
     engine = make_engine(url)
+    sessions = session_factory(engine)
     settings = Settings(environment="test")
-    with writing(session_factory(engine)) as session:
+
+    def enroll(session: Session, sequence: str, chosen: list[int]) -> None:
+        enrollments.enroll(
+            session=session, sequence=sequence, contact_ids=chosen, now=now, settings=settings
+        )
+
+    with writing(sessions) as session:
         users.add_user(session=session, email=ADMIN, role="admin", now=now)
         _, key = users.create_key(session=session, name="bench", user_email=ADMIN, now=now)
         schedule = {"timezone": "UTC", "days": "every_day", "holidays": "none"}
         store_sequence(session, {"name": "Burst", "schedule": schedule, "steps": _BURST}, now)
-        calls = [{"key": "call", "action": "call", "assignee": f"user:{ADMIN}"}]
-        store_sequence(session, {"name": "Calls", "schedule": schedule, "steps": calls}, now)
-        ids = synthetic_contacts(session, burst + CALLS, now)
-        for sequence, chosen in (("Burst", ids[:burst]), ("Calls", ids[burst:])):
-            enrollments.enroll(
-                session=session, sequence=sequence, contact_ids=chosen, now=now, settings=settings
-            )
+        # A to-do, not a call: the synthetic contacts have no phone number, and a call step
+        # for one makes a task in error that no client can complete.
+        todo = [
+            {"key": "todo", "action": "task", "title": "Follow up", "assignee": f"user:{ADMIN}"}
+        ]
+        store_sequence(session, {"name": "Tasks", "schedule": schedule, "steps": todo}, now)
+        ids = synthetic_contacts(session, burst + TASKS, now)
+        enroll(session, "Tasks", ids[burst:])
+    # The tasks are open before the burst is due, so the clients have some to complete.
+    Worker(sessions, FixedClock(now), settings).drain()
+    with writing(sessions) as session:
+        enroll(session, "Burst", ids[:burst])
     engine.dispose()
-    return key, CALLS
+    return key, TASKS
 
 
 _BURST = [
@@ -216,7 +234,7 @@ def _operation(http: Any, rng: random.Random, number: int) -> tuple[str, Any]:
             contact = http.post("/api/v1/contacts", json={"email": email})
             if contact.status_code != 201:
                 return contact
-            body = {"sequence": "Calls", "contact_ids": [contact.json()["id"]]}
+            body = {"sequence": "Tasks", "contact_ids": [contact.json()["id"]]}
             return http.post("/api/v1/enrollments", json=body)
 
         return "enroll (2 requests)", enroll
@@ -235,12 +253,12 @@ def _operation(http: Any, rng: random.Random, number: int) -> tuple[str, Any]:
     return "list + complete task (2 requests)", complete
 
 
-def _drained(url: str) -> int:
-    """Burst enrollments that finished."""
+def _drained(url: str) -> tuple[int, int]:
+    """Burst enrollments that finished, and tasks the clients completed."""
     from sqlalchemy import func, select
 
     from cadenza.store.db import make_engine
-    from cadenza.store.models import Enrollment, Sequence
+    from cadenza.store.models import Enrollment, Sequence, Task
 
     engine = make_engine(url)
     with engine.connect() as connection:
@@ -250,5 +268,8 @@ def _drained(url: str) -> int:
             .join(Sequence, Sequence.id == Enrollment.sequence_id)
             .where(Sequence.name == "Burst", Enrollment.status == "completed")
         ).scalar_one()
+        completed = connection.execute(
+            select(func.count()).select_from(Task).where(Task.status == "done")
+        ).scalar_one()
     engine.dispose()
-    return int(done)
+    return int(done), int(completed)

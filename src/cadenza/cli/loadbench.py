@@ -81,6 +81,7 @@ def bench_api(
                 "seconds": seconds,
                 "burst": burst,
                 "drained": figures.drained,
+                "tasks_done": figures.tasks_done,
                 "errors": figures.errors,
                 "goal_p99_ms": GOAL_P99_SECONDS * 1000,
                 "operations": {
@@ -95,7 +96,8 @@ def bench_api(
         return
     title = (
         f"cadenza bench api ({backend}, {clients} clients, {seconds:.0f} s, "
-        f"burst {figures.drained:,}/{burst:,} drained, {figures.errors} errors)"
+        f"burst {figures.drained:,}/{burst:,} drained, {figures.tasks_done:,} tasks done, "
+        f"{figures.errors} errors)"
     )
     table = Table(title=title)
     for column in ("operation", "count", "p50", "p95", "p99", "goal"):

@@ -50,9 +50,10 @@ def paged(request: Request, response: Response, page: Page[T]) -> list[T]:
     return page.rows
 
 
-def known_parameters(request: Request) -> None:
+async def known_parameters(request: Request) -> None:
     """Refuse a query parameter the route does not read (422 naming it): a misspelt filter
-    would otherwise be ignored and the answer would look right."""
+    would otherwise be ignored and the answer would look right. (`async`: a few lookups,
+    cheaper on the event loop than a hop through the thread pool.)"""
     route = request.scope.get("route")
     if not isinstance(route, APIRoute) or not request.query_params:
         return
