@@ -74,11 +74,14 @@ def _count(session: Session, rows: Iterable[Sequence[Any]]) -> None:
     firsts: dict[tuple[int, str, str, str], First] = {}
     for day, *values in rows:
         row = Facts(*values)
+        enrollment_id, sequence_id = row.enrollment_id, row.sequence_id
+        if enrollment_id is None or sequence_id is None:
+            continue  # of no enrollment: counts for nothing (the window reads none such)
         for hit in hits_of(row):
-            key = (row.enrollment_id, hit.metric, hit.step, hit.detail)
+            key = (enrollment_id, hit.metric, hit.step, hit.detail)
             known = firsts.get(key)
             if known is None or day < known.day:
-                firsts[key] = First(*key, day, hit.variant, hit.who, row.sequence_id)
+                firsts[key] = First(*key, day, hit.variant, hit.who, sequence_id)
     if firsts:
         report_counts.add(session, list(firsts.values()))
 
