@@ -4,7 +4,6 @@ the user it acts as."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
@@ -74,28 +73,6 @@ async def _settings(request: Request) -> Settings:
     return settings
 
 
-@dataclass(frozen=True)
-class Caller:
-    """The API key a request bears, and the name history gives its actions."""
-
-    key: ApiKey
-    actor: str
-
-    @property
-    def user_id(self) -> int | None:
-        return self.key.user_id
-
-
-def authenticated(
-    request: Request,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> Caller:
-    """The caller of an API route: 401 (WWW-Authenticate: Bearer) without a valid key."""
-    with _factory(request)() as session:
-        key = _key(session, credentials)
-        return Caller(key, users.actor_of(session=session, key=key))
-
-
 def acting(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
@@ -142,5 +119,4 @@ SessionDep = Annotated[Session, Depends(_read_session)]
 WriteSessionDep = Annotated[Session, Depends(_write_session, scope="function")]
 ClockDep = Annotated[Clock, Depends(_clock)]
 SettingsDep = Annotated[Settings, Depends(_settings)]
-ApiKeyDep = Annotated[Caller, Depends(authenticated)]
 ViewerDep = Annotated[Viewer, Depends(acting)]
