@@ -20,6 +20,7 @@ from cadenza.store.models import ReportCount
 from cadenza.store.report_counts import keep_winner
 
 _CACHE = "cadenza.report_winners"
+_COUNTED = "cadenza.report_counted_in"  # the transaction that last counted for a decision
 
 
 def winner(session: Session, sequence_id: int, step: Step, now: datetime) -> str | None:
@@ -50,8 +51,13 @@ def _kept(session: Session, sequence_id: int, step: str) -> str | None:
 def _decide(
     session: Session, sequence_id: int, step: Step, metric: str, after: int, now: datetime
 ) -> str | None:
-    # Up to date, unless another transaction is counting now (then the next step decides).
-    counting.catch_up(session, wait=False)
+    # Up to date, unless another transaction is counting now (then a later step decides);
+    # once per transaction: every undecided step of a worker's batch asks, and the first
+    # one's count serves the rest of the batch.
+    transaction = session.get_transaction()
+    if session.info.get(_COUNTED) is not transaction:
+        counting.catch_up(session, wait=False)
+        session.info[_COUNTED] = transaction
     c = ReportCount
     query = (
         select(c.variant, c.metric, func.sum(c.n))
