@@ -29,6 +29,9 @@ run: $(STAMP)
 test: $(STAMP)
 	# The browser tests drive the system Chromium (never a downloaded one).
 	command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium)
+	# The compose file is validated by a real compose client (the plugin, else Debian's).
+	docker compose version >/dev/null 2>&1 || command -v docker-compose >/dev/null \
+		|| (apt-get update -qq && apt-get install -y -qq docker-compose)
 	$(BIN)/ruff check src tests
 	$(BIN)/pytest
 
