@@ -78,7 +78,7 @@ def test_bench_cli_times_each_command_line(tmp_path: Path) -> None:
     assert [f["figure"] for f in figures] == [
         "python -c pass",
         "python -c 'import sqlalchemy'",
-        "python -c 'import sqlalchemy, typer, pydantic'",
+        "python -c 'import sqlalchemy, typer'",
         "cadenza --help",
         "cadenza sequences list --json",
         "cadenza contacts list --json",

@@ -80,6 +80,7 @@ NOT_ON_THE_CORE_PATH = (
     "cadenza.store.models",
     "cadenza.store.db",
     "cadenza.settings",
+    "pydantic",
     "pydantic_settings",
     "rich",
     "cadenza.services.users.access",
