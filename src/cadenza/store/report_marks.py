@@ -11,7 +11,8 @@ were not seen are kept as holes, each with the snapshot's `xmax` at the time: ev
 transaction that could still fill it has an xid below that, so once the oldest transaction
 still running (`xmin`) is past it, the hole is empty for good. Until then its range is read
 again each time; counting is idempotent (a first is inserted once), so reading a row twice
-adds nothing.
+adds nothing. The ids past the mark, their gaps, the snapshot and the rows to count are read
+by one statement, so all in one snapshot.
 """
 
 from __future__ import annotations

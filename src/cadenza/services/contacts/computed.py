@@ -16,8 +16,9 @@ other, and how (Freshsales' "Last contacted mode"):
 all, one of ACTIVITIES' values (an open or a note counts here, not as contacting).
 
 `apply` is called by `history.write` for every batch of rows, whoever writes them: one
-UPDATE, executed for each contact touched (executemany), per batch; never a query per
-event. An event older than what a contact already shows does not move it back.
+UPDATE per batch on PostgreSQL (its values one JSON document), one executed for each contact
+touched on SQLite (executemany, in-process); never a query per event. An event older than
+what a contact already shows does not move it back.
 """
 
 from __future__ import annotations
