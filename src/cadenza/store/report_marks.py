@@ -11,8 +11,8 @@ were not seen are kept as holes, each with the snapshot's `xmax` at the time: ev
 transaction that could still fill it has an xid below that, so once the oldest transaction
 still running (`xmin`) is past it, the hole is empty for good. Until then its range is read
 again each time; counting is idempotent (a first is inserted once), so reading a row twice
-adds nothing. The ids past the mark, their gaps, the snapshot and the rows to count are read
-by one statement, so all in one snapshot.
+adds nothing. The ids past the mark, their gaps and the rows to count are read by one
+statement, so in one snapshot.
 """
 
 from __future__ import annotations
@@ -86,8 +86,8 @@ def window(
 def _window_pg(
     session: Session, mark: Mark, types: Collection[str], limit: int
 ) -> tuple[list[Sequence[Any]], bool]:
-    """One statement: the ids past the mark (their top, their count, the gaps between them),
-    the snapshot that read them, and the rows to count, all in that one snapshot."""
+    """One statement: the ids past the mark (their top, their count, the gaps between them)
+    and the rows to count, in one snapshot; then the bounds of a snapshot taken after it."""
     holes = "".join(
         f" OR id BETWEEN {int(h[0])} AND {int(h[1])}" for h in mark.holes
     )  # integers this module wrote
@@ -98,8 +98,11 @@ def _window_pg(
     found = cursor.fetchall()
     summary = next(row[0] for row in found if row[0] is not None)
     rows = [row[2:] for row in found if row[0] is None]
+    # A snapshot taken after the read: its xmax is at least that of the read's, and covers
+    # an insert that drew its id just before the read and took its xid just after.
+    cursor.execute(_PG_SNAPSHOT)
+    xmin, xmax = (int(value) for value in cursor.fetchone())
     now = time.time()
-    xmin, xmax = int(summary["xmin"]), int(summary["xmax"])
     kept = [h for h in mark.holes if not (xmin >= int(h[2]) and now - h[3] >= HOLE_GRACE)]
     kept.extend([int(first), int(last), xmax, now] for first, last in summary["gaps"] or ())
     if summary["top"] is not None:
@@ -130,8 +133,8 @@ _FACTS = (
 _GROUPED = "SELECT {first}day, {facts} FROM ({rows}) AS found GROUP BY day, {facts}"
 _WHERE_COUNTED = " AND type IN ({kinds}) AND enrollment_id IS NOT NULL AND sequence_id IS NOT NULL"
 # The ids past the mark (as many as the window takes), their top, their count and the gaps
-# between them; the snapshot's bounds; then the rows to count: one summary row (in the
-# first column) and the rows (in the others), of one snapshot.
+# between them, then the rows to count: one summary row (in the first column) and the rows
+# (in the others), of one snapshot.
 _PG_WINDOW = (
     "WITH seen AS MATERIALIZED ("
     " SELECT id FROM events WHERE id > %(mark)s ORDER BY id LIMIT %(limit)s"
@@ -140,9 +143,7 @@ _PG_WINDOW = (
     " SELECT coalesce(jsonb_agg(jsonb_build_array(prev + 1, id - 1) ORDER BY id), '[]') AS gaps"
     " FROM (SELECT id, lag(id, 1, %(mark)s) OVER (ORDER BY id) AS prev FROM seen) AS g"
     " WHERE id > prev + 1"
-    ") SELECT jsonb_build_object('top', span.top, 'n', span.n, 'gaps', gaps.gaps,"
-    " 'xmin', pg_snapshot_xmin(pg_current_snapshot())::text,"
-    " 'xmax', pg_snapshot_xmax(pg_current_snapshot())::text),"
+    ") SELECT jsonb_build_object('top', span.top, 'n', span.n, 'gaps', gaps.gaps),"
     " 0::bigint, NULL::date, NULL, NULL, NULL, NULL, NULL::bigint, NULL::bigint, NULL::jsonb,"
     " NULL, NULL, NULL, NULL FROM span, gaps"
     " UNION ALL SELECT NULL, grouped.* FROM ("
@@ -158,6 +159,10 @@ _PG_WINDOW = (
         ),
     )
     + ") AS grouped ORDER BY 2"
+)
+_PG_SNAPSHOT = (
+    "SELECT pg_snapshot_xmin(pg_current_snapshot())::text,"
+    " pg_snapshot_xmax(pg_current_snapshot())::text"
 )
 # SQLite stores times as UTC text, whose first ten characters are the day.
 _SQLITE_ROWS = (
