@@ -10,7 +10,7 @@ import pytest
 from cadenza.clock import FixedClock
 from cadenza.engine.dispatcher import Dispatcher
 from cadenza.services import contacts, enrollments
-from cadenza.services.events import record_event
+from cadenza.services.events import Incoming, record_event, record_events
 from cadenza.settings import Settings
 from tests.conftest import Database
 from tests.engine_helpers import add_contact, at, run_worker, store, write
@@ -141,3 +141,48 @@ def test_a_condition_on_the_computed_fields_skips_a_step_when_it_does_not_hold(
     run_worker(db, "2026-12-01T11:00:00Z")  # never opened: the nudge is skipped
     _dispatch(db, settings, "2026-12-01T11:00:05Z")
     assert [m["Subject"] for m in catcher.messages] == ["Hello"]
+
+
+def test_a_batch_of_events_moves_each_contacts_fields_and_a_late_one_none_back(
+    db: Database,
+) -> None:
+    with write(db) as session:
+        first, second, third = (
+            add_contact(session, at("2026-12-01T09:00:00Z"), email=f"b{i}@x.example")
+            for i in range(3)
+        )
+
+    def batch(now: str, *events: Incoming) -> None:
+        with write(db) as session:
+            record_events(
+                session=session, events=list(events), now=at(now),
+                settings=Settings(environment="test"),
+            )  # fmt: skip
+
+    batch("2026-12-01T12:00:00Z", Incoming(second, "replied"))
+    # One batch, its contacts out of id order, one of them (second) already further on.
+    batch(
+        "2026-12-01T11:00:00Z",
+        Incoming(third, "replied"),
+        Incoming(second, "opened", {"step": "hello"}),
+        Incoming(first, "opened", {"step": "hello"}),
+        Incoming(first, "opened", {"step": "hello"}),
+    )
+    assert _row(db, first) == {
+        "last_contacted_at": None,
+        "last_contacted_mode": "not_contacted",  # an open reaches nobody
+        "last_activity_type": "email_opened",
+        "last_activity_at": "2026-12-01T11:00:00+00:00",
+    }
+    assert _row(db, second) == {
+        "last_contacted_at": "2026-12-01T12:00:00+00:00",
+        "last_contacted_mode": "replied",
+        "last_activity_type": "replied",
+        "last_activity_at": "2026-12-01T12:00:00+00:00",
+    }
+    assert _row(db, third) == {
+        "last_contacted_at": "2026-12-01T11:00:00+00:00",
+        "last_contacted_mode": "replied",
+        "last_activity_type": "replied",
+        "last_activity_at": "2026-12-01T11:00:00+00:00",
+    }

@@ -82,11 +82,11 @@ def add(session: Session, firsts: Sequence[First]) -> None:
     if not firsts:
         return
     cursor = driver_cursor(session)
-    rows = [(*f[:4], _iso(f.day), *f[5:]) for f in firsts]
-    if session.get_bind().dialect.name == "postgresql":
-        text = orjson.dumps([dict(zip(_FIELDS, row, strict=True)) for row in rows]).decode()
+    if session.get_bind().dialect.name == "postgresql":  # orjson writes a date as ISO text
+        text = orjson.dumps([dict(zip(_FIELDS, first, strict=True)) for first in firsts]).decode()
         cursor.execute(_PG_ADD, {"rows": text, "shard": random.randrange(SHARDS)})
         return
+    rows = [(*f[:4], _iso(f.day), *f[5:]) for f in firsts]
     new: Counter[tuple[object, ...]] = Counter()
     for start in range(0, len(rows), _SQLITE_ROWS):
         batch = rows[start : start + _SQLITE_ROWS]

@@ -11,20 +11,22 @@ were not seen are kept as holes, each with the snapshot's `xmax` at the time: ev
 transaction that could still fill it has an xid below that, so once the oldest transaction
 still running (`xmin`) is past it, the hole is empty for good. Until then its range is read
 again each time; counting is idempotent (a first is inserted once), so reading a row twice
-adds nothing.
+adds nothing. The ids past the mark, their gaps and the rows to count are read by one
+statement, so in one snapshot.
 """
 
 from __future__ import annotations
 
 import json
 import time
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Row, Text, func, select, text, update
+from sqlalchemy import func, select, text, update
 from sqlalchemy.orm import Session
 
+from cadenza.store.bulk import driver_cursor
 from cadenza.store.models import Event, ReportMark
 
 NAME = "events"
@@ -64,7 +66,7 @@ def behind(session: Session) -> bool:
 
 def window(
     session: Session, mark: Mark, types: Collection[str], limit: int = CHUNK
-) -> tuple[list[Row[Any]], bool]:
+) -> tuple[list[Sequence[Any]], bool]:
     """The events of `types` past the mark (and in its holes), at most about `limit` ids on,
     as (UTC day, type, step, reason, actor, enrollment_id, sequence_id, and the data's
     enrollment_id, sender, variant, outcome, kind); moves the mark past them. Returns the
@@ -75,43 +77,38 @@ def window(
     if newest is None:
         return [], False
     top = min(int(newest), mark.mark + limit)
-    rows = _rows(session, types, "id > :mark AND id <= :top", mark=mark.mark, top=top)
+    query = text(_SQLITE_ROWS.format(kinds=_kinds(types)))
+    rows: list[Sequence[Any]] = list(session.execute(query, {"mark": mark.mark, "top": top}))
     mark.mark = top
     return rows, top < newest
 
 
 def _window_pg(
     session: Session, mark: Mark, types: Collection[str], limit: int
-) -> tuple[list[Row[Any]], bool]:
-    seen = list(
-        session.scalars(
-            select(Event.id).where(Event.id > mark.mark).order_by(Event.id).limit(limit)
-        )
+) -> tuple[list[Sequence[Any]], bool]:
+    """One statement: the ids past the mark (their top, their count, the gaps between them)
+    and the rows to count, in one snapshot; then the bounds of a snapshot taken after it."""
+    holes = "".join(
+        f" OR id BETWEEN {int(h[0])} AND {int(h[1])}" for h in mark.holes
+    )  # integers this module wrote
+    cursor = driver_cursor(session)
+    cursor.execute(
+        _PG_WINDOW.format(holes=holes, kinds=_kinds(types)), {"mark": mark.mark, "limit": limit}
     )
-    top = seen[-1] if seen else mark.mark
-    found: list[Row[Any]] = []
-    if seen or mark.holes:
-        ranges = "".join(
-            f" OR id BETWEEN {int(h[0])} AND {int(h[1])}" for h in mark.holes
-        )  # integers this module wrote
-        found = _rows(session, types, f"(id > :mark AND id <= :top{ranges})", mark=mark.mark,
-            top=top)  # fmt: skip
-    # A snapshot taken after the reads: its xmax is at least theirs.
-    xmin, xmax = session.execute(
-        select(
-            func.pg_snapshot_xmin(func.pg_current_snapshot()).cast(Text()),
-            func.pg_snapshot_xmax(func.pg_current_snapshot()).cast(Text()),
-        )
-    ).one()
+    found = cursor.fetchall()
+    summary = next(row[0] for row in found if row[0] is not None)
+    rows = [row[2:] for row in found if row[0] is None]
+    # A snapshot taken after the read: its xmax is at least that of the read's, and covers
+    # an insert that drew its id just before the read and took its xid just after.
+    cursor.execute(_PG_SNAPSHOT)
+    xmin, xmax = (int(value) for value in cursor.fetchone())
     now = time.time()
-    kept = [h for h in mark.holes if not (int(xmin) >= int(h[2]) and now - h[3] >= HOLE_GRACE)]
-    previous = mark.mark
-    for id_ in seen:
-        if id_ > previous + 1:
-            kept.append([previous + 1, id_ - 1, int(xmax), now])
-        previous = id_
-    mark.mark, mark.holes = top, kept
-    return found, len(seen) >= limit
+    kept = [h for h in mark.holes if not (xmin >= int(h[2]) and now - h[3] >= HOLE_GRACE)]
+    kept.extend([int(first), int(last), xmax, now] for first, last in summary["gaps"] or ())
+    if summary["top"] is not None:
+        mark.mark = int(summary["top"])
+    mark.holes = kept
+    return rows, int(summary["n"]) >= limit
 
 
 def save(session: Session, mark: Mark) -> None:
@@ -123,27 +120,62 @@ def save(session: Session, mark: Mark) -> None:
     )
 
 
-# The columns a count reads, with the data's few keys read by the database (no JSON is
-# decoded here): SQLite stores times as UTC text, whose first ten characters are the day.
-_SQLITE_COLUMNS = (
-    "substr(time, 1, 10), type, step, reason, actor, enrollment_id, sequence_id,"
-    " json_extract(data, '$.enrollment_id'), json_extract(data, '$.sender'),"
-    " json_extract(data, '$.variant'), json_extract(data, '$.outcome'),"
-    " json_extract(data, '$.kind')"
-)
-_PG_COLUMNS = (
-    "CAST(time AT TIME ZONE 'UTC' AS date), type, step, reason, actor, enrollment_id,"
-    " sequence_id, data->'enrollment_id', data->>'sender', data->>'variant',"
-    " data->>'outcome', data->>'kind'"
-)
+def _kinds(types: Collection[str]) -> str:
+    return ", ".join(f"'{kind}'" for kind in sorted(types))  # the code's own event types
 
 
-def _rows(session: Session, types: Collection[str], where: str, **params: Any) -> list[Row[Any]]:
-    pg = session.get_bind().dialect.name == "postgresql"
-    kinds = ", ".join(f"'{kind}'" for kind in sorted(types))  # the code's own event types
-    query = (
-        f"SELECT {_PG_COLUMNS if pg else _SQLITE_COLUMNS} FROM events WHERE {where}"
-        f" AND type IN ({kinds}) AND enrollment_id IS NOT NULL AND sequence_id IS NOT NULL"
-        " ORDER BY id"
+# A window's rows, once per day and distinct set of facts, in the order of their first id:
+# what a count keeps of them (an enrollment's first of each figure, the first event of its
+# first day), read at a fraction of the rows when the same event repeats (opens, clicks).
+_FACTS = (
+    "type, step, reason, actor, enrollment_id, sequence_id, about, sender, variant, outcome, kind"
+)
+_GROUPED = "SELECT {first}day, {facts} FROM ({rows}) AS found GROUP BY day, {facts}"
+_WHERE_COUNTED = " AND type IN ({kinds}) AND enrollment_id IS NOT NULL AND sequence_id IS NOT NULL"
+# The ids past the mark (as many as the window takes), their top, their count and the gaps
+# between them, then the rows to count: one summary row (in the first column) and the rows
+# (in the others), of one snapshot.
+_PG_WINDOW = (
+    "WITH seen AS MATERIALIZED ("
+    " SELECT id FROM events WHERE id > %(mark)s ORDER BY id LIMIT %(limit)s"
+    "), span AS (SELECT max(id) AS top, count(*) AS n FROM seen"
+    "), gaps AS ("
+    " SELECT coalesce(jsonb_agg(jsonb_build_array(prev + 1, id - 1) ORDER BY id), '[]') AS gaps"
+    " FROM (SELECT id, lag(id, 1, %(mark)s) OVER (ORDER BY id) AS prev FROM seen) AS g"
+    " WHERE id > prev + 1"
+    ") SELECT jsonb_build_object('top', span.top, 'n', span.n, 'gaps', gaps.gaps),"
+    " 0::bigint, NULL::date, NULL, NULL, NULL, NULL, NULL::bigint, NULL::bigint, NULL::jsonb,"
+    " NULL, NULL, NULL, NULL FROM span, gaps"
+    " UNION ALL SELECT NULL, grouped.* FROM ("
+    + _GROUPED.format(
+        first="min(id), ",
+        facts=_FACTS,
+        rows=(
+            "SELECT id, CAST(time AT TIME ZONE 'UTC' AS date) AS day, type, step, reason, actor,"
+            " enrollment_id, sequence_id, data->'enrollment_id' AS about,"
+            " data->>'sender' AS sender, data->>'variant' AS variant,"
+            " data->>'outcome' AS outcome, data->>'kind' AS kind FROM events"
+            " WHERE (id > %(mark)s AND id <= (SELECT top FROM span){holes})" + _WHERE_COUNTED
+        ),
     )
-    return list(session.execute(text(query), params))
+    + ") AS grouped ORDER BY 2"
+)
+_PG_SNAPSHOT = (
+    "SELECT pg_snapshot_xmin(pg_current_snapshot())::text,"
+    " pg_snapshot_xmax(pg_current_snapshot())::text"
+)
+# SQLite stores times as UTC text, whose first ten characters are the day.
+_SQLITE_ROWS = (
+    _GROUPED.format(
+        first="",
+        facts=_FACTS,
+        rows=(
+            "SELECT id, substr(time, 1, 10) AS day, type, step, reason, actor, enrollment_id,"
+            " sequence_id, json_extract(data, '$.enrollment_id') AS about,"
+            " json_extract(data, '$.sender') AS sender, json_extract(data, '$.variant') AS variant,"
+            " json_extract(data, '$.outcome') AS outcome, json_extract(data, '$.kind') AS kind"
+            " FROM events WHERE id > :mark AND id <= :top" + _WHERE_COUNTED
+        ),
+    )
+    + " ORDER BY min(id)"
+)

@@ -16,13 +16,13 @@ other, and how (Freshsales' "Last contacted mode"):
 all, one of ACTIVITIES' values (an open or a note counts here, not as contacting).
 
 `apply` is called by `history.write` for every batch of rows, whoever writes them: one
-UPDATE, executed for each contact touched (executemany), per batch; never a query per
-event. An event older than what a contact already shows does not move it back.
+UPDATE per batch on PostgreSQL (its values one JSON document), one executed for each contact
+touched on SQLite (executemany, in-process); never a query per event. An event older than
+what a contact already shows does not move it back.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -30,7 +30,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from cadenza.store.bulk import driver_cursor, sqlite_time
+from cadenza.store.bulk import driver_cursor, dumps, sqlite_time
 
 MODES = (
     "not_contacted",
@@ -121,17 +121,28 @@ def summarise(rows: Iterable[Mapping[str, Any]]) -> dict[int, _Latest]:
 
 # Run on the driver's cursor: it runs for every batch of history, often of one row (an open,
 # a reply), where SQLAlchemy's per-statement work would cost more than the database does.
-_NEWER_ACTIVITY = "(last_activity_at IS NULL OR last_activity_at <= :at)"
-_NEWER_CONTACT = "(:mode <> '' AND (last_contacted_at IS NULL OR last_contacted_at <= :cat))"
-_OPENED = "(:opened = 1 AND last_contacted_mode = 'no_reply' AND last_contacted_at <= :oat)"
-_UPDATE = f"""UPDATE contacts SET
- last_activity_type = CASE WHEN {_NEWER_ACTIVITY} THEN :type ELSE last_activity_type END,
- last_activity_at = CASE WHEN {_NEWER_ACTIVITY} THEN :at ELSE last_activity_at END,
- last_contacted_mode = CASE WHEN {_NEWER_CONTACT} THEN :mode
+_NEWER_ACTIVITY = "(last_activity_at IS NULL OR last_activity_at <= {at})"
+_NEWER_CONTACT = "({mode} <> '' AND (last_contacted_at IS NULL OR last_contacted_at <= {cat}))"
+_OPENED = "({opened} = 1 AND last_contacted_mode = 'no_reply' AND last_contacted_at <= {oat})"
+_SET = f"""
+ last_activity_type = CASE WHEN {_NEWER_ACTIVITY} THEN {{type}} ELSE last_activity_type END,
+ last_activity_at = CASE WHEN {_NEWER_ACTIVITY} THEN {{at}} ELSE last_activity_at END,
+ last_contacted_mode = CASE WHEN {_NEWER_CONTACT} THEN {{mode}}
    WHEN {_OPENED} THEN 'opened_no_reply' ELSE last_contacted_mode END,
- last_contacted_at = CASE WHEN {_NEWER_CONTACT} THEN :cat ELSE last_contacted_at END
- WHERE id = :id"""
-_PG_UPDATE = re.sub(r":(\w+)", r"%(\1)s", _UPDATE)
+ last_contacted_at = CASE WHEN {_NEWER_CONTACT} THEN {{cat}} ELSE last_contacted_at END"""
+_KEYS = ("type", "at", "mode", "cat", "opened", "oat")
+# SQLite: one UPDATE per contact (executemany, in-process). PostgreSQL: one UPDATE for the
+# batch, its values one JSON document; the rows are locked first, in id order (the order
+# the contacts' other writers lock them in), so two batches never deadlock.
+_UPDATE = "UPDATE contacts SET" + _SET.format(**{k: f":{k}" for k in _KEYS}) + " WHERE id = :id"
+_PG_UPDATE = (
+    "UPDATE contacts SET"
+    + _SET.format(**{k: f"v.{k}" for k in _KEYS})
+    + " FROM (SELECT v.* FROM jsonb_to_recordset(%s::jsonb) AS v(id bigint, type text,"
+    " at timestamptz, mode text, cat timestamptz, opened int, oat timestamptz)"
+    " JOIN contacts AS c ON c.id = v.id ORDER BY v.id FOR UPDATE OF c) AS v"
+    " WHERE contacts.id = v.id"
+)
 
 
 def apply(session: Session, rows: Iterable[Mapping[str, Any]]) -> None:
@@ -155,7 +166,10 @@ def apply(session: Session, rows: Iterable[Mapping[str, Any]]) -> None:
     ]
     cursor = driver_cursor(session)
     try:
-        cursor.executemany(_UPDATE if sqlite else _PG_UPDATE, params)
+        if sqlite:
+            cursor.executemany(_UPDATE, params)
+        else:
+            cursor.execute(_PG_UPDATE, (dumps(params),))
     finally:
         cursor.close()
 

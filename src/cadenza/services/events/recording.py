@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from cadenza.core import machine
 from cadenza.core.contact import FLAG_EVENTS, ContactView
 from cadenza.core.decisions import EnrollmentState, HistoryEntry
+from cadenza.core.definition import Definition
 from cadenza.core.events import CONTACT_EVENTS, EventRecord
 from cadenza.errors import NotFound, ValidationFailed
 from cadenza.services import history
@@ -29,10 +30,10 @@ from cadenza.services.events import changes as contact_changes
 from cadenza.services.events import triggers
 from cadenza.services.senders import health
 from cadenza.settings import Settings
-from cadenza.store.bulk import chunks
+from cadenza.store.bulk import chunks, cyclic_gc_paused
 from cadenza.store.catalog import definition_for
 from cadenza.store.claims import ENROLLMENT_COLUMNS
-from cadenza.store.machine_reads import load_views
+from cadenza.store.machine_reads import among, load_views
 from cadenza.store.models import Contact, Enrollment, Sequence
 
 INBOUND = {"replied", "inbound_message", "out_of_office"}
@@ -109,6 +110,15 @@ def record_events(
             raise ValidationFailed(
                 f"unknown event {event.name!r} (one of {', '.join(sorted(CONTACT_EVENTS))})"
             )
+    # A batch makes a few small objects per event and no cycles (as the worker's batches):
+    # the cycle collector's passes over everything the process holds would cost more.
+    with cyclic_gc_paused():
+        return _record_events(session, events, now, settings, actor)
+
+
+def _record_events(
+    session: Session, events: Seq[Incoming], now: datetime, settings: Settings, actor: str
+) -> list[list[EventRecord]]:
     _check_contacts(session, {event.contact_id for event in events})
     wanted = [_change_of(event) for event in events]
     # What each event sees of its contact: the contact as the changes before it in the
@@ -161,8 +171,9 @@ def contacts_created(
 
 def _check_contacts(session: Session, ids: set[int]) -> None:
     found: set[int] = set()
+    dialect = session.get_bind().dialect.name
     for batch in chunks(sorted(ids)):
-        found.update(session.scalars(select(Contact.id).where(Contact.id.in_(batch))))
+        found.update(session.scalars(select(Contact.id).where(among(Contact.id, batch, dialect))))
     missing = sorted(ids - found)
     if missing:
         raise NotFound(f"no contact {missing[0]}")
@@ -232,6 +243,7 @@ def record_arrivals(
     views = _views_needed(session, arrivals, running)
     applier = Applier(session, arrivals[0].record.time)
     fires = _Fires(session, settings)
+    definitions: dict[int, Definition] = {}  # by version: looked up once a batch
     for arrival in arrivals:
         if arrival.contact_id in fires.contacts or arrival.record.time != applier.now:
             # What the triggers do must be seen by the events after them, and one Applier
@@ -244,7 +256,7 @@ def record_arrivals(
         contact = arrival.contact or views.get(arrival.contact_id)
         for enrollment in live:
             assert contact is not None, "a contact with running enrollments has its view"
-            _move(applier, enrollment, contact, arrival.record, settings)
+            _move(applier, enrollment, contact, arrival.record, settings, definitions)
         listeners = index.matching(arrival.record)
         if listeners:
             fires.add(arrival, listeners)
@@ -319,9 +331,18 @@ def _write_history(applier: Applier, arrival: Arrival, live: list[Live]) -> None
 
 
 def _move(
-    applier: Applier, enrollment: Live, contact: ContactView, record: EventRecord, s: Settings
+    applier: Applier,
+    enrollment: Live,
+    contact: ContactView,
+    record: EventRecord,
+    s: Settings,
+    definitions: dict[int, Definition],
 ) -> None:
-    definition = definition_for(session=applier.session, version_id=enrollment.ref.version_id)
+    version_id = enrollment.ref.version_id
+    definition = definitions.get(version_id)
+    if definition is None:
+        definition = definition_for(session=applier.session, version_id=version_id)
+        definitions[version_id] = definition
     sit = machine.Situation(
         definition,
         contact,
@@ -345,12 +366,13 @@ def _views_needed(
 def running_of(session: Session, contact_ids: set[int]) -> dict[int, list[Live]]:
     """The contacts' live and paused enrollments (locked), in id order, per contact."""
     found: dict[int, list[Live]] = {}
+    dialect = session.get_bind().dialect.name
     for batch in chunks(sorted(contact_ids)):
         query = (
             select(*ENROLLMENT_COLUMNS, Enrollment.paused_from, Enrollment.paused_by)
             .add_columns(Sequence.name, Sequence.status.label("sequence_status"))
             .join(Sequence, Sequence.id == Enrollment.sequence_id)
-            .where(Enrollment.contact_id.in_(batch), Enrollment.status.in_(RUNNING))
+            .where(among(Enrollment.contact_id, batch, dialect), Enrollment.status.in_(RUNNING))
             .order_by(Enrollment.id)
             .with_for_update(of=Enrollment)
         )
