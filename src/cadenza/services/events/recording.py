@@ -32,7 +32,7 @@ from cadenza.settings import Settings
 from cadenza.store.bulk import chunks
 from cadenza.store.catalog import definition_for
 from cadenza.store.claims import ENROLLMENT_COLUMNS
-from cadenza.store.machine_reads import load_views
+from cadenza.store.machine_reads import among, load_views
 from cadenza.store.models import Contact, Enrollment, Sequence
 
 INBOUND = {"replied", "inbound_message", "out_of_office"}
@@ -249,7 +249,7 @@ def record_arrivals(
         if listeners:
             fires.add(arrival, listeners)
     applier.flush()  # an event only moves enrollments: it sets off no contact change
-    fires.fire(running, views, arrivals)
+    fires.fire(running, views, arrivals, last=True)
 
 
 class _Fires:
@@ -277,8 +277,11 @@ class _Fires:
         running: dict[int, list[Live]],
         views: dict[int, ContactView],
         arrivals: Seq[Arrival],
+        *,
+        last: bool = False,
     ) -> None:
-        """Fire what is pending, then read again the enrollments it may have moved."""
+        """Fire what is pending, then read again the enrollments it may have moved (unless
+        it is the `last` firing of the batch: no event comes after it to see them)."""
         if not self.groups:
             return
         for arrival, listeners, contact_ids in self.groups.values():
@@ -291,6 +294,8 @@ class _Fires:
                 depth=arrival.depth,
             )
         moved, self.groups, self.contacts = self.contacts, {}, set()
+        if last:
+            return
         running.update({cid: [] for cid in moved})
         running.update(running_of(self.session, moved))
         unseen = {a.contact_id for a in arrivals if a.contact is None} & moved
@@ -345,12 +350,13 @@ def _views_needed(
 def running_of(session: Session, contact_ids: set[int]) -> dict[int, list[Live]]:
     """The contacts' live and paused enrollments (locked), in id order, per contact."""
     found: dict[int, list[Live]] = {}
+    dialect = session.get_bind().dialect.name
     for batch in chunks(sorted(contact_ids)):
         query = (
             select(*ENROLLMENT_COLUMNS, Enrollment.paused_from, Enrollment.paused_by)
             .add_columns(Sequence.name, Sequence.status.label("sequence_status"))
             .join(Sequence, Sequence.id == Enrollment.sequence_id)
-            .where(Enrollment.contact_id.in_(batch), Enrollment.status.in_(RUNNING))
+            .where(among(Enrollment.contact_id, batch, dialect), Enrollment.status.in_(RUNNING))
             .order_by(Enrollment.id)
             .with_for_update(of=Enrollment)
         )
