@@ -211,6 +211,7 @@ class Applier:
 
     def _write_tasks(self) -> None:
         self._close_tasks()  # the closes decided before these tasks were made come first
+        self.people.take_turns()  # the round robins' assignees of these tasks
         if self.tasks:
             bulk.insert_rows(self.session, Task.__table__, self.tasks)  # type: ignore[arg-type]
             self.tasks = []
