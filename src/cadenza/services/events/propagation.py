@@ -36,9 +36,10 @@ def written_later(
     leave them) is read here, before the decisions are written; what is returned then
     writes the decisions and the changes with statements whose answers nobody waits for,
     as the decisions alone would be. When they fire a trigger, the triggers read as they
-    write: the decisions, the changes and what they set off are all written here, from the
-    changes as read once, and what is returned writes nothing. None when the decisions hand
-    contacts over themselves (`enroll`, `unenroll` steps): `settle` reads as it writes.
+    write: the decisions, the changes and what they set off are written here, from the
+    changes as read once, and what is returned writes the decisions' history and outbox
+    rows. None when the decisions hand contacts over themselves (`enroll`, `unenroll`
+    steps): `settle` reads as it writes.
     """
     consequences = applier.consequences
     if consequences.enroll or consequences.unenroll or not consequences.changes:
@@ -52,10 +53,12 @@ def written_later(
     arrivals = _arrivals(consequences, planned.applied)
     index = triggers.index(session)
     if any(index.matching(arrival.record) for arrival in arrivals):
-        applier.flush()
+        # The decisions' history (nothing here reads it, and most of what they write) goes
+        # last, with the COMMIT, under the ids it has now.
+        _consequences, history_later = applier.flush_holding_history()
         planned.write(session)
         record_arrivals(session, arrivals, settings, index=index)
-        return _written
+        return history_later
     running = running_of(session, {arrival.contact_id for arrival in arrivals})
     for lives in running.values():
         for live in lives:
@@ -69,10 +72,6 @@ def written_later(
         record_arrivals(session, arrivals, settings, index=index, running=running)
 
     return write
-
-
-def _written() -> None:
-    """Changes whose statements were all made already: only their COMMIT is left."""
 
 
 def _arrivals(consequences: Consequences, applied: list[changes.Applied]) -> list[Arrival]:
