@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import select
 
 from cadenza.errors import Conflict, NotFound, ValidationFailed
+from cadenza.services import enrollments
 from cadenza.services.users import (
     add_group,
     add_user,
@@ -19,7 +20,6 @@ from cadenza.services.users import (
     list_users,
     next_round_robin,
 )
-from cadenza.services import enrollments
 from cadenza.store.db import writing
 from cadenza.store.models import Contact, Group, Task, User
 from tests.conftest import Database
