@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import select
 
 from cadenza.errors import Conflict, NotFound, ValidationFailed
+from cadenza.services import enrollments
 from cadenza.services.users import (
     add_group,
     add_user,
@@ -20,8 +21,9 @@ from cadenza.services.users import (
     next_round_robin,
 )
 from cadenza.store.db import writing
-from cadenza.store.models import Group
+from cadenza.store.models import Contact, Group, Task, User
 from tests.conftest import Database
+from tests.engine_helpers import SETTINGS, add_contact, at, run_worker, store
 
 NOW = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
 TEAM = ["ana@example.com", "ben@example.com", "cara@example.com"]
@@ -103,3 +105,48 @@ def test_concurrent_turns_are_shared_evenly(team: Database) -> None:
     with team.sessions() as session:
         cursor = session.scalar(select(Group.rr_cursor))
     assert cursor == 2  # 30 turns: the last went to the third member
+
+
+TURNS = """
+name: Turns
+schedule: {timezone: UTC, days: every_day, holidays: none}
+steps:
+  - key: call
+    action: call
+    assignee: "round_robin:sales"
+    reminder: true
+    title: "Call for {{ user.email }}"
+  - {key: owner, action: set_owner, owner: "round_robin:sales"}
+"""
+
+
+def test_a_batch_takes_turns_in_the_order_its_tasks_and_owners_ask(team: Database) -> None:
+    """One worker batch: contact after contact, the owner its steps pick as they run, then
+    the call task its decision makes, each take the group's next turn (the tasks drafted
+    for their assignee), as the same contacts one by one would."""
+    with writing(team.sessions) as session:
+        store(session, TURNS, NOW)
+        ids = [add_contact(session, NOW, email=f"c{i}@example.com") for i in range(5)]
+        enrollments.enroll(
+            session=session, sequence="Turns", contact_ids=ids, now=NOW, settings=SETTINGS
+        )
+    assert _turn(team) == TEAM[0]  # a turn taken before: the batch starts after it
+    run_worker(team, at("2026-03-09T15:00:00Z"))
+    turns = [TEAM[(1 + i) % 3] for i in range(2 * len(ids))]
+    with team.sessions() as session:
+        tasks = dict(
+            session.execute(
+                select(Task.contact_id, User.email).join(User, User.id == Task.assignee_id)
+            ).all()
+        )
+        titles = dict(session.execute(select(Task.contact_id, Task.title)).all())
+        owners = dict(
+            session.execute(
+                select(Contact.id, User.email).join(User, User.id == Contact.owner_id)
+            ).all()
+        )
+        cursor = session.scalar(select(Group.rr_cursor))
+    assert [owners[c] for c in ids] == turns[0::2]
+    assert [tasks[c] for c in ids] == turns[1::2]
+    assert [titles[c] for c in ids] == [f"Call for {email}" for email in turns[1::2]]
+    assert cursor == TEAM.index(turns[-1])

@@ -206,3 +206,64 @@ def test_contact_changes_written_behind_end_where_one_batch_at_a_time_does(
     assert [status for _seq, status, _step in places] == ["active", "active"]
     assert {step for _seq, _status, step in places} == {"heard", "rest"}
     assert ("field_changed", None, None) not in events  # written under the sequences
+
+
+HANDING = """
+name: Handing
+schedule: {timezone: UTC, days: every_day, holidays: none}
+steps:
+  - {key: tag, action: add_tag, tag: handoff}
+  - key: look
+    action: branch
+    branches: [{when: {tag: never}, to: done}]
+  - {key: done, action: end, outcome: positive}
+"""
+TAKING = """
+name: Taking
+schedule: {timezone: UTC, days: every_day, holidays: none}
+enrollment:
+  triggers: [{on: tag_added, tag: handoff}]
+steps:
+  - {key: later, action: end, wait: {days: 3}}
+"""
+
+
+def test_a_hand_over_written_behind_ends_where_one_batch_at_a_time_does(
+    pg_db: Database,
+) -> None:
+    """A batch whose tags hand its contacts to another sequence by its trigger: the same
+    enrollments, and the same history in the same order, pipelined or not."""
+    with write(pg_db) as session:
+        store(session, HANDING, START)
+        store(session, TAKING, START)
+        groups = [
+            [add_contact(session, START, email=f"{g}{i}@example.com") for i in range(7)]
+            for g in ("a", "b")
+        ]
+    for group in groups:
+        with write(pg_db) as session:
+            enrollments.enroll(
+                session=session, sequence="Handing", contact_ids=group, now=START, settings=SETTINGS
+            )
+        worker = Worker(pg_db.sessions, FixedClock(START), SETTINGS, batch_size=3)
+        if group is groups[0]:
+            assert worker.drain() == 7  # pipelined: claims ahead, writes behind
+        else:
+            while worker.tick():  # one batch at a time, every write waited for
+                pass
+    found = []
+    with pg_db.sessions() as session:
+        for cid in groups[0] + groups[1]:
+            found.append(
+                session.execute(
+                    select(Event.type, Event.sequence_id, Event.step)
+                    .where(Event.contact_id == cid, Event.time == START)
+                    .order_by(Event.id)
+                ).all()
+            )
+    pipelined, one_at_a_time = found[:7], found[7:]
+    assert pipelined == one_at_a_time
+    # Enrolled into Handing, its steps, then the tag and the enrollment into Taking it set off.
+    types = [kind for kind, _seq, _step in pipelined[0]]
+    assert types[0] == "enrolled" and types[-2:] == ["tag_added", "enrolled"]
+    assert types.count("step_executed") == 3

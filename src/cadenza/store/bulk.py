@@ -10,6 +10,7 @@ into what SQLAlchemy would have stored: times as UTC text with microseconds, JSO
 from __future__ import annotations
 
 import gc
+import json
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -58,7 +59,10 @@ def dumps(value: Any) -> str:
 
     Keys that are not strings become strings, as json.dumps (and SQLAlchemy) would do.
     """
-    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+    try:
+        return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+    except orjson.JSONEncodeError:  # an integer past 64 bits: as the json module writes it
+        return json.dumps(value)
 
 
 loads = orjson.loads
@@ -113,49 +117,148 @@ def _sqlite_converters(table: Table, columns: list[str]) -> list[Callable[[Any],
     return [converter(c) for c in columns]
 
 
-def insert_rows(session: Session, table: Table, rows: Sequence[dict[str, Any]]) -> None:
+def _sqlite_values(
+    table: Table, columns: Sequence[str], rows: Sequence[dict[str, Any]]
+) -> list[list[Any]]:
+    """The rows' values in the order of `columns`, as SQLAlchemy would have stored them."""
+    values = [[row[c] for c in columns] for row in rows]
+    for index, convert in enumerate(_sqlite_converters(table, list(columns))):
+        if convert is not None:
+            for value in values:
+                value[index] = convert(value[index])
+    return values
+
+
+def _document(rows: Sequence[dict[str, Any]]) -> str:
+    """The rows as one JSON document for jsonb_to_recordset (orjson, in C).
+
+    A value orjson refuses (an integer past 64 bits, from someone's field) is written as the
+    json module, which SQLAlchemy uses for JSON columns, would have written it.
+    """
+    try:
+        return orjson.dumps(rows, option=orjson.OPT_NON_STR_KEYS).decode()
+    except orjson.JSONEncodeError:
+        return json.dumps(rows, default=_json_default)
+
+
+def _json_default(value: Any) -> str:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} is not JSON")
+
+
+def insert_rows(
+    session: Session,
+    table: Table,
+    rows: Sequence[dict[str, Any]],
+    *,
+    skip_existing: bool = False,
+) -> None:
     """Insert many rows that all have the same keys, in one statement.
 
     A column missing from the rows gets the database's default, not the model's.
+    `skip_existing`: a row whose key is there already is left out (ON CONFLICT DO NOTHING).
     """
     if not rows:
         return
     columns = list(rows[0])
     cursor = driver_cursor(session)
+    skip = " ON CONFLICT DO NOTHING" if skip_existing else ""
     if not _postgres(session):
-        converters = list(enumerate(_sqlite_converters(table, columns)))
-        values = [[row[c] for c in columns] for row in rows]
-        for index, convert in converters:
-            if convert is not None:
-                for value in values:
-                    value[index] = convert(value[index])
         marks = ", ".join("?" * len(columns))
         cursor.executemany(
-            f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({marks})", values
+            f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({marks}){skip}",
+            _sqlite_values(table, columns, rows),
         )
         cursor.close()
         return
     # One JSON document for all the rows, serialised in C and taken apart by the server:
     # for Python a fraction of what COPY's per-row, per-value writing costs.
-    cursor.execute(
-        _pg_insert(table, tuple(columns)),
-        (orjson.dumps(rows, option=orjson.OPT_NON_STR_KEYS).decode(),),
-    )
+    cursor.execute(_pg_insert(table, tuple(columns)) + skip, (_document(rows),))
+
+
+def _pg_types(table: Table, columns: Iterable[str]) -> str:
+    dialect = postgresql.dialect()  # type: ignore[no-untyped-call]
+    return ", ".join(f"{c} {table.c[c].type.compile(dialect=dialect)}" for c in columns)
+
+
+def _pg_value(table: Table, column: str) -> str:
+    # A JSON value of null stays JSON null, as SQLAlchemy would store it (not SQL NULL).
+    if isinstance(table.c[column].type, JSON):
+        return f"coalesce(v.{column}, 'null'::jsonb)"
+    return f"v.{column}"
 
 
 @lru_cache(maxsize=64)
 def _pg_insert(table: Table, columns: tuple[str, ...]) -> str:
     """INSERT … SELECT FROM jsonb_to_recordset for these columns of `table`."""
-    dialect = postgresql.dialect()  # type: ignore[no-untyped-call]
-    types = ", ".join(f"{c} {table.c[c].type.compile(dialect=dialect)}" for c in columns)
-    # A JSON value of null stays JSON null, as SQLAlchemy would store it (not SQL NULL).
-    values = ", ".join(
-        f"coalesce(v.{c}, 'null'::jsonb)" if isinstance(table.c[c].type, JSON) else f"v.{c}"
-        for c in columns
-    )
+    values = ", ".join(_pg_value(table, c) for c in columns)
     return (
         f"INSERT INTO {table.name} ({', '.join(columns)}) "
-        f"SELECT {values} FROM jsonb_to_recordset(%s::jsonb) AS v({types})"
+        f"SELECT {values} FROM jsonb_to_recordset(%s::jsonb) AS v({_pg_types(table, columns)})"
+    )
+
+
+def update_rows(session: Session, table: Table, rows: Sequence[dict[str, Any]]) -> None:
+    """Set columns of many rows of `table` in one statement; each row names its own by `_id`.
+
+    The rows all have the same keys, and no two the same `_id`. On PostgreSQL the rows are
+    locked in id order first, as one UPDATE per row in that order would lock them: two
+    transactions updating some of the same rows then wait for each other, never deadlock.
+    """
+    if not rows:
+        return
+    columns = tuple(c for c in rows[0] if c != "_id")
+    cursor = driver_cursor(session)
+    if not _postgres(session):
+        sets = ", ".join(f"{c} = ?" for c in columns)
+        values = _sqlite_values(table, columns, rows)
+        for value, row in zip(values, rows, strict=True):
+            value.append(row["_id"])
+        cursor.executemany(f"UPDATE {table.name} SET {sets} WHERE id = ?", values)
+        cursor.close()
+        return
+    ordered = sorted(rows, key=lambda row: row["_id"])
+    cursor.execute(_pg_update(table, columns), (_document(ordered),))
+
+
+@lru_cache(maxsize=64)
+def _pg_update(table: Table, columns: tuple[str, ...]) -> str:
+    """UPDATE … FROM jsonb_to_recordset for these columns of `table`, rows locked in id order."""
+    name, types = table.name, _pg_types(table, columns)
+    sets = ", ".join(f"{c} = {_pg_value(table, c)}" for c in columns)
+    return (
+        f"WITH v AS MATERIALIZED (SELECT * FROM jsonb_to_recordset(%s::jsonb) "
+        f"AS v(_id bigint, {types})), "
+        f"locked AS MATERIALIZED (SELECT t.id FROM {name} AS t WHERE t.id IN "
+        f"(SELECT _id FROM v) ORDER BY t.id FOR UPDATE OF t) "
+        f"UPDATE {name} AS t SET {sets} FROM v JOIN locked ON locked.id = v._id "
+        f"WHERE t.id = v._id"
+    )
+
+
+def delete_rows(session: Session, table: Table, rows: Sequence[dict[str, Any]]) -> None:
+    """Delete the rows of `table` whose columns have each of these rows' values (same keys)."""
+    if not rows:
+        return
+    columns = tuple(rows[0])
+    cursor = driver_cursor(session)
+    if not _postgres(session):
+        where = " AND ".join(f"{c} = ?" for c in columns)
+        cursor.executemany(
+            f"DELETE FROM {table.name} WHERE {where}", _sqlite_values(table, columns, rows)
+        )
+        cursor.close()
+        return
+    cursor.execute(_pg_delete(table, columns), (_document(rows),))
+
+
+@lru_cache(maxsize=64)
+def _pg_delete(table: Table, columns: tuple[str, ...]) -> str:
+    where = " AND ".join(f"t.{c} = v.{c}" for c in columns)
+    return (
+        f"DELETE FROM {table.name} AS t USING jsonb_to_recordset(%s::jsonb) "
+        f"AS v({_pg_types(table, columns)}) WHERE {where}"
     )
 
 

@@ -102,6 +102,9 @@ def decide_batch(
             decision = machine.fail_step(sit, state_of(row), f"the step failed: {exc!r}"[:500])
         applier.apply(ref, definition, decision)
     limits.flush()
+    # The round robins' turns, now the batch is decided: taking them locks their groups,
+    # which the batch before may hold until its COMMIT (it was written meanwhile).
+    directory.take_turns()
     return applier
 
 

@@ -9,11 +9,12 @@ caller as `Consequences`.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
-from sqlalchemy import delete
+from sqlalchemy import Table, delete
 from sqlalchemy.orm import Session
 
 from cadenza.core.decisions import (
@@ -32,8 +33,10 @@ from cadenza.services.enrollments import task_rows
 from cadenza.services.outbox import rendering as outbox
 from cadenza.services.reports import counting
 from cadenza.services.users.people import Directory
-from cadenza.store import bulk
+from cadenza.store import bulk, copies
 from cadenza.store.models import Event, Message, Task
+
+EVENTS: Table = Event.__table__  # type: ignore[assignment]
 
 UNSENT = ("queued", "held")  # messages a removal takes back; sent ones are facts
 
@@ -211,6 +214,7 @@ class Applier:
 
     def _write_tasks(self) -> None:
         self._close_tasks()  # the closes decided before these tasks were made come first
+        self.people.take_turns()  # the round robins' assignees of these tasks
         if self.tasks:
             bulk.insert_rows(self.session, Task.__table__, self.tasks)  # type: ignore[arg-type]
             self.tasks = []
@@ -245,6 +249,26 @@ class Applier:
     def writes_only(self) -> bool:
         """True when flushing only writes rows: nothing reaches other sequences afterwards."""
         return not self.consequences
+
+    def flush_holding_history(self) -> tuple[Consequences, Callable[[], None]]:
+        """`flush`, less the history and outbox rows, and what writes those later.
+
+        The history rows get their ids now, in order, so they still come before any row
+        written after them, as `flush` would have written them; writing them (one insert
+        whose answer nobody reads) can then wait for the end of the transaction.
+        """
+        held, messages = self.history, self.messages
+        self.history, self.messages = [], []
+        consequences = self.flush()
+        for row, drawn in zip(held, copies.draw_ids(self.session, EVENTS, len(held)), strict=True):
+            row["id"] = drawn
+        session = self.session
+
+        def write() -> None:
+            history.write(session, held)
+            outbox.write(session, messages)
+
+        return consequences, write
 
     def flush(self) -> Consequences:
         """Write what was collected; what it asks of other enrollments is handed back."""

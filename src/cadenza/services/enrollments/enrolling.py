@@ -54,6 +54,33 @@ def enroll(
         definition_for(session=session, version_id=version.id),
         paused=seq.status == "paused",
     )
+    return enroll_into(
+        session=session,
+        target=target,
+        sequence=sequence,
+        contact_ids=contact_ids,
+        now=now,
+        settings=settings,
+        initiator_id=initiator_id,
+        actor=actor,
+        depth=depth,
+    )
+
+
+def enroll_into(
+    *,
+    session: Session,
+    target: Target,
+    sequence: str,
+    contact_ids: Iterable[int],
+    now: datetime,
+    settings: Settings,
+    initiator_id: int | None = None,
+    actor: str = "system",
+    depth: int = 0,
+) -> EnrollReport:
+    """`enroll` into a version already looked up in this transaction (`sequence`: its name):
+    a trigger's, from the trigger index, which lists only active sequences' latest versions."""
     enroller = Enroller(
         target,
         now,

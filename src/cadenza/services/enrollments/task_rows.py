@@ -100,7 +100,17 @@ def task_row(
         row["title"] = f"Fix and retry: {step.key} for {name}"
         return row
     if isinstance(step, ManualStepBase):
-        row["assignee_id"] = resolve_assignee(
+        row["priority"] = step.priority
+        kind, _, group = (step.assignee or "").partition(":")
+        if kind == "round_robin":
+            # The group's turn is taken with the batch's other turns, once it is decided
+            # (`Directory.take_turns`): the task is assigned, and drafted, then.
+            manual = step
+            people.take_turn_later(
+                group, lambda user_id: _assign(people, row, user_id, manual, definition, contact)
+            )
+            return row
+        assignee = resolve_assignee(
             people,
             step.assignee,
             contact_owner=contact.owner,
@@ -108,14 +118,26 @@ def task_row(
             contact=contact,
             contact_id=contact_id,
         )
-        row["priority"] = step.priority
-        drafts = _drafts(step)
-        if drafts:
-            # Templates only when the step has some: `user.*` is the task's assignee.
-            variables = _variables(people, row["assignee_id"], definition, contact)
-            for column, template in drafts:
-                row[column] = _draft(template, variables)
+        _assign(people, row, assignee, step, definition, contact)
     return row
+
+
+def _assign(
+    people: Directory,
+    row: dict[str, Any],
+    assignee_id: int | None,
+    step: ManualStepBase,
+    definition: Definition,
+    contact: ContactView,
+) -> None:
+    """A manual step's task goes to its assignee, with its drafts for them."""
+    row["assignee_id"] = assignee_id
+    drafts = _drafts(step)
+    if drafts:
+        # Templates only when the step has some: `user.*` is the task's assignee.
+        variables = _variables(people, assignee_id, definition, contact)
+        for column, template in drafts:
+            row[column] = _draft(template, variables)
 
 
 def _drafts(step: ManualStepBase) -> list[tuple[str, str]]:

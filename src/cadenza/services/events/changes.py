@@ -16,17 +16,16 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, delete, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import Table, select
 from sqlalchemy.orm import Session
 
 from cadenza.core.contact import ContactView
 from cadenza.core.events import EventRecord
 from cadenza.errors import NotFound, ValidationFailed
+from cadenza.store import bulk
 from cadenza.store.bulk import chunks
 from cadenza.store.claims import CONTACT_VIEW_COLUMNS, VIEW_FIELDS
-from cadenza.store.machine_reads import load_tags
+from cadenza.store.machine_reads import among, load_tags
 from cadenza.store.models import Contact, ContactTag, DialerEntry, User
 
 BUILTIN_FIELDS = {
@@ -52,6 +51,9 @@ COLUMN_ACTIONS = {
     "add_line",
 }
 FLAGS = ("dnc", "sms_opted_out", "email_unsubscribed", "email_bounced")
+CONTACTS: Table = Contact.__table__  # type: ignore[assignment]
+TAGS: Table = ContactTag.__table__  # type: ignore[assignment]
+DIALER: Table = DialerEntry.__table__  # type: ignore[assignment]
 ACTIONS = {*COLUMN_ACTIONS, "add_tag", "remove_tag", "add_to_dialer", "remove_from_dialer"}
 
 
@@ -219,7 +221,7 @@ def _load(session: Session, ids: set[int], *, lock: bool) -> dict[int, _Contact]
         query = (
             select(*CONTACT_VIEW_COLUMNS, Contact.owner_id)
             .outerjoin(User, User.id == Contact.owner_id)
-            .where(Contact.id.in_(batch))
+            .where(among(Contact.id, batch, connection.dialect.name))
             .order_by(Contact.id)
         )
         if lock:
@@ -261,47 +263,40 @@ def _write(
     dialer: dict[tuple[int, str], bool],
     now: datetime,
 ) -> None:
-    """Write what changed: tags, dialer entries, and each contact's changed columns."""
-    added = [(cid, t) for cid, c in contacts.items() for t in sorted(c.tags - c.tags_before)]
-    removed = [(cid, t) for cid, c in contacts.items() for t in sorted(c.tags_before - c.tags)]
-    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    connection = session.connection()  # Core statements: many rows, no ORM objects
-    if added:
-        rows = [{"contact_id": cid, "tag": tag} for cid, tag in added]
-        connection.execute(insert(ContactTag).on_conflict_do_nothing(), rows)
-    if removed:
-        connection.execute(
-            delete(ContactTag).where(
-                ContactTag.contact_id == bindparam("cid"), ContactTag.tag == bindparam("t")
-            ),
-            [{"cid": cid, "t": tag} for cid, tag in removed],
-        )
-    _write_dialer(connection, dialer, now, insert)
+    """Write what changed: tags, dialer entries, and each contact's changed columns.
+
+    One statement for each kind of write, whatever the batch's size (`bulk`: one JSON
+    document for the rows on PostgreSQL, executemany on SQLite), in contact id order.
+    """
+    ordered = sorted(contacts.items())
+    added = [
+        {"contact_id": cid, "tag": tag}
+        for cid, contact in ordered
+        for tag in sorted(contact.tags - contact.tags_before)
+    ]
+    removed = [
+        {"contact_id": cid, "tag": tag}
+        for cid, contact in ordered
+        for tag in sorted(contact.tags_before - contact.tags)
+    ]
+    bulk.insert_rows(session, TAGS, added, skip_existing=True)
+    bulk.delete_rows(session, TAGS, removed)
+    adds = [
+        {"contact_id": cid, "list_name": name, "added_at": now}
+        for (cid, name), add in sorted(dialer.items())
+        if add
+    ]
+    drops = [
+        {"contact_id": cid, "list_name": name}
+        for (cid, name), add in sorted(dialer.items())
+        if not add
+    ]
+    bulk.insert_rows(session, DIALER, adds, skip_existing=True)
+    bulk.delete_rows(session, DIALER, drops)
     by_columns: dict[tuple[str, ...], list[dict[str, Any]]] = defaultdict(list)
-    for contact_id, contact in contacts.items():
+    for contact_id, contact in ordered:
         if contact.columns:
             names = tuple(sorted(contact.columns))
             by_columns[names].append({"_id": contact_id, **contact.columns})
-    for names, rows in by_columns.items():
-        statement = (
-            update(Contact)
-            .where(Contact.id == bindparam("_id"))
-            .values({name: bindparam(name) for name in names})
-        )
-        connection.execute(statement, rows)
-
-
-def _write_dialer(
-    connection: Connection, dialer: dict[tuple[int, str], bool], now: datetime, insert: Any
-) -> None:
-    adds = [{"contact_id": c, "list_name": n, "added_at": now} for (c, n), a in dialer.items() if a]
-    drops = [{"c": c, "n": n} for (c, n), a in dialer.items() if not a]
-    if adds:
-        connection.execute(insert(DialerEntry).on_conflict_do_nothing(), adds)
-    if drops:
-        connection.execute(
-            delete(DialerEntry).where(
-                DialerEntry.contact_id == bindparam("c"), DialerEntry.list_name == bindparam("n")
-            ),
-            drops,
-        )
+    for rows in by_columns.values():
+        bulk.update_rows(session, CONTACTS, rows)

@@ -35,7 +35,11 @@ def written_later(
     tags, owners, the trigger index, the contacts' running enrollments as the decisions
     leave them) is read here, before the decisions are written; what is returned then
     writes the decisions and the changes with statements whose answers nobody waits for,
-    as the decisions alone would be. Otherwise None: `settle` reads as it writes.
+    as the decisions alone would be. When they fire a trigger, the triggers read as they
+    write: the decisions, the changes and what they set off are written here, from the
+    changes as read once, and what is returned writes the decisions' history and outbox
+    rows. None when the decisions hand contacts over themselves (`enroll`, `unenroll`
+    steps): `settle` reads as it writes.
     """
     consequences = applier.consequences
     if consequences.enroll or consequences.unenroll or not consequences.changes:
@@ -49,7 +53,12 @@ def written_later(
     arrivals = _arrivals(consequences, planned.applied)
     index = triggers.index(session)
     if any(index.matching(arrival.record) for arrival in arrivals):
-        return None
+        # The decisions' history (nothing here reads it, and most of what they write) goes
+        # last, with the COMMIT, under the ids it has now.
+        _consequences, history_later = applier.flush_holding_history()
+        planned.write(session)
+        record_arrivals(session, arrivals, settings, index=index)
+        return history_later
     running = running_of(session, {arrival.contact_id for arrival in arrivals})
     for lives in running.values():
         for live in lives:

@@ -261,7 +261,7 @@ def record_arrivals(
         if listeners:
             fires.add(arrival, listeners)
     applier.flush()  # an event only moves enrollments: it sets off no contact change
-    fires.fire(running, views, arrivals)
+    fires.fire(running, views, arrivals, last=True)
 
 
 class _Fires:
@@ -289,8 +289,11 @@ class _Fires:
         running: dict[int, list[Live]],
         views: dict[int, ContactView],
         arrivals: Seq[Arrival],
+        *,
+        last: bool = False,
     ) -> None:
-        """Fire what is pending, then read again the enrollments it may have moved."""
+        """Fire what is pending, then read again the enrollments it may have moved (unless
+        it is the `last` firing of the batch: no event comes after it to see them)."""
         if not self.groups:
             return
         for arrival, listeners, contact_ids in self.groups.values():
@@ -303,6 +306,8 @@ class _Fires:
                 depth=arrival.depth,
             )
         moved, self.groups, self.contacts = self.contacts, {}, set()
+        if last:
+            return
         running.update({cid: [] for cid in moved})
         running.update(running_of(self.session, moved))
         unseen = {a.contact_id for a in arrivals if a.contact is None} & moved

@@ -5,15 +5,16 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from collections.abc import Sequence as Seq
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from cadenza.core.definition import Trigger
+from cadenza.core.definition import Definition, Trigger
 from cadenza.core.events import EventRecord
 from cadenza.services import history
 from cadenza.services.enrollments import enrolling as enrollments
+from cadenza.services.enrollments.bulk import Target
 from cadenza.settings import Settings
 from cadenza.store.catalog import definition_for
 from cadenza.store.models import Sequence, SequenceVersion
@@ -49,11 +50,16 @@ def matches(trigger: Trigger, event: EventRecord) -> bool:
 
 @dataclass(frozen=True, slots=True)
 class Listener:
-    """A trigger of an active sequence's latest version."""
+    """A trigger of an active sequence's latest version (which it enrolls contacts into)."""
 
     sequence_id: int
     sequence_name: str
     trigger: Trigger
+    version_id: int
+    definition: Definition = field(compare=False, repr=False)
+
+    def target(self) -> Target:
+        return Target(self.sequence_id, self.version_id, self.definition, paused=False)
 
 
 class Index:
@@ -90,10 +96,11 @@ def index(session: Session) -> Index:
     cached = _indexes.get(url)
     if cached is not None and cached[0] == active:
         return cached[1]
+    definitions = {v: definition_for(session=session, version_id=v) for _s, _n, v, _d in active}
     listeners = [
-        Listener(sequence_id, name, trigger)
+        Listener(sequence_id, name, trigger, version_id, definitions[version_id])
         for sequence_id, name, version_id, _digest in active
-        for trigger in definition_for(session=session, version_id=version_id).enrollment.triggers
+        for trigger in definitions[version_id].enrollment.triggers
     ]
     built = Index(listeners)
     _indexes[url] = (active, built)
@@ -129,8 +136,11 @@ def fire(
             continue
         actor = f"trigger:{trigger.on}"
         if trigger.action == "enroll":
-            enrollments.enroll(
+            # The index was read in this transaction: its version is the one to enroll into,
+            # with no need to look the sequence up again by name.
+            enrollments.enroll_into(
                 session=session,
+                target=listener.target(),
                 sequence=name,
                 contact_ids=contact_ids,
                 now=event.time,

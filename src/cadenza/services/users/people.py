@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 
 from sqlalchemy import delete, insert, select, update
@@ -135,6 +136,11 @@ class Directory:
     Made once per batch: users are read once each; a group's members are read, and its row
     locked, at its first round robin of the batch; later picks advance its cursor in memory,
     and `flush` writes the cursors once, so a batch of assignments costs what one does.
+
+    A turn whose answer can wait (a task's assignee: `take_turn_later`) is taken when the
+    batch is decided (`take_turns`), in the order the turns were asked for, before any turn
+    asked for after it. The group's row is locked only then: the batch before, which holds
+    that lock until its COMMIT, is written while this one is decided, instead of before.
     """
 
     def __init__(self, session: Session) -> None:
@@ -142,11 +148,13 @@ class Directory:
         self._groups: dict[str, _Turns] = {}
         self._ids: dict[str, int | None] = {}
         self._people: dict[int, dict[str, str]] = {}
+        self._later: dict[str, list[Callable[[int], None]]] = {}  # per group, in order
 
     def owner(self, rule: str) -> str | None:
         """The email of the user `user:<email>` names, or a round robin's next member."""
         kind, _, name = rule.partition(":")
         if kind == "round_robin":
+            self._take_later(name)
             return self._turns(name).take()[1]
         if self.user_id(name) is None:
             raise StepFailed(f"no user {name}")
@@ -164,10 +172,32 @@ class Directory:
 
     def next_member(self, group: str) -> int:
         """The id of the group's next member in turn (NotFound for a missing or empty group)."""
+        self._take_later(group)
         try:
             return self._turns(group).take()[0]
         except StepFailed as exc:
             raise NotFound(str(exc)) from None
+
+    def take_turn_later(self, group: str, given: Callable[[int], None]) -> None:
+        """The group's next turn, handed to `given` (the member's id) by `take_turns`."""
+        self._later.setdefault(group, []).append(given)
+
+    def take_turns(self) -> None:
+        """Take the turns asked for with `take_turn_later`, in order (NotFound for a missing
+        or empty group)."""
+        for group in list(self._later):
+            self._take_later(group)
+
+    def _take_later(self, group: str) -> None:
+        waiting = self._later.pop(group, None)
+        if not waiting:
+            return
+        try:
+            turns = self._turns(group)
+        except StepFailed as exc:
+            raise NotFound(str(exc)) from None
+        for given in waiting:
+            given(turns.take()[0])
 
     def person(self, user_id: int | None) -> dict[str, str]:
         """A user's name, email and phone, as `user.*` in templates ({} for nobody)."""
@@ -184,6 +214,7 @@ class Directory:
 
     def flush(self) -> None:
         """Write the cursors the batch's round robins advanced."""
+        self.take_turns()
         for turns in self._groups.values():
             if turns.cursor != turns.start:
                 # A Core statement: it may go out in a pipeline, where no row count comes back.
