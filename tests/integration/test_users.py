@@ -7,7 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from cadenza.errors import Conflict, NotFound, ValidationFailed
 from cadenza.services import enrollments
@@ -21,7 +21,7 @@ from cadenza.services.users import (
     next_round_robin,
 )
 from cadenza.store.db import writing
-from cadenza.store.models import Contact, Group, Task, User
+from cadenza.store.models import Contact, ContactTag, Group, GroupMember, Task, User
 from tests.conftest import Database
 from tests.engine_helpers import SETTINGS, add_contact, at, run_worker, store
 
@@ -150,3 +150,37 @@ def test_a_batch_takes_turns_in_the_order_its_tasks_and_owners_ask(team: Databas
     assert [tasks[c] for c in ids] == turns[1::2]
     assert [titles[c] for c in ids] == [f"Call for {email}" for email in turns[1::2]]
     assert cursor == TEAM.index(turns[-1])
+
+
+CALLS = """
+name: Calls
+schedule: {timezone: UTC, days: every_day, holidays: none}
+steps:
+  - {key: call, action: call, assignee: "round_robin:sales"}
+"""
+TAGS = """
+name: Tags
+schedule: {timezone: UTC, days: every_day, holidays: none}
+steps:
+  - {key: tag, action: add_tag, tag: reached}
+"""
+
+
+def test_a_group_emptied_after_the_definition_leaves_its_tasks_unassigned(team: Database) -> None:
+    """The definition was checked against a group that has since lost every member: its
+    call tasks still come, unassigned, and the rest of the worker's batch goes on."""
+    with writing(team.sessions) as session:
+        store(session, CALLS, NOW)
+        store(session, TAGS, NOW)
+        ids = [add_contact(session, NOW, email=f"c{i}@example.com") for i in range(3)]
+        for sequence in ("Calls", "Tags"):
+            enrollments.enroll(
+                session=session, sequence=sequence, contact_ids=ids, now=NOW, settings=SETTINGS
+            )
+        session.execute(delete(GroupMember))
+    run_worker(team, at("2026-03-09T15:00:00Z"))
+    with team.sessions() as session:
+        tasks = session.execute(select(Task.contact_id, Task.assignee_id, Task.status)).all()
+        tagged = session.scalars(select(ContactTag.contact_id).where(ContactTag.tag == "reached"))
+        assert sorted(tasks) == [(c, None, "open") for c in ids]
+        assert sorted(tagged) == ids

@@ -148,7 +148,7 @@ class Directory:
         self._groups: dict[str, _Turns] = {}
         self._ids: dict[str, int | None] = {}
         self._people: dict[int, dict[str, str]] = {}
-        self._later: dict[str, list[Callable[[int], None]]] = {}  # per group, in order
+        self._later: dict[str, list[Callable[[int | None], None]]] = {}  # per group, in order
 
     def owner(self, rule: str) -> str | None:
         """The email of the user `user:<email>` names, or a round robin's next member."""
@@ -178,13 +178,14 @@ class Directory:
         except StepFailed as exc:
             raise NotFound(str(exc)) from None
 
-    def take_turn_later(self, group: str, given: Callable[[int], None]) -> None:
-        """The group's next turn, handed to `given` (the member's id) by `take_turns`."""
+    def take_turn_later(self, group: str, given: Callable[[int | None], None]) -> None:
+        """The group's next turn, handed to `given` (the member's id) by `take_turns`; None
+        when the group was deleted or emptied since the definition named it: the task waits
+        unassigned (in everyone's *Unassigned* list) instead of holding up the batch."""
         self._later.setdefault(group, []).append(given)
 
     def take_turns(self) -> None:
-        """Take the turns asked for with `take_turn_later`, in order (NotFound for a missing
-        or empty group)."""
+        """Take the turns asked for with `take_turn_later`, in order."""
         for group in list(self._later):
             self._take_later(group)
 
@@ -194,8 +195,10 @@ class Directory:
             return
         try:
             turns = self._turns(group)
-        except StepFailed as exc:
-            raise NotFound(str(exc)) from None
+        except StepFailed:  # no such group any more, or nobody in it
+            for given in waiting:
+                given(None)
+            return
         for given in waiting:
             given(turns.take()[0])
 
