@@ -38,9 +38,12 @@ def _factory(request: Request) -> sessionmaker[Session]:
     return factory
 
 
-# A session is made on the event loop (it opens nothing until its first statement) and
-# ended in one hop through the thread pool: a plain generator costs two hops, one to enter
-# it and one to leave it, each waiting for the interpreter lock behind every busy thread.
+# A session is made on the event loop: it opens nothing until its first statement. An
+# `ApiRoute` (api/routes.py) ends it in the handler's own hop (`finish`); what is left for
+# the dependency to do afterwards touches no connection, so it runs on the loop too. A
+# session some other handler left in a transaction is ended in the thread pool, as before.
+
+_COMMITS = "cadenza_commits"  # on a write session's `info`: commit it when its handler succeeds
 
 
 async def _read_session(request: Request) -> AsyncIterator[Session]:
@@ -48,7 +51,7 @@ async def _read_session(request: Request) -> AsyncIterator[Session]:
     try:
         yield session
     finally:
-        await run_in_threadpool(session.close)
+        await _close(session)
 
 
 async def _write_session(request: Request) -> AsyncIterator[Session]:
@@ -64,27 +67,37 @@ async def _write_session(request: Request) -> AsyncIterator[Session]:
     if bind is None:  # BEGIN IMMEDIATE on SQLite (store/db.py), an ordinary BEGIN elsewhere
         bind = state.immediate_engine = state.engine.execution_options(sqlite_begin="IMMEDIATE")
     session = _factory(request)(bind=bind)
+    session.info[_COMMITS] = True
+    succeeded = False
     try:
         yield session
-    except BaseException:
-        await run_in_threadpool(_discard, session)
-        raise
-    await run_in_threadpool(_keep, session)
+        succeeded = True
+    finally:
+        try:
+            if session.in_transaction():
+                await run_in_threadpool(finish, session, succeeded=succeeded)
+        finally:
+            await _close(session)
 
 
-def _keep(session: Session) -> None:
-    """Commit and close; on a failed commit, roll back and close before raising."""
-    with session:
+def finish(session: Session, *, succeeded: bool) -> None:
+    """End a request's transaction: commit a write session whose handler succeeded, else roll
+    back (a read session's too); its connection goes back to the pool either way."""
+    if succeeded and session.info.get(_COMMITS):
         try:
             session.commit()
         except BaseException:
             session.rollback()
             raise
-
-
-def _discard(session: Session) -> None:
-    with session:
+    else:
         session.rollback()
+
+
+async def _close(session: Session) -> None:
+    if session.in_transaction():  # a connection to give back: a rollback to send
+        await run_in_threadpool(session.close)
+    else:
+        session.close()
 
 
 async def _clock(request: Request) -> Clock:
