@@ -15,7 +15,7 @@ from cadenza.errors import NotFound
 from cadenza.services.enrollments import pause_enrollment
 from cadenza.services.sequences import list_sequences, pause
 from cadenza.services.tasks import complete_task, list_tasks
-from cadenza.services.users import create_key, get_user_by_email
+from cadenza.services.users import add_group, create_key, get_user_by_email
 from cadenza.services.users.access import viewer_of
 from cadenza.settings import Settings
 from cadenza.store.models import Sequence, User
@@ -230,6 +230,21 @@ def test_a_deactivated_users_keys_are_refused(people: People) -> None:
     detail = problem(people.as_(BO).get("/sequences"), 403)["detail"]
     assert f"{BO} is deactivated" in detail
     assert people.as_(ANA).get("/sequences").status_code == 200
+
+
+def test_a_changed_role_or_group_takes_effect_at_the_next_request(people: People) -> None:
+    private_sequence(people, "Ana private", ANA)
+    bo = people.as_(BO)
+    assert _names(bo) == []
+    with write(people.db) as session:  # as `cadenza users` would, from another process
+        session.execute(update(User).where(User.email == BO).values(role="admin"))
+    assert _names(bo) == ["Ana private"]
+    with write(people.db) as session:
+        session.execute(update(User).where(User.email == BO).values(role="manager"))
+    assert _names(bo) == []
+    with write(people.db) as session:
+        add_group(session=session, name="west", member_emails=[ANA, BO])
+    assert _names(bo) == ["Ana private"]
 
 
 def test_an_agent_sharing_edit_rights_cannot_take_the_sequence_over(people: People) -> None:

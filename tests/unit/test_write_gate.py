@@ -59,3 +59,26 @@ def test_a_writer_that_never_finishes_stalls_the_others_only_so_long(
     assert 0.15 < time.monotonic() - started < 2
     # A later writer is not stuck behind the one that gave up, only behind the holder.
     assert gate.acquire(object()) is False
+
+
+def test_the_turn_passes_over_a_writer_that_gave_up_to_the_one_behind_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    gate = WriteGate()
+    holder = object()
+    assert gate.acquire(holder)
+    monkeypatch.setattr(gate_module, "PATIENCE", 0.1)
+    impatient = threading.Thread(target=gate.acquire, args=(object(),))
+    impatient.start()
+    time.sleep(0.02)  # queued second, gives up before the holder is done
+    monkeypatch.setattr(gate_module, "PATIENCE", 10.0)
+    got: list[float] = []
+    patient = threading.Thread(
+        target=lambda: gate.acquire(object()) and got.append(time.monotonic())
+    )
+    patient.start()
+    impatient.join(timeout=5)
+    released = time.monotonic()
+    gate.release(holder)
+    patient.join(timeout=5)
+    assert got and got[0] - released < 1  # woken by the release, not by its own patience

@@ -3,20 +3,21 @@ the user it acts as."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from cadenza.clock import Clock
+from cadenza.core.access import Person
 from cadenza.errors import Forbidden
 from cadenza.services import users
-from cadenza.services.users import access
-from cadenza.services.users.access import Viewer
+from cadenza.services.users.viewers import Viewer
 from cadenza.settings import Settings
-from cadenza.store.models import ApiKey, User
 
 _bearer = HTTPBearer(
     auto_error=False, description="An API key: `cadenza apikeys create NAME --user EMAIL`"
@@ -37,30 +38,66 @@ def _factory(request: Request) -> sessionmaker[Session]:
     return factory
 
 
-def _read_session(request: Request) -> Iterator[Session]:
-    with _factory(request)() as session:
+# A session is made on the event loop: it opens nothing until its first statement. An
+# `ApiRoute` (api/routes.py) ends it in the handler's own hop (`finish`); what is left for
+# the dependency to do afterwards touches no connection, so it runs on the loop too. A
+# session some other handler left in a transaction is ended in the thread pool, as before.
+
+_COMMITS = "cadenza_commits"  # on a write session's `info`: commit it when its handler succeeds
+
+
+async def _read_session(request: Request) -> AsyncIterator[Session]:
+    session = _factory(request)()
+    try:
         yield session
+    finally:
+        await _close(session)
 
 
-def _write_session(request: Request) -> Iterator[Session]:
+async def _write_session(request: Request) -> AsyncIterator[Session]:
     """A session that takes SQLite's write lock at its first statement, not when made.
 
     A request's dependencies (the key, the user) and its parsing run before the handler
-    touches the database, each a hop through the thread pool; holding the one write lock
-    across them made every other writer wait for them too. Commits when the handler returns,
-    rolls back when it raises (as `writing()`).
+    touches the database; holding the one write lock across them made every other writer
+    wait for them too. Commits when the handler returns, rolls back when it raises (as
+    `writing()`).
     """
     state = request.app.state
     bind = getattr(state, "immediate_engine", None)
     if bind is None:  # BEGIN IMMEDIATE on SQLite (store/db.py), an ordinary BEGIN elsewhere
         bind = state.immediate_engine = state.engine.execution_options(sqlite_begin="IMMEDIATE")
-    with _factory(request)(bind=bind) as session:
+    session = _factory(request)(bind=bind)
+    session.info[_COMMITS] = True
+    succeeded = False
+    try:
+        yield session
+        succeeded = True
+    finally:
         try:
-            yield session
+            if session.in_transaction():
+                await run_in_threadpool(finish, session, succeeded=succeeded)
+        finally:
+            await _close(session)
+
+
+def finish(session: Session, *, succeeded: bool) -> None:
+    """End a request's transaction: commit a write session whose handler succeeded, else roll
+    back (a read session's too); its connection goes back to the pool either way."""
+    if succeeded and session.info.get(_COMMITS):
+        try:
             session.commit()
         except BaseException:
             session.rollback()
             raise
+    else:
+        session.rollback()
+
+
+async def _close(session: Session) -> None:
+    if session.in_transaction():  # a connection to give back: a rollback to send
+        await run_in_threadpool(session.close)
+    else:
+        session.close()
 
 
 async def _clock(request: Request) -> Clock:
@@ -83,30 +120,32 @@ def acting(
 
     A key made without `--user` (before keys belonged to users) is refused rather than
     guessed to be an admin: give it a user with `cadenza apikeys create NAME --user EMAIL`.
-    The key, its user and their rights are read in one session and one hop through the
-    thread pool: every API request pays for them.
+    Every API request pays for this: the key, its user and their groupmates are read in one
+    statement on a connection of the pool (no session, no ORM), in one hop through the
+    thread pool. Read on every request, never cached: a revoked key, a deactivated user or
+    a changed role takes effect at the next request, whichever process changed it.
     """
-    with _factory(request)() as session:
-        key = _key(session, credentials)
-        user = session.get(User, key.user_id) if key.user_id is not None else None
-        if user is None:
-            raise Forbidden(
-                f"the API key {key.name!r} belongs to no user, so it has no rights: "
-                "create one with `cadenza apikeys create NAME --user EMAIL`"
-            )
-        if not user.active:
-            raise Forbidden(f"the API key's user {user.email} is deactivated")
-        return access.viewer_of(session=session, user=user, settings=settings)
-
-
-def _key(session: Session, credentials: HTTPAuthorizationCredentials | None) -> ApiKey:
-    """The API key the request bears: 401 without one or for one that is not valid."""
     if credentials is None:
         raise _unauthorized("this endpoint needs an API key: Authorization: Bearer <key>")
-    key = users.authenticate(session=session, token=credentials.credentials)
-    if key is None:
+    engine: Engine = request.app.state.engine
+    with engine.connect() as connection:
+        found = users.bearer(connection=connection, token=credentials.credentials)
+    if found is None:
         raise _unauthorized("the API key is not valid (revoked, mistyped or not a key)")
-    return key
+    if found.user_id is None:
+        raise Forbidden(
+            f"the API key {found.key_name!r} belongs to no user, so it has no rights: "
+            "create one with `cadenza apikeys create NAME --user EMAIL`"
+        )
+    if not found.active:
+        raise Forbidden(f"the API key's user {found.email} is deactivated")
+    person = Person(
+        found.user_id,
+        found.role,
+        found.groupmates,
+        agents_create=settings.agents_create_sequences,
+    )
+    return Viewer(person, found.email, found.email)
 
 
 def _unauthorized(detail: str) -> HTTPException:

@@ -81,6 +81,7 @@ def bench_api(
                 "seconds": seconds,
                 "burst": burst,
                 "drained": figures.drained,
+                "tasks": figures.tasks,
                 "tasks_done": figures.tasks_done,
                 "errors": figures.errors,
                 "goal_p99_ms": GOAL_P99_SECONDS * 1000,
@@ -96,7 +97,8 @@ def bench_api(
         return
     title = (
         f"cadenza bench api ({backend}, {clients} clients, {seconds:.0f} s, "
-        f"burst {figures.drained:,}/{burst:,} drained, {figures.tasks_done:,} tasks done, "
+        f"burst {figures.drained:,}/{burst:,} drained, "
+        f"{figures.tasks_done:,}/{figures.tasks:,} tasks done, "
         f"{figures.errors} errors)"
     )
     table = Table(title=title)

@@ -12,6 +12,12 @@ from sqlalchemy import Engine, create_engine, event, make_url
 from cadenza.store.gate import WriteGate
 from cadenza.store_settings import store_settings
 
+# Connections a process keeps open at most. All of them stay in the pool once opened: with
+# a pool of 5 and 10 more "overflow" connections, each one past the fifth was closed when
+# given back and opened anew by the next request, ~20 new PostgreSQL sessions a second under
+# 20 API clients (a process forked and its catalog read again each time). A worker or a
+# command opens only the few it uses at once.
+POOL_SIZE = 15
 _GATED = "cadenza_write_gate"  # on a connection's info: it holds its turn to write
 _GATES: WeakKeyDictionary[Engine, WriteGate] = WeakKeyDictionary()
 
@@ -34,7 +40,13 @@ def make_engine(url: str | None = None, *, synchronous: str | None = None) -> En
             # `cadenza init` with CADENZA_DATABASE_URL=sqlite:///var/cadenza.db on a fresh
             # clone: the folder is made, as SQLite makes the file.
             Path(database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"timeout": 30}, json_deserializer=orjson.loads)
+        engine = create_engine(
+            url,
+            connect_args={"timeout": 30},
+            json_deserializer=orjson.loads,
+            pool_size=POOL_SIZE,
+            max_overflow=0,
+        )
         _configure_sqlite(engine, synchronous)
         return engine
     # Sessions in UTC: psycopg then hands back datetimes in the fixed `timezone.utc`, which
@@ -42,8 +54,8 @@ def make_engine(url: str | None = None, *, synchronous: str | None = None) -> En
     return create_engine(
         url,
         pool_pre_ping=True,
-        pool_size=5,
-        max_overflow=10,
+        pool_size=POOL_SIZE,
+        max_overflow=0,
         connect_args={"options": "-c TimeZone=UTC"},
         json_deserializer=orjson.loads,  # JSON columns are read on every claimed row
     )

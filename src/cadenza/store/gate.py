@@ -27,7 +27,11 @@ class WriteGate:
     """
 
     def __init__(self) -> None:
-        self._turns = threading.Condition()
+        self._lock = threading.Lock()
+        # Each waiting writer's own wake-up, by ticket: a turn that passes wakes the one
+        # writer whose turn it is. Waking them all made each of them take the interpreter
+        # lock only to wait again, several times per write while requests queue.
+        self._waiting: dict[int, threading.Condition] = {}
         self._next_ticket = 0
         self._serving = 0
         self._owner: object | None = None
@@ -38,27 +42,36 @@ class WriteGate:
 
     def acquire(self, holder: object) -> bool:
         """Wait for the holder's turn; False when PATIENCE ran out (then hold nothing)."""
-        with self._turns:
+        with self._lock:
             ticket = self._next_ticket
             self._next_ticket += 1
-            deadline = time.monotonic() + PATIENCE
             if self._serving != ticket or self._owner is not None:
                 self.contended_at = time.monotonic()
+                if not self._wait(ticket, time.monotonic() + PATIENCE):
+                    return False
+            self._owner = holder
+            return True
+
+    def _wait(self, ticket: int, deadline: float) -> bool:
+        """Wait (holding the lock) until it is `ticket`'s turn; False past the deadline."""
+        turn = self._waiting[ticket] = threading.Condition(self._lock)
+        try:
             while self._serving != ticket or self._owner is not None:
                 left = deadline - time.monotonic()
                 if left <= 0:
                     self._skip(ticket)
                     return False
-                self._turns.wait(left)
-            self._owner = holder
+                turn.wait(left)
             return True
+        finally:
+            del self._waiting[ticket]
 
     def contended(self, within: float) -> bool:
         """True when a writer had to wait for its turn in the last `within` seconds."""
         return time.monotonic() - self.contended_at < within
 
     def release(self, holder: object) -> None:
-        with self._turns:
+        with self._lock:
             if self._owner is holder:
                 self._owner = None
                 self._serving += 1
@@ -74,4 +87,6 @@ class WriteGate:
         while self._serving in self._skipped:
             self._skipped.discard(self._serving)
             self._serving += 1
-        self._turns.notify_all()
+        turn = self._waiting.get(self._serving)
+        if turn is not None:
+            turn.notify()

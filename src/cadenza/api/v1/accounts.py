@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import select
 
 from cadenza.api.deps import ClockDep, SessionDep, ViewerDep, WriteSessionDep
+from cadenza.api.routes import ApiRoute
 from cadenza.api.v1.paging import DEFAULT, PAGED, Cursor, Limit, paged
 from cadenza.api.v1.schemas import CONFLICT, FORBIDDEN, MISSING, Model, PathId
 from cadenza.core.definition import Condition
@@ -21,7 +22,7 @@ from cadenza.services.contacts.listing import rows as contact_rows
 from cadenza.services.paging import Page
 from cadenza.store.models import Contact
 
-router = APIRouter(tags=["accounts"])
+router = APIRouter(tags=["accounts"], route_class=ApiRoute)
 
 Name = Annotated[str, Field(min_length=1, max_length=200)]
 Domain = Annotated[str, Field(min_length=1, max_length=253)]

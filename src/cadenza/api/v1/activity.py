@@ -7,13 +7,14 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query, Request, Response
 
 from cadenza.api.deps import SessionDep, ViewerDep
+from cadenza.api.routes import ApiRoute
 from cadenza.api.v1.paging import DEFAULT, PAGED, Cursor, Limit, paged
 from cadenza.api.v1.schemas import Instant, QueryId
 from cadenza.services.history import HistoryFilter, HistoryRow, page_history
 from cadenza.services.outbox import MessageRow
 from cadenza.services.outbox.listing import page_messages
 
-router = APIRouter()
+router = APIRouter(route_class=ApiRoute)
 
 MessageStatus = Literal["queued", "sending", "sent", "failed", "suppressed", "held"]
 Channel = Literal["email", "sms", "mms", "voicemail", "webhook"]

@@ -10,12 +10,13 @@ from fastapi import APIRouter, Path, Request, Response
 from pydantic import BaseModel, Field
 
 from cadenza.api.deps import ClockDep, SessionDep, ViewerDep, WriteSessionDep
+from cadenza.api.routes import ApiRoute
 from cadenza.api.v1.paging import DEFAULT, PAGED, Cursor, Limit, paged
 from cadenza.api.v1.schemas import CONFLICT, FORBIDDEN, MISSING, Model
 from cadenza.services.contacts import blocked_domains as service
 from cadenza.services.paging import Page
 
-router = APIRouter(prefix="/blocked-domains", tags=["blocked domains"])
+router = APIRouter(prefix="/blocked-domains", tags=["blocked domains"], route_class=ApiRoute)
 Domain = Annotated[str, Path(min_length=1, max_length=253)]
 
 

@@ -24,6 +24,7 @@ from cadenza.api.deps import (
     WriteSessionDep,
 )
 from cadenza.api.idempotency import KeyHeader, once
+from cadenza.api.routes import ApiRoute
 from cadenza.api.v1.paging import DEFAULT, PAGED, Cursor, Limit, paged
 from cadenza.api.v1.schemas import (
     CONFLICT,
@@ -49,7 +50,7 @@ from cadenza.services.users.access import Viewer
 from cadenza.settings import Settings
 from cadenza.store.db import writing
 
-router = APIRouter(prefix="/contacts", tags=["contacts"])
+router = APIRouter(prefix="/contacts", tags=["contacts"], route_class=ApiRoute)
 
 EMAIL_LIMIT = 320  # RFC 5321's longest address, and the column's width
 TAGS_LIMIT = 100

@@ -13,6 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from cadenza.api.deps import ClockDep, SessionDep, SettingsDep, ViewerDep, WriteSessionDep
+from cadenza.api.routes import ApiRoute
 from cadenza.api.v1.paging import DEFAULT, PAGED, Cursor, Limit, paged
 from cadenza.api.v1.schemas import CONFLICT, MISSING, Id, Model, PathId, QueryId
 from cadenza.core.definition import Condition
@@ -25,7 +26,7 @@ from cadenza.services.users.access import OPERATOR, Viewer
 from cadenza.settings import Settings
 from cadenza.store.models import Enrollment, Sequence
 
-router = APIRouter(prefix="/enrollments", tags=["enrollments"])
+router = APIRouter(prefix="/enrollments", tags=["enrollments"], route_class=ApiRoute)
 
 Action = Literal["pause", "resume", "stop", "skip", "retry"]
 EnrollmentStatus = Literal["active", "waiting", "paused", "completed", "exited", "removed"]

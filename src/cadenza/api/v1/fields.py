@@ -8,12 +8,13 @@ from fastapi import APIRouter, Path, Response
 from pydantic import Field
 
 from cadenza.api.deps import ClockDep, SessionDep, ViewerDep, WriteSessionDep
+from cadenza.api.routes import ApiRoute
 from cadenza.api.v1.schemas import CONFLICT, FORBIDDEN, MISSING, Model
 from cadenza.core.field_types import KINDS
 from cadenza.services import contacts as service
 from cadenza.services.contacts import FieldRow
 
-router = APIRouter(prefix="/contact-fields", tags=["contacts"])
+router = APIRouter(prefix="/contact-fields", tags=["contacts"], route_class=ApiRoute)
 Name = Annotated[str, Path(min_length=1, max_length=100)]
 
 

@@ -12,11 +12,12 @@ from fastapi import APIRouter, Query
 from fastapi.responses import PlainTextResponse
 
 from cadenza.api.deps import SessionDep, ViewerDep
+from cadenza.api.routes import ApiRoute
 from cadenza.api.v1.schemas import FORBIDDEN, MISSING, Responses
 from cadenza.services import reports
 from cadenza.services.reports.export import compare_csv, sequence_csv
 
-router = APIRouter(prefix="/reports", tags=["reports"])
+router = APIRouter(prefix="/reports", tags=["reports"], route_class=ApiRoute)
 
 Day = Annotated[
     str | None,

@@ -13,6 +13,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
 from cadenza.api.deps import ClockDep, SessionDep, SettingsDep, ViewerDep, WriteSessionDep
+from cadenza.api.routes import ApiRoute
 from cadenza.api.v1.paging import DEFAULT, PAGED, Cursor, Limit, paged
 from cadenza.api.v1.schemas import CONFLICT, FORBIDDEN, MISSING, Model, PathId
 from cadenza.services import senders as service
@@ -20,7 +21,7 @@ from cadenza.services.paging import Page
 from cadenza.services.senders.listing import page_senders
 from cadenza.settings import Settings
 
-router = APIRouter(prefix="/senders", tags=["senders"])
+router = APIRouter(prefix="/senders", tags=["senders"], route_class=ApiRoute)
 
 Hourly = Annotated[int | None, Field(gt=0, le=1_000_000_000)]
 Rate = Annotated[float | None, Field(gt=0, le=1_000_000)]

@@ -14,6 +14,7 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, Field, ValidationError
 
 from cadenza.api.deps import ClockDep, SessionDep, SettingsDep, ViewerDep, WriteSessionDep
+from cadenza.api.routes import ApiRoute
 from cadenza.api.v1.errors import (
     InvalidDefinition,
     PayloadTooLarge,
@@ -28,7 +29,7 @@ from cadenza.services import sequences as service
 from cadenza.services.paging import Page
 from cadenza.services.sequences.pages import page_sequences
 
-router = APIRouter(prefix="/sequences", tags=["sequences"])
+router = APIRouter(prefix="/sequences", tags=["sequences"], route_class=ApiRoute)
 
 SOURCE = "definition"  # the file name problems are reported against
 YAML_TYPES = ("application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml", "text/plain")

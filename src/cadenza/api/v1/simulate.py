@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field, model_validator
 from sqlalchemy.orm import Session
 
 from cadenza.api.deps import ClockDep, SessionDep, ViewerDep
+from cadenza.api.routes import ApiRoute
 from cadenza.api.v1.schemas import MISSING, Id, Instant, Key, Model
 from cadenza.core.contact import ContactView
 from cadenza.core.events import EventRecord
@@ -17,7 +18,7 @@ from cadenza.errors import ValidationFailed
 from cadenza.services.contacts import load_view
 from cadenza.services.sequences import latest_definition
 
-router = APIRouter(prefix="/sequences", tags=["sequences"])
+router = APIRouter(prefix="/sequences", tags=["sequences"], route_class=ApiRoute)
 
 HORIZON = timedelta(days=365)  # how far a timeline runs when `until` is not given
 

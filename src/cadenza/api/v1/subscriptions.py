@@ -12,10 +12,11 @@ from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, Field
 
 from cadenza.api.deps import ClockDep, SessionDep, SettingsDep, ViewerDep, WriteSessionDep
+from cadenza.api.routes import ApiRoute
 from cadenza.api.v1.schemas import FORBIDDEN, MISSING, Model, PathId
 from cadenza.services import subscriptions as service
 
-router = APIRouter(prefix="/subscriptions", tags=["subscriptions"])
+router = APIRouter(prefix="/subscriptions", tags=["subscriptions"], route_class=ApiRoute)
 
 EventType = Annotated[str, Field(max_length=64)]
 Name = Annotated[str, Field(max_length=200)]

@@ -8,12 +8,13 @@ from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, Field
 
 from cadenza.api.deps import ClockDep, SessionDep, SettingsDep, ViewerDep, WriteSessionDep
+from cadenza.api.routes import ApiRoute
 from cadenza.api.v1.paging import DEFAULT, PAGED, Cursor, Limit, paged
 from cadenza.api.v1.schemas import CONFLICT, MISSING, Instant, Model, PathId
 from cadenza.services.tasks import TaskRow, complete_task
 from cadenza.services.tasks.listing import TaskFilter, page_tasks
 
-router = APIRouter(prefix="/tasks", tags=["tasks"])
+router = APIRouter(prefix="/tasks", tags=["tasks"], route_class=ApiRoute)
 TaskStatus = Literal["open", "done", "skipped", "canceled", "error"]
 
 

@@ -8,8 +8,10 @@ from cadenza.lazy import exports
 
 if TYPE_CHECKING:
     from cadenza.services.users.apikeys import SCOPES as SCOPES
+    from cadenza.services.users.apikeys import Bearer as Bearer
     from cadenza.services.users.apikeys import actor_of as actor_of
     from cadenza.services.users.apikeys import authenticate as authenticate
+    from cadenza.services.users.apikeys import bearer as bearer
     from cadenza.services.users.apikeys import create_key as create_key
     from cadenza.services.users.apikeys import list_keys as list_keys
     from cadenza.services.users.apikeys import revoke as revoke

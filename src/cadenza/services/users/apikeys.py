@@ -5,15 +5,16 @@ from __future__ import annotations
 import hashlib
 import secrets
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Connection, bindparam, select
 from sqlalchemy.orm import Session
 
 from cadenza.errors import NotFound, ValidationFailed
 from cadenza.services.users.people import get_user_by_email
-from cadenza.store.models import ApiKey, User
+from cadenza.store.models import ApiKey, GroupMember, User
 
 PREFIX = "cz_"  # lets people (and secret scanners) recognise a Cadenza key
 NAME_LIMIT = 200
@@ -83,6 +84,54 @@ def authenticate(*, session: Session, token: str, scope: str | None = "api") -> 
     if key is None or (scope is not None and scope not in scopes_of(key)):
         return None
     return key
+
+
+@dataclass(frozen=True)
+class Bearer:
+    """What a request needs of the key it bears: the key's name and its user, if any."""
+
+    key_name: str
+    user_id: int | None = None  # None: a key of no user (or of a user no longer there)
+    email: str = ""
+    role: str = ""
+    active: bool = False
+    groupmates: frozenset[int] = frozenset()  # users sharing a group with them, themselves too
+
+
+def _bearer_statement() -> Any:
+    keys, people = ApiKey.__table__, User.__table__
+    mine, mates = GroupMember.__table__.alias("mine"), GroupMember.__table__.alias("mates")
+    joined = (
+        keys.outerjoin(people, people.c.id == keys.c.user_id)
+        .outerjoin(mine, mine.c.user_id == people.c.id)
+        .outerjoin(mates, mates.c.group_id == mine.c.group_id)
+    )
+    columns = (people.c.id, people.c.email, people.c.role, people.c.active, mates.c.user_id)
+    return (
+        select(keys.c.name, keys.c.scopes, *columns)
+        .select_from(joined)
+        .where(keys.c.key_hash == bindparam("key_hash"))
+    )
+
+
+# Built once: every API request runs it, and building and caching a statement per request
+# cost more than running it.
+_BEARER = _bearer_statement()
+
+
+def bearer(*, connection: Connection, token: str, scope: str = "api") -> Bearer | None:
+    """The key a bearer token belongs to with its user and their groupmates, in one query;
+    None when the token is no key holding `scope` (as `authenticate`)."""
+    if not token.startswith(PREFIX):
+        return None
+    found = connection.execute(_BEARER, {"key_hash": digest(token)}).all()
+    if not found or scope not in (found[0].scopes or "").split():
+        return None
+    name, _, user_id, email, role, active = found[0][:6]
+    if user_id is None:
+        return Bearer(name)
+    mates = frozenset(row[6] for row in found if row[6] is not None)
+    return Bearer(name, user_id, email, role, bool(active), mates | {user_id})
 
 
 def actor_of(*, session: Session, key: ApiKey) -> str:
