@@ -181,7 +181,7 @@ class Directory:
     def take_turn_later(self, group: str, given: Callable[[int | None], None]) -> None:
         """The group's next turn, handed to `given` (the member's id) by `take_turns`; None
         when the group was deleted or emptied since the definition named it: the task waits
-        unassigned (in everyone's *Unassigned* list) instead of holding up the batch."""
+        unassigned (the to-do list's *Unassigned* view) instead of holding up the batch."""
         self._later.setdefault(group, []).append(given)
 
     def take_turns(self) -> None:
