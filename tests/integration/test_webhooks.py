@@ -25,7 +25,7 @@ import pytest
 from cadenza.channels.errors import BlockedDestination, PermanentError, TransientError
 from cadenza.channels.outgoing import OutgoingWebhook
 from cadenza.channels.ssrf import blocked_reason
-from cadenza.channels.webhooks import WebhookSender, sign, verify, webhook_secret
+from cadenza.channels.webhooks import WebhookSender, sign, tls_context, verify, webhook_secret
 from cadenza.settings import Settings
 
 SECRET = webhook_secret("test-secret-key")
@@ -333,3 +333,11 @@ def test_the_secret_is_derived_from_the_secret_key_as_documented() -> None:
 )
 def test_blocked_reason_sees_through_ipv6_wrappings(address: str, reason: str | None) -> None:
     assert blocked_reason(ipaddress.ip_address(address)) == reason
+
+
+def test_every_sender_shares_one_verifying_tls_context() -> None:
+    """Loading the CA bundle costs tens of milliseconds: the subscriptions, which make a
+    sender per delivery attempt, must not pay it at every attempt."""
+    context = tls_context()
+    assert context is tls_context()
+    assert context.verify_mode == ssl.CERT_REQUIRED and context.check_hostname

@@ -95,8 +95,6 @@ class WebhookSender:
         self._timeout = timeout
         self._resolver = resolver
         self._clock = clock
-        self._tls: ssl.SSLContext | None = None
-        self._tls_lock = threading.Lock()
 
     @classmethod
     def from_settings(
@@ -138,7 +136,7 @@ class WebhookSender:
     def _deliver(self, request: httpx.Request, hook: OutgoingWebhook) -> SendResult:
         # A client per request: connections are pooled by address, and two hostnames on one
         # address must never share a TLS connection made for the other's name.
-        transport = self._transport or httpx.HTTPTransport(retries=0, verify=self._tls_context())
+        transport = self._transport or httpx.HTTPTransport(retries=0, verify=tls_context())
         client = httpx.Client(
             transport=transport, timeout=self._timeout, follow_redirects=False, trust_env=False
         )
@@ -159,14 +157,23 @@ class WebhookSender:
             return SendResult(provider_id=hook.key, detail=f"HTTP {response.status_code}")
         raise _failure(response, detail)
 
-    def _tls_context(self) -> ssl.SSLContext:
-        """httpx's default verifying context, made once: loading the CA bundle for every
-        request took 50 ms, which held deliveries under 20 a second. Each connection still
-        checks the certificate against the name it connects for (its SNI)."""
-        with self._tls_lock:
-            if self._tls is None:
-                self._tls = httpx.create_ssl_context()
-            return self._tls
+
+
+_tls: ssl.SSLContext | None = None
+_tls_lock = threading.Lock()
+
+
+def tls_context() -> ssl.SSLContext:
+    """httpx's default verifying context, made once per process and shared by every sender
+    (a step's webhooks and the subscriptions' deliveries, which make a sender per attempt):
+    loading the CA bundle for every request took 20 to 50 ms, which held deliveries under 20 a
+    second. Each connection still checks the certificate against the name it connects for
+    (its SNI)."""
+    global _tls
+    with _tls_lock:
+        if _tls is None:
+            _tls = httpx.create_ssl_context()
+        return _tls
 
 
 def _failure(response: httpx.Response, detail: str) -> SendError:
