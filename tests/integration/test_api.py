@@ -164,6 +164,7 @@ def test_a_sequence_from_definition_to_history(api: Api) -> None:
     api.at("2026-12-01T16:00:00Z")
     run_worker(api.db, "2026-12-01T16:00:00Z")
     [task] = api.ok("GET", "/tasks", params={"assignee": USER, "status": "open"})
+    assert api.ok("GET", "/tasks", params={"assignee": "unassigned"}) == []
     assert task["kind"] == "call" and task["step"] == "call"
     done = api.ok("POST", f"/tasks/{task['id']}/complete", json={"outcome": "no_answer"})
     assert done["status"] == "done" and done["outcome"] == "no_answer"

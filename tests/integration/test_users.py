@@ -11,6 +11,7 @@ from sqlalchemy import delete, select
 
 from cadenza.errors import Conflict, NotFound, ValidationFailed
 from cadenza.services import enrollments
+from cadenza.services.tasks.listing import TaskFilter, page_tasks
 from cadenza.services.users import (
     add_group,
     add_user,
@@ -184,3 +185,5 @@ def test_a_group_emptied_after_the_definition_leaves_its_tasks_unassigned(team: 
         tagged = session.scalars(select(ContactTag.contact_id).where(ContactTag.tag == "reached"))
         assert sorted(tasks) == [(c, None, "open") for c in ids]
         assert sorted(tagged) == ids
+        unassigned = page_tasks(session=session, where=TaskFilter(assignee="unassigned"))
+        assert sorted(row["contact_id"] for row in unassigned.rows) == ids

@@ -252,7 +252,9 @@ def task_complete(
 @tasks_app.command("list")
 @guarded
 def tasks_list(
-    assignee: str | None = typer.Option(None, help="Only this user's (an email)."),
+    assignee: str | None = typer.Option(
+        None, help="Only this user's (an email), or `unassigned`: nobody's."
+    ),
     status: str | None = typer.Option(None, help="open, done, skipped, canceled or error."),
     sequence: str | None = typer.Option(None, help="Only this sequence's."),
     kind: str | None = typer.Option(None, help="call, task, manual_email, ..."),

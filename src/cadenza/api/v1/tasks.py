@@ -39,7 +39,9 @@ def list_all(
     response: Response,
     session: SessionDep,
     viewer: ViewerDep,
-    assignee: Annotated[str | None, Query(max_length=320, description="A user's email")] = None,
+    assignee: Annotated[
+        str | None, Query(max_length=320, description="A user's email, or `unassigned`")
+    ] = None,
     status: Annotated[TaskStatus | None, Query(description="open, done, ...")] = None,
     sequence: Annotated[str | None, Query(max_length=200)] = None,
     kind: Annotated[str | None, Query(max_length=32, description="call, task, ...")] = None,

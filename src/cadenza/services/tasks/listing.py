@@ -20,6 +20,7 @@ from cadenza.core.definition import (
 from cadenza.errors import NotFound
 from cadenza.services import paging
 from cadenza.services.enrollments.task_rows import OPEN
+from cadenza.services.tasks.queue import UNASSIGNED
 from cadenza.services.times import IsoTime
 from cadenza.services.users import access
 from cadenza.services.users.access import OPERATOR, Viewer
@@ -114,7 +115,9 @@ def page_tasks(
 
 def _conditions(session: Session, where: TaskFilter, viewer: Viewer) -> list[ColumnElement[bool]]:
     conditions: list[ColumnElement[bool]] = []
-    if where.assignee is not None:
+    if where.assignee == UNASSIGNED:  # an email has an @: no user is called this
+        conditions.append(Task.assignee_id.is_(None))
+    elif where.assignee is not None:
         user_id = session.scalar(select(User.id).where(User.email == where.assignee.lower()))
         if user_id is None:
             raise paging.InvalidParameter("assignee", f"no user {where.assignee!r}")
