@@ -20,7 +20,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from fastapi import FastAPI
-from fastapi.routing import APIRoute, iter_route_contexts
+from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
@@ -156,10 +156,9 @@ TARGETS = (
 def _routes(app: FastAPI) -> dict[str, set[str]]:
     """GET route templates (parameters written `{}`) -> the query parameters each reads."""
     found: dict[str, set[str]] = {}
-    for context in iter_route_contexts(app.routes):
-        route = context.original_route
-        if isinstance(route, APIRoute) and "GET" in (context.methods or ()):
-            template = re.sub(r"\{[^}]*\}", "{}", str(context.path))
+    for route in app.routes:
+        if isinstance(route, APIRoute) and "GET" in route.methods:
+            template = re.sub(r"\{[^}]*\}", "{}", route.path)
             names = {field.alias for field in route.dependant.query_params}
             found.setdefault(template, set()).update(names)
     return found
