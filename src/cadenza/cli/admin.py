@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from cadenza.cli.app import app, context, guarded, out
+from cadenza.cli.app import app, context, guarded, out, settle_long_running
 from cadenza.errors import ConfigurationError
 
 
@@ -36,6 +36,7 @@ def serve(
     if problem is not None:
         raise ConfigurationError(f"not serving: {problem}")
     application = create_app(ctx.settings, clock=ctx.clock, embedded_worker=worker)
+    settle_long_running()
     if ctx.settings.log_format == "json":
         from cadenza.logs import configure
 

@@ -19,6 +19,7 @@ from cadenza.cli.app import (
     json_option,
     out,
     parse_time_option,
+    settle_long_running,
     writing,
 )
 from cadenza.cli.listing import all_option, columns_of, limit_option, show_list
@@ -187,6 +188,7 @@ def worker(
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
+    settle_long_running()
     run_until_stopped(ctx.sessions, ctx.clock, ctx.settings, stop, batch=batch, send=send)
 
 
