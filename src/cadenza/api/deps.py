@@ -6,12 +6,14 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Annotated
 
+from anyio import to_thread
 from fastapi import Depends, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from cadenza.api.threads import api_threads
 from cadenza.clock import Clock
 from cadenza.core.access import Person
 from cadenza.errors import Forbidden
@@ -110,7 +112,7 @@ async def _settings(request: Request) -> Settings:
     return settings
 
 
-def acting(
+async def acting(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     settings: Annotated[Settings, Depends(_settings)],
@@ -122,14 +124,15 @@ def acting(
     guessed to be an admin: give it a user with `cadenza apikeys create NAME --user EMAIL`.
     Every API request pays for this: the key, its user and their groupmates are read in one
     statement on a connection of the pool (no session, no ORM), in one hop through the
-    thread pool. Read on every request, never cached: a revoked key, a deactivated user or
-    a changed role takes effect at the next request, whichever process changed it.
+    thread pool, taking its turn with the handlers (api/threads.py). Read on every request,
+    never cached: a revoked key, a deactivated user or a changed role takes effect at the
+    next request, whichever process changed it.
     """
     if credentials is None:
         raise _unauthorized("this endpoint needs an API key: Authorization: Bearer <key>")
-    engine: Engine = request.app.state.engine
-    with engine.connect() as connection:
-        found = users.bearer(connection=connection, token=credentials.credentials)
+    found = await to_thread.run_sync(
+        _read_key, _key_reader(request), credentials.credentials, limiter=api_threads()
+    )
     if found is None:
         raise _unauthorized("the API key is not valid (revoked, mistyped or not a key)")
     if found.user_id is None:
@@ -146,6 +149,25 @@ def acting(
         agents_create=settings.agents_create_sequences,
     )
     return Viewer(person, found.email, found.email)
+
+
+def _read_key(engine: Engine, token: str) -> users.Bearer | None:
+    with engine.connect() as connection:
+        return users.bearer(connection=connection, token=token)
+
+
+def _key_reader(request: Request) -> Engine:
+    """The engine the key is read with: on PostgreSQL in autocommit. Its one statement needs
+    no transaction, and a transaction cost two more round trips (BEGIN, and the ROLLBACK as
+    the connection went back to the pool), each a wait for the interpreter lock under load."""
+    state = request.app.state
+    reader: Engine | None = getattr(state, "key_reader", None)
+    if reader is None:
+        engine: Engine = state.engine
+        if engine.dialect.name == "postgresql":
+            engine = engine.execution_options(isolation_level="AUTOCOMMIT")
+        reader = state.key_reader = engine
+    return reader
 
 
 def _unauthorized(detail: str) -> HTTPException:

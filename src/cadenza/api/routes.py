@@ -12,6 +12,7 @@ An `ApiRoute` turns a plain handler into a coroutine making one call on the pool
 then the commit of its write session (the rollback when it raised), and the end of its read
 session's transaction, so its connection is back in the pool before the hop ends. FastAPI then
 validates and serializes the answer on the event loop, as it does for an `async` handler.
+The hops take turns on a few threads (api/threads.py).
 """
 
 from __future__ import annotations
@@ -21,11 +22,12 @@ import inspect
 from collections.abc import Callable
 from typing import Any
 
-from fastapi.concurrency import run_in_threadpool
+from anyio import to_thread
 from fastapi.routing import APIRoute
 from sqlalchemy.orm import Session
 
 from cadenza.api.deps import finish
+from cadenza.api.threads import api_threads
 
 
 class ApiRoute(APIRoute):
@@ -45,7 +47,7 @@ def in_one_hop(handler: Callable[..., Any]) -> Callable[..., Any]:
 
     @functools.wraps(handler)
     async def run(**values: Any) -> Any:
-        return await run_in_threadpool(_answer, handler, values)
+        return await to_thread.run_sync(_answer, handler, values, limiter=api_threads())
 
     return run
 
