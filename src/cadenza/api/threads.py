@@ -1,9 +1,9 @@
 """How many threads API work runs on at once: the key check and the handlers' hops.
 
 With one thread per request in flight (anyio's pool allows 40), 20 clients' requests shared
-the interpreter lock all at once, so each took as long as all of them together, and the
-slowest fifth waited twice the median (`cadenza bench api`). Here they take turns, first come
-first served: a request waits for a thread, then runs with few others.
+the interpreter lock all at once, so each took as long as all of them together: one request
+in a hundred waited more than twice the median (`cadenza bench api`). Here they take turns,
+first come first served: a request waits for a thread, then runs with few others.
 """
 
 from __future__ import annotations
