@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from cadenza.errors import Conflict, ValidationFailed
 from cadenza.services import enrollments, outbox, sequences, tasks
@@ -419,3 +419,25 @@ def _complete_call(db: Database, when: str) -> None:
             now=at(when),
             settings=SETTINGS,
         )
+
+
+def test_completing_a_task_reads_its_enrollment_once_and_routes_it(db: Database) -> None:
+    """The enrollment is read once, locked, and not again after the outcome is applied: each
+    read was a round trip of every task completed through the API."""
+    (enrollment,) = setup(db, drip())
+    reach_call(db)
+    reads: list[str] = []
+
+    def seen(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if statement.lstrip().startswith("SELECT") and "\nFROM enrollments" in statement:
+            reads.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", seen)
+    try:
+        _complete_call(db, "2026-12-01T16:30:00Z")
+    finally:
+        event.remove(db.engine, "before_cursor_execute", seen)
+    assert len(reads) == 1, reads
+    assert (db.backend == "sqlite") or "FOR UPDATE" in reads[0]
+    assert (row(db, enrollment)["step"], row(db, enrollment)["status"]) == ("again", "active")
+    assert open_tasks(db) == []

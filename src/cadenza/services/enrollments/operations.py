@@ -40,10 +40,16 @@ class Loaded:
 
 
 def load(
-    session: Session, enrollment_id: int, now: datetime, settings: Settings | None = None
+    session: Session,
+    enrollment_id: int,
+    now: datetime,
+    settings: Settings | None = None,
+    *,
+    locked: Enrollment | None = None,
 ) -> Loaded:
-    """The enrollment (locked for update) with everything the machine reads of it."""
-    enrollment = locked_enrollment(session, enrollment_id)
+    """The enrollment (locked for update, unless the caller passes it `locked` already) with
+    everything the machine reads of it."""
+    enrollment = locked if locked is not None else locked_enrollment(session, enrollment_id)
     sequence = session.get(Sequence, enrollment.sequence_id)
     assert sequence is not None
     definition = definition_for(session=session, version_id=enrollment.version_id)
@@ -64,8 +70,12 @@ def decide(
     *,
     now: datetime,
     actor: str,
+    refresh: bool = True,
 ) -> Enrollment:
-    """Apply one transition of a loaded enrollment; a refusal is a Conflict naming it."""
+    """Apply one transition of a loaded enrollment; a refusal is a Conflict naming it.
+
+    The changes are written past the ORM, so the enrollment is read again to answer with it;
+    a caller that does not answer with it (completing a task) passes `refresh=False`."""
     enrollment, sit = loaded.enrollment, loaded.situation
     state = state_of(enrollment)
     try:
@@ -75,7 +85,8 @@ def decide(
     applier = Applier(session, now, actor)
     applier.apply(ref_of(enrollment, loaded.sequence.name, state), sit.definition, decision)
     applier.flush()  # a person's operation runs no step: it sets off no contact change
-    session.refresh(enrollment)
+    if refresh:
+        session.refresh(enrollment)
     return enrollment
 
 

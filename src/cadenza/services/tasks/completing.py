@@ -38,7 +38,7 @@ def complete_task(
         raise Conflict(f"task {task_id} is already {task.status}")
     enrollment = blocking_enrollment(session, task)
     if enrollment is not None:
-        loaded = operations.load(session, enrollment.id, now, settings)
+        loaded = operations.load(session, enrollment.id, now, settings, locked=enrollment)
         step, routes = str(task.step), _outcomes(loaded.situation, str(task.step))
         if outcome not in routes:
             raise ValidationFailed(
@@ -50,6 +50,7 @@ def complete_task(
             lambda sit, state: machine.complete_task(sit, state, step, outcome),
             now=now,
             actor=actor,
+            refresh=False,  # the task is the answer; the enrollment is not read again
         )
     else:
         history.record(
