@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import hashlib
 import hmac
 import json
 import re
 import ssl
-import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 
@@ -158,22 +158,14 @@ class WebhookSender:
         raise _failure(response, detail)
 
 
-
-_tls: ssl.SSLContext | None = None
-_tls_lock = threading.Lock()
-
-
+@functools.cache
 def tls_context() -> ssl.SSLContext:
     """httpx's default verifying context, made once per process and shared by every sender
     (a step's webhooks and the subscriptions' deliveries, which make a sender per attempt):
     loading the CA bundle for every request took 20 to 50 ms, which held deliveries under 20 a
     second. Each connection still checks the certificate against the name it connects for
     (its SNI)."""
-    global _tls
-    with _tls_lock:
-        if _tls is None:
-            _tls = httpx.create_ssl_context()
-        return _tls
+    return httpx.create_ssl_context()
 
 
 def _failure(response: httpx.Response, detail: str) -> SendError:
